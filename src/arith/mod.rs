@@ -1,0 +1,12 @@
+//! Arithmetic backends.
+//!
+//! - [`rational`]: exact decimal input and the tightest f64 enclosure of a rational
+//!   (proof: `proofs/exact-input.md`).
+//! - [`scalar`]: the [`scalar::Scalar`] trait, implemented by `f64` (non-rigorous simulation)
+//!   and by [`inari::Interval`] (outward-rounded enclosures). Model code is written once,
+//!   generically, and runs in both.
+//! - [`vector`]: rigorous norms of interval vectors.
+
+pub mod rational;
+pub mod scalar;
+pub mod vector;

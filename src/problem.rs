@@ -1,0 +1,165 @@
+//! A fully resolved certification problem: what a spec file describes once its data files are
+//! read and every number is enclosed. The spec layer (`crate::spec`) produces it; the flows,
+//! enclosures and the reference integrator consume it.
+
+use crate::arith::rational::Exact;
+use inari::Interval;
+use num_rational::BigRational;
+
+/// Activation of the hidden layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Tanh,
+    Erf,
+    Sigmoid,
+    Softplus,
+    Sin,
+    /// `x Phi(x)` with `Phi` the standard normal distribution function (the erf form).
+    Gelu,
+    Identity,
+}
+
+impl Activation {
+    pub const ALL: [Activation; 7] = [
+        Activation::Tanh,
+        Activation::Erf,
+        Activation::Sigmoid,
+        Activation::Softplus,
+        Activation::Sin,
+        Activation::Gelu,
+        Activation::Identity,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Tanh => "tanh",
+            Activation::Erf => "erf",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Softplus => "softplus",
+            Activation::Sin => "sin",
+            Activation::Gelu => "gelu",
+            Activation::Identity => "identity",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// How pre-activations are scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parameterization {
+    /// `z_l = W_l a_{l-1} / sqrt(fan_in) + b_l`.
+    Ntk,
+    /// `z_l = W_l a_{l-1} + b_l`.
+    Standard,
+}
+
+/// A multilayer perceptron `x -> z_1 -> a_1 -> ... -> z_L = h(x)`.
+///
+/// `widths = [d, n_1, ..., n_{L-1}, outputs]`; layer `l` (1-based) maps width `widths[l-1]` to
+/// `widths[l]`; hidden layer `l < L` applies `activations[l-1]`; the last layer is linear.
+/// Parameter layout (flat vector): for `l = 1..=L`, `W_l` row-major (`widths[l] x widths[l-1]`),
+/// then `b_l` (`widths[l]`) when `bias` is set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpArchitecture {
+    pub widths: Vec<usize>,
+    pub activations: Vec<Activation>,
+    pub parameterization: Parameterization,
+    pub bias: bool,
+}
+
+impl MlpArchitecture {
+    pub fn num_layers(&self) -> usize {
+        self.widths.len() - 1
+    }
+    pub fn input_dim(&self) -> usize {
+        self.widths[0]
+    }
+    pub fn output_dim(&self) -> usize {
+        *self.widths.last().expect("at least one layer")
+    }
+    pub fn num_params(&self) -> usize {
+        (1..self.widths.len())
+            .map(|l| self.widths[l] * self.widths[l - 1] + if self.bias { self.widths[l] } else { 0 })
+            .sum()
+    }
+}
+
+/// The scalar tightness family of MATH.md F7: one parameter, one output,
+/// `h(w) = sqrt(lambda) w + (L/2) w^2`, `lambda = u / T`, `w0 = 0`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuadraticModel {
+    /// `lambda = u / T`, exact.
+    pub lambda: BigRational,
+    /// `L`, exact.
+    pub lipschitz: BigRational,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Architecture {
+    Mlp(MlpArchitecture),
+    Quadratic(QuadraticModel),
+}
+
+impl Architecture {
+    pub fn num_params(&self) -> usize {
+        match self {
+            Architecture::Mlp(a) => a.num_params(),
+            Architecture::Quadratic(_) => 1,
+        }
+    }
+    /// Outputs per input.
+    pub fn output_dim(&self) -> usize {
+        match self {
+            Architecture::Mlp(a) => a.output_dim(),
+            Architecture::Quadratic(_) => 1,
+        }
+    }
+    /// Input dimension (0 for the quadratic family, which has a single empty input).
+    pub fn input_dim(&self) -> usize {
+        match self {
+            Architecture::Mlp(a) => a.input_dim(),
+            Architecture::Quadratic(_) => 0,
+        }
+    }
+}
+
+/// Everything the certifier needs. Every real number is held as an enclosure; decimal inputs
+/// also keep their exact value.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// A label for reports (the spec's `name`, or its file stem).
+    pub name: String,
+    pub architecture: Architecture,
+    /// Enclosure of the initial parameters `w0`, in the layout of the architecture.
+    pub params0: Vec<Interval>,
+    /// Training inputs, `n x d` (for the quadratic family: one empty input).
+    pub inputs: Vec<Vec<Interval>>,
+    /// Targets `y`, input-major: `targets[i * outputs + o]`; length `n * outputs`.
+    pub targets: Vec<Interval>,
+    /// Train the centred model `h(w) - h(w0)` (so `alpha h(w0)` is replaced by 0).
+    pub centred: bool,
+    /// Scale `alpha > 0`.
+    pub alpha: Exact,
+    /// Horizon `T >= 0`.
+    pub horizon: Exact,
+    /// Tolerance `eps >= 0`.
+    pub tolerance: Exact,
+}
+
+impl Problem {
+    pub fn num_params(&self) -> usize {
+        self.architecture.num_params()
+    }
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+    /// `N = n * outputs`.
+    pub fn num_outputs(&self) -> usize {
+        self.inputs.len() * self.architecture.output_dim()
+    }
+}
