@@ -1,8 +1,17 @@
 //! End-to-end certification: enclose the true flow and the linearised flow on [0, T], bound the
 //! deviation, and decide the verdict.
 
+use crate::arith::rational::{f64_to_rational, rational_to_interval};
+use crate::arith::vector::{point, radius_norm2_upper, symmetric};
+use crate::enclose::deviation::{sup_deviation, DeviationPiece};
+use crate::enclose::linear::{LinearFlow, LinearStep};
+use crate::enclose::poly;
+use crate::enclose::tube::{Rejection, Tolerances, TubeIntegrator, TubeStep};
+use crate::model::flow::GradientFlow;
 use crate::problem::Problem;
 use inari::Interval;
+use num_rational::BigRational;
+use num_traits::{ToPrimitive, Zero};
 
 /// The outcome against the tolerance `eps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -51,6 +60,279 @@ pub struct Certified {
     pub r0: Interval,
     /// Number of integration steps.
     pub steps: usize,
+    /// What each step proved (certificate hints).
+    pub step_records: Vec<StepRecord>,
     /// Wall-clock seconds of the certification.
     pub seconds: f64,
+}
+
+/// Per-step data recorded for reports and as certificate hints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepRecord {
+    /// Start time (nearest f64 of the exact rational time).
+    pub t: f64,
+    /// Step length (upper end of its enclosure).
+    pub h: f64,
+    /// Radius of the ball containing `w(t_k)`.
+    pub radius: f64,
+    /// Bound of `|w - u|` over the step.
+    pub tube_radius: f64,
+    /// Logarithmic-norm bound used over the step.
+    pub mu: f64,
+    /// Radius of the ball containing `rbar(t_k)`.
+    pub linear_radius: f64,
+}
+
+/// Why certification could not run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CertifyError {
+    #[error("the problem has no training inputs")]
+    NoInputs,
+}
+
+/// Relative width at which the supremum search stops.
+const SUP_RTOL: f64 = 1e-10;
+
+/// Certifies `problem`: encloses both trajectories on `[0, T]` and bounds the deviation.
+///
+/// Never returns a false statement: every interval in the result contains the exact quantity
+/// (proofs: `proofs/tube-integrator.md`, `proofs/matrix-exponential.md`,
+/// `proofs/sup-over-interval.md`). If the integrator cannot proceed the verdict is
+/// `Inconclusive` with the reason, and the intervals are whole-line.
+pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, CertifyError> {
+    let started = std::time::Instant::now();
+    if problem.num_inputs() == 0 {
+        return Err(CertifyError::NoInputs);
+    }
+    let order = options.order.max(2);
+    let w0 = &problem.params0;
+    let alpha = problem.alpha.enclosure;
+    let n_out = problem.num_outputs();
+    let out_dim = problem.architecture.output_dim();
+
+    // h(w0) over the initial box; the centred model subtracts it.
+    let initial_outputs = GradientFlow::<Interval>::new(problem, None).outputs_at(w0);
+    let offset = problem.centred.then(|| initial_outputs.clone());
+    let mut tube = TubeIntegrator::new(problem, offset.clone(), order);
+    // r0 = alpha (h(w0) - offset) - y, exactly -y when centred.
+    let r0: Vec<Interval> = if problem.centred {
+        problem.targets.iter().map(|&y| -y).collect()
+    } else {
+        tube.residual(&initial_outputs)
+    };
+    let half_r0_sq = r0.iter().fold(point(0.0), |acc, &r| acc + r.sqr()) * point(0.5);
+    let linear = LinearFlow::new(problem, w0);
+
+    let mut centre: Vec<f64> = w0.iter().map(|v| v.mid()).collect();
+    let mut radius = radius_norm2_upper(w0);
+    let mut lin_centre: Vec<f64> = r0.iter().map(|v| v.mid()).collect();
+    let mut lin_radius = radius_norm2_upper(&r0);
+
+    let scale_params = centre.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-300);
+    let scale_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.mag())).max(1e-300);
+    let tol = Tolerances { params: scale_params * 2f64.powi(-56), outputs: scale_outputs * 2f64.powi(-56) };
+    let lin_max_step = linear.max_step(order, 2f64.powi(-56));
+
+    let horizon = problem.horizon.value.clone();
+    let mut t = BigRational::zero();
+    let mut pieces: Vec<DeviationPiece> = Vec::new();
+    let mut records: Vec<StepRecord> = Vec::new();
+    let mut last: Option<(TubeStep, LinearStep)> = None;
+    let progress = progress_bar(options.progress, problem.horizon.enclosure.sup());
+    let mut failure: Option<String> = None;
+
+    while t < horizon {
+        if records.len() >= options.max_steps {
+            failure = Some(format!(
+                "reached the step limit ({}) at t = {:.6}; raise [solver] max_steps",
+                options.max_steps,
+                t.to_f64().unwrap_or(f64::NAN)
+            ));
+            break;
+        }
+        let expansion = tube.point_expansion(&centre);
+        let remaining = &horizon - &t;
+        let remaining_f = remaining.to_f64().unwrap_or(f64::MAX);
+        let mut h_try = tube.propose_step(&expansion, tol).min(lin_max_step).min(remaining_f);
+        let mut accepted = None;
+        for _ in 0..40 {
+            // The last step is the exact remainder of the horizon, enclosed.
+            let (h_exact, h_iv) = if h_try >= remaining_f {
+                (remaining.clone(), rational_to_interval(&remaining))
+            } else {
+                let h = h_try;
+                (f64_to_rational(h), point(h))
+            };
+            match tube.try_step(&centre, radius, &expansion, h_iv, tol) {
+                Ok(step) => {
+                    accepted = Some((step, h_exact));
+                    break;
+                }
+                Err(Rejection::Remainder(factor)) => {
+                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} remainder factor {factor:.3}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
+                    h_try = h_iv.sup() * factor
+                }
+                Err(r) => {
+                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} {r:?}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
+                    h_try = h_iv.sup() * 0.5
+                }
+            }
+            if !(h_try > remaining_f * 1e-14) {
+                break;
+            }
+        }
+        let Some((step, h_exact)) = accepted else {
+            failure = Some(format!(
+                "the integrator could not make a step at t = {:.6} (step size underflow); the flow may be far from lazy here: a larger alpha or a smaller T would help",
+                t.to_f64().unwrap_or(f64::NAN)
+            ));
+            break;
+        };
+        let lin = linear.step(&lin_centre, lin_radius, step.step, order);
+        pieces.push(deviation_piece(&step, &lin, alpha, &problem.targets, offset.as_deref()));
+        records.push(StepRecord {
+            t: t.to_f64().unwrap_or(f64::NAN),
+            h: step.step.sup(),
+            radius,
+            tube_radius: step.tube_radius,
+            mu: step.mu,
+            linear_radius: lin_radius,
+        });
+        centre = step.next_centre.clone();
+        radius = step.next_radius;
+        (lin_centre, lin_radius) = lin.next_ball();
+        t += h_exact;
+        if let Some(pb) = &progress {
+            pb.set_position((t.to_f64().unwrap_or(0.0) * 1000.0) as u64);
+        }
+        last = Some((step, lin));
+    }
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+
+    let r0_interval = half_r0_sq;
+    let seconds_since = |s: std::time::Instant| s.elapsed().as_secs_f64();
+    if let Some(reason) = failure {
+        return Ok(Certified {
+            verdict: Verdict::Inconclusive,
+            reason: Some(reason),
+            sup_deviation: Interval::ENTIRE,
+            final_deviation: Interval::ENTIRE,
+            outputs_final: vec![Interval::ENTIRE; n_out],
+            linear_outputs_final: vec![Interval::ENTIRE; n_out],
+            r0: r0_interval,
+            steps: records.len(),
+            step_records: records,
+            seconds: seconds_since(started),
+        });
+    }
+
+    let (sup_deviation, final_deviation, outputs_final, linear_outputs_final) = match &last {
+        None => {
+            // T = 0: nothing moves; D = 0 and the outputs are the initial ones.
+            let outputs = initial_outputs
+                .iter()
+                .enumerate()
+                .map(|(i, &h)| alpha * (h - offset.as_ref().map_or(point(0.0), |o| o[i])))
+                .collect::<Vec<_>>();
+            let outputs = if problem.centred { vec![point(0.0); n_out] } else { outputs };
+            (point(0.0), point(0.0), outputs.clone(), outputs)
+        }
+        Some((step, lin)) => {
+            let sup = sup_deviation(&pieces, SUP_RTOL, 200 * pieces.len() + 1000);
+            let fin = pieces.last().expect("a step").enclosure_at(step.step);
+            let h_end = poly::evaluate(&step.outputs, step.step);
+            let outputs = h_end
+                .iter()
+                .enumerate()
+                .map(|(i, &h)| {
+                    let g = h - offset.as_ref().map_or(point(0.0), |o| o[i]);
+                    let slack = point(step.bounds.gradient[i / out_dim]) * point(step.tube_radius);
+                    alpha * (g + Interval::try_from((-slack.sup(), slack.sup())).unwrap())
+                })
+                .collect();
+            let lin_end = lin
+                .end
+                .iter()
+                .zip(&problem.targets)
+                .map(|(&r, &y)| r + symmetric(lin.radius) + y)
+                .collect();
+            (sup, fin, outputs, lin_end)
+        }
+    };
+    let eps = problem.tolerance.enclosure;
+    let (verdict, reason) = if sup_deviation.sup() <= eps.inf() {
+        (Verdict::Certified, None)
+    } else if sup_deviation.inf() > eps.sup() {
+        (Verdict::Refuted, None)
+    } else {
+        (
+            Verdict::Inconclusive,
+            Some(format!(
+                "eps = {} lies inside the certified interval [{:e}, {:e}] of sup D; only a tighter enclosure could decide (try a higher [solver] order)",
+                crate::arith::rational::rational_to_string(&problem.tolerance.value),
+                sup_deviation.inf(),
+                sup_deviation.sup()
+            )),
+        )
+    };
+    Ok(Certified {
+        verdict,
+        reason,
+        sup_deviation,
+        final_deviation,
+        outputs_final,
+        linear_outputs_final,
+        r0: r0_interval,
+        steps: records.len(),
+        step_records: records,
+        seconds: seconds_since(started),
+    })
+}
+
+/// The piece `P(s) = alpha (H(s) - offset) - y - Rbar(s)` with radius
+/// `alpha |Dh|_tube E + rho_lin` (proof: `proofs/sup-over-interval.md`).
+fn deviation_piece(
+    step: &TubeStep,
+    lin: &LinearStep,
+    alpha: Interval,
+    targets: &[Interval],
+    offset: Option<&[Interval]>,
+) -> DeviationPiece {
+    let q1 = step.outputs.len();
+    let coeffs = (0..q1)
+        .map(|j| {
+            (0..targets.len())
+                .map(|i| {
+                    let mut v = alpha * step.outputs[j][i];
+                    if j == 0 {
+                        let off = offset.map_or(point(0.0), |o| o[i]);
+                        v = alpha * (step.outputs[0][i] - off) - targets[i];
+                    }
+                    if j < lin.coeffs.len() {
+                        v -= lin.coeffs[j][i];
+                    }
+                    v
+                })
+                .collect()
+        })
+        .collect();
+    let radius = (alpha * point(step.bounds.gradient_total()) * point(step.tube_radius) + point(lin.radius)).sup();
+    DeviationPiece { coeffs, radius, step: step.step }
+}
+
+fn progress_bar(enabled: bool, horizon: f64) -> Option<indicatif::ProgressBar> {
+    if !enabled {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some((horizon * 1000.0).max(1.0) as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("certifying [{bar:40}] t = {msg} {percent}% eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(pb)
 }

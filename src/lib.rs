@@ -6,12 +6,23 @@
 //! - [`problem`]: the resolved problem (model, data, alpha, T, eps).
 //! - [`spec`]: the TOML spec format and its data loaders.
 //! - [`model`]: networks, their Taylor expansion along the flow, derivative bounds.
-//! - [`flow`]: the non-rigorous f64 simulation.
 //! - [`enclose`]: the validated integrator, the linearised flow, the deviation bound.
 //! - [`certify`]: the end-to-end certification and its result.
+//! - [`simulate`]: the same flows in plain f64 (the baseline).
 //! - [`certificate`]: the certificate file.
+//! - [`report`]: readable and JSON output.
 //! - [`reference`]: an independent high-precision (MPFR) integration used by tests.
+//! - [`cli`], [`bench`]: the command line.
 
 pub mod arith;
+pub mod bench;
+pub mod certificate;
 pub mod certify;
+pub mod cli;
+pub mod enclose;
+pub mod model;
 pub mod problem;
+pub mod reference;
+pub mod report;
+pub mod simulate;
+pub mod spec;

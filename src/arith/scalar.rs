@@ -9,7 +9,7 @@ use inari::Interval;
 use rug::float::Round;
 use rug::Float;
 use std::fmt::Debug;
-use std::ops::{Add, AddAssign, Mul, Neg, Sub, SubAssign};
+use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 
 /// Arithmetic needed by the models and the Taylor expansion.
 pub trait Scalar:
@@ -21,6 +21,7 @@ pub trait Scalar:
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Neg<Output = Self>
+    + Div<Output = Self>
     + AddAssign
     + SubAssign
     + 'static

@@ -1,0 +1,73 @@
+//! The certificate file written by `certify --out`: what was proved, about exactly which inputs
+//! (sha256 of the canonical spec and of every data file), and the hints an independent checker
+//! needs. Format: `specs/certificate.md`.
+
+use crate::certify::{Certified, Options, StepRecord};
+use crate::report::{certify_value, interval_json};
+use crate::spec::LoadedSpec;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The format version; checkers refuse others.
+pub const FORMAT_VERSION: &str = "ntkcert-certificate/1";
+
+pub struct Certificate {
+    pub value: Value,
+}
+
+impl Certificate {
+    pub fn new(loaded: &LoadedSpec, options: &Options, result: &Certified) -> Self {
+        let problem = &loaded.problem;
+        let exact = |q: &num_rational::BigRational| crate::arith::rational::rational_to_string(q);
+        let data_files: Vec<Value> = loaded
+            .data_files
+            .iter()
+            .map(|f| json!({ "field": f.field, "path": f.path, "sha256": f.sha256 }))
+            .collect();
+        let steps: Vec<&StepRecord> = result.step_records.iter().collect();
+        let value = json!({
+            "format": FORMAT_VERSION,
+            "tool": { "name": "ntkcert", "version": env!("CARGO_PKG_VERSION") },
+            "spec": { "sha256": loaded.spec_sha256, "canonical": loaded.canonical },
+            "data_files": data_files,
+            "problem": {
+                "name": problem.name,
+                "num_params": problem.num_params(),
+                "num_outputs": problem.num_outputs(),
+                "alpha": exact(&problem.alpha.value),
+                "horizon": exact(&problem.horizon.value),
+                "tolerance": exact(&problem.tolerance.value),
+                "centred": problem.centred,
+            },
+            "claims": certify_value(problem, result),
+            "r0": interval_json(result.r0),
+            "hints": {
+                "method": "taylor-tube",
+                "order": options.order,
+                "steps": steps,
+            },
+        });
+        Certificate { value }
+    }
+
+    /// Writes the certificate to a temporary file next to `path`, then renames it into place, so
+    /// that a reader never sees a partial file.
+    pub fn write_atomically(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(&self.value).map_err(std::io::Error::other)?;
+        write_atomically(path, text.as_bytes())
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

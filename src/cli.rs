@@ -1,0 +1,155 @@
+//! Command-line interface. Exit codes (documented in README.md):
+//! 0 certified / success, 1 refuted, 2 inconclusive, 64 bad command line, 65 invalid spec or
+//! data, 66 missing or unreadable input file, 70 internal error, 73 cannot write output.
+
+use crate::certify::{certify, Options, Verdict};
+use crate::report;
+use crate::spec;
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub const EXIT_REFUTED: i32 = 1;
+pub const EXIT_INCONCLUSIVE: i32 = 2;
+pub const EXIT_USAGE: i32 = 64;
+pub const EXIT_DATA: i32 = 65;
+pub const EXIT_NO_INPUT: i32 = 66;
+pub const EXIT_INTERNAL: i32 = 70;
+pub const EXIT_CANT_CREATE: i32 = 73;
+
+#[derive(Parser, Debug)]
+#[command(name = "ntkcert", version, about = "Certify when neural-network training follows its NTK linearisation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Prove whether sup_{t<=T} D(t) <= eps for the spec's model, with interval arithmetic.
+    Certify {
+        /// The spec file (TOML; see specs/README.md).
+        spec: PathBuf,
+        /// Print one JSON object instead of the readable summary.
+        #[arg(long)]
+        json: bool,
+        /// Write a certificate (JSON) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Taylor order of the integrator (overrides the spec's [solver] order).
+        #[arg(long)]
+        order: Option<usize>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Integrate the same flows non-rigorously in f64 (the baseline for overhead ratios).
+    Simulate {
+        spec: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        order: Option<usize>,
+    },
+    /// Measure certify against simulate on benchmark specs, in one run.
+    Bench {
+        /// Spec files (default: specs/bench/gf-mlp-small.toml).
+        specs: Vec<PathBuf>,
+        /// Repetitions of each measurement (the minimum is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => EXIT_USAGE,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Certify { spec, json, out, order, quiet } => run_certify(&spec, json, out, order, quiet),
+        Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),
+        Command::Bench { specs, repeat } => crate::bench::run(&specs, repeat),
+    }
+}
+
+/// Loads a spec, printing a one-line error and returning the exit code on failure.
+pub fn load_spec(path: &std::path::Path) -> Result<spec::LoadedSpec, i32> {
+    spec::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        if e.is_io() { EXIT_NO_INPUT } else { EXIT_DATA }
+    })
+}
+
+fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, progress: bool) -> Options {
+    let mut options = Options { progress, ..Options::default() };
+    if let Some(q) = loaded.solver.order {
+        options.order = q;
+    }
+    if let Some(m) = loaded.solver.max_steps {
+        options.max_steps = m;
+    }
+    if let Some(q) = order {
+        options.order = q;
+    }
+    options
+}
+
+fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, quiet: bool) -> i32 {
+    let loaded = match load_spec(path) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if order == Some(0) || order == Some(1) {
+        eprintln!("error: --order must be at least 2");
+        return EXIT_USAGE;
+    }
+    let options = options_for(&loaded, order, !quiet && !json);
+    let result = match certify(&loaded.problem, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return EXIT_DATA;
+        }
+    };
+    if let Some(out) = out {
+        let cert = crate::certificate::Certificate::new(&loaded, &options, &result);
+        if let Err(e) = cert.write_atomically(&out) {
+            eprintln!("error: cannot write certificate '{}': {e}", out.display());
+            return EXIT_CANT_CREATE;
+        }
+    }
+    if json {
+        println!("{}", report::certify_json(&loaded.problem, &result));
+    } else {
+        print!("{}", report::certify_text(&loaded.problem, &result));
+    }
+    match result.verdict {
+        Verdict::Certified => 0,
+        Verdict::Refuted => EXIT_REFUTED,
+        Verdict::Inconclusive => EXIT_INCONCLUSIVE,
+    }
+}
+
+fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>) -> i32 {
+    let loaded = match load_spec(path) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let options = options_for(&loaded, order, false);
+    let sim = crate::simulate::simulate(&loaded.problem, options.order);
+    if json {
+        println!("{}", report::simulate_json(&sim));
+    } else {
+        print!("{}", report::simulate_text(&loaded.problem, &sim));
+    }
+    0
+}

@@ -1,0 +1,186 @@
+//! The validated integrator of the true gradient flow: high-order Taylor steps from a point,
+//! an a-priori enclosure by the Picard operator, a Lagrange remainder over that enclosure, and
+//! the propagation of the initial uncertainty by the logarithmic norm of the flow's Jacobian,
+//! which for a gradient flow is bounded through the Gauss-Newton split of the Hessian.
+//! Proof: `proofs/tube-integrator.md`.
+//!
+//! Invariant of a step from `t_k`: `w(t_k)` lies in the 2-norm ball `B(centre, radius)`. With
+//! `u(s)` the exact solution through `centre`, the step proves, for all `s in [0, h]`,
+//! `u(s) in sum_{j<=q} u_j s^j + U_{q+1} s^{q+1}` (interval coefficients) and
+//! `|w(t_k + s) - u(s)| <= tube_radius`.
+
+use super::poly;
+use crate::arith::vector::{norm2_upper, point, radius_norm2_upper, symmetric};
+use crate::model::bounds::{derivative_bounds, DerivativeBounds};
+use crate::model::flow::{Expansion, GradientFlow};
+use crate::problem::Problem;
+use inari::Interval;
+
+/// The certified content of one step.
+#[derive(Debug, Clone)]
+pub struct TubeStep {
+    /// Encloses the step length `h`; the step's statements hold for `s in [0, step.sup()]`.
+    pub step: Interval,
+    /// Coefficients `0..=q` of `u(s)` and the remainder coefficient `q+1`.
+    pub params: Vec<Vec<Interval>>,
+    /// Same for the network outputs `h(u(s))` (stacked, not centred, not scaled).
+    pub outputs: Vec<Vec<Interval>>,
+    /// `|w(t_k + s) - u(s)| <= tube_radius` for `s in [0, h]`.
+    pub tube_radius: f64,
+    /// Upper bound of the logarithmic norm of `DF` over the tube.
+    pub mu: f64,
+    /// Derivative bounds over the tube (for `|h(w) - h(u)| <= gradient * tube_radius`).
+    pub bounds: DerivativeBounds,
+    /// The ball containing `w(t_k + h)`.
+    pub next_centre: Vec<f64>,
+    pub next_radius: f64,
+}
+
+/// Why a step was rejected; the caller shrinks the step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rejection {
+    /// The Picard operator did not map the candidate box into itself.
+    Picard,
+    /// `radius exp(mu h)` exceeded the tube radius assumed for `mu`.
+    TubeGrowth,
+    /// The remainder was too large; shrink by this factor.
+    Remainder(f64),
+}
+
+/// Step-size targets: the remainder terms should not exceed these (absolute) sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerances {
+    pub params: f64,
+    /// For `alpha * h(u(s))`.
+    pub outputs: f64,
+}
+
+pub struct TubeIntegrator<'a> {
+    problem: &'a Problem,
+    flow: GradientFlow<Interval>,
+    offset: Option<Vec<Interval>>,
+    order: usize,
+}
+
+impl<'a> TubeIntegrator<'a> {
+    /// `offset`: enclosure of `h(w0)` for the centred model.
+    pub fn new(problem: &'a Problem, offset: Option<Vec<Interval>>, order: usize) -> Self {
+        let flow = GradientFlow::new(problem, offset.as_deref());
+        TubeIntegrator { problem, flow, offset, order }
+    }
+
+    pub fn alpha(&self) -> Interval {
+        self.flow.alpha
+    }
+
+    /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
+    pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Interval> {
+        let start: Vec<Interval> = centre.iter().map(|&c| point(c)).collect();
+        self.flow.expand(&start, self.order)
+    }
+
+    /// A step length for which the last terms of the point series are below the tolerances.
+    pub fn propose_step(&self, expansion: &Expansion<Interval>, tol: Tolerances) -> f64 {
+        expansion.step_for(self.order, self.flow.alpha.sup(), tol.params, tol.outputs)
+    }
+
+    /// Residual `alpha (h - offset) - y` from outputs `h` (an enclosure).
+    pub fn residual(&self, outputs: &[Interval]) -> Vec<Interval> {
+        let alpha = self.flow.alpha;
+        outputs
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| {
+                let g = match &self.offset {
+                    Some(off) => h - off[i],
+                    None => h,
+                };
+                alpha * g - self.problem.targets[i]
+            })
+            .collect()
+    }
+
+    /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)`, given the point
+    /// expansion through `centre`.
+    pub fn try_step(
+        &mut self,
+        centre: &[f64],
+        radius: f64,
+        expansion: &Expansion<Interval>,
+        h: Interval,
+        tol: Tolerances,
+    ) -> Result<TubeStep, Rejection> {
+        let q = self.order;
+        let span = Interval::try_from((0.0, h.sup())).expect("step >= 0");
+        // Tube half-width assumed when bounding mu; verified below.
+        let guard = 2.0 * radius;
+
+        // 1. A-priori enclosure B of u([0, h]), verified by the Picard operator.
+        let series_range = poly::evaluate(&expansion.params[..=q], span);
+        let speed = max_magnitude(&expansion.params[1]);
+        let mut candidate: Vec<Interval> = series_range
+            .iter()
+            .zip(centre)
+            .map(|(r, &c)| {
+                let widen = 0.1 * r.wid() + 1e-3 * h.sup() * speed + 4.0 * f64::EPSILON * c.abs();
+                *r + symmetric(widen)
+            })
+            .collect();
+        let mut verified = None;
+        // Epsilon-inflation: iterate B <- (c + [0,h] F(B)) widened by a tenth; a slow coordinate
+        // needs a box as wide as h times the variation of F, which the iteration discovers.
+        for _ in 0..6 {
+            let tube: Vec<Interval> = candidate.iter().map(|&b| b + symmetric(guard)).collect();
+            let box_expansion = self.flow.expand(&tube, 0);
+            let image: Vec<Interval> =
+                centre.iter().zip(&box_expansion.params[1]).map(|(&c, &f)| point(c) + span * f).collect();
+            if image.iter().zip(&candidate).all(|(i, b)| i.interior(*b)) {
+                verified = Some((tube, box_expansion));
+                break;
+            }
+            candidate = image
+                .iter()
+                .zip(&candidate)
+                .map(|(i, b)| {
+                    let grown = i.convex_hull(*b);
+                    *i + symmetric(0.1 * grown.wid() + f64::MIN_POSITIVE)
+                })
+                .collect();
+        }
+        let (tube, box_expansion) = verified.ok_or(Rejection::Picard)?;
+
+        // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
+        let residual = self.residual(&box_expansion.outputs[0]);
+        let bounds = derivative_bounds(self.problem, &tube);
+        let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.flow.alpha).sup();
+        let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
+        if tube_radius > guard {
+            return Err(Rejection::TubeGrowth);
+        }
+
+        // 3. Lagrange remainders: coefficient q+1 over the tube.
+        let remainder = self.flow.expand(&tube, q + 1);
+        let h_pow = point(h.sup()).powi(q as i32 + 1).sup();
+        let param_rem = max_magnitude(&remainder.params[q + 1]) * h_pow;
+        let output_rem = self.flow.alpha.sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
+        let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
+        if excess > 1.0 || !excess.is_finite() {
+            let factor = if excess.is_finite() { (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8) } else { 0.5 };
+            return Err(Rejection::Remainder(factor));
+        }
+
+        let mut params: Vec<Vec<Interval>> = expansion.params[..=q].to_vec();
+        params.push(remainder.params[q + 1].clone());
+        let mut outputs: Vec<Vec<Interval>> = expansion.outputs[..=q].to_vec();
+        outputs.push(remainder.outputs[q + 1].clone());
+        let end = poly::evaluate(&params, h);
+        let next_centre = end.iter().map(|v| v.mid()).collect();
+        let next_radius = (point(tube_radius) + point(radius_norm2_upper(&end))).sup();
+        Ok(TubeStep { step: h, params, outputs, tube_radius, mu, bounds, next_centre, next_radius })
+    }
+}
+
+/// The largest magnitude of the entries.
+pub fn max_magnitude(v: &[Interval]) -> f64 {
+    v.iter().map(|x| x.mag()).fold(0.0, f64::max)
+}

@@ -1,0 +1,110 @@
+//! Norm bounds of `Dh` and `D^2 h` (derivatives with respect to the parameters) over a box of
+//! parameters, from the layer structure: cost about one forward pass, no `p x p` work.
+//!
+//! Proof: `proofs/derivative-bounds.md`. For each input `x_i` the returned values satisfy, for
+//! every `w` in the box and every direction `v`,
+//! `|Dh_i(w) v| <= gradient[i] |v|` and `|D^2 h_i(w)[v, v]| <= hessian[i] |v|^2`,
+//! where `h_i(w)` is the vector of the network's outputs on `x_i` (2-norms).
+
+use super::activation::global_derivative_bounds;
+use super::mlp::{Mlp, MlpTaylor};
+use crate::arith::rational::rational_to_interval;
+use crate::arith::vector::{norm2_upper, point};
+use crate::problem::{Architecture, Problem};
+use inari::{const_interval, Interval};
+
+/// Per-input bounds; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct DerivativeBounds {
+    pub gradient: Vec<f64>,
+    pub hessian: Vec<f64>,
+}
+
+impl DerivativeBounds {
+    /// An upper bound of the operator norm of the stacked Jacobian `Dh(w)` (`N x p`).
+    pub fn gradient_total(&self) -> f64 {
+        root_sum_squares(&self.gradient)
+    }
+    /// An upper bound of `sup_{|v|=1} |D^2 h(w)[v, v]|` for the stacked outputs.
+    pub fn hessian_total(&self) -> f64 {
+        root_sum_squares(&self.hessian)
+    }
+}
+
+fn root_sum_squares(v: &[f64]) -> f64 {
+    let mut s = const_interval!(0.0, 0.0);
+    for &x in v {
+        s += point(x).sqr();
+    }
+    s.sqrt().sup()
+}
+
+/// Bounds over the box `w` (every real parameter vector with `w_j` in the interval `w[j]`).
+pub fn derivative_bounds(problem: &Problem, w: &[Interval]) -> DerivativeBounds {
+    match &problem.architecture {
+        Architecture::Quadratic(q) => {
+            // Dh = sqrt(lambda) + L w, D^2 h = L.
+            let l = rational_to_interval(&q.lipschitz);
+            let slope = rational_to_interval(&q.lambda).sqrt();
+            let g = (slope.abs() + l.abs() * w[0].abs()).sup();
+            DerivativeBounds { gradient: vec![g], hessian: vec![l.abs().sup()] }
+        }
+        Architecture::Mlp(arch) => {
+            let net = Mlp::<Interval>::new(arch, &problem.inputs);
+            let mut taylor = MlpTaylor::new(net);
+            taylor.forward(&[w.to_vec()], 0);
+            mlp_bounds(&taylor, w)
+        }
+    }
+}
+
+/// The layer recursion of `proofs/derivative-bounds.md`, per input, with first-order
+/// coefficients `g` (a linear form in the per-layer direction norms `nu_l`) and second-order
+/// coefficients `q` (a quadratic form in `nu`).
+fn mlp_bounds(taylor: &MlpTaylor<Interval>, w: &[Interval]) -> DerivativeBounds {
+    let net = &taylor.net;
+    let layers = net.num_layers();
+    let zero = const_interval!(0.0, 0.0);
+    let two = const_interval!(2.0, 2.0);
+    // omega_l >= sup over the box of |W_l|_F >= |W_l|_2.
+    let omegas: Vec<Interval> = (1..=layers).map(|l| point(norm2_upper(net.weights(w, l)))).collect();
+    let bias_term = if net.bias { const_interval!(1.0, 1.0) } else { zero };
+    let d = net.widths[0];
+    let mut gradient = Vec::with_capacity(net.num_inputs);
+    let mut hessian = Vec::with_capacity(net.num_inputs);
+    for i in 0..net.num_inputs {
+        let mut a_norm = point(norm2_upper(&net.inputs[i * d..(i + 1) * d]));
+        let mut ga = vec![zero; layers];
+        let mut qa = vec![vec![zero; layers]; layers];
+        let mut gz = ga.clone();
+        let mut qz = qa.clone();
+        for l in 1..=layers {
+            let c = net.scales[l - 1].abs();
+            let co = c * omegas[l - 1];
+            // |z_l'| <= c omega |a'| + nu_l sqrt(c^2 |a|^2 + [bias])
+            gz = ga.iter().map(|&g| co * g).collect();
+            gz[l - 1] += (c.sqr() * a_norm.sqr() + bias_term).sqrt();
+            // |z_l''| <= c omega |a''| + 2 c nu_l |a'|
+            qz = qa.iter().map(|row| row.iter().map(|&q| co * q).collect()).collect();
+            for k in 0..layers {
+                qz[l - 1][k] += two * c * ga[k];
+            }
+            if l == layers {
+                break;
+            }
+            let (s1, s2) = global_derivative_bounds(net.activations[l - 1]);
+            let (s1, s2) = (point(s1), point(s2));
+            let width = net.widths[l];
+            a_norm = point(norm2_upper(&taylor.activations(l, 0)[i * width..(i + 1) * width]));
+            // |a_l'| <= s1 |z_l'|;  |a_l''| <= s2 |z_l'|^2 + s1 |z_l''|
+            ga = gz.iter().map(|&g| s1 * g).collect();
+            qa = (0..layers)
+                .map(|r| (0..layers).map(|k| s2 * gz[r] * gz[k] + s1 * qz[r][k]).collect())
+                .collect();
+        }
+        gradient.push(norm2_upper(&gz));
+        let flat: Vec<Interval> = qz.into_iter().flatten().collect();
+        hessian.push(norm2_upper(&flat));
+    }
+    DerivativeBounds { gradient, hessian }
+}

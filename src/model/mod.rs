@@ -1,0 +1,13 @@
+//! Networks: their Taylor expansion along the gradient flow, and derivative bounds.
+//!
+//! - [`activation`]: Taylor recurrences of the activations and their global derivative bounds.
+//! - [`mlp`]: the multilayer perceptron's forward/backward Taylor passes.
+//! - [`quadratic`]: the scalar tightness family (MATH.md F7).
+//! - [`flow`]: the gradient-flow vector field and its Taylor expansion (`Expansion`).
+//! - [`bounds`]: norm bounds of `Dh` and `D^2 h` over a parameter box.
+
+pub mod activation;
+pub mod bounds;
+pub mod flow;
+pub mod mlp;
+pub mod quadratic;

@@ -1,0 +1,784 @@
+//! An independent, high-precision, *non-rigorous* reference solution of a [`Problem`].
+//!
+//! Used by tests to check that certified enclosures contain the truth. It shares no numerical
+//! code with the rest of the crate: the network, its reverse-mode gradient and Jacobian, and the
+//! integrator are written here again, in MPFR floats (`rug::Float`) at a configurable precision.
+//! Only the problem types and exact rationals are taken from the crate.
+//!
+//! Every interval of the problem is replaced by its midpoint (a member of the interval, so the
+//! certified enclosures must contain the reference values); `alpha` and `T` are taken exactly.
+//!
+//! Integrator: Gragg–Bulirsch–Stoer extrapolation (modified midpoint rule with substeps
+//! 2, 4, 6, ..., 2k and Aitken–Neville extrapolation in h^2) on the combined state
+//! `(w, rbar)`, with `w' = -(1/alpha) J(w)^T r(w)` and `rbar' = -K0 rbar`. The number of macro
+//! steps is fixed in advance (no error control): at least `macro_steps`, and on each sample
+//! interval at least `dt * rho / STIFF_STEP` where `rho = max(tr K(w), tr K0)` at the start of the
+//! interval (a stiffness scale of the flow). The error estimate is the difference to a run with
+//! twice as many macro steps.
+
+use crate::problem::{Activation, Architecture, Parameterization, Problem};
+use num_rational::BigRational;
+use rug::float::Constant;
+use rug::ops::{CompleteRound, NegAssign};
+use rug::{Float, Integer, Rational};
+
+/// Largest `H * rho` of a macro step (before doubling for the error estimate).
+const STIFF_STEP: f64 = 1.0;
+
+/// Tuning of the reference integration.
+#[derive(Debug, Clone)]
+pub struct ReferenceOptions {
+    /// MPFR precision in bits.
+    pub precision_bits: u32,
+    /// Minimum number of GBS macro steps over [0, T] (rounded up to a multiple of `samples - 1`).
+    pub macro_steps: usize,
+    /// Extrapolation levels k (substep sequence 2, 4, ..., 2k; order 2k).
+    pub levels: usize,
+    /// Number of equally spaced sample times in [0, T], both ends included (at least 2).
+    pub samples: usize,
+}
+
+impl Default for ReferenceOptions {
+    fn default() -> Self {
+        ReferenceOptions { precision_bits: 200, macro_steps: 16, levels: 10, samples: 17 }
+    }
+}
+
+/// The reference solution. All values are at the requested precision.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// `alpha * g(w(T))` per output, input-major (`g = h - h(w0)` when centred, else `h`).
+    pub outputs_final: Vec<Float>,
+    /// `alpha * g_lin(T) = rbar(T) + y`.
+    pub linear_outputs_final: Vec<Float>,
+    /// `D(T) = |r(w(T)) - rbar(T)|`.
+    pub final_deviation: Float,
+    /// `(t, D(t))` at `samples` equally spaced times in [0, T], both ends included.
+    pub samples: Vec<(Float, Float)>,
+    /// `R0 = |r(w0)|^2 / 2`.
+    pub r0: Float,
+    /// Estimated absolute error of `outputs_final` (and of `linear_outputs_final`,
+    /// `final_deviation`): the largest difference to a run with half as many macro steps.
+    pub error_estimate: Float,
+    /// The largest `|e'(t)| = |K0 rbar - K(w) r|` over the sample times, an estimate of the
+    /// Lipschitz constant of `D` (which obeys `|D'| <= |e'|`). With `dt = T / (samples - 1)`,
+    /// `sup D <= max_k D(t_k) + deviation_slope_max * dt / 2` up to the variation of `|e'|`
+    /// between samples.
+    pub deviation_slope_max: Float,
+    /// Total macro steps of the (finer) run.
+    pub macro_steps_used: usize,
+}
+
+/// Converts an exact rational to the nearest `Float` at precision `prec`.
+pub fn rational_to_float(q: &BigRational, prec: u32) -> Float {
+    let n = Integer::from_str_radix(&q.numer().to_str_radix(16), 16).expect("hex integer");
+    let d = Integer::from_str_radix(&q.denom().to_str_radix(16), 16).expect("hex integer");
+    Float::with_val(prec, Rational::from((n, d)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model.
+
+struct Consts {
+    two_over_sqrt_pi: Float,
+    inv_sqrt2: Float,
+    inv_sqrt_2pi: Float,
+}
+
+impl Consts {
+    fn new(prec: u32) -> Self {
+        let pi = Float::with_val(prec, Constant::Pi);
+        let sqrt_pi = Float::with_val(prec, pi.sqrt_ref());
+        let two_over_sqrt_pi = Float::with_val(prec, 2u32 / &sqrt_pi);
+        let inv_sqrt2 = Float::with_val(prec, 2u32).sqrt().recip();
+        let two_pi = Float::with_val(prec, Constant::Pi) * 2u32;
+        let inv_sqrt_2pi = two_pi.sqrt().recip();
+        Consts { two_over_sqrt_pi, inv_sqrt2, inv_sqrt_2pi }
+    }
+}
+
+/// `(act(x), act'(x))`.
+fn activate(act: Activation, x: &Float, c: &Consts) -> (Float, Float) {
+    let prec = x.prec();
+    match act {
+        Activation::Tanh => {
+            let t = Float::with_val(prec, x.tanh_ref());
+            let d = Float::with_val(prec, 1u32 - Float::with_val(prec, t.square_ref()));
+            (t, d)
+        }
+        Activation::Erf => {
+            let v = Float::with_val(prec, x.erf_ref());
+            let e = Float::with_val(prec, -Float::with_val(prec, x.square_ref())).exp();
+            (v, e * &c.two_over_sqrt_pi)
+        }
+        Activation::Sigmoid => {
+            let e = Float::with_val(prec, -x).exp();
+            let s = (e + 1u32).recip();
+            let d = Float::with_val(prec, &s * Float::with_val(prec, 1u32 - &s));
+            (s, d)
+        }
+        Activation::Softplus => {
+            let e = Float::with_val(prec, x.exp_ref());
+            let v = Float::with_val(prec, e.ln_1p_ref());
+            let s = (Float::with_val(prec, -x).exp() + 1u32).recip();
+            (v, s)
+        }
+        Activation::Sin => {
+            let (s, co) = x.sin_cos_ref().complete(prec);
+            (s, co)
+        }
+        Activation::Gelu => {
+            let u = Float::with_val(prec, x * &c.inv_sqrt2);
+            let phi_cdf = (u.erf() + 1u32) / 2u32;
+            let v = Float::with_val(prec, x * &phi_cdf);
+            let dens = Float::with_val(prec, -Float::with_val(prec, x.square_ref()) / 2u32).exp()
+                * &c.inv_sqrt_2pi;
+            let d = phi_cdf + dens * x;
+            (v, d)
+        }
+        Activation::Identity => (x.clone(), Float::with_val(prec, 1u32)),
+    }
+}
+
+struct Mlp {
+    widths: Vec<usize>,
+    activations: Vec<Activation>,
+    /// `c_l` per layer (index l-1).
+    scales: Vec<Float>,
+    bias: bool,
+    /// Offset of `W_l` and `b_l` (index l-1) in the flat parameter vector.
+    w_off: Vec<usize>,
+    b_off: Vec<usize>,
+    inputs: Vec<Vec<Float>>,
+    consts: Consts,
+}
+
+/// Forward values of one input: per layer `a_l` (l = 0..L-1) and `act'(z_l)` (l = 1..L-1).
+struct InputTape {
+    a: Vec<Vec<Float>>,
+    dact: Vec<Vec<Float>>,
+}
+
+enum Net {
+    Mlp(Mlp),
+    /// `h(w) = s w + (L/2) w^2` with `s = sqrt(lambda)`.
+    Quad { s: Float, lip: Float, half_lip: Float },
+}
+
+struct Tape {
+    outputs: Vec<Float>,
+    inputs: Vec<InputTape>,
+}
+
+impl Net {
+    fn new(problem: &Problem, prec: u32) -> Net {
+        match &problem.architecture {
+            Architecture::Quadratic(q) => {
+                let lambda = rational_to_float(&q.lambda, prec);
+                let lip = rational_to_float(&q.lipschitz, prec);
+                let half_lip = Float::with_val(prec, &lip / 2u32);
+                Net::Quad { s: lambda.sqrt(), lip, half_lip }
+            }
+            Architecture::Mlp(a) => {
+                let nl = a.num_layers();
+                let scales = (1..=nl)
+                    .map(|l| match a.parameterization {
+                        Parameterization::Ntk => Float::with_val(prec, a.widths[l - 1]).sqrt().recip(),
+                        Parameterization::Standard => Float::with_val(prec, 1u32),
+                    })
+                    .collect();
+                let mut w_off = Vec::new();
+                let mut b_off = Vec::new();
+                let mut off = 0;
+                for l in 1..=nl {
+                    w_off.push(off);
+                    off += a.widths[l] * a.widths[l - 1];
+                    b_off.push(off);
+                    if a.bias {
+                        off += a.widths[l];
+                    }
+                }
+                assert_eq!(off, a.num_params());
+                let inputs = problem
+                    .inputs
+                    .iter()
+                    .map(|x| x.iter().map(|v| Float::with_val(prec, v.mid())).collect())
+                    .collect();
+                Net::Mlp(Mlp {
+                    widths: a.widths.clone(),
+                    activations: a.activations.clone(),
+                    scales,
+                    bias: a.bias,
+                    w_off,
+                    b_off,
+                    inputs,
+                    consts: Consts::new(prec),
+                })
+            }
+        }
+    }
+
+    fn forward(&self, w: &[Float]) -> Tape {
+        let prec = w[0].prec();
+        match self {
+            Net::Quad { s, half_lip, .. } => {
+                let h = Float::with_val(prec, s * &w[0]) + Float::with_val(prec, w[0].square_ref()) * half_lip;
+                Tape { outputs: vec![h], inputs: vec![] }
+            }
+            Net::Mlp(m) => {
+                let nl = m.widths.len() - 1;
+                let mut outputs = Vec::new();
+                let mut tapes = Vec::new();
+                for x in &m.inputs {
+                    let mut a_all = vec![x.clone()];
+                    let mut dact = Vec::new();
+                    for l in 1..=nl {
+                        let (nin, nout) = (m.widths[l - 1], m.widths[l]);
+                        let prev = a_all.last().unwrap();
+                        let mut z = Vec::with_capacity(nout);
+                        for j in 0..nout {
+                            let mut acc = Float::new(prec);
+                            let row = &w[m.w_off[l - 1] + j * nin..m.w_off[l - 1] + (j + 1) * nin];
+                            for k in 0..nin {
+                                acc += &row[k] * &prev[k];
+                            }
+                            acc *= &m.scales[l - 1];
+                            if m.bias {
+                                acc += &w[m.b_off[l - 1] + j];
+                            }
+                            z.push(acc);
+                        }
+                        if l < nl {
+                            let act = m.activations[l - 1];
+                            let (a, d): (Vec<Float>, Vec<Float>) =
+                                z.iter().map(|zj| activate(act, zj, &m.consts)).unzip();
+                            a_all.push(a);
+                            dact.push(d);
+                        } else {
+                            outputs.extend(z);
+                        }
+                    }
+                    tapes.push(InputTape { a: a_all, dact });
+                }
+                Tape { outputs, inputs: tapes }
+            }
+        }
+    }
+
+    /// Adds `J_i(w)^T v` to `grad`, where `J_i` is the Jacobian of the outputs of input `i`
+    /// and `v` has one entry per output.
+    fn backward_input(&self, w: &[Float], tape: &Tape, i: usize, v: &[Float], grad: &mut [Float]) {
+        let prec = w[0].prec();
+        match self {
+            Net::Quad { s, lip, .. } => {
+                let d = Float::with_val(prec, lip * &w[0]) + s;
+                grad[0] += d * &v[0];
+            }
+            Net::Mlp(m) => {
+                let nl = m.widths.len() - 1;
+                let t = &tape.inputs[i];
+                let mut delta: Vec<Float> = v.to_vec();
+                for l in (1..=nl).rev() {
+                    let (nin, nout) = (m.widths[l - 1], m.widths[l]);
+                    let a_prev = &t.a[l - 1];
+                    let woff = m.w_off[l - 1];
+                    if m.bias {
+                        for j in 0..nout {
+                            grad[m.b_off[l - 1] + j] += &delta[j];
+                        }
+                    }
+                    let sdelta: Vec<Float> =
+                        delta.iter().map(|d| Float::with_val(prec, d * &m.scales[l - 1])).collect();
+                    for j in 0..nout {
+                        for k in 0..nin {
+                            grad[woff + j * nin + k] += &sdelta[j] * &a_prev[k];
+                        }
+                    }
+                    if l > 1 {
+                        let mut nd = Vec::with_capacity(nin);
+                        for k in 0..nin {
+                            let mut acc = Float::new(prec);
+                            for j in 0..nout {
+                                acc += &w[woff + j * nin + k] * &sdelta[j];
+                            }
+                            acc *= &t.dact[l - 2][k];
+                            nd.push(acc);
+                        }
+                        delta = nd;
+                    }
+                }
+            }
+        }
+    }
+
+    fn outputs_per_input(&self) -> usize {
+        match self {
+            Net::Quad { .. } => 1,
+            Net::Mlp(m) => *m.widths.last().unwrap(),
+        }
+    }
+
+    /// `J(w)^T v` for `v` of length N.
+    fn vjp(&self, w: &[Float], tape: &Tape, v: &[Float]) -> Vec<Float> {
+        let prec = w[0].prec();
+        let out = self.outputs_per_input();
+        let mut grad = vec![Float::new(prec); w.len()];
+        let n = tape.outputs.len() / out;
+        for i in 0..n {
+            self.backward_input(w, tape, i, &v[i * out..(i + 1) * out], &mut grad);
+        }
+        grad
+    }
+
+    /// The Jacobian `J(w)`, N rows of length p.
+    fn jacobian(&self, w: &[Float], tape: &Tape) -> Vec<Vec<Float>> {
+        let prec = w[0].prec();
+        let out = self.outputs_per_input();
+        let n = tape.outputs.len() / out;
+        let mut rows = Vec::new();
+        for i in 0..n {
+            for o in 0..out {
+                let mut e = vec![Float::new(prec); out];
+                e[o] = Float::with_val(prec, 1u32);
+                let mut grad = vec![Float::new(prec); w.len()];
+                self.backward_input(w, tape, i, &e, &mut grad);
+                rows.push(grad);
+            }
+        }
+        rows
+    }
+}
+
+fn dot(a: &[Float], b: &[Float]) -> Float {
+    let mut acc = Float::new(a[0].prec());
+    for (x, y) in a.iter().zip(b) {
+        acc += x * y;
+    }
+    acc
+}
+
+fn norm2(a: &[Float]) -> Float {
+    if a.is_empty() {
+        return Float::new(64);
+    }
+    dot(a, a).sqrt()
+}
+
+/// `J J^T`.
+fn gram(j: &[Vec<Float>]) -> Vec<Vec<Float>> {
+    j.iter().map(|ri| j.iter().map(|rk| dot(ri, rk)).collect()).collect()
+}
+
+fn matvec(m: &[Vec<Float>], v: &[Float]) -> Vec<Float> {
+    m.iter().map(|row| dot(row, v)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gragg–Bulirsch–Stoer.
+
+/// One GBS macro step of length `h_macro` from `y0` with `f0 = f(y0)`, `levels` >= 1.
+fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
+    f: &mut F,
+    y0: &[Float],
+    f0: &[Float],
+    h_macro: &Float,
+    levels: usize,
+) -> Vec<Float> {
+    let prec = h_macro.prec();
+    let dim = y0.len();
+    let mut prev_row: Vec<Vec<Float>> = Vec::new();
+    for j in 1..=levels {
+        let n = 2 * j;
+        let h = Float::with_val(prec, h_macro / (n as u32));
+        let two_h = Float::with_val(prec, &h * 2u32);
+        // a = z_{m-1}, b = z_m.
+        let mut a: Vec<Float> = y0.to_vec();
+        let mut b: Vec<Float> = y0.iter().zip(f0).map(|(y, d)| Float::with_val(prec, y + &h * d)).collect();
+        for _ in 1..n {
+            let fb = f(&b);
+            for i in 0..dim {
+                a[i] += &two_h * &fb[i];
+            }
+            std::mem::swap(&mut a, &mut b);
+        }
+        // Aitken–Neville: T_{j,m+1} = T_{j,m} + (T_{j,m} - T_{j-1,m}) / ((n_j/n_{j-m})^2 - 1).
+        let mut row: Vec<Vec<Float>> = vec![b];
+        for m in 1..j {
+            let jm = (j - m) as u64;
+            let jj = j as u64;
+            let coef = Float::with_val(prec, jm * jm) / Float::with_val(prec, jj * jj - jm * jm);
+            let cur = &row[m - 1];
+            let old = &prev_row[m - 1];
+            let next: Vec<Float> = (0..dim)
+                .map(|i| {
+                    let diff = Float::with_val(prec, &cur[i] - &old[i]);
+                    Float::with_val(prec, &cur[i] + diff * &coef)
+                })
+                .collect();
+            row.push(next);
+        }
+        prev_row = row;
+    }
+    prev_row.pop().expect("levels >= 1")
+}
+
+/// Integrates `y' = f(y)` over a time `length` with `steps` equal GBS macro steps.
+pub fn gbs_integrate<F: FnMut(&[Float]) -> Vec<Float>>(
+    f: &mut F,
+    y0: &[Float],
+    length: &Float,
+    steps: usize,
+    levels: usize,
+) -> Vec<Float> {
+    let prec = length.prec();
+    let h = Float::with_val(prec, length / (steps.max(1) as u32));
+    let mut y = y0.to_vec();
+    for _ in 0..steps.max(1) {
+        let f0 = f(&y);
+        y = gbs_step(f, &y, &f0, &h, levels);
+    }
+    y
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flow.
+
+struct Flow {
+    net: Net,
+    prec: u32,
+    p: usize,
+    alpha: Float,
+    inv_alpha: Float,
+    /// `h(w0)` when centred, else zeros.
+    h_centre: Vec<Float>,
+    targets: Vec<Float>,
+    k0: Vec<Vec<Float>>,
+    tr_k0: Float,
+}
+
+impl Flow {
+    /// `r = alpha (h - h_centre) - y`.
+    fn residual(&self, h: &[Float]) -> Vec<Float> {
+        h.iter()
+            .zip(&self.h_centre)
+            .zip(&self.targets)
+            .map(|((hi, ci), yi)| {
+                let g = Float::with_val(self.prec, hi - ci);
+                Float::with_val(self.prec, g * &self.alpha) - yi
+            })
+            .collect()
+    }
+
+    fn field(&self, y: &[Float]) -> Vec<Float> {
+        let w = &y[..self.p];
+        let rbar = &y[self.p..];
+        let tape = self.net.forward(w);
+        let r = self.residual(&tape.outputs);
+        let mut out = self.net.vjp(w, &tape, &r);
+        for g in out.iter_mut() {
+            *g *= &self.inv_alpha;
+            g.neg_assign();
+        }
+        for v in matvec(&self.k0, rbar) {
+            out.push(-v);
+        }
+        out
+    }
+
+    /// `(D, |e'|, rho)` at state `y`, `rho = max(tr K(w), tr K0)`.
+    fn diagnostics(&self, y: &[Float]) -> (Float, Float, Float) {
+        let w = &y[..self.p];
+        let rbar = &y[self.p..];
+        let tape = self.net.forward(w);
+        let r = self.residual(&tape.outputs);
+        let e: Vec<Float> = r.iter().zip(rbar).map(|(a, b)| Float::with_val(self.prec, a - b)).collect();
+        let jac = self.net.jacobian(w, &tape);
+        let jtr = self.net.vjp(w, &tape, &r);
+        let kr = matvec(&jac, &jtr);
+        let k0rbar = matvec(&self.k0, rbar);
+        let de: Vec<Float> = k0rbar.iter().zip(&kr).map(|(a, b)| Float::with_val(self.prec, a - b)).collect();
+        let tr_k = jac.iter().fold(Float::new(self.prec), |acc, row| acc + dot(row, row));
+        let rho = if tr_k > self.tr_k0 { tr_k } else { self.tr_k0.clone() };
+        (norm2(&e), norm2(&de), rho)
+    }
+}
+
+struct Run {
+    y_final: Vec<Float>,
+    samples: Vec<(Float, Float)>,
+    slope_max: Float,
+    steps: usize,
+}
+
+fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, min_steps: usize, step_factor: f64, levels: usize) -> Run {
+    let prec = flow.prec;
+    let intervals = samples - 1;
+    let dt = Float::with_val(prec, horizon / (intervals as u32));
+    let per_interval_min = min_steps.div_ceil(intervals).max(1);
+    let mut y = y0.to_vec();
+    let mut out = Vec::with_capacity(samples);
+    let mut slope_max = Float::new(prec);
+    let mut steps = 0;
+    let mut field = |s: &[Float]| flow.field(s);
+    for s in 0..=intervals {
+        let t = Float::with_val(prec, &dt * (s as u32));
+        let (d, slope, rho) = flow.diagnostics(&y);
+        if slope > slope_max {
+            slope_max = slope;
+        }
+        out.push((t, d));
+        if s == intervals {
+            break;
+        }
+        let stiff = Float::with_val(prec, &dt * &rho) / step_factor;
+        let stiff_steps = stiff.ceil().to_f64().min(1e9) as usize;
+        let m = per_interval_min.max(stiff_steps);
+        y = gbs_integrate(&mut field, &y, &dt, m, levels);
+        steps += m;
+    }
+    Run { y_final: y, samples: out, slope_max, steps }
+}
+
+/// Computes the reference solution of `problem` (interval data replaced by midpoints).
+pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
+    let prec = options.precision_bits;
+    assert!(options.samples >= 2, "reference: at least two samples");
+    assert!(options.levels >= 1, "reference: at least one extrapolation level");
+    let net = Net::new(problem, prec);
+    let p = problem.num_params();
+    let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+    assert_eq!(w0.len(), p, "reference: parameter count");
+    let targets: Vec<Float> = problem.targets.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+    let alpha = rational_to_float(&problem.alpha.value, prec);
+    let horizon = rational_to_float(&problem.horizon.value, prec);
+    let tape0 = net.forward(&w0);
+    assert_eq!(tape0.outputs.len(), targets.len(), "reference: output count");
+    let h_centre = if problem.centred {
+        tape0.outputs.clone()
+    } else {
+        vec![Float::new(prec); targets.len()]
+    };
+    let j0 = net.jacobian(&w0, &tape0);
+    let k0 = gram(&j0);
+    let tr_k0 = (0..k0.len()).fold(Float::new(prec), |acc, i| acc + &k0[i][i]);
+    let inv_alpha = Float::with_val(prec, alpha.recip_ref());
+    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0, tr_k0 };
+    let r_init = flow.residual(&tape0.outputs);
+    let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
+    let mut y0 = w0.clone();
+    y0.extend(r_init.iter().cloned());
+
+    let coarse = run(&flow, &y0, &horizon, options.samples, options.macro_steps, STIFF_STEP, options.levels);
+    let fine = run(&flow, &y0, &horizon, options.samples, 2 * options.macro_steps, STIFF_STEP / 2.0, options.levels);
+
+    let finish = |r: &Run| -> (Vec<Float>, Vec<Float>, Float) {
+        let w = &r.y_final[..p];
+        let rbar = &r.y_final[p..];
+        let tape = flow.net.forward(w);
+        let res = flow.residual(&tape.outputs);
+        let outs: Vec<Float> = res.iter().zip(&flow.targets).map(|(a, b)| Float::with_val(prec, a + b)).collect();
+        let lin: Vec<Float> = rbar.iter().zip(&flow.targets).map(|(a, b)| Float::with_val(prec, a + b)).collect();
+        let e: Vec<Float> = res.iter().zip(rbar).map(|(a, b)| Float::with_val(prec, a - b)).collect();
+        (outs, lin, norm2(&e))
+    };
+    let (outs_c, lin_c, dev_c) = finish(&coarse);
+    let (outs_f, lin_f, dev_f) = finish(&fine);
+    let mut err = Float::with_val(prec, &dev_f - &dev_c).abs();
+    for (a, b) in outs_f.iter().zip(&outs_c).chain(lin_f.iter().zip(&lin_c)) {
+        let d = Float::with_val(prec, a - b).abs();
+        if d > err {
+            err = d;
+        }
+    }
+    for ((_, a), (_, b)) in fine.samples.iter().zip(&coarse.samples) {
+        let d = Float::with_val(prec, a - b).abs();
+        if d > err {
+            err = d;
+        }
+    }
+    Reference {
+        outputs_final: outs_f,
+        linear_outputs_final: lin_f,
+        final_deviation: dev_f,
+        samples: fine.samples,
+        r0,
+        error_estimate: err,
+        deviation_slope_max: fine.slope_max,
+        macro_steps_used: fine.steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arith::rational::Exact;
+    use crate::problem::{MlpArchitecture, QuadraticModel};
+    use inari::Interval;
+
+    const PREC: u32 = 200;
+
+    fn thin(v: f64) -> Interval {
+        Interval::try_from((v, v)).unwrap()
+    }
+
+    #[test]
+    fn gbs_scalar_decay() {
+        let mut f = |y: &[Float]| vec![Float::with_val(PREC, -&y[0])];
+        let one = Float::with_val(PREC, 1u32);
+        let t = Float::with_val(PREC, 3u32);
+        let y = gbs_integrate(&mut f, &[one], &t, 8, 10);
+        let exact = Float::with_val(PREC, -&t).exp();
+        let err = Float::with_val(PREC, &y[0] - &exact).abs();
+        assert!(err < 1e-50, "error {err}");
+    }
+
+    #[test]
+    fn gbs_linear_system() {
+        // y' = A y, A = [[-1, 2], [-2, -1]]: y(t) = e^{-t} (cos 2t y1 + sin 2t y2, -sin 2t y1 + cos 2t y2).
+        let mut f = |y: &[Float]| {
+            vec![
+                Float::with_val(PREC, -&y[0]) + Float::with_val(PREC, &y[1] * 2u32),
+                Float::with_val(PREC, Float::with_val(PREC, &y[0] * -2i32) - &y[1]),
+            ]
+        };
+        let y0 = [Float::with_val(PREC, 1u32), Float::with_val(PREC, 0.5)];
+        let t = Float::with_val(PREC, 2u32);
+        let y = gbs_integrate(&mut f, &y0, &t, 16, 10);
+        let decay = Float::with_val(PREC, -&t).exp();
+        let two_t = Float::with_val(PREC, &t * 2u32);
+        let (s, c) = two_t.sin_cos_ref().complete(PREC);
+        let e0 = Float::with_val(PREC, &c * &y0[0] + &s * &y0[1]) * &decay;
+        let e1 = Float::with_val(PREC, &c * &y0[1] - &s * &y0[0]) * &decay;
+        for (a, b) in y.iter().zip([e0, e1].iter()) {
+            let err = Float::with_val(PREC, a - b).abs();
+            assert!(err < 1e-50, "error {err}");
+        }
+    }
+
+    /// Finite-difference check of the reverse-mode Jacobian on a deep mixed network.
+    #[test]
+    fn jacobian_matches_finite_differences() {
+        let widths = vec![2, 3, 3, 2];
+        let arch = MlpArchitecture {
+            widths: widths.clone(),
+            activations: vec![Activation::Gelu, Activation::Softplus],
+            parameterization: Parameterization::Ntk,
+            bias: true,
+        };
+        let p = arch.num_params();
+        let params0: Vec<Interval> = (0..p).map(|i| thin(((i * 7 % 11) as f64 - 5.0) / 4.0)).collect();
+        let problem = Problem {
+            name: "fd".into(),
+            architecture: Architecture::Mlp(arch),
+            params0,
+            inputs: vec![vec![thin(0.5), thin(-1.0)], vec![thin(1.25), thin(0.75)]],
+            targets: vec![thin(0.1), thin(-0.2), thin(0.3), thin(0.4)],
+            centred: false,
+            alpha: Exact::from_integer(1),
+            horizon: Exact::from_integer(1),
+            tolerance: Exact::from_integer(1),
+        };
+        let net = Net::new(&problem, PREC);
+        let w: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(PREC, v.mid())).collect();
+        let tape = net.forward(&w);
+        let jac = net.jacobian(&w, &tape);
+        let eps = Float::with_val(PREC, 1e-30);
+        for k in 0..p {
+            let mut wp = w.clone();
+            wp[k] += &eps;
+            let mut wm = w.clone();
+            wm[k] -= &eps;
+            let hp = net.forward(&wp).outputs;
+            let hm = net.forward(&wm).outputs;
+            for i in 0..4 {
+                let fd = Float::with_val(PREC, &hp[i] - &hm[i]) / Float::with_val(PREC, &eps * 2u32);
+                let err = Float::with_val(PREC, &fd - &jac[i][k]).abs();
+                assert!(err < 1e-50, "param {k} output {i}: error {err}");
+            }
+        }
+    }
+
+    fn small_tanh_problem() -> Problem {
+        let arch = MlpArchitecture {
+            widths: vec![2, 4, 1],
+            activations: vec![Activation::Tanh],
+            parameterization: Parameterization::Ntk,
+            bias: true,
+        };
+        let p = arch.num_params();
+        let params0: Vec<Interval> = (0..p).map(|i| thin(((i * 5 % 9) as f64 - 4.0) / 3.0)).collect();
+        Problem {
+            name: "tanh".into(),
+            architecture: Architecture::Mlp(arch),
+            params0,
+            inputs: vec![vec![thin(0.5), thin(-1.0)], vec![thin(1.0), thin(0.25)], vec![thin(-0.75), thin(0.5)]],
+            targets: vec![thin(1.0), thin(-0.5), thin(0.25)],
+            centred: true,
+            alpha: Exact::parse("2.5").unwrap(),
+            horizon: Exact::from_integer(3),
+            tolerance: Exact::from_integer(1),
+        }
+    }
+
+    #[test]
+    fn error_estimate_is_tiny_on_small_tanh_net() {
+        let problem = small_tanh_problem();
+        let start = std::time::Instant::now();
+        let r = reference(&problem, &ReferenceOptions::default());
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "tanh net: D(T) = {:.20e}, error estimate {:.3e}, {} macro steps, {secs:.3} s",
+            r.final_deviation.to_f64(),
+            r.error_estimate.to_f64(),
+            r.macro_steps_used
+        );
+        assert!(r.error_estimate < 1e-30, "error estimate {}", r.error_estimate);
+        assert_eq!(r.samples.len(), ReferenceOptions::default().samples);
+        assert_eq!(r.samples[0].1, 0u32);
+        // Outputs at T = 0 of a centred model are 0; the linear model starts at the same point.
+        assert!(r.final_deviation > 0u32);
+    }
+
+    /// MATH.md F7 at u = 0.8, kappa ~ 1e-3.
+    pub(crate) fn quadratic_problem() -> Problem {
+        Problem {
+            name: "f7".into(),
+            architecture: Architecture::Quadratic(QuadraticModel {
+                lambda: crate::arith::rational::parse_decimal("0.08").unwrap(),
+                lipschitz: crate::arith::rational::parse_decimal("1").unwrap(),
+            }),
+            params0: vec![thin(0.0)],
+            inputs: vec![vec![]],
+            targets: vec![thin(1.0)],
+            centred: true,
+            alpha: Exact::parse("7071.0678118654755").unwrap(),
+            horizon: Exact::from_integer(10),
+            tolerance: Exact::from_integer(1),
+        }
+    }
+
+    #[test]
+    fn quadratic_family_tightness_ratio() {
+        let problem = quadratic_problem();
+        let r = reference(&problem, &ReferenceOptions::default());
+        let prec = PREC;
+        let alpha = rational_to_float(&problem.alpha.value, prec);
+        // kappa = T L sqrt(R0) / alpha; ratio = D(T) / (kappa sqrt(R0)) = D alpha / (T L R0).
+        let ratio = Float::with_val(prec, &r.final_deviation * &alpha) / Float::with_val(prec, &r.r0 * 10u32);
+        let kappa = Float::with_val(prec, r.r0.sqrt_ref()) * 10u32 / &alpha;
+        let u = Float::with_val(prec, 0.8);
+        let e = Float::with_val(prec, -&u).exp();
+        let one_minus_e = Float::with_val(prec, 1u32 - &e);
+        let limit = Float::with_val(prec, 1u32 - one_minus_e / &u) * e * 4u32;
+        eprintln!(
+            "F7 u=0.8: kappa = {:.6e}, ratio = {:.12}, limit = {:.12}, error estimate {:.3e}",
+            kappa.to_f64(),
+            ratio.to_f64(),
+            limit.to_f64(),
+            r.error_estimate.to_f64()
+        );
+        assert!(r.error_estimate < 1e-30);
+        assert!((ratio.to_f64() - 0.5602).abs() < 1e-4, "ratio {ratio}");
+        assert!((ratio.to_f64() - limit.to_f64()).abs() < 2e-3);
+    }
+}

@@ -1,0 +1,99 @@
+//! Human-readable and JSON reports of results.
+
+use crate::certify::{Certified, Verdict};
+use crate::problem::Problem;
+use crate::simulate::Simulation;
+use inari::Interval;
+use serde_json::{json, Value};
+
+/// A JSON number for an f64 endpoint (exact: serde_json prints the shortest decimal that reads
+/// back to the same f64), or `null` when the endpoint is infinite.
+fn endpoint(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+/// `{"lo": .., "hi": ..}` with the exact f64 endpoints.
+pub fn interval_json(x: Interval) -> Value {
+    json!({ "lo": endpoint(x.inf()), "hi": endpoint(x.sup()) })
+}
+
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Certified => "certified",
+        Verdict::Refuted => "refuted",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// The object printed by `certify --json`.
+pub fn certify_value(problem: &Problem, r: &Certified) -> Value {
+    json!({
+        "name": problem.name,
+        "verdict": verdict_name(r.verdict),
+        "reason": r.reason,
+        "tolerance": crate::arith::rational::rational_to_string(&problem.tolerance.value),
+        "sup_deviation": interval_json(r.sup_deviation),
+        "final_deviation": interval_json(r.final_deviation),
+        "outputs_final": r.outputs_final.iter().map(|&x| interval_json(x)).collect::<Vec<_>>(),
+        "linear_outputs_final": r.linear_outputs_final.iter().map(|&x| interval_json(x)).collect::<Vec<_>>(),
+        "r0": interval_json(r.r0),
+        "steps": r.steps,
+        "seconds": r.seconds,
+    })
+}
+
+pub fn certify_json(problem: &Problem, r: &Certified) -> String {
+    certify_value(problem, r).to_string()
+}
+
+fn fmt_interval(x: Interval) -> String {
+    format!("[{:.12e}, {:.12e}]", x.inf(), x.sup())
+}
+
+/// The readable summary printed by `certify`. The decimal endpoints shown are rounded for
+/// reading; the JSON output carries the exact ones.
+pub fn certify_text(problem: &Problem, r: &Certified) -> String {
+    let eps = crate::arith::rational::rational_to_string(&problem.tolerance.value);
+    let mut s = String::new();
+    let headline = match r.verdict {
+        Verdict::Certified => format!("CERTIFIED: sup_{{t<=T}} D(t) <= eps = {eps} is proved"),
+        Verdict::Refuted => format!("REFUTED: sup_{{t<=T}} D(t) > eps = {eps} is proved"),
+        Verdict::Inconclusive => "INCONCLUSIVE".to_string(),
+    };
+    s.push_str(&format!("{}: {headline}\n", problem.name));
+    if let Some(reason) = &r.reason {
+        s.push_str(&format!("  why: {reason}\n"));
+    }
+    s.push_str(&format!(
+        "  model: p = {} parameters, N = {} outputs, alpha = {}, T = {}, {}\n",
+        problem.num_params(),
+        problem.num_outputs(),
+        crate::arith::rational::rational_to_string(&problem.alpha.value),
+        crate::arith::rational::rational_to_string(&problem.horizon.value),
+        if problem.centred { "centred" } else { "not centred" }
+    ));
+    s.push_str(&format!("  sup_(t<=T) D(t) in {}\n", fmt_interval(r.sup_deviation)));
+    s.push_str(&format!("  D(T)           in {}\n", fmt_interval(r.final_deviation)));
+    s.push_str(&format!("  R0             in {}\n", fmt_interval(r.r0)));
+    let widest = r.outputs_final.iter().map(|x| x.wid()).fold(0.0, f64::max);
+    s.push_str(&format!("  alpha*g(w(T)): {} outputs, widest enclosure {:.2e}\n", r.outputs_final.len(), widest));
+    for (i, x) in r.outputs_final.iter().enumerate().take(4) {
+        s.push_str(&format!("    [{i}] {}\n", fmt_interval(*x)));
+    }
+    if r.outputs_final.len() > 4 {
+        s.push_str("    ... (all of them with --json)\n");
+    }
+    s.push_str(&format!("  {} steps, {:.3} s\n", r.steps, r.seconds));
+    s
+}
+
+pub fn simulate_json(sim: &Simulation) -> String {
+    serde_json::to_string(sim).unwrap_or_default()
+}
+
+pub fn simulate_text(problem: &Problem, sim: &Simulation) -> String {
+    format!(
+        "{}: f64 simulation (not certified)\n  sup D (sampled) ~ {:.12e}\n  D(T) ~ {:.12e}\n  R0 ~ {:.12e}\n  {} steps, {:.3} s\n",
+        problem.name, sim.sup_deviation, sim.final_deviation, sim.r0, sim.steps, sim.seconds
+    )
+}

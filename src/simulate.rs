@@ -1,0 +1,109 @@
+//! The non-rigorous baseline: the same flows integrated in f64 with the same Taylor method,
+//! step-size rule and order as the certified run, so that `certify / simulate` measures the
+//! price of rigour at comparable accuracy.
+
+use crate::model::flow::{jacobian, GradientFlow};
+use crate::problem::Problem;
+
+/// Approximate results (no guarantee).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Simulation {
+    /// `alpha g(w(T))` per output.
+    pub outputs_final: Vec<f64>,
+    /// `alpha g_lin(T)` per output.
+    pub linear_outputs_final: Vec<f64>,
+    /// `D(T)`.
+    pub final_deviation: f64,
+    /// The largest `D` seen at step ends and step midpoints.
+    pub sup_deviation: f64,
+    /// `R0`.
+    pub r0: f64,
+    pub steps: usize,
+    pub seconds: f64,
+}
+
+fn horner(coeffs: &[Vec<f64>], s: f64) -> Vec<f64> {
+    let mut acc = coeffs[coeffs.len() - 1].clone();
+    for c in coeffs[..coeffs.len() - 1].iter().rev() {
+        for (a, &ci) in acc.iter_mut().zip(c) {
+            *a = a.mul_add(s, ci);
+        }
+    }
+    acc
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// Integrates both flows on `[0, T]` in f64 with Taylor order `order`.
+pub fn simulate(problem: &Problem, order: usize) -> Simulation {
+    let started = std::time::Instant::now();
+    let order = order.max(2);
+    let w0: Vec<f64> = problem.params0.iter().map(|v| v.mid()).collect();
+    let alpha = problem.alpha.enclosure.mid();
+    let targets: Vec<f64> = problem.targets.iter().map(|v| v.mid()).collect();
+    let initial = GradientFlow::<f64>::new(problem, None).outputs_at(&w0);
+    let offset: Vec<f64> = if problem.centred { initial.clone() } else { vec![0.0; initial.len()] };
+    let offset_iv: Option<Vec<inari::Interval>> =
+        problem.centred.then(|| offset.iter().map(|&o| crate::arith::vector::point(o)).collect());
+    let mut flow = GradientFlow::<f64>::new(problem, offset_iv.as_deref());
+    let residual = |h: &[f64]| -> Vec<f64> {
+        h.iter().zip(&offset).zip(&targets).map(|((&h, &o), &y)| alpha * (h - o) - y).collect()
+    };
+    let r0 = residual(&initial);
+    let j0 = jacobian::<f64>(problem, &w0);
+    let n = j0.len();
+    let kernel: Vec<Vec<f64>> =
+        (0..n).map(|a| (0..n).map(|b| j0[a].iter().zip(&j0[b]).map(|(x, y)| x * y).sum()).collect()).collect();
+    let kernel_norm = kernel.iter().flatten().map(|x| x * x).sum::<f64>().sqrt();
+
+    let horizon = problem.horizon.enclosure.mid();
+    let tol_params = w0.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-300) * 2f64.powi(-56);
+    let tol_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.abs())).max(1e-300) * 2f64.powi(-56);
+    let log_fact: f64 = (1..=order + 1).map(|i| (i as f64).ln()).sum();
+    let lin_max = if kernel_norm > 0.0 {
+        ((2f64.powi(-56).ln() + log_fact) / (order + 1) as f64).exp() / kernel_norm
+    } else {
+        f64::INFINITY
+    };
+
+    let mut w = w0;
+    let mut rbar = r0.clone();
+    let mut t = 0.0;
+    let mut steps = 0;
+    let mut sup: f64 = 0.0;
+    let mut last_h = initial.clone();
+    let mut final_deviation = 0.0;
+    while t < horizon {
+        let exp = flow.expand(&w, order);
+        let h = exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_max).min(horizon - t);
+        let mut lin = vec![rbar.clone()];
+        for j in 0..order {
+            let next = kernel.iter().map(|row| -row.iter().zip(&lin[j]).map(|(k, x)| k * x).sum::<f64>() / (j + 1) as f64).collect();
+            lin.push(next);
+        }
+        for s in [0.5 * h, h] {
+            let hs = horner(&exp.outputs, s);
+            let dev: Vec<f64> = residual(&hs).iter().zip(horner(&lin, s)).map(|(a, b)| a - b).collect();
+            sup = sup.max(norm(&dev));
+            final_deviation = norm(&dev);
+        }
+        w = horner(&exp.params[..=order], h);
+        rbar = horner(&lin, h);
+        last_h = horner(&exp.outputs, h);
+        t += h;
+        steps += 1;
+    }
+    let outputs_final: Vec<f64> = last_h.iter().zip(&offset).map(|(&h, &o)| alpha * (h - o)).collect();
+    let linear_outputs_final = rbar.iter().zip(&targets).map(|(r, y)| r + y).collect();
+    Simulation {
+        outputs_final,
+        linear_outputs_final,
+        final_deviation,
+        sup_deviation: sup,
+        r0: 0.5 * norm(&r0).powi(2),
+        steps,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}

@@ -1,0 +1,504 @@
+//! Turning the parsed spec tree into a [`Problem`]: model, weights, data, scalars.
+
+use super::data::{self, shape_string, Tensor};
+use super::error::{io_reason, SpecError};
+use super::fields::{as_array, as_str, as_table, count, exact_matrix, exact_vec, type_name, Result, Section};
+use super::gfmlp;
+use super::{DataFile, SolverSettings};
+use crate::arith::rational::{rational_to_interval, rational_to_string, Exact};
+use crate::problem::{Activation, Architecture, MlpArchitecture, Parameterization, Problem, QuadraticModel};
+use inari::Interval;
+use num_rational::BigRational;
+use num_traits::{Signed, Zero};
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// Upper limit on parameters, inputs x dimension and outputs, to refuse absurd allocations.
+const MAX_ELEMENTS: usize = 1 << 31;
+
+const TOP_KEYS: &[&str] = &["name", "alpha", "horizon", "tolerance", "centred", "model", "weights", "data", "solver"];
+
+/// Reads data files relative to the spec's directory and records them.
+pub(crate) struct Files<'a> {
+    base_dir: &'a Path,
+    pub list: Vec<DataFile>,
+}
+
+impl<'a> Files<'a> {
+    pub fn new(base_dir: &'a Path) -> Self {
+        Files { base_dir, list: Vec::new() }
+    }
+
+    /// Reads the file named by the string `v` (the value of `field`).
+    fn read(&mut self, v: &Value, field: &str) -> Result<(String, Vec<u8>)> {
+        let written = as_str(v, field)?;
+        if written.trim().is_empty() {
+            return Err(SpecError::invalid(field, "empty file name"));
+        }
+        let resolved: PathBuf = self.base_dir.join(written);
+        let bytes = std::fs::read(&resolved)
+            .map_err(|e| SpecError::io(Some(field.to_string()), format!("cannot read '{written}': {}", io_reason(&e))))?;
+        self.list.push(DataFile {
+            field: field.to_string(),
+            path: written.to_string(),
+            resolved,
+            sha256: data::sha256_hex(&bytes),
+        });
+        Ok((written.to_string(), bytes))
+    }
+
+    /// Reads a numeric array from a `.npy` or `.csv` file.
+    fn array(&mut self, v: &Value, field: &str) -> Result<(String, Tensor)> {
+        let (written, bytes) = self.read(v, field)?;
+        let ext = Path::new(&written).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let t = match ext.as_str() {
+            "npy" => data::parse_npy(&bytes),
+            "csv" => data::parse_csv(&bytes),
+            _ => return Err(SpecError::invalid(field, format!("'{written}': unsupported file type (expected a .npy or .csv file)"))),
+        }
+        .map_err(|e| SpecError::invalid(field, format!("'{written}': {e}")))?;
+        Ok((written, t))
+    }
+}
+
+fn checked_product(factors: &[usize], field: &str) -> Result<usize> {
+    factors
+        .iter()
+        .try_fold(1usize, |a, &b| a.checked_mul(b))
+        .filter(|&p| p <= MAX_ELEMENTS)
+        .ok_or_else(|| SpecError::invalid(field, format!("too large (more than {MAX_ELEMENTS} elements)")))
+}
+
+/// Everything except the canonical form and hash.
+pub(crate) struct Built {
+    pub problem: Problem,
+    pub solver: SolverSettings,
+}
+
+pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) -> Result<Built> {
+    let root = Section::root(table);
+    root.check_keys(TOP_KEYS, "")?;
+
+    let name = match root.str("name")? {
+        Some(s) => s.to_string(),
+        None => default_name.to_string(),
+    };
+    let alpha = root.exact("alpha")?.ok_or_else(|| missing(&root, "alpha"))?;
+    if !alpha.is_positive() {
+        return Err(SpecError::invalid("alpha", format!("must be > 0, got {}", rational_to_string(&alpha))));
+    }
+    let horizon = root.exact("horizon")?.ok_or_else(|| missing(&root, "horizon"))?;
+    if horizon.is_negative() {
+        return Err(SpecError::invalid("horizon", format!("must be >= 0, got {}", rational_to_string(&horizon))));
+    }
+    let tolerance = root.exact("tolerance")?.ok_or_else(|| missing(&root, "tolerance"))?;
+    if tolerance.is_negative() {
+        return Err(SpecError::invalid("tolerance", format!("must be >= 0, got {}", rational_to_string(&tolerance))));
+    }
+    let centred = root.bool("centred")?.unwrap_or(true);
+
+    let model = root.section("model")?.ok_or_else(|| missing(&root, "model"))?;
+    let kind = model.str("kind")?.ok_or_else(|| missing(&model, "kind"))?;
+    let (architecture, params0, inputs, targets) = match kind {
+        "mlp" => {
+            let arch = mlp_architecture(&model)?;
+            let weights = root.section("weights")?.ok_or_else(|| missing(&root, "weights"))?;
+            let params0 = mlp_weights(&weights, &arch, files)?;
+            let data = root.section("data")?.ok_or_else(|| missing(&root, "data"))?;
+            let (inputs, targets) = mlp_data(&data, &arch, files)?;
+            (Architecture::Mlp(arch), params0, inputs, targets)
+        }
+        "tightness" => {
+            model.check_keys(&["kind", "u", "lipschitz"], " (kind = \"tightness\")")?;
+            let u = model.exact("u")?.ok_or_else(|| missing(&model, "u"))?;
+            if !u.is_positive() {
+                return Err(SpecError::invalid("model.u", format!("must be > 0, got {}", rational_to_string(&u))));
+            }
+            let lipschitz = model.exact("lipschitz")?.ok_or_else(|| missing(&model, "lipschitz"))?;
+            if !lipschitz.is_positive() {
+                return Err(SpecError::invalid("model.lipschitz", format!("must be > 0, got {}", rational_to_string(&lipschitz))));
+            }
+            if !horizon.is_positive() {
+                return Err(SpecError::invalid("horizon", "must be > 0 for model.kind = \"tightness\" (lambda = u / horizon)"));
+            }
+            root.forbid("weights", "for model.kind = \"tightness\" (the single parameter starts at w0 = 0)")?;
+            let data = root.section("data")?.ok_or_else(|| missing(&root, "data"))?;
+            data.check_keys(&["targets"], " (model.kind = \"tightness\": one empty input, one target)")?;
+            let ys = exact_vec(data.require("targets")?, "data.targets")?;
+            if ys.len() != 1 {
+                return Err(SpecError::invalid(
+                    "data.targets",
+                    format!("expected exactly 1 target (the tightness model has one empty input and one output), got {}", ys.len()),
+                ));
+            }
+            if ys[0].is_zero() {
+                return Err(SpecError::invalid("data.targets[0]", "must be nonzero (the tightness family needs y != 0)"));
+            }
+            let lambda = &u / &horizon;
+            let arch = Architecture::Quadratic(QuadraticModel { lambda, lipschitz });
+            (arch, vec![Interval::try_from((0.0, 0.0)).expect("zero")], vec![Vec::new()], vec![rational_to_interval(&ys[0])])
+        }
+        other => {
+            return Err(SpecError::invalid("model.kind", format!("unknown model kind '{other}' (expected mlp or tightness)")));
+        }
+    };
+
+    let mut solver = SolverSettings::default();
+    if let Some(s) = root.section("solver")? {
+        s.check_keys(&["order", "max_steps"], "")?;
+        solver.order = s.count("order", 1)?;
+        solver.max_steps = s.count("max_steps", 1)?;
+    }
+
+    let problem = Problem {
+        name,
+        architecture,
+        params0,
+        inputs,
+        targets,
+        centred,
+        alpha: Exact::new(alpha),
+        horizon: Exact::new(horizon),
+        tolerance: Exact::new(tolerance),
+    };
+    Ok(Built { problem, solver })
+}
+
+fn missing(sec: &Section<'_>, key: &str) -> SpecError {
+    match sec.require(key) {
+        Err(e) => e,
+        Ok(_) => unreachable!("missing() called for a present key"),
+    }
+}
+
+fn mlp_architecture(model: &Section<'_>) -> Result<MlpArchitecture> {
+    model.check_keys(&["kind", "widths", "activation", "parameterization", "bias"], " (kind = \"mlp\")")?;
+    let widths_v = as_array(model.require("widths")?, "model.widths")?;
+    if widths_v.len() < 2 {
+        return Err(SpecError::invalid(
+            "model.widths",
+            format!("expected at least 2 entries [inputs, ..., outputs], got {}", widths_v.len()),
+        ));
+    }
+    let widths: Vec<usize> = widths_v
+        .iter()
+        .enumerate()
+        .map(|(i, v)| count(v, &format!("model.widths[{i}]"), 1))
+        .collect::<Result<_>>()?;
+    let hidden = widths.len() - 2;
+    let activations = match model.get("activation") {
+        None if hidden == 0 => Vec::new(),
+        None => return Err(missing(model, "activation")),
+        Some(Value::String(s)) => vec![activation(s, "model.activation")?; hidden],
+        Some(Value::Array(list)) => {
+            if list.len() != hidden {
+                return Err(SpecError::invalid(
+                    "model.activation",
+                    format!("expected one activation per hidden layer ({hidden}), got {}", list.len()),
+                ));
+            }
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let f = format!("model.activation[{i}]");
+                    activation(as_str(v, &f)?, &f)
+                })
+                .collect::<Result<_>>()?
+        }
+        Some(v) => {
+            return Err(SpecError::invalid(
+                "model.activation",
+                format!("expected an activation name or a list of names, got {}", type_name(v)),
+            ))
+        }
+    };
+    let parameterization = match model.str("parameterization")? {
+        None | Some("ntk") => Parameterization::Ntk,
+        Some("standard") => Parameterization::Standard,
+        Some(other) => {
+            return Err(SpecError::invalid(
+                "model.parameterization",
+                format!("unknown parameterization '{other}' (expected ntk or standard)"),
+            ))
+        }
+    };
+    let bias = model.bool("bias")?.unwrap_or(false);
+    // Refuse absurd sizes before anything multiplies them unchecked.
+    let mut total = 0usize;
+    for l in 1..widths.len() {
+        let layer = checked_product(&[widths[l], widths[l - 1]], "model.widths")? + if bias { widths[l] } else { 0 };
+        total = total.checked_add(layer).filter(|&t| t <= MAX_ELEMENTS).ok_or_else(|| {
+            SpecError::invalid("model.widths", format!("too many parameters (more than {MAX_ELEMENTS})"))
+        })?;
+    }
+    Ok(MlpArchitecture { widths, activations, parameterization, bias })
+}
+
+fn activation(name: &str, field: &str) -> Result<Activation> {
+    Activation::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+        SpecError::invalid(field, format!("unknown activation '{name}' (expected one of {})", names.join(", ")))
+    })
+}
+
+/// The parameter tensors of the layout, in order: (label, shape).
+fn tensor_layout(arch: &MlpArchitecture) -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    for l in 1..arch.widths.len() {
+        out.push((format!("W{l}"), vec![arch.widths[l], arch.widths[l - 1]]));
+        if arch.bias {
+            out.push((format!("b{l}"), vec![arch.widths[l]]));
+        }
+    }
+    out
+}
+
+fn layout_description(arch: &MlpArchitecture) -> String {
+    tensor_layout(arch).iter().map(|(n, s)| format!("{n} {}", shape_string(s))).collect::<Vec<_>>().join(", ")
+}
+
+fn mlp_weights(w: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -> Result<Vec<Interval>> {
+    let source = w.str("source")?.ok_or_else(|| missing(w, "source"))?;
+    let p = arch.num_params();
+    let layout = tensor_layout(arch);
+    match source {
+        "inline" => {
+            w.check_keys(&["source", "values", "layers"], " (source = \"inline\")")?;
+            match (w.get("values"), w.get("layers")) {
+                (Some(_), Some(_)) => Err(SpecError::invalid("weights.layers", "give either weights.values or weights.layers, not both")),
+                (None, None) => Err(SpecError::invalid("weights.values", "missing (source = \"inline\" needs values or layers)")),
+                (Some(v), None) => {
+                    let vals = exact_vec(v, "weights.values")?;
+                    if vals.len() != p {
+                        return Err(SpecError::invalid(
+                            "weights.values",
+                            format!("expected {p} parameters ({}), got {}", layout_description(arch), vals.len()),
+                        ));
+                    }
+                    Ok(vals.iter().map(rational_to_interval).collect())
+                }
+                (None, Some(v)) => {
+                    let layers = as_array(v, "weights.layers")?;
+                    let num_layers = arch.num_layers();
+                    if layers.len() != num_layers {
+                        return Err(SpecError::invalid(
+                            "weights.layers",
+                            format!("expected {num_layers} layers (model.widths has {} entries), got {}", arch.widths.len(), layers.len()),
+                        ));
+                    }
+                    let mut out = Vec::with_capacity(p);
+                    for (i, layer) in layers.iter().enumerate() {
+                        let f = format!("weights.layers[{i}]");
+                        let sec = as_table(layer, &f)?;
+                        let (rows, cols) = (arch.widths[i + 1], arch.widths[i]);
+                        if arch.bias {
+                            sec.check_keys(&["weight", "bias"], "")?;
+                        } else {
+                            sec.check_keys(&["weight"], " (model.bias = false)")?;
+                        }
+                        let why = format!(" (model.widths[{i}])");
+                        let wf = sec.field("weight");
+                        let m = exact_matrix(sec.require("weight")?, &wf, Some((cols, &why)))?;
+                        if m.len() != rows {
+                            return Err(SpecError::invalid(
+                                wf,
+                                format!("expected shape [{rows}, {cols}] (model.widths[{}] rows), got {} rows", i + 1, m.len()),
+                            ));
+                        }
+                        out.extend(m.iter().flatten().map(rational_to_interval));
+                        if arch.bias {
+                            let bf = sec.field("bias");
+                            let b = exact_vec(sec.require("bias")?, &bf)?;
+                            if b.len() != rows {
+                                return Err(SpecError::invalid(bf, format!("expected {rows} entries (model.widths[{}]), got {}", i + 1, b.len())));
+                            }
+                            out.extend(b.iter().map(rational_to_interval));
+                        }
+                    }
+                    Ok(out)
+                }
+            }
+        }
+        "npy" => {
+            w.check_keys(&["source", "files"], " (source = \"npy\")")?;
+            let list = as_array(w.require("files")?, "weights.files")?;
+            if list.len() != layout.len() {
+                return Err(SpecError::invalid(
+                    "weights.files",
+                    format!("expected {} files, one per tensor ({}), got {}", layout.len(), layout_description(arch), list.len()),
+                ));
+            }
+            let mut out = Vec::with_capacity(p);
+            for (i, (v, (label, shape))) in list.iter().zip(&layout).enumerate() {
+                let f = format!("weights.files[{i}]");
+                let (written, bytes) = files.read(v, &f)?;
+                let t = data::parse_npy(&bytes).map_err(|e| SpecError::invalid(&f, format!("'{written}': {e}")))?;
+                check_shape(&t, shape, label, &f, &written)?;
+                out.extend(t.values);
+            }
+            Ok(out)
+        }
+        "safetensors" => {
+            w.check_keys(&["source", "file", "tensors"], " (source = \"safetensors\")")?;
+            let names_v = as_array(w.require("tensors")?, "weights.tensors")?;
+            let names: Vec<&str> = names_v
+                .iter()
+                .enumerate()
+                .map(|(i, v)| as_str(v, &format!("weights.tensors[{i}]")))
+                .collect::<Result<_>>()?;
+            if names.len() != layout.len() {
+                return Err(SpecError::invalid(
+                    "weights.tensors",
+                    format!("expected {} tensor names, one per tensor ({}), got {}", layout.len(), layout_description(arch), names.len()),
+                ));
+            }
+            let (written, bytes) = files.read(w.require("file")?, "weights.file")?;
+            let st = data::parse_safetensors(&bytes).map_err(|e| SpecError::invalid("weights.file", format!("'{written}': {e}")))?;
+            let mut out = Vec::with_capacity(p);
+            for (i, (name, (label, shape))) in names.iter().zip(&layout).enumerate() {
+                let f = format!("weights.tensors[{i}]");
+                let t = st.tensor(name).map_err(|e| SpecError::invalid(&f, format!("'{written}': {e}")))?;
+                check_shape(&t, shape, label, &f, &format!("{written}:{name}"))?;
+                out.extend(t.values);
+            }
+            Ok(out)
+        }
+        "gf-mlp" => {
+            w.check_keys(&["source"], " (source = \"gf-mlp\")")?;
+            if arch.widths.len() != 3 || arch.widths[2] != 1 || arch.bias {
+                return Err(SpecError::invalid(
+                    "weights.source",
+                    format!(
+                        "the gf-mlp generator needs model.widths = [d, m, 1] and model.bias = false, got widths {} and bias = {}",
+                        shape_string(&arch.widths),
+                        arch.bias
+                    ),
+                ));
+            }
+            Ok(gfmlp::params(arch.widths[1], arch.widths[0]))
+        }
+        other => Err(SpecError::invalid(
+            "weights.source",
+            format!("unknown weights source '{other}' (expected inline, npy, safetensors or gf-mlp)"),
+        )),
+    }
+}
+
+fn check_shape(t: &Tensor, shape: &[usize], label: &str, field: &str, what: &str) -> Result<()> {
+    if t.shape != shape {
+        return Err(SpecError::invalid(
+            field,
+            format!(
+                "'{what}': tensor {label} must have shape {}{}, got {}",
+                shape_string(shape),
+                if shape.len() == 2 { " ([out, in])" } else { "" },
+                shape_string(&t.shape)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+type Data = (Vec<Vec<Interval>>, Vec<Interval>);
+
+fn mlp_data(data: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -> Result<Data> {
+    let d = arch.input_dim();
+    let out = arch.output_dim();
+    match data.str("source")? {
+        Some("gf-mlp") => {
+            data.check_keys(&["source", "n"], " (source = \"gf-mlp\")")?;
+            let n = data.count("n", 1)?.ok_or_else(|| missing(data, "n"))?;
+            if out != 1 {
+                return Err(SpecError::invalid(
+                    "data.source",
+                    format!("the gf-mlp data generator has one output per input, but model.widths ends in {out}"),
+                ));
+            }
+            checked_product(&[n, d], "data.n")?;
+            Ok((gfmlp::inputs(n, d), gfmlp::targets(n)))
+        }
+        None | Some("explicit") => {
+            data.check_keys(&["source", "inputs", "inputs_file", "targets", "targets_file"], "")?;
+            let inputs = match (data.get("inputs"), data.get("inputs_file")) {
+                (Some(_), Some(_)) => return Err(SpecError::invalid("data.inputs_file", "give either data.inputs or data.inputs_file, not both")),
+                (None, None) => return Err(SpecError::invalid("data.inputs", "missing (give data.inputs or data.inputs_file)")),
+                (Some(v), None) => {
+                    let why = format!(" (model.widths[0] = {d})");
+                    let rows = exact_matrix(v, "data.inputs", Some((d, &why)))?;
+                    rows.iter().map(|r| r.iter().map(rational_to_interval).collect()).collect::<Vec<Vec<Interval>>>()
+                }
+                (None, Some(v)) => {
+                    let (written, t) = files.array(v, "data.inputs_file")?;
+                    let ok = match t.shape.as_slice() {
+                        [_, c] => *c == d,
+                        [_] => d == 1,
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(SpecError::invalid(
+                            "data.inputs_file",
+                            format!(
+                                "'{written}': expected shape [n, {d}] (model.widths[0] = {d}), got {}",
+                                shape_string(&t.shape)
+                            ),
+                        ));
+                    }
+                    t.values.chunks(d).map(|c| c.to_vec()).collect()
+                }
+            };
+            let field_in = if data.has("inputs") { "data.inputs" } else { "data.inputs_file" };
+            let n = inputs.len();
+            if n == 0 {
+                return Err(SpecError::invalid(field_in, "no inputs (need at least one)"));
+            }
+            checked_product(&[n, d.max(out)], field_in)?;
+            let total = n * out;
+            let targets = match (data.get("targets"), data.get("targets_file")) {
+                (Some(_), Some(_)) => return Err(SpecError::invalid("data.targets_file", "give either data.targets or data.targets_file, not both")),
+                (None, None) => return Err(SpecError::invalid("data.targets", "missing (give data.targets or data.targets_file)")),
+                (Some(v), None) => {
+                    let arr = as_array(v, "data.targets")?;
+                    let vals: Vec<BigRational> = if matches!(arr.first(), Some(Value::Array(_))) {
+                        let why = format!(" (model.widths ends in {out})");
+                        let rows = exact_matrix(v, "data.targets", Some((out, &why)))?;
+                        if rows.len() != n {
+                            return Err(SpecError::invalid(
+                                "data.targets",
+                                format!("expected {n} rows (one per input), got {}", rows.len()),
+                            ));
+                        }
+                        rows.into_iter().flatten().collect()
+                    } else {
+                        exact_vec(v, "data.targets")?
+                    };
+                    if vals.len() != total {
+                        return Err(SpecError::invalid(
+                            "data.targets",
+                            format!("expected {total} targets ({n} inputs x {out} outputs), got {}", vals.len()),
+                        ));
+                    }
+                    vals.iter().map(rational_to_interval).collect()
+                }
+                (None, Some(v)) => {
+                    let (written, t) = files.array(v, "data.targets_file")?;
+                    let ok = t.shape == [total] || t.shape == [n, out] || t.shape == [1, total];
+                    if !ok {
+                        return Err(SpecError::invalid(
+                            "data.targets_file",
+                            format!(
+                                "'{written}': expected shape [{n}, {out}] or [{total}] ({n} inputs x {out} outputs), got {}",
+                                shape_string(&t.shape)
+                            ),
+                        ));
+                    }
+                    t.values
+                }
+            };
+            Ok((inputs, targets))
+        }
+        Some(other) => Err(SpecError::invalid(
+            "data.source",
+            format!("unknown data source '{other}' (expected explicit or gf-mlp)"),
+        )),
+    }
+}
