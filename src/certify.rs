@@ -128,7 +128,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let mut lin_centre: Vec<f64> = r0.iter().map(|v| v.mid()).collect();
     let mut lin_radius = radius_norm2_upper(&r0);
 
-    let scale_params = centre.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-300);
+    // Parameters move at most sqrt(T R0) / alpha (proofs/theory-f1-f2.md); a tolerance relative
+    // to that scale also works when w0 = 0.
+    let displacement = (point(problem.horizon.enclosure.sup()) * half_r0_sq).sqrt() / alpha;
+    let scale_params = centre.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(displacement.sup()).max(1e-300);
     let scale_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.mag())).max(1e-300);
     let tol = Tolerances { params: scale_params * 2f64.powi(-56), outputs: scale_outputs * 2f64.powi(-56) };
     let lin_max_step = linear.max_step(order, 2f64.powi(-56));

@@ -283,10 +283,7 @@ kind = "mlp"
     let b = ok(&format!("tolerance = \"1e-3\"\nhorizon = 5\nalpha = \"0.1\"\nname = \"t\"\n{reordered}"));
     assert_eq!(a.spec_sha256, b.spec_sha256);
     assert_eq!(a.canonical, b.canonical);
-    assert_eq!(
-        a.spec_sha256,
-        hex::encode(Sha256::digest(spec::canonical_string(&a.canonical).as_bytes()))
-    );
+    assert_eq!(a.spec_sha256, hex::encode(Sha256::digest(spec::canonical_string(&a.canonical).as_bytes())));
     assert!(spec::canonical_string(&a.canonical).starts_with("{\"alpha\":\"0.1\",\"data\":{\"n\":8,"));
     let c = ok(&SMALL.replace("\"1e-3\"", "\"0.001\""));
     assert_ne!(a.spec_sha256, c.spec_sha256);
@@ -355,13 +352,29 @@ fn rejects_malformed_toml_and_unknowns() {
         e.to_string(),
         "specs/x.toml: field 'model.activation': unknown activation 'relu' (expected one of tanh, erf, sigmoid, softplus, sin, gelu, identity)"
     );
-    bad(err(&SMALL.replace("activation = \"tanh\"", "activation = [\"tanh\", \"erf\"]")), "model.activation", &["one activation per hidden layer (1), got 2"]);
+    bad(
+        err(&SMALL.replace("activation = \"tanh\"", "activation = [\"tanh\", \"erf\"]")),
+        "model.activation",
+        &["one activation per hidden layer (1), got 2"],
+    );
     bad(err(&SMALL.replace("name = \"t\"", "name = \"t\"\nalpah = 3")), "alpah", &["unknown key 'alpah'"]);
-    bad(err(&SMALL.replace("kind = \"mlp\"", "kind = \"mlp\"\nbais = true")), "model.bais", &["unknown key 'bais' in [model]"]);
+    bad(
+        err(&SMALL.replace("kind = \"mlp\"", "kind = \"mlp\"\nbais = true")),
+        "model.bais",
+        &["unknown key 'bais' in [model]"],
+    );
     bad(err(&SMALL.replace("n = 8", "n = 8\ntargets = [1]")), "data.targets", &["unknown key"]);
     bad(err(&SMALL.replace("kind = \"mlp\"", "kind = \"cnn\"")), "model.kind", &["unknown model kind 'cnn'"]);
-    bad(err(&SMALL.replace("activation = \"tanh\"", "activation = \"tanh\"\nparameterization = \"mup\"")), "model.parameterization", &["'mup'"]);
-    bad(err(&SMALL.replace("source = \"gf-mlp\"\n\n[data]", "source = \"random\"\n\n[data]")), "weights.source", &["unknown weights source 'random'"]);
+    bad(
+        err(&SMALL.replace("activation = \"tanh\"", "activation = \"tanh\"\nparameterization = \"mup\"")),
+        "model.parameterization",
+        &["'mup'"],
+    );
+    bad(
+        err(&SMALL.replace("source = \"gf-mlp\"\n\n[data]", "source = \"random\"\n\n[data]")),
+        "weights.source",
+        &["unknown weights source 'random'"],
+    );
     bad(err(&SMALL.replace("[2, 16, 1]", "[2, 16, 2]")), "weights.source", &["[d, m, 1]"]);
     bad(err(&SMALL.replace("[2, 16, 1]", "[2]")), "model.widths", &["at least 2"]);
     bad(err(&SMALL.replace("[2, 16, 1]", "[2, 0, 1]")), "model.widths[1]", &[">= 1"]);
@@ -395,20 +408,40 @@ fn rejects_wrong_shapes_inline() {
     assert_eq!(s.problem.num_params(), 13);
     assert!(!s.problem.centred);
     bad(err(&INLINE.replace(", \"0.25\"]", "]")), "weights.values", &["expected 13 parameters", "got 12"]);
-    bad(err(&INLINE.replace("[\"3\", \"4\"]", "[\"3\", \"4\", \"5\"]")), "data.inputs[1]", &["expected 2 entries (model.widths[0] = 2), got 3"]);
-    bad(err(&INLINE.replace("[\"0.5\", \"-0.5\"]", "[\"0.5\"]")), "data.targets", &["expected 2 targets (2 inputs x 1 outputs), got 1"]);
-    bad(err(&INLINE.replace("[\"0.5\", \"-0.5\"]", "[[\"0.5\"], [\"1\"], [\"2\"]]")), "data.targets", &["expected 2 rows"]);
+    bad(
+        err(&INLINE.replace("[\"3\", \"4\"]", "[\"3\", \"4\", \"5\"]")),
+        "data.inputs[1]",
+        &["expected 2 entries (model.widths[0] = 2), got 3"],
+    );
+    bad(
+        err(&INLINE.replace("[\"0.5\", \"-0.5\"]", "[\"0.5\"]")),
+        "data.targets",
+        &["expected 2 targets (2 inputs x 1 outputs), got 1"],
+    );
+    bad(
+        err(&INLINE.replace("[\"0.5\", \"-0.5\"]", "[[\"0.5\"], [\"1\"], [\"2\"]]")),
+        "data.targets",
+        &["expected 2 rows"],
+    );
     bad(err(&INLINE.replace("[\"3\", \"4\"]", "[\"3\", \"nan\"]")), "data.inputs[1][1]", &["'nan'"]);
     bad(err(&INLINE.replace("[\"3\", \"4\"]", "[\"3\", 4.0]")), "data.inputs[1][1]", &["TOML float"]);
     bad(err(&INLINE.replace("\"0.25\"]", "\"Infinity\"]")), "weights.values[12]", &["'Infinity'"]);
-    bad(err(&INLINE.replace("inputs = [[\"1\", \"2\"], [\"3\", \"4\"]]", "inputs = []")), "data.inputs", &["no inputs"]);
+    bad(
+        err(&INLINE.replace("inputs = [[\"1\", \"2\"], [\"3\", \"4\"]]", "inputs = []")),
+        "data.inputs",
+        &["no inputs"],
+    );
     bad(err(&INLINE.replace("targets = [", "targets_file = \"y.npy\"\ntargets = [")), "data.targets_file", &["either"]);
     let layers = INLINE.replace(
         "values = [\"0.1\", \"0.2\", \"0.3\", \"0.4\", \"0.5\", \"0.6\", \"0\", \"0\", \"0\", \"1\", \"-1\", \"0.5\", \"0.25\"]",
         "layers = [{ weight = [[\"0.1\", \"0.2\"], [\"0.3\", \"0.4\"], [\"0.5\", \"0.6\"]], bias = [0, 0, 0] }, { weight = [[1, -1, \"0.5\"]], bias = [\"0.25\"] }]",
     );
     assert_eq!(ok(&layers).problem.params0, s.problem.params0);
-    bad(err(&layers.replace("[\"0.5\", \"0.6\"]]", "[\"0.5\", \"0.6\"], [1, 1]]")), "weights.layers[0].weight", &["expected shape [3, 2]"]);
+    bad(
+        err(&layers.replace("[\"0.5\", \"0.6\"]]", "[\"0.5\", \"0.6\"], [1, 1]]")),
+        "weights.layers[0].weight",
+        &["expected shape [3, 2]"],
+    );
     bad(err(&layers.replace("bias = [0, 0, 0]", "bias = [0, 0]")), "weights.layers[0].bias", &["expected 3 entries"]);
     bad(err(&layers.replace(", bias = [\"0.25\"]", "")), "weights.layers[1].bias", &["missing"]);
     bad(err(&layers.replace("bias = true", "bias = false")), "weights.layers[0].bias", &["unknown key 'bias'"]);
@@ -507,25 +540,53 @@ fn data_file_errors() {
     assert_eq!(e.exit_code(), 65);
     bad(e, "data.inputs_file", &["'short.npy'", "truncated"]);
     write("header.npy", &full[..30]);
-    bad(err_in(&FILES.replace("\"x.npy\"", "\"header.npy\""), d), "data.inputs_file", &["'header.npy'", "not a valid .npy"]);
+    bad(
+        err_in(&FILES.replace("\"x.npy\"", "\"header.npy\""), d),
+        "data.inputs_file",
+        &["'header.npy'", "not a valid .npy"],
+    );
 
     // NaN and infinity in a data file
     write("nan.npy", &npy(&[4, 2], &[1.0, 2.0, 3.0, f64::NAN, 5.0, 6.0, 7.0, 8.0]));
-    bad(err_in(&FILES.replace("\"x.npy\"", "\"nan.npy\""), d), "data.inputs_file", &["'nan.npy'", "element [1, 1] is NaN"]);
+    bad(
+        err_in(&FILES.replace("\"x.npy\"", "\"nan.npy\""), d),
+        "data.inputs_file",
+        &["'nan.npy'", "element [1, 1] is NaN"],
+    );
     write("inf.npy", &npy(&[1, 3], &[1.0, f64::INFINITY, 0.5]));
-    bad(err_in(&FILES.replace("\"W2.npy\"", "\"inf.npy\""), d), "weights.files[1]", &["'inf.npy'", "element [0, 1] is infinite"]);
+    bad(
+        err_in(&FILES.replace("\"W2.npy\"", "\"inf.npy\""), d),
+        "weights.files[1]",
+        &["'inf.npy'", "element [0, 1] is infinite"],
+    );
     write("nan.csv", b"1\n2\nNaN\n4\n");
     bad(err_in(&FILES.replace("\"y.csv\"", "\"nan.csv\""), d), "data.targets_file", &["'nan.csv'", "line 3, column 1"]);
 
     // shapes
     write("x3.npy", &npy(&[4, 3], &[0.0; 12]));
-    bad(err_in(&FILES.replace("\"x.npy\"", "\"x3.npy\""), d), "data.inputs_file", &["expected shape [n, 2]", "got [4, 3]"]);
+    bad(
+        err_in(&FILES.replace("\"x.npy\"", "\"x3.npy\""), d),
+        "data.inputs_file",
+        &["expected shape [n, 2]", "got [4, 3]"],
+    );
     write("y5.csv", b"1\n2\n3\n4\n5\n");
-    bad(err_in(&FILES.replace("\"y.csv\"", "\"y5.csv\""), d), "data.targets_file", &["expected shape [4, 1] or [4]", "got [5, 1]"]);
-    bad(err_in(&FILES.replace("[\"W1.npy\", \"W2.npy\"]", "[\"W2.npy\", \"W1.npy\"]"), d), "weights.files[0]", &["tensor W1 must have shape [3, 2]", "got [1, 3]"]);
+    bad(
+        err_in(&FILES.replace("\"y.csv\"", "\"y5.csv\""), d),
+        "data.targets_file",
+        &["expected shape [4, 1] or [4]", "got [5, 1]"],
+    );
+    bad(
+        err_in(&FILES.replace("[\"W1.npy\", \"W2.npy\"]", "[\"W2.npy\", \"W1.npy\"]"), d),
+        "weights.files[0]",
+        &["tensor W1 must have shape [3, 2]", "got [1, 3]"],
+    );
     bad(err_in(&FILES.replace("[\"W1.npy\", \"W2.npy\"]", "[\"W1.npy\"]"), d), "weights.files", &["expected 2 files"]);
     write("y.txt", b"1\n");
-    bad(err_in(&FILES.replace("\"y.csv\"", "\"y.txt\""), d), "data.targets_file", &["'y.txt'", "unsupported file type"]);
+    bad(
+        err_in(&FILES.replace("\"y.csv\"", "\"y.txt\""), d),
+        "data.targets_file",
+        &["'y.txt'", "unsupported file type"],
+    );
 }
 
 #[test]
@@ -543,9 +604,21 @@ fn safetensors_errors() {
     let e = err_in(&text.replace("\"model.safetensors\"", "\"short.safetensors\""), d);
     bad(e, "weights.file", &["'short.safetensors'", "truncated"]);
     std::fs::write(d.join("tiny.safetensors"), &bytes[..4]).unwrap();
-    bad(err_in(&text.replace("\"model.safetensors\"", "\"tiny.safetensors\""), d), "weights.file", &["'tiny.safetensors'", "not a valid .safetensors"]);
-    bad(err_in(&text.replace("\"fc2.bias\"", "\"fc3.bias\""), d), "weights.tensors[3]", &["no tensor named 'fc3.bias'"]);
-    bad(err_in(&text.replace("\"fc1.bias\", \"fc2.weight\"", "\"fc2.weight\", \"fc1.bias\""), d), "weights.tensors[1]", &["tensor b1 must have shape [6]", "got [1, 6]"]);
+    bad(
+        err_in(&text.replace("\"model.safetensors\"", "\"tiny.safetensors\""), d),
+        "weights.file",
+        &["'tiny.safetensors'", "not a valid .safetensors"],
+    );
+    bad(
+        err_in(&text.replace("\"fc2.bias\"", "\"fc3.bias\""), d),
+        "weights.tensors[3]",
+        &["no tensor named 'fc3.bias'"],
+    );
+    bad(
+        err_in(&text.replace("\"fc1.bias\", \"fc2.weight\"", "\"fc2.weight\", \"fc1.bias\""), d),
+        "weights.tensors[1]",
+        &["tensor b1 must have shape [6]", "got [1, 6]"],
+    );
     let e = err_in(&text.replace("\"model.safetensors\"", "\"absent.safetensors\""), d);
     expect(e, "weights.file", &["cannot read 'absent.safetensors'"], SpecErrorKind::Io);
 }

@@ -7,6 +7,8 @@
 //!   generically, and runs in both.
 //! - [`vector`]: rigorous norms of interval vectors.
 
+pub mod elementary;
+pub mod fast_interval;
 pub mod rational;
 pub mod scalar;
 pub mod vector;

@@ -10,6 +10,7 @@
 //! `|w(t_k + s) - u(s)| <= tube_radius`.
 
 use super::poly;
+use crate::arith::fast_interval::FastInterval;
 use crate::arith::vector::{norm2_upper, point, radius_norm2_upper, symmetric};
 use crate::model::bounds::{derivative_bounds, DerivativeBounds};
 use crate::model::flow::{Expansion, GradientFlow};
@@ -57,7 +58,9 @@ pub struct Tolerances {
 
 pub struct TubeIntegrator<'a> {
     problem: &'a Problem,
-    flow: GradientFlow<Interval>,
+    /// The vector field in the fast interval type (the inner loops); results are converted
+    /// exactly to inari intervals.
+    flow: GradientFlow<FastInterval>,
     offset: Option<Vec<Interval>>,
     order: usize,
 }
@@ -70,23 +73,33 @@ impl<'a> TubeIntegrator<'a> {
     }
 
     pub fn alpha(&self) -> Interval {
-        self.flow.alpha
+        self.flow.alpha.to_inari()
+    }
+
+    /// The Taylor expansion through the box `start`, as inari intervals.
+    fn expand(&mut self, start: &[Interval], order: usize) -> Expansion<Interval> {
+        let start: Vec<FastInterval> = start.iter().map(|&v| FastInterval::from_inari(v)).collect();
+        let e = self.flow.expand(&start, order);
+        let convert = |v: Vec<Vec<FastInterval>>| -> Vec<Vec<Interval>> {
+            v.into_iter().map(|c| c.into_iter().map(FastInterval::to_inari).collect()).collect()
+        };
+        Expansion { params: convert(e.params), outputs: convert(e.outputs) }
     }
 
     /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
     pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Interval> {
         let start: Vec<Interval> = centre.iter().map(|&c| point(c)).collect();
-        self.flow.expand(&start, self.order)
+        self.expand(&start, self.order)
     }
 
     /// A step length for which the last terms of the point series are below the tolerances.
     pub fn propose_step(&self, expansion: &Expansion<Interval>, tol: Tolerances) -> f64 {
-        expansion.step_for(self.order, self.flow.alpha.sup(), tol.params, tol.outputs)
+        expansion.step_for(self.order, self.alpha().sup(), tol.params, tol.outputs)
     }
 
     /// Residual `alpha (h - offset) - y` from outputs `h` (an enclosure).
     pub fn residual(&self, outputs: &[Interval]) -> Vec<Interval> {
-        let alpha = self.flow.alpha;
+        let alpha = self.alpha();
         outputs
             .iter()
             .enumerate()
@@ -131,7 +144,7 @@ impl<'a> TubeIntegrator<'a> {
         // needs a box as wide as h times the variation of F, which the iteration discovers.
         for _ in 0..6 {
             let tube: Vec<Interval> = candidate.iter().map(|&b| b + symmetric(guard)).collect();
-            let box_expansion = self.flow.expand(&tube, 0);
+            let box_expansion = self.expand(&tube, 0);
             let image: Vec<Interval> =
                 centre.iter().zip(&box_expansion.params[1]).map(|(&c, &f)| point(c) + span * f).collect();
             if image.iter().zip(&candidate).all(|(i, b)| i.interior(*b)) {
@@ -152,17 +165,17 @@ impl<'a> TubeIntegrator<'a> {
         // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
         let residual = self.residual(&box_expansion.outputs[0]);
         let bounds = derivative_bounds(self.problem, &tube);
-        let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.flow.alpha).sup();
+        let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.alpha()).sup();
         let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
         if tube_radius > guard {
             return Err(Rejection::TubeGrowth);
         }
 
         // 3. Lagrange remainders: coefficient q+1 over the tube.
-        let remainder = self.flow.expand(&tube, q + 1);
+        let remainder = self.expand(&tube, q + 1);
         let h_pow = point(h.sup()).powi(q as i32 + 1).sup();
         let param_rem = max_magnitude(&remainder.params[q + 1]) * h_pow;
-        let output_rem = self.flow.alpha.sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
+        let output_rem = self.alpha().sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
         let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
         if excess > 1.0 || !excess.is_finite() {
             let factor = if excess.is_finite() { (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8) } else { 0.5 };

@@ -186,6 +186,8 @@ pub fn two_over_sqrt_pi<S: Scalar>() -> S {
 ///
 /// Proof: `proofs/activation-bounds.md` (each value is the exact supremum rounded up, or a
 /// simple upper bound of it).
+// The constants are deliberate upper bounds of known values (e.g. 1.1284 > 2/sqrt(pi)).
+#[allow(clippy::approx_constant)]
 pub fn global_derivative_bounds(activation: Activation) -> (f64, f64) {
     match activation {
         // |tanh'| = sech^2 <= 1; |tanh''| = 2 |tanh| sech^2 <= 4/(3 sqrt 3) = 0.76980...

@@ -109,7 +109,7 @@ impl<S: Scalar> GradientFlow<S> {
         let n = problem.num_inputs();
         let out = problem.architecture.output_dim();
         let work = problem.num_params() * n;
-        let parallel = work >= 200_000 && n >= 2 && rayon::current_num_threads() > 1;
+        let parallel = work >= 4_000 && n >= 2 && rayon::current_num_threads() > 1;
         let num_chunks = if parallel { rayon::current_num_threads().min(n) } else { 1 };
         let full = network_taylor::<S>(problem);
         let targets: Vec<S> = problem.targets.iter().map(|&v| S::from_interval(v)).collect();

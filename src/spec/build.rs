@@ -36,8 +36,9 @@ impl<'a> Files<'a> {
             return Err(SpecError::invalid(field, "empty file name"));
         }
         let resolved: PathBuf = self.base_dir.join(written);
-        let bytes = std::fs::read(&resolved)
-            .map_err(|e| SpecError::io(Some(field.to_string()), format!("cannot read '{written}': {}", io_reason(&e))))?;
+        let bytes = std::fs::read(&resolved).map_err(|e| {
+            SpecError::io(Some(field.to_string()), format!("cannot read '{written}': {}", io_reason(&e)))
+        })?;
         self.list.push(DataFile {
             field: field.to_string(),
             path: written.to_string(),
@@ -54,7 +55,12 @@ impl<'a> Files<'a> {
         let t = match ext.as_str() {
             "npy" => data::parse_npy(&bytes),
             "csv" => data::parse_csv(&bytes),
-            _ => return Err(SpecError::invalid(field, format!("'{written}': unsupported file type (expected a .npy or .csv file)"))),
+            _ => {
+                return Err(SpecError::invalid(
+                    field,
+                    format!("'{written}': unsupported file type (expected a .npy or .csv file)"),
+                ))
+            }
         }
         .map_err(|e| SpecError::invalid(field, format!("'{written}': {e}")))?;
         Ok((written, t))
@@ -116,10 +122,16 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
             }
             let lipschitz = model.exact("lipschitz")?.ok_or_else(|| missing(&model, "lipschitz"))?;
             if !lipschitz.is_positive() {
-                return Err(SpecError::invalid("model.lipschitz", format!("must be > 0, got {}", rational_to_string(&lipschitz))));
+                return Err(SpecError::invalid(
+                    "model.lipschitz",
+                    format!("must be > 0, got {}", rational_to_string(&lipschitz)),
+                ));
             }
             if !horizon.is_positive() {
-                return Err(SpecError::invalid("horizon", "must be > 0 for model.kind = \"tightness\" (lambda = u / horizon)"));
+                return Err(SpecError::invalid(
+                    "horizon",
+                    "must be > 0 for model.kind = \"tightness\" (lambda = u / horizon)",
+                ));
             }
             root.forbid("weights", "for model.kind = \"tightness\" (the single parameter starts at w0 = 0)")?;
             let data = root.section("data")?.ok_or_else(|| missing(&root, "data"))?;
@@ -128,18 +140,32 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
             if ys.len() != 1 {
                 return Err(SpecError::invalid(
                     "data.targets",
-                    format!("expected exactly 1 target (the tightness model has one empty input and one output), got {}", ys.len()),
+                    format!(
+                        "expected exactly 1 target (the tightness model has one empty input and one output), got {}",
+                        ys.len()
+                    ),
                 ));
             }
             if ys[0].is_zero() {
-                return Err(SpecError::invalid("data.targets[0]", "must be nonzero (the tightness family needs y != 0)"));
+                return Err(SpecError::invalid(
+                    "data.targets[0]",
+                    "must be nonzero (the tightness family needs y != 0)",
+                ));
             }
             let lambda = &u / &horizon;
             let arch = Architecture::Quadratic(QuadraticModel { lambda, lipschitz });
-            (arch, vec![Interval::try_from((0.0, 0.0)).expect("zero")], vec![Vec::new()], vec![rational_to_interval(&ys[0])])
+            (
+                arch,
+                vec![Interval::try_from((0.0, 0.0)).expect("zero")],
+                vec![Vec::new()],
+                vec![rational_to_interval(&ys[0])],
+            )
         }
         other => {
-            return Err(SpecError::invalid("model.kind", format!("unknown model kind '{other}' (expected mlp or tightness)")));
+            return Err(SpecError::invalid(
+                "model.kind",
+                format!("unknown model kind '{other}' (expected mlp or tightness)"),
+            ));
         }
     };
 
@@ -180,11 +206,8 @@ fn mlp_architecture(model: &Section<'_>) -> Result<MlpArchitecture> {
             format!("expected at least 2 entries [inputs, ..., outputs], got {}", widths_v.len()),
         ));
     }
-    let widths: Vec<usize> = widths_v
-        .iter()
-        .enumerate()
-        .map(|(i, v)| count(v, &format!("model.widths[{i}]"), 1))
-        .collect::<Result<_>>()?;
+    let widths: Vec<usize> =
+        widths_v.iter().enumerate().map(|(i, v)| count(v, &format!("model.widths[{i}]"), 1)).collect::<Result<_>>()?;
     let hidden = widths.len() - 2;
     let activations = match model.get("activation") {
         None if hidden == 0 => Vec::new(),
@@ -265,8 +288,12 @@ fn mlp_weights(w: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
         "inline" => {
             w.check_keys(&["source", "values", "layers"], " (source = \"inline\")")?;
             match (w.get("values"), w.get("layers")) {
-                (Some(_), Some(_)) => Err(SpecError::invalid("weights.layers", "give either weights.values or weights.layers, not both")),
-                (None, None) => Err(SpecError::invalid("weights.values", "missing (source = \"inline\" needs values or layers)")),
+                (Some(_), Some(_)) => {
+                    Err(SpecError::invalid("weights.layers", "give either weights.values or weights.layers, not both"))
+                }
+                (None, None) => {
+                    Err(SpecError::invalid("weights.values", "missing (source = \"inline\" needs values or layers)"))
+                }
                 (Some(v), None) => {
                     let vals = exact_vec(v, "weights.values")?;
                     if vals.len() != p {
@@ -283,7 +310,11 @@ fn mlp_weights(w: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
                     if layers.len() != num_layers {
                         return Err(SpecError::invalid(
                             "weights.layers",
-                            format!("expected {num_layers} layers (model.widths has {} entries), got {}", arch.widths.len(), layers.len()),
+                            format!(
+                                "expected {num_layers} layers (model.widths has {} entries), got {}",
+                                arch.widths.len(),
+                                layers.len()
+                            ),
                         ));
                     }
                     let mut out = Vec::with_capacity(p);
@@ -302,7 +333,11 @@ fn mlp_weights(w: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
                         if m.len() != rows {
                             return Err(SpecError::invalid(
                                 wf,
-                                format!("expected shape [{rows}, {cols}] (model.widths[{}] rows), got {} rows", i + 1, m.len()),
+                                format!(
+                                    "expected shape [{rows}, {cols}] (model.widths[{}] rows), got {} rows",
+                                    i + 1,
+                                    m.len()
+                                ),
                             ));
                         }
                         out.extend(m.iter().flatten().map(rational_to_interval));
@@ -310,7 +345,10 @@ fn mlp_weights(w: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
                             let bf = sec.field("bias");
                             let b = exact_vec(sec.require("bias")?, &bf)?;
                             if b.len() != rows {
-                                return Err(SpecError::invalid(bf, format!("expected {rows} entries (model.widths[{}]), got {}", i + 1, b.len())));
+                                return Err(SpecError::invalid(
+                                    bf,
+                                    format!("expected {rows} entries (model.widths[{}]), got {}", i + 1, b.len()),
+                                ));
                             }
                             out.extend(b.iter().map(rational_to_interval));
                         }
@@ -325,7 +363,12 @@ fn mlp_weights(w: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
             if list.len() != layout.len() {
                 return Err(SpecError::invalid(
                     "weights.files",
-                    format!("expected {} files, one per tensor ({}), got {}", layout.len(), layout_description(arch), list.len()),
+                    format!(
+                        "expected {} files, one per tensor ({}), got {}",
+                        layout.len(),
+                        layout_description(arch),
+                        list.len()
+                    ),
                 ));
             }
             let mut out = Vec::with_capacity(p);
@@ -349,11 +392,17 @@ fn mlp_weights(w: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
             if names.len() != layout.len() {
                 return Err(SpecError::invalid(
                     "weights.tensors",
-                    format!("expected {} tensor names, one per tensor ({}), got {}", layout.len(), layout_description(arch), names.len()),
+                    format!(
+                        "expected {} tensor names, one per tensor ({}), got {}",
+                        layout.len(),
+                        layout_description(arch),
+                        names.len()
+                    ),
                 ));
             }
             let (written, bytes) = files.read(w.require("file")?, "weights.file")?;
-            let st = data::parse_safetensors(&bytes).map_err(|e| SpecError::invalid("weights.file", format!("'{written}': {e}")))?;
+            let st = data::parse_safetensors(&bytes)
+                .map_err(|e| SpecError::invalid("weights.file", format!("'{written}': {e}")))?;
             let mut out = Vec::with_capacity(p);
             for (i, (name, (label, shape))) in names.iter().zip(&layout).enumerate() {
                 let f = format!("weights.tensors[{i}]");
@@ -420,8 +469,15 @@ fn mlp_data(data: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
         None | Some("explicit") => {
             data.check_keys(&["source", "inputs", "inputs_file", "targets", "targets_file"], "")?;
             let inputs = match (data.get("inputs"), data.get("inputs_file")) {
-                (Some(_), Some(_)) => return Err(SpecError::invalid("data.inputs_file", "give either data.inputs or data.inputs_file, not both")),
-                (None, None) => return Err(SpecError::invalid("data.inputs", "missing (give data.inputs or data.inputs_file)")),
+                (Some(_), Some(_)) => {
+                    return Err(SpecError::invalid(
+                        "data.inputs_file",
+                        "give either data.inputs or data.inputs_file, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(SpecError::invalid("data.inputs", "missing (give data.inputs or data.inputs_file)"))
+                }
                 (Some(v), None) => {
                     let why = format!(" (model.widths[0] = {d})");
                     let rows = exact_matrix(v, "data.inputs", Some((d, &why)))?;
@@ -454,8 +510,15 @@ fn mlp_data(data: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
             checked_product(&[n, d.max(out)], field_in)?;
             let total = n * out;
             let targets = match (data.get("targets"), data.get("targets_file")) {
-                (Some(_), Some(_)) => return Err(SpecError::invalid("data.targets_file", "give either data.targets or data.targets_file, not both")),
-                (None, None) => return Err(SpecError::invalid("data.targets", "missing (give data.targets or data.targets_file)")),
+                (Some(_), Some(_)) => {
+                    return Err(SpecError::invalid(
+                        "data.targets_file",
+                        "give either data.targets or data.targets_file, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(SpecError::invalid("data.targets", "missing (give data.targets or data.targets_file)"))
+                }
                 (Some(v), None) => {
                     let arr = as_array(v, "data.targets")?;
                     let vals: Vec<BigRational> = if matches!(arr.first(), Some(Value::Array(_))) {

@@ -228,7 +228,9 @@ fn safetensors_reason(e: &safetensors::SafeTensorError) -> String {
         E::InvalidHeaderDeserialization => "not a valid .safetensors file: the header is not valid JSON".into(),
         E::HeaderTooLarge => "not a valid .safetensors file: header too large".into(),
         E::HeaderTooSmall => "not a valid .safetensors file: shorter than the 8-byte header length".into(),
-        E::InvalidHeaderLength => "not a valid .safetensors file (truncated?): the header length exceeds the file".into(),
+        E::InvalidHeaderLength => {
+            "not a valid .safetensors file (truncated?): the header length exceeds the file".into()
+        }
         E::TensorNotFound(n) => format!("no tensor named '{n}'"),
         E::TensorInvalidInfo => "corrupt: a tensor's shape, dtype and offsets disagree".into(),
         E::InvalidOffset(n) => format!("corrupt (truncated?): invalid data offsets for tensor '{n}'"),
@@ -254,21 +256,24 @@ impl SafeTensorsFile<'_> {
             names.sort();
             format!("{} (the file has: {})", safetensors_reason(&e), names.join(", "))
         })?;
-        let ty = match view.dtype() {
-            Dtype::F64 => ElementType::F64,
-            Dtype::F32 => ElementType::F32,
-            Dtype::F16 => ElementType::F16,
-            Dtype::BF16 => ElementType::BF16,
-            Dtype::I8 => ElementType::Int(1),
-            Dtype::I16 => ElementType::Int(2),
-            Dtype::I32 => ElementType::Int(4),
-            Dtype::I64 => ElementType::Int(8),
-            Dtype::U8 => ElementType::Uint(1),
-            Dtype::U16 => ElementType::Uint(2),
-            Dtype::U32 => ElementType::Uint(4),
-            Dtype::U64 => ElementType::Uint(8),
-            other => return Err(format!("tensor '{name}' has unsupported dtype {other:?} (expected F64, F32, F16, BF16 or an integer type)")),
-        };
+        let ty =
+            match view.dtype() {
+                Dtype::F64 => ElementType::F64,
+                Dtype::F32 => ElementType::F32,
+                Dtype::F16 => ElementType::F16,
+                Dtype::BF16 => ElementType::BF16,
+                Dtype::I8 => ElementType::Int(1),
+                Dtype::I16 => ElementType::Int(2),
+                Dtype::I32 => ElementType::Int(4),
+                Dtype::I64 => ElementType::Int(8),
+                Dtype::U8 => ElementType::Uint(1),
+                Dtype::U16 => ElementType::Uint(2),
+                Dtype::U32 => ElementType::Uint(4),
+                Dtype::U64 => ElementType::Uint(8),
+                other => return Err(format!(
+                    "tensor '{name}' has unsupported dtype {other:?} (expected F64, F32, F16, BF16 or an integer type)"
+                )),
+            };
         let shape = view.shape().to_vec();
         let values = decode(view.data(), ty, false, &shape).map_err(|e| format!("tensor '{name}': {e}"))?;
         Ok(Tensor { shape, values })
@@ -313,7 +318,11 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Tensor, String> {
         }
         if let Some(r0) = rows.first() {
             if row.len() != r0.len() {
-                return Err(format!("line {line}: expected {} fields like the first data row, got {}", r0.len(), row.len()));
+                return Err(format!(
+                    "line {line}: expected {} fields like the first data row, got {}",
+                    r0.len(),
+                    row.len()
+                ));
             }
         }
         rows.push(row);

@@ -38,7 +38,12 @@ pub struct SpecError {
 
 impl SpecError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        SpecError { file: String::new(), field: Some(field.into()), reason: one_line(reason.into()), kind: SpecErrorKind::Invalid }
+        SpecError {
+            file: String::new(),
+            field: Some(field.into()),
+            reason: one_line(reason.into()),
+            kind: SpecErrorKind::Invalid,
+        }
     }
 
     pub(crate) fn io(field: Option<String>, reason: impl Into<String>) -> Self {

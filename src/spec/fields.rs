@@ -49,9 +49,9 @@ impl<'a> Section<'a> {
     /// How the section is called in messages.
     fn describe(&self) -> String {
         if self.path.is_empty() {
-            "the top level".to_string()
+            "at the top level".to_string()
         } else {
-            format!("[{}]", self.path)
+            format!("in [{}]", self.path)
         }
     }
 
@@ -61,7 +61,11 @@ impl<'a> Section<'a> {
             if !allowed.contains(&key.as_str()) {
                 return Err(SpecError::invalid(
                     self.field(key),
-                    format!("unknown key '{key}' in {}{context} (expected one of {})", self.describe(), allowed.join(", ")),
+                    format!(
+                        "unknown key '{key}' {}{context} (expected one of {})",
+                        self.describe(),
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -77,7 +81,9 @@ impl<'a> Section<'a> {
     }
 
     pub fn require(&self, key: &str) -> Result<&'a Value> {
-        self.table.get(key).ok_or_else(|| SpecError::invalid(self.field(key), format!("missing (required in {})", self.describe())))
+        self.table
+            .get(key)
+            .ok_or_else(|| SpecError::invalid(self.field(key), format!("missing (required {})", self.describe())))
     }
 
     /// Rejects `key` if present (it does not apply in this configuration).
@@ -107,7 +113,9 @@ impl<'a> Section<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Boolean(b)) => Ok(Some(*b)),
-            Some(v) => Err(SpecError::invalid(self.field(key), format!("expected true or false, got {}", type_name(v)))),
+            Some(v) => {
+                Err(SpecError::invalid(self.field(key), format!("expected true or false, got {}", type_name(v))))
+            }
         }
     }
 
@@ -151,7 +159,9 @@ pub(crate) fn as_table<'a>(v: &'a Value, field: &str) -> Result<Section<'a>> {
 /// A TOML integer `>= min`, as `usize`.
 pub(crate) fn count(v: &Value, field: &str, min: i64) -> Result<usize> {
     match v {
-        Value::Integer(i) if *i >= min => usize::try_from(*i).map_err(|_| SpecError::invalid(field, format!("{i} is too large"))),
+        Value::Integer(i) if *i >= min => {
+            usize::try_from(*i).map_err(|_| SpecError::invalid(field, format!("{i} is too large")))
+        }
         Value::Integer(i) => Err(SpecError::invalid(field, format!("must be an integer >= {min}, got {i}"))),
         v => Err(SpecError::invalid(field, format!("expected an integer >= {min}, got {}", type_name(v)))),
     }
@@ -187,14 +197,20 @@ pub(crate) fn exact_vec(v: &Value, field: &str) -> Result<Vec<BigRational>> {
 /// A rectangular array of arrays of exact numbers. When `expected_cols = Some((c, why))` every
 /// row must have `c` entries (`why` explains where `c` comes from); otherwise every row must have
 /// as many entries as the first. Returns the rows.
-pub(crate) fn exact_matrix(v: &Value, field: &str, expected_cols: Option<(usize, &str)>) -> Result<Vec<Vec<BigRational>>> {
+pub(crate) fn exact_matrix(
+    v: &Value,
+    field: &str,
+    expected_cols: Option<(usize, &str)>,
+) -> Result<Vec<Vec<BigRational>>> {
     let rows = as_array(v, field)?;
     let mut out: Vec<Vec<BigRational>> = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let row_field = format!("{field}[{i}]");
         let vals = match row {
             Value::Array(_) => exact_vec(row, &row_field)?,
-            v => return Err(SpecError::invalid(row_field, format!("expected an array (one row), got {}", type_name(v)))),
+            v => {
+                return Err(SpecError::invalid(row_field, format!("expected an array (one row), got {}", type_name(v))))
+            }
         };
         let want = match (expected_cols, out.first()) {
             (Some((c, why)), _) => Some((c, why.to_string())),

@@ -69,7 +69,8 @@ pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
     let bytes = std::fs::read(path)
         .map_err(|e| SpecError::io(None, format!("cannot read spec file: {}", error::io_reason(&e))).in_file(&label))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        SpecError::general(format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())).in_file(&label)
+        SpecError::general(format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+            .in_file(&label)
     })?;
     let base_dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
