@@ -133,7 +133,8 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let displacement = (point(problem.horizon.enclosure.sup()) * half_r0_sq).sqrt() / alpha;
     let scale_params = centre.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(displacement.sup()).max(1e-300);
     let scale_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.mag())).max(1e-300);
-    let tol = Tolerances { params: scale_params * 2f64.powi(-56), outputs: scale_outputs * 2f64.powi(-56) };
+    let tol_exp: i32 = std::env::var("NTKCERT_TOL").ok().and_then(|v| v.parse().ok()).unwrap_or(-56);
+    let tol = Tolerances { params: scale_params * 2f64.powi(tol_exp), outputs: scale_outputs * 2f64.powi(tol_exp) };
     let lin_max_step = linear.max_step(order, 2f64.powi(-56));
 
     let horizon = problem.horizon.value.clone();

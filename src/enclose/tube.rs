@@ -1,5 +1,5 @@
 //! The validated integrator of the true gradient flow: high-order Taylor steps from a point,
-//! an a-priori enclosure by the Picard operator, a Lagrange remainder over that enclosure, and
+//! an a-priori enclosure by the high-order enclosure test, a Lagrange remainder over it, and
 //! the propagation of the initial uncertainty by the logarithmic norm of the flow's Jacobian,
 //! which for a gradient flow is bounded through the Gauss-Newton split of the Hessian.
 //! Proof: `proofs/tube-integrator.md`.
@@ -40,8 +40,8 @@ pub struct TubeStep {
 /// Why a step was rejected; the caller shrinks the step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rejection {
-    /// The Picard operator did not map the candidate box into itself.
-    Picard,
+    /// The high-order enclosure test failed for every candidate box.
+    Enclosure,
     /// `radius exp(mu h)` exceeded the tube radius assumed for `mu`.
     TubeGrowth,
     /// The remainder was too large; shrink by this factor.
@@ -128,42 +128,46 @@ impl<'a> TubeIntegrator<'a> {
         // Tube half-width assumed when bounding mu; verified below.
         let guard = 2.0 * radius;
 
-        // 1. A-priori enclosure B of u([0, h]), verified by the Picard operator.
+        // 1. A-priori enclosure B of u([0, h]) by the high-order test: if
+        //    sum_{j<=q} u_j [0,h]^j + [0,h]^{q+1} U_{q+1}(B) lies in the interior of B, the
+        //    solution exists on [0, h] and stays in B (proofs/tube-integrator.md, Lemma 1).
         let series_range = poly::evaluate(&expansion.params[..=q], span);
-        let speed = max_magnitude(&expansion.params[1]);
+        let h_pow = point(h.sup()).powi(q as i32 + 1);
+        let power_span = Interval::try_from((0.0, h_pow.sup())).expect("h^(q+1) >= 0");
         let mut candidate: Vec<Interval> = series_range
             .iter()
             .zip(centre)
-            .map(|(r, &c)| {
-                let widen = 0.1 * r.wid() + 1e-3 * h.sup() * speed + 4.0 * f64::EPSILON * c.abs();
-                *r + symmetric(widen)
-            })
+            .map(|(r, &c)| *r + symmetric(0.05 * r.wid() + 8.0 * f64::EPSILON * c.abs() + f64::MIN_POSITIVE))
             .collect();
         let mut verified = None;
-        // Epsilon-inflation: iterate B <- (c + [0,h] F(B)) widened by a tenth; a slow coordinate
-        // needs a box as wide as h times the variation of F, which the iteration discovers.
-        for _ in 0..6 {
+        for _ in 0..4 {
             let tube: Vec<Interval> = candidate.iter().map(|&b| b + symmetric(guard)).collect();
-            let box_expansion = self.expand(&tube, 0);
-            let image: Vec<Interval> =
-                centre.iter().zip(&box_expansion.params[1]).map(|(&c, &f)| point(c) + span * f).collect();
-            if image.iter().zip(&candidate).all(|(i, b)| i.interior(*b)) {
-                verified = Some((tube, box_expansion));
+            let remainder = self.expand(&tube, q + 1);
+            let enclosure: Vec<Interval> = series_range
+                .iter()
+                .zip(&remainder.params[q + 1])
+                .map(|(&r, &u)| power_span.mul_add(u, r))
+                .collect();
+            if enclosure.iter().zip(&candidate).all(|(e, b)| e.interior(*b)) {
+                verified = Some((tube, remainder));
                 break;
             }
-            candidate = image
+            if enclosure.iter().any(|e| !e.is_common_interval()) {
+                break;
+            }
+            candidate = candidate
                 .iter()
-                .zip(&candidate)
-                .map(|(i, b)| {
-                    let grown = i.convex_hull(*b);
-                    *i + symmetric(0.1 * grown.wid() + f64::MIN_POSITIVE)
+                .zip(&enclosure)
+                .map(|(b, e)| {
+                    let grown = b.convex_hull(*e);
+                    grown + symmetric(0.1 * grown.wid() + f64::MIN_POSITIVE)
                 })
                 .collect();
         }
-        let (tube, box_expansion) = verified.ok_or(Rejection::Picard)?;
+        let (tube, remainder) = verified.ok_or(Rejection::Enclosure)?;
 
         // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
-        let residual = self.residual(&box_expansion.outputs[0]);
+        let residual = self.residual(&remainder.outputs[0]);
         let bounds = derivative_bounds(self.problem, &tube);
         let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.alpha()).sup();
         let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
@@ -171,9 +175,8 @@ impl<'a> TubeIntegrator<'a> {
             return Err(Rejection::TubeGrowth);
         }
 
-        // 3. Lagrange remainders: coefficient q+1 over the tube.
-        let remainder = self.expand(&tube, q + 1);
-        let h_pow = point(h.sup()).powi(q as i32 + 1).sup();
+        // 3. The Lagrange remainders must be small enough to keep the step accurate.
+        let h_pow = h_pow.sup();
         let param_rem = max_magnitude(&remainder.params[q + 1]) * h_pow;
         let output_rem = self.alpha().sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
         let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));

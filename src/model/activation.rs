@@ -21,32 +21,40 @@ pub struct ActivationSeries<S> {
     aux: [Vec<Vec<S>>; 3],
 }
 
-/// `sum_{j=1}^{k} j a[j] b[k-j] / k`: coefficient `k >= 1` of `y` when `y' = b a'`.
-fn ode_coefficient<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>], e: usize, inv_k: S) -> S {
-    let mut acc = S::zero();
+/// `sum_{j=1}^{k} j a[j] b[k-j] / k` for every element: coefficient `k >= 1` of `y` when
+/// `y' = b a'`. Loops run over contiguous elements innermost.
+fn ode_coefficients<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>]) -> Vec<S> {
+    let n = a[k].len();
+    let mut acc = vec![S::zero(); n];
     for j in 1..=k {
-        acc = (S::exact(j as f64) * a[j][e]).mul_add(b[k - j][e], acc);
+        let jf = S::exact(j as f64);
+        for ((out, &x), &y) in acc.iter_mut().zip(&a[j][..n]).zip(&b[k - j][..n]) {
+            *out = (jf * x).mul_add(y, *out);
+        }
     }
-    acc * inv_k
+    let inv_k = S::one() / S::exact(k as f64);
+    acc.iter_mut().for_each(|v| *v = *v * inv_k);
+    acc
 }
 
-/// `sum_{j=0}^{k} a[j] b[k-j]`: coefficient `k` of the product `a b`.
-pub fn cauchy<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>], e: usize) -> S {
-    let mut acc = S::zero();
+/// `sum_{j=0}^{k} a[j] b[k-j]`: coefficient `k` of the product `a b`, for every element.
+pub fn cauchy<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>]) -> Vec<S> {
+    let n = a[k].len();
+    let mut acc = vec![S::zero(); n];
     for j in 0..=k {
-        acc = a[j][e].mul_add(b[k - j][e], acc);
+        for ((out, &x), &y) in acc.iter_mut().zip(&a[j][..n]).zip(&b[k - j][..n]) {
+            *out = x.mul_add(y, *out);
+        }
     }
     acc
 }
 
 /// Coefficient `k` of `y` with `y' = b a'` and `y(0) = y0`.
 fn integrate<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>], y0: impl Fn(usize) -> S) -> Vec<S> {
-    let n = a[k].len();
     if k == 0 {
-        return (0..n).map(y0).collect();
+        return (0..a[0].len()).map(y0).collect();
     }
-    let inv_k = S::one() / S::exact(k as f64);
-    (0..n).map(|e| ode_coefficient(k, a, b, e, inv_k)).collect()
+    ode_coefficients(k, a, b)
 }
 
 impl<S: Scalar> ActivationSeries<S> {
@@ -96,12 +104,8 @@ impl<S: Scalar> ActivationSeries<S> {
     fn push_tanh(&mut self, k: usize, z: &[Vec<S>]) {
         let y = integrate(k, z, &self.slopes, |e| z[0][e].tanh());
         self.values.push(y);
-        let s = (0..z[k].len())
-            .map(|e| {
-                let sq = cauchy(k, &self.values, &self.values, e);
-                if k == 0 { S::one() - sq } else { -sq }
-            })
-            .collect();
+        let sq = cauchy(k, &self.values, &self.values);
+        let s = sq.into_iter().map(|v| if k == 0 { S::one() - v } else { -v }).collect();
         self.slopes.push(s);
     }
 
@@ -109,7 +113,8 @@ impl<S: Scalar> ActivationSeries<S> {
     fn push_sigmoid(&mut self, k: usize, z: &[Vec<S>]) {
         let y = integrate(k, z, &self.slopes, |e| z[0][e].sigmoid());
         self.values.push(y);
-        let s = (0..z[k].len()).map(|e| self.values[k][e] - cauchy(k, &self.values, &self.values, e)).collect();
+        let sq = cauchy(k, &self.values, &self.values);
+        let s = self.values[k].iter().zip(sq).map(|(&y, q)| y - q).collect();
         self.slopes.push(s);
     }
 
@@ -126,8 +131,7 @@ impl<S: Scalar> ActivationSeries<S> {
     /// `y = erf z`: `aux[1] = g = -z^2`, `aux[0] = exp(g)` (`aux' = aux g'`),
     /// `s = (2/sqrt(pi)) aux`, `y' = s z'`.
     fn push_erf(&mut self, k: usize, z: &[Vec<S>]) {
-        let n = z[k].len();
-        let g: Vec<S> = (0..n).map(|e| -cauchy(k, z, z, e)).collect();
+        let g: Vec<S> = cauchy(k, z, z).into_iter().map(|v| -v).collect();
         self.aux[1].push(g);
         let y = integrate(k, z, &self.slopes, |e| z[0][e].erf());
         let ex = integrate(k, &self.aux[1], &self.aux[0], |e| self.aux[1][0][e].exp());
@@ -141,11 +145,11 @@ impl<S: Scalar> ActivationSeries<S> {
     /// `y = ln(1 + exp z)`: `aux[0] = sigma(z)`, `aux[1] = sigma - sigma^2`;
     /// `y' = sigma z'`, `sigma' = aux[1] z'`; `s = sigma`.
     fn push_softplus(&mut self, k: usize, z: &[Vec<S>]) {
-        let n = z[k].len();
         let y = integrate(k, z, &self.aux[0], |e| z[0][e].softplus());
         let sig = integrate(k, z, &self.aux[1], |e| z[0][e].sigmoid());
         self.aux[0].push(sig);
-        let tau = (0..n).map(|e| self.aux[0][k][e] - cauchy(k, &self.aux[0], &self.aux[0], e)).collect();
+        let sq = cauchy(k, &self.aux[0], &self.aux[0]);
+        let tau = self.aux[0][k].iter().zip(sq).map(|(&v, q)| v - q).collect();
         self.aux[1].push(tau);
         self.values.push(y);
         self.slopes.push(self.aux[0][k].clone());
@@ -155,9 +159,8 @@ impl<S: Scalar> ActivationSeries<S> {
     /// `aux[0] = phi = exp(g)/sqrt(2 pi)` (`phi' = phi g'`), `aux[1] = Phi` (`Phi' = phi z'`);
     /// `y = z Phi`, `s = Phi + z phi`.
     fn push_gelu(&mut self, k: usize, z: &[Vec<S>]) {
-        let n = z[k].len();
         let half = S::exact(0.5);
-        let g: Vec<S> = (0..n).map(|e| -(half * cauchy(k, z, z, e))).collect();
+        let g: Vec<S> = cauchy(k, z, z).into_iter().map(|v| -(half * v)).collect();
         self.aux[2].push(g);
         let inv_sqrt_2pi = (S::exact(2.0) * pi::<S>()).sqrt().recip();
         let inv_sqrt_2 = S::exact(2.0).sqrt().recip();
@@ -165,8 +168,9 @@ impl<S: Scalar> ActivationSeries<S> {
         let cdf = integrate(k, z, &self.aux[0], |e| half * (S::one() + (z[0][e] * inv_sqrt_2).erf()));
         self.aux[0].push(phi);
         self.aux[1].push(cdf);
-        let y = (0..n).map(|e| cauchy(k, z, &self.aux[1], e)).collect();
-        let s = (0..n).map(|e| self.aux[1][k][e] + cauchy(k, z, &self.aux[0], e)).collect();
+        let y = cauchy(k, z, &self.aux[1]);
+        let zphi = cauchy(k, z, &self.aux[0]);
+        let s = self.aux[1][k].iter().zip(zphi).map(|(&c, v)| c + v).collect();
         self.values.push(y);
         self.slopes.push(s);
     }

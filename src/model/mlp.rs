@@ -250,7 +250,7 @@ impl<S: Scalar> MlpTaylor<S> {
             set_coefficient(&mut self.upstream[l - 2], k, e);
             let slopes = &self.act[l - 2].slopes;
             let es = &self.upstream[l - 2];
-            let dk: Vec<S> = (0..n * din).map(|idx| cauchy(k, slopes, es, idx)).collect();
+            let dk: Vec<S> = cauchy(k, slopes, es);
             set_coefficient(&mut self.delta[l - 2], k, dk);
         }
         grad

@@ -39,7 +39,7 @@ impl<S: Scalar> QuadraticTaylor<S> {
     /// Coefficient `k` of `h(w(s))` from `w[0..=k]`.
     pub fn forward(&mut self, w: &[Vec<S>], k: usize) {
         let linear = self.slope * w[k][0];
-        let value = self.half_curvature.mul_add(cauchy(k, w, w, 0), linear);
+        let value = self.half_curvature.mul_add(cauchy(k, w, w)[0], linear);
         self.outputs.truncate(k);
         self.outputs.push(value);
     }
