@@ -161,7 +161,8 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         let mut accepted = None;
         for _ in 0..40 {
             // The last step is the exact remainder of the horizon, enclosed.
-            let (h_exact, h_iv) = if h_try >= remaining_f {
+            // Compared exactly, so that the last step ends exactly at T.
+            let (h_exact, h_iv) = if !h_try.is_finite() || f64_to_rational(h_try) >= remaining {
                 (remaining.clone(), rational_to_interval(&remaining))
             } else {
                 let h = h_try;
@@ -304,26 +305,25 @@ fn deviation_piece(
     targets: &[Interval],
     offset: Option<&[Interval]>,
 ) -> DeviationPiece {
-    let q1 = step.outputs.len();
-    let coeffs = (0..q1)
+    let q = step.outputs.len() - 2;
+    let coeffs = (0..=q)
         .map(|j| {
             (0..targets.len())
                 .map(|i| {
-                    let mut v = alpha * step.outputs[j][i];
-                    if j == 0 {
+                    let v = if j == 0 {
                         let off = offset.map_or(point(0.0), |o| o[i]);
-                        v = alpha * (step.outputs[0][i] - off) - targets[i];
-                    }
-                    if j < lin.coeffs.len() {
-                        v -= lin.coeffs[j][i];
-                    }
-                    v
+                        alpha * (step.outputs[0][i] - off) - targets[i]
+                    } else {
+                        alpha * step.outputs[j][i]
+                    };
+                    v - lin.coeffs[j][i]
                 })
                 .collect()
         })
         .collect();
+    let remainder = step.outputs[q + 1].iter().map(|&w| alpha * w).collect();
     let radius = (alpha * point(step.bounds.gradient_total()) * point(step.tube_radius) + point(lin.radius)).sup();
-    DeviationPiece { coeffs, radius, step: step.step }
+    DeviationPiece { coeffs, remainder, radius, step: step.step }
 }
 
 fn progress_bar(enabled: bool, horizon: f64) -> Option<indicatif::ProgressBar> {

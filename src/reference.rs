@@ -10,12 +10,16 @@
 //!
 //! Integrator: Gragg–Bulirsch–Stoer extrapolation (modified midpoint rule with substeps
 //! 2, 4, 6, ..., 2k and Aitken–Neville extrapolation in h^2) on the combined state
-//! `(w, rbar)`, with `w' = -(1/alpha) J(w)^T r(w)` and `rbar' = -K0 rbar`. The number of macro
-//! steps is fixed before each sample interval (no error control): at least `macro_steps` over
-//! [0, T], and on each sample interval at least `dt * rho / STIFF_STEP`, where `rho` estimates the
-//! spectral radius of the Jacobian of the vector field at the start of the interval (power method
-//! on finite differences for the Hessian of the objective, and `lambda_max(K0)`). The error
-//! estimate is the difference to a run with half as many macro steps.
+//! `(w, rbar)`, with `w' = -(1/alpha) J(w)^T r(w)` and `rbar' = -K0 rbar`. A first run chooses
+//! its macro steps by step-size control on the extrapolation error indicator
+//! `|T_{k,k} - T_{k,k-1}|` (local tolerance `2^(-0.55 precision)`, relative to `1 + |y|`; macro
+//! steps at most `T / macro_steps`, ending exactly on the sample times). A second run repeats
+//! that grid with every macro step halved, so it has no step-size control of its own; its
+//! results are reported and the difference of the two runs is the error estimate (a
+//! conservative one: it is about the first run's error, about `4^k` times the second's).
+//! A fixed step count is not used because the admissible step is set by the analyticity radius
+//! of the solution in complex time (complex singularities of tanh, sigmoid, softplus; fast
+//! growth of erf), which can be much smaller than the inverse stiffness.
 
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use num_rational::BigRational;
@@ -23,17 +27,15 @@ use rug::float::Constant;
 use rug::ops::{CompleteRound, NegAssign};
 use rug::{Float, Integer, Rational};
 
-/// Largest `H * rho` of a macro step (before doubling for the error estimate).
-const STIFF_STEP: f64 = 1.0;
 
 /// Tuning of the reference integration.
 #[derive(Debug, Clone)]
 pub struct ReferenceOptions {
     /// MPFR precision in bits.
     pub precision_bits: u32,
-    /// Minimum number of GBS macro steps over [0, T] (rounded up to a multiple of `samples - 1`).
+    /// The macro steps are at most `T / macro_steps` (and that is the first step tried).
     pub macro_steps: usize,
-    /// Extrapolation levels k (substep sequence 2, 4, ..., 2k; order 2k).
+    /// Extrapolation levels k >= 2 (substep sequence 2, 4, ..., 2k; order 2k).
     pub levels: usize,
     /// Number of equally spaced sample times in [0, T], both ends included (at least 2).
     pub samples: usize,
@@ -59,14 +61,15 @@ pub struct Reference {
     /// `R0 = |r(w0)|^2 / 2`.
     pub r0: Float,
     /// Estimated absolute error of `outputs_final` (and of `linear_outputs_final`,
-    /// `final_deviation`): the largest difference to a run with half as many macro steps.
+    /// `final_deviation`, the sampled deviations): the largest difference to the run with twice
+    /// as long macro steps.
     pub error_estimate: Float,
     /// The largest `|e'(t)| = |K0 rbar - K(w) r|` over the sample times, an estimate of the
     /// Lipschitz constant of `D` (which obeys `|D'| <= |e'|`). With `dt = T / (samples - 1)`,
     /// `sup D <= max_k D(t_k) + deviation_slope_max * dt / 2` up to the variation of `|e'|`
     /// between samples.
     pub deviation_slope_max: Float,
-    /// Total macro steps of the (finer) run.
+    /// Total macro steps of the reported (finer) run.
     pub macro_steps_used: usize,
 }
 
@@ -378,13 +381,15 @@ fn matvec(m: &[Vec<Float>], v: &[Float]) -> Vec<Float> {
 // Gragg–Bulirsch–Stoer.
 
 /// One GBS macro step of length `h_macro` from `y0` with `f0 = f(y0)`, `levels` >= 1.
+/// Returns the extrapolated value `T_{k,k}` and, for `levels >= 2`, the error indicator
+/// `max_i |T_{k,k} - T_{k,k-1}|_i / (1 + |T_{k,k}|_i)` (else 0).
 fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
     f: &mut F,
     y0: &[Float],
     f0: &[Float],
     h_macro: &Float,
     levels: usize,
-) -> Vec<Float> {
+) -> (Vec<Float>, Float) {
     let prec = h_macro.prec();
     let dim = y0.len();
     let mut prev_row: Vec<Vec<Float>> = Vec::new();
@@ -420,7 +425,17 @@ fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
         }
         prev_row = row;
     }
-    prev_row.pop().expect("levels >= 1")
+    let best = prev_row.pop().expect("levels >= 1");
+    let mut err = Float::new(prec);
+    if let Some(second) = prev_row.last() {
+        for (x, y) in best.iter().zip(second) {
+            let d = Float::with_val(prec, x - y).abs() / (Float::with_val(prec, x.abs_ref()) + 1u32);
+            if d > err {
+                err = d;
+            }
+        }
+    }
+    (best, err)
 }
 
 /// Integrates `y' = f(y)` over a time `length` with `steps` equal GBS macro steps.
@@ -436,7 +451,7 @@ pub fn gbs_integrate<F: FnMut(&[Float]) -> Vec<Float>>(
     let mut y = y0.to_vec();
     for _ in 0..steps.max(1) {
         let f0 = f(&y);
-        y = gbs_step(f, &y, &f0, &h, levels);
+        y = gbs_step(f, &y, &f0, &h, levels).0;
     }
     y
 }
@@ -454,8 +469,6 @@ struct Flow {
     h_centre: Vec<Float>,
     targets: Vec<Float>,
     k0: Vec<Vec<Float>>,
-    /// An estimate of the largest eigenvalue of `K0`.
-    lambda_k0: Float,
 }
 
 impl Flow {
@@ -507,75 +520,42 @@ impl Flow {
         (norm2(&e), norm2(&de))
     }
 
-    /// Estimate of the spectral radius of the Jacobian of `w_field` at `w` (minus the Hessian of
-    /// the objective, symmetric), by `iters` steps of the power method on finite differences,
-    /// warm-started from `v` (updated to the latest iterate).
-    fn w_stiffness(&self, w: &[Float], v: &mut Vec<Float>, iters: usize) -> Float {
-        let prec = self.prec;
-        let fw = self.w_field(w);
-        let scale = Float::with_val(prec, norm2(w) + 1u32);
-        let eps = Float::with_val(prec, Float::i_exp(1, -(prec as i32) / 2)) * &scale;
-        let mut est = Float::new(prec);
-        for _ in 0..iters {
-            let nv = norm2(v);
-            if nv == 0u32 {
-                break;
-            }
-            for x in v.iter_mut() {
-                *x /= &nv;
-            }
-            let wp: Vec<Float> = w.iter().zip(v.iter()).map(|(a, b)| Float::with_val(prec, a + &eps * b)).collect();
-            let fp = self.w_field(&wp);
-            let jv: Vec<Float> = fp.iter().zip(&fw).map(|(a, b)| Float::with_val(prec, a - b) / &eps).collect();
-            est = norm2(&jv);
-            *v = jv;
-        }
-        est
-    }
-}
-
-/// Largest eigenvalue of the symmetric positive semi-definite matrix `k` (power method).
-fn lambda_max_psd(k: &[Vec<Float>], prec: u32) -> Float {
-    let n = k.len();
-    let mut v: Vec<Float> = (0..n).map(|i| Float::with_val(prec, 1.0 + 0.1 * i as f64)).collect();
-    let mut est = Float::new(prec);
-    for _ in 0..200 {
-        let nv = norm2(&v);
-        if nv == 0u32 {
-            break;
-        }
-        for x in v.iter_mut() {
-            *x /= &nv;
-        }
-        v = matvec(k, &v);
-        est = norm2(&v);
-    }
-    est
 }
 
 struct Run {
     y_final: Vec<Float>,
     samples: Vec<(Float, Float)>,
     slope_max: Float,
-    steps: usize,
+    /// Accepted macro step lengths, per sample interval.
+    grid: Vec<Vec<Float>>,
 }
 
-/// Power-method iterations per sample interval for the stiffness estimate.
-const POWER_ITERS: usize = 8;
-/// Safety factor on the (under-)estimated spectral radius.
-const STIFF_SAFETY: f64 = 1.25;
+/// How the macro steps of a run are chosen.
+enum Steps<'a> {
+    /// Step-size control on the extrapolation error indicator with local tolerance `tol`,
+    /// starting from (and never exceeding) `h_max`.
+    Adaptive { tol: Float, h_max: Float },
+    /// Every step of a previous run's grid, halved.
+    Halved(&'a [Vec<Float>]),
+}
 
-fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, min_steps: usize, step_factor: f64, levels: usize) -> Run {
+/// Safety cap on the number of macro steps of one run.
+const MAX_STEPS: usize = 1_000_000;
+
+fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<'_>, levels: usize) -> Run {
     let prec = flow.prec;
     let intervals = samples - 1;
     let dt = Float::with_val(prec, horizon / (intervals as u32));
-    let per_interval_min = min_steps.div_ceil(intervals).max(1);
     let mut y = y0.to_vec();
     let mut out = Vec::with_capacity(samples);
     let mut slope_max = Float::new(prec);
-    let mut steps = 0;
+    let mut grid: Vec<Vec<Float>> = Vec::with_capacity(intervals);
     let mut field = |s: &[Float]| flow.field(s);
-    let mut v: Vec<Float> = (0..flow.p).map(|i| Float::with_val(prec, ((i + 1) as f64).sin())).collect();
+    let mut total = 0usize;
+    let mut h_next = match &steps {
+        Steps::Adaptive { h_max, .. } => h_max.clone(),
+        Steps::Halved(_) => Float::new(prec),
+    };
     for s in 0..=intervals {
         let t = Float::with_val(prec, &dt * (s as u32));
         let (d, slope) = flow.diagnostics(&y);
@@ -586,23 +566,68 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, min_steps: us
         if s == intervals {
             break;
         }
-        let iters = if s == 0 { 3 * POWER_ITERS } else { POWER_ITERS };
-        let rho_w = flow.w_stiffness(&y[..flow.p], &mut v, iters) * STIFF_SAFETY;
-        let rho = if rho_w > flow.lambda_k0 { rho_w } else { flow.lambda_k0.clone() };
-        let stiff = Float::with_val(prec, &dt * &rho) / step_factor;
-        let stiff_steps = stiff.ceil().to_f64().min(1e9) as usize;
-        let m = per_interval_min.max(stiff_steps);
-        y = gbs_integrate(&mut field, &y, &dt, m, levels);
-        steps += m;
+        let mut taken = Vec::new();
+        match &steps {
+            Steps::Halved(g) => {
+                for h in &g[s] {
+                    let half = Float::with_val(prec, h / 2u32);
+                    for _ in 0..2 {
+                        let f0 = field(&y);
+                        y = gbs_step(&mut field, &y, &f0, &half, levels).0;
+                        taken.push(half.clone());
+                    }
+                }
+            }
+            Steps::Adaptive { tol, h_max } => {
+                let mut remaining = dt.clone();
+                let exponent = 1.0 / (2 * levels - 1) as f64;
+                while remaining > 0u32 {
+                    let last = h_next >= remaining;
+                    let h = if last { remaining.clone() } else { h_next.clone() };
+                    let f0 = field(&y);
+                    let (y_new, err) = gbs_step(&mut field, &y, &f0, &h, levels);
+                    total += 1;
+                    assert!(total < MAX_STEPS, "reference: more than {MAX_STEPS} steps");
+                    // New step from err ~ C h^(2k-1), clamped growth.
+                    let ratio = if err == 0u32 {
+                        4.0
+                    } else {
+                        let q = Float::with_val(prec, tol / &err).to_f64();
+                        (0.9 * q.powf(exponent)).clamp(0.2, 4.0)
+                    };
+                    let proposal = Float::with_val(prec, &h * ratio);
+                    if err <= *tol {
+                        y = y_new;
+                        remaining -= &h;
+                        if last {
+                            remaining = Float::new(prec);
+                        }
+                        taken.push(h.clone());
+                        // After a shortened last step, keep the previous proposal.
+                        if !last {
+                            h_next = proposal;
+                        } else if proposal > h_next {
+                            h_next = proposal;
+                        }
+                    } else {
+                        h_next = proposal;
+                    }
+                    if h_next > *h_max {
+                        h_next = h_max.clone();
+                    }
+                }
+            }
+        }
+        grid.push(taken);
     }
-    Run { y_final: y, samples: out, slope_max, steps }
+    Run { y_final: y, samples: out, slope_max, grid }
 }
 
 /// Computes the reference solution of `problem` (interval data replaced by midpoints).
 pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
     let prec = options.precision_bits;
     assert!(options.samples >= 2, "reference: at least two samples");
-    assert!(options.levels >= 1, "reference: at least one extrapolation level");
+    assert!(options.levels >= 2, "reference: at least two extrapolation levels");
     let net = Net::new(problem, prec);
     let p = problem.num_params();
     let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
@@ -619,16 +644,22 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
     };
     let j0 = net.jacobian(&w0, &tape0);
     let k0 = gram(&j0);
-    let lambda_k0 = lambda_max_psd(&k0, prec) * 1.05f64;
     let inv_alpha = Float::with_val(prec, alpha.recip_ref());
-    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0, lambda_k0 };
+    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0 };
     let r_init = flow.residual(&tape0.outputs);
     let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
     let mut y0 = w0.clone();
     y0.extend(r_init.iter().cloned());
 
-    let coarse = run(&flow, &y0, &horizon, options.samples, options.macro_steps, STIFF_STEP, options.levels);
-    let fine = run(&flow, &y0, &horizon, options.samples, 2 * options.macro_steps, STIFF_STEP / 2.0, options.levels);
+    // Local tolerance 2^(-0.55 prec): about 1e-33 at 200 bits.
+    let tol = Float::with_val(prec, Float::i_exp(1, -((prec as f64 * 0.55) as i32)));
+    let h_max = if horizon > 0u32 {
+        Float::with_val(prec, &horizon / (options.macro_steps.max(1) as u32))
+    } else {
+        Float::with_val(prec, 1u32)
+    };
+    let coarse = run(&flow, &y0, &horizon, options.samples, Steps::Adaptive { tol, h_max }, options.levels);
+    let fine = run(&flow, &y0, &horizon, options.samples, Steps::Halved(&coarse.grid), options.levels);
 
     let finish = |r: &Run| -> (Vec<Float>, Vec<Float>, Float) {
         let w = &r.y_final[..p];
@@ -663,7 +694,7 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
         r0,
         error_estimate: err,
         deviation_slope_max: fine.slope_max,
-        macro_steps_used: fine.steps,
+        macro_steps_used: fine.grid.iter().map(Vec::len).sum(),
     }
 }
 
@@ -685,7 +716,7 @@ mod tests {
         let mut f = |y: &[Float]| vec![Float::with_val(PREC, -&y[0])];
         let one = Float::with_val(PREC, 1u32);
         let t = Float::with_val(PREC, 3u32);
-        let y = gbs_integrate(&mut f, &[one], &t, 8, 10);
+        let y = gbs_integrate(&mut f, &[one], &t, 40, 12);
         let exact = Float::with_val(PREC, -&t).exp();
         let err = Float::with_val(PREC, &y[0] - &exact).abs();
         assert!(err < 1e-50, "error {err}");
@@ -702,7 +733,7 @@ mod tests {
         };
         let y0 = [Float::with_val(PREC, 1u32), Float::with_val(PREC, 0.5)];
         let t = Float::with_val(PREC, 2u32);
-        let y = gbs_integrate(&mut f, &y0, &t, 16, 10);
+        let y = gbs_integrate(&mut f, &y0, &t, 60, 12);
         let decay = Float::with_val(PREC, -&t).exp();
         let two_t = Float::with_val(PREC, &t * 2u32);
         let (s, c) = two_t.sin_cos_ref().complete(PREC);

@@ -13,28 +13,42 @@ use std::collections::BinaryHeap;
 
 #[derive(Debug, Clone)]
 pub struct DeviationPiece {
+    /// Coefficients `0..=q`: enclosures of fixed real coefficients.
     pub coeffs: Vec<Vec<Interval>>,
+    /// The Lagrange term's coefficient: for each `s` the deviation contains
+    /// `w(s) s^{q+1}` for some `w(s)` in this box, which may vary with `s`.
+    pub remainder: Vec<Interval>,
     pub radius: f64,
     /// Encloses the step length; the piece covers `s in [0, step.sup()]`.
     pub step: Interval,
 }
 
 impl DeviationPiece {
+    /// An enclosure of `{P(s) : s in s_range}` (see `proofs/sup-over-interval.md`): the mean
+    /// value form is applied to the fixed polynomial part only; the remainder term is added as
+    /// `s_range^{q+1} * remainder`.
+    fn values(&self, s: Interval, mean_value: bool) -> Vec<Interval> {
+        let q1 = self.coeffs.len() as i32;
+        let poly_part = if mean_value { poly::range(&self.coeffs, s) } else { poly::evaluate(&self.coeffs, s) };
+        let power = s.powi(q1);
+        poly_part.iter().zip(&self.remainder).map(|(&p, &w)| power.mul_add(w, p)).collect()
+    }
+
     /// A lower bound of `D(t_k + s)` valid for every `s` in the interval `s`.
     pub fn lower_at(&self, s: Interval) -> f64 {
-        let v = poly::evaluate(&self.coeffs, s);
+        let v = self.values(s, false);
         (point(norm2_lower(&v)) - point(self.radius)).inf().max(0.0)
     }
 
     /// An upper bound of `D(t_k + s)` over every `s` in `s`.
     pub fn upper_on(&self, s: Interval) -> f64 {
-        let v = poly::range(&self.coeffs, s);
+        let v = self.values(s, true);
         (point(norm2_upper(&v)) + point(self.radius)).sup()
     }
 
     /// An enclosure of `D(t_k + s)` for every `s` in `s`.
     pub fn enclosure_at(&self, s: Interval) -> Interval {
-        let v = poly::evaluate(&self.coeffs, s);
+        let v = self.values(s, false);
         let lo = (point(norm2_lower(&v)) - point(self.radius)).inf().max(0.0);
         let hi = (point(norm2_upper(&v)) + point(self.radius)).sup();
         Interval::try_from((lo, hi)).unwrap_or(Interval::ENTIRE)
@@ -74,7 +88,11 @@ pub fn sup_deviation(pieces: &[DeviationPiece], rtol: f64, max_evaluations: usiz
     let mut heap = BinaryHeap::new();
     for (i, piece) in pieces.iter().enumerate() {
         let end = piece.step.sup();
-        lower = lower.max(piece.lower_at(point(0.0))).max(piece.lower_at(piece.step)).max(piece.lower_at(point(0.5 * end)));
+        // Lower bounds only at times surely inside the step (s <= h.inf(), or s in [h]).
+        lower = lower
+            .max(piece.lower_at(point(0.0)))
+            .max(piece.lower_at(piece.step))
+            .max(piece.lower_at(point(0.5 * piece.step.inf())));
         let whole = Interval::try_from((0.0, end)).unwrap();
         heap.push(Candidate { upper: piece.upper_on(whole), piece: i, lo: 0.0, hi: end });
     }
@@ -93,7 +111,9 @@ pub fn sup_deviation(pieces: &[DeviationPiece], rtol: f64, max_evaluations: usiz
         }
         evaluations += 1;
         let piece = &pieces[top.piece];
-        lower = lower.max(piece.lower_at(point(mid)));
+        if mid <= piece.step.inf() {
+            lower = lower.max(piece.lower_at(point(mid)));
+        }
         for (a, b) in [(top.lo, mid), (mid, top.hi)] {
             let s = Interval::try_from((a, b)).unwrap();
             heap.push(Candidate { upper: piece.upper_on(s).min(top.upper), piece: top.piece, lo: a, hi: b });

@@ -171,7 +171,7 @@ impl<'a> TubeIntegrator<'a> {
         let bounds = derivative_bounds(self.problem, &tube);
         let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.alpha()).sup();
         let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
-        if tube_radius > guard {
+        if radius > 0.0 && tube_radius >= guard {
             return Err(Rejection::TubeGrowth);
         }
 

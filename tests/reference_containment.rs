@@ -1,0 +1,222 @@
+//! Certified enclosures must contain the truth: every interval that `certify` returns is checked
+//! against the independent high-precision reference integration (`ntkcert::reference`, MPFR,
+//! GBS extrapolation) on random small problems, and on the F7 tightness family of MATH.md.
+//!
+//! The reference is not rigorous; its own error estimate is asserted to be far below the width
+//! of any f64 interval, so a failed containment points at the certifier.
+
+use inari::Interval;
+use ntkcert::arith::rational::{parse_decimal, Exact};
+use ntkcert::certify::{certify, Certified, Options};
+use ntkcert::problem::{Activation, Architecture, MlpArchitecture, Parameterization, Problem, QuadraticModel};
+use ntkcert::reference::{rational_to_float, reference, Reference, ReferenceOptions};
+use proptest::prelude::*;
+use rug::Float;
+
+/// 128 bits (38 digits) is plenty against f64 endpoints, and faster than the 200-bit default.
+const PREC: u32 = 128;
+
+fn reference_options() -> ReferenceOptions {
+    ReferenceOptions { precision_bits: PREC, macro_steps: 4, levels: 12, samples: 9 }
+}
+
+fn thin(v: f64) -> Interval {
+    Interval::try_from((v, v)).expect("finite value")
+}
+
+/// Exact comparison of an MPFR value against the f64 endpoints of `iv`.
+fn contains(iv: Interval, v: &Float) -> bool {
+    if iv.is_empty() {
+        return false;
+    }
+    let lo = Float::with_val(v.prec(), iv.inf());
+    let hi = Float::with_val(v.prec(), iv.sup());
+    lo <= *v && *v <= hi
+}
+
+fn describe(problem: &Problem) -> String {
+    match &problem.architecture {
+        Architecture::Mlp(a) => format!(
+            "widths {:?} activations {:?} {:?} bias {} centred {} alpha {} T {}",
+            a.widths,
+            a.activations,
+            a.parameterization,
+            a.bias,
+            problem.centred,
+            problem.alpha.enclosure.inf(),
+            problem.horizon.enclosure.inf()
+        ),
+        Architecture::Quadratic(_) => format!("quadratic family, alpha {}", problem.alpha.enclosure.inf()),
+    }
+}
+
+/// Checks every certified quantity against the reference; returns a description of the first
+/// violation.
+fn check(problem: &Problem, cert: &Certified, r: &Reference) -> Result<(), String> {
+    let what = describe(problem);
+    // The reference must be far more accurate than any f64 interval endpoint.
+    let scale = r
+        .outputs_final
+        .iter()
+        .chain(&r.linear_outputs_final)
+        .fold(Float::with_val(PREC, 1u32), |m, v| if v.clone().abs() > m { v.clone().abs() } else { m });
+    let rel_err = Float::with_val(PREC, &r.error_estimate / &scale);
+    if rel_err > 1e-18 {
+        return Err(format!("reference not accurate enough: error estimate {} (scale {}) on {what}", r.error_estimate, scale));
+    }
+    if !contains(cert.r0, &r.r0) {
+        return Err(format!("R0 {} not in {:?} on {what}", r.r0, cert.r0));
+    }
+    if cert.outputs_final.len() != r.outputs_final.len() || cert.linear_outputs_final.len() != r.outputs_final.len() {
+        return Err(format!("output count mismatch on {what}"));
+    }
+    for (i, (iv, v)) in cert.outputs_final.iter().zip(&r.outputs_final).enumerate() {
+        if !contains(*iv, v) {
+            return Err(format!("output {i}: reference {v} not in {iv:?} on {what}"));
+        }
+    }
+    for (i, (iv, v)) in cert.linear_outputs_final.iter().zip(&r.linear_outputs_final).enumerate() {
+        if !contains(*iv, v) {
+            return Err(format!("linear output {i}: reference {v} not in {iv:?} on {what}"));
+        }
+    }
+    if !contains(cert.final_deviation, &r.final_deviation) {
+        return Err(format!("D(T) {} not in {:?} on {what}", r.final_deviation, cert.final_deviation));
+    }
+    // Upper bound of the supremum: every sampled D(t) is at most sup D.
+    let sup_hi = Float::with_val(PREC, cert.sup_deviation.sup());
+    let mut max_sample = Float::new(PREC);
+    for (t, d) in &r.samples {
+        if *d > sup_hi {
+            return Err(format!("D({t}) = {d} exceeds sup bound {:?} on {what}", cert.sup_deviation));
+        }
+        if *d > max_sample {
+            max_sample = d.clone();
+        }
+    }
+    // Lower bound of the supremum: sup D <= max_k D(t_k) + |D'|max dt / 2 (the maximiser is
+    // within dt/2 of a sample and |D'| <= |e'|). The reference gives |e'| only at the samples,
+    // so allow twice its largest sampled value, plus the reference error.
+    let intervals = (r.samples.len() - 1) as u32;
+    let horizon = rational_to_float(&problem.horizon.value, PREC);
+    let dt = Float::with_val(PREC, &horizon / intervals);
+    let slack = Float::with_val(PREC, &r.deviation_slope_max * &dt) + &r.error_estimate;
+    let upper_of_sup = Float::with_val(PREC, &max_sample + &slack);
+    let sup_lo = Float::with_val(PREC, cert.sup_deviation.inf());
+    if sup_lo > upper_of_sup {
+        return Err(format!(
+            "sup lower bound {:?} exceeds the sampled maximum {max_sample} + slack {slack} on {what}",
+            cert.sup_deviation
+        ));
+    }
+    Ok(())
+}
+
+/// A random MLP problem: 1-3 hidden layers of width <= 8, d <= 3, n <= 4, outputs <= 2,
+/// weights, inputs and targets in [-1.5, 1.5] as thin intervals.
+fn arb_problem() -> impl Strategy<Value = Problem> {
+    let shape = (
+        1usize..=3,
+        1usize..=3,
+        1usize..=4,
+        1usize..=2,
+        prop::collection::vec(1usize..=8, 3),
+        prop::collection::vec(0usize..Activation::ALL.len(), 3),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..4,
+        0usize..3,
+    );
+    shape.prop_flat_map(|(depth, d, n, out, hidden, acts, standard, bias, centred, ai, hi)| {
+        let mut widths = vec![d];
+        widths.extend_from_slice(&hidden[..depth]);
+        widths.push(out);
+        let arch = MlpArchitecture {
+            widths,
+            activations: acts[..depth].iter().map(|&i| Activation::ALL[i]).collect(),
+            parameterization: if standard { Parameterization::Standard } else { Parameterization::Ntk },
+            bias,
+        };
+        let p = arch.num_params();
+        let value = -1.5f64..=1.5f64;
+        (
+            Just(arch),
+            prop::collection::vec(value.clone(), p),
+            prop::collection::vec(prop::collection::vec(value.clone(), d), n),
+            prop::collection::vec(value, n * out),
+            Just((centred, ai, hi)),
+        )
+    })
+    .prop_map(|(arch, params, inputs, targets, (centred, ai, hi))| Problem {
+        name: "random".into(),
+        architecture: Architecture::Mlp(arch),
+        params0: params.into_iter().map(thin).collect(),
+        inputs: inputs.into_iter().map(|x| x.into_iter().map(thin).collect()).collect(),
+        targets: targets.into_iter().map(thin).collect(),
+        centred,
+        alpha: Exact::parse(["1", "2.5", "10", "40"][ai]).unwrap(),
+        horizon: Exact::parse(["0.25", "1", "3"][hi]).unwrap(),
+        tolerance: Exact::parse("1").unwrap(),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, max_shrink_iters: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn certified_enclosures_contain_the_reference(problem in arb_problem()) {
+        let cert = match certify(&problem, &Options::default()) {
+            Ok(c) => c,
+            Err(e) => panic!("certify failed on {}: {e}", describe(&problem)),
+        };
+        let r = reference(&problem, &reference_options());
+        if let Err(msg) = check(&problem, &cert, &r) {
+            prop_assert!(false, "{}", msg);
+        }
+    }
+}
+
+/// MATH.md F7 at u = lambda T = 0.8, T = 10, L = 1, y = 1, kappa = T L sqrt(R0) / alpha ~ 1e-3:
+/// `D(T) / (kappa sqrt(R0))` is about 0.5602 (the kappa -> 0 limit is 0.56015...).
+#[test]
+fn quadratic_family_ratio() {
+    let alpha = Exact::parse("7071.0678118654755").unwrap();
+    let problem = Problem {
+        name: "f7".into(),
+        architecture: Architecture::Quadratic(QuadraticModel {
+            lambda: parse_decimal("0.08").unwrap(),
+            lipschitz: parse_decimal("1").unwrap(),
+        }),
+        params0: vec![thin(0.0)],
+        inputs: vec![vec![]],
+        targets: vec![thin(1.0)],
+        centred: true,
+        alpha: alpha.clone(),
+        horizon: Exact::from_integer(10),
+        tolerance: Exact::from_integer(1),
+    };
+    let cert = certify(&problem, &Options::default()).expect("certify the quadratic family");
+    let r = reference(&problem, &ReferenceOptions::default());
+    let prec = ReferenceOptions::default().precision_bits;
+    assert!(r.error_estimate < 1e-30, "reference error estimate {}", r.error_estimate);
+    if let Err(msg) = check(&problem, &cert, &r) {
+        panic!("{msg}");
+    }
+    // ratio = D(T) / (kappa sqrt(R0)) = D(T) alpha / (T L R0), R0 = 1/2 exactly.
+    let factor = alpha.enclosure / Interval::try_from((5.0, 5.0)).unwrap();
+    let certified_ratio = cert.final_deviation * factor;
+    let alpha_f = rational_to_float(&alpha.value, prec);
+    let ratio = Float::with_val(prec, &r.final_deviation * &alpha_f) / Float::with_val(prec, &r.r0 * 10u32);
+    eprintln!(
+        "F7: reference ratio {:.12}, certified {:?}, reference error estimate {:.2e}",
+        ratio.to_f64(),
+        certified_ratio,
+        r.error_estimate.to_f64()
+    );
+    assert!(contains(certified_ratio, &ratio), "reference ratio {ratio} not in {certified_ratio:?}");
+    assert!(
+        certified_ratio.inf() >= 0.5602 - 2e-4 && certified_ratio.sup() <= 0.5602 + 2e-4,
+        "certified ratio {certified_ratio:?} not within 2e-4 of 0.5602"
+    );
+}
