@@ -58,16 +58,42 @@ impl Certificate {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename. The
+/// file gets the permissions of an ordinary new file (0666 less the umask), not the 0600 of a
+/// temporary file. Errors are one line and do not mention the temporary file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".ntkcert-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(&dir).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot create a file in directory '{}': {}", dir.display(), plain_reason(&e)))
+    })?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    tmp.persist(path).map_err(|e| std::io::Error::new(e.error.kind(), plain_reason(&e.error)))?;
     Ok(())
+}
+
+/// An I/O error's message without tempfile's ` at path "..."` (the temporary file's name) and
+/// without the trailing ` (os error N)`.
+fn plain_reason(e: &std::io::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(pos) = s.find(" at path \"") {
+        s.truncate(pos);
+    }
+    if let Some(pos) = s.rfind(" (os error ") {
+        if s.ends_with(')') {
+            s.truncate(pos);
+        }
+    }
+    s
 }

@@ -66,6 +66,33 @@ pub struct Certified {
     pub seconds: f64,
 }
 
+/// The enclosures at `t = 0`: `h(w0)`, the centring offset, `r0` and `R0 = |r0|^2 / 2`.
+#[derive(Debug, Clone)]
+pub struct InitialState {
+    /// `h(w0)` over the initial box.
+    pub outputs: Vec<Interval>,
+    /// `Some(h(w0))` for the centred model.
+    pub offset: Option<Vec<Interval>>,
+    /// `r0 = alpha (h(w0) - offset) - y`, exactly `-y` when centred.
+    pub residual: Vec<Interval>,
+    pub half_r0_sq: Interval,
+}
+
+impl InitialState {
+    pub fn new(problem: &Problem) -> Self {
+        let outputs = GradientFlow::<Interval>::new(problem, None).outputs_at(&problem.params0);
+        let alpha = problem.alpha.enclosure;
+        let residual: Vec<Interval> = if problem.centred {
+            problem.targets.iter().map(|&y| -y).collect()
+        } else {
+            outputs.iter().zip(&problem.targets).map(|(&h, &y)| alpha * h - y).collect()
+        };
+        let half_r0_sq = residual.iter().fold(point(0.0), |acc, &r| acc + r.sqr()) * point(0.5);
+        let offset = problem.centred.then(|| outputs.clone());
+        InitialState { outputs, offset, residual, half_r0_sq }
+    }
+}
+
 /// Per-step data recorded for reports and as certificate hints.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StepRecord {
@@ -111,16 +138,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let out_dim = problem.architecture.output_dim();
 
     // h(w0) over the initial box; the centred model subtracts it.
-    let initial_outputs = GradientFlow::<Interval>::new(problem, None).outputs_at(w0);
-    let offset = problem.centred.then(|| initial_outputs.clone());
+    let initial = InitialState::new(problem);
+    let (initial_outputs, offset, r0, half_r0_sq) =
+        (initial.outputs.clone(), initial.offset.clone(), initial.residual.clone(), initial.half_r0_sq);
     let mut tube = TubeIntegrator::new(problem, offset.clone(), order);
-    // r0 = alpha (h(w0) - offset) - y, exactly -y when centred.
-    let r0: Vec<Interval> = if problem.centred {
-        problem.targets.iter().map(|&y| -y).collect()
-    } else {
-        tube.residual(&initial_outputs)
-    };
-    let half_r0_sq = r0.iter().fold(point(0.0), |acc, &r| acc + r.sqr()) * point(0.5);
     let linear = LinearFlow::new(problem, w0);
 
     let mut centre: Vec<f64> = w0.iter().map(|v| v.mid()).collect();

@@ -66,18 +66,52 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => EXIT_USAGE,
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    0
+                }
+                // No subcommand at all: the full help, on stderr.
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    EXIT_USAGE
+                }
+                _ => {
+                    eprintln!("{}", usage_error_line(&e));
+                    EXIT_USAGE
+                }
             };
-            let _ = e.print();
-            return code;
         }
     };
     match cli.command {
         Command::Certify { spec, json, out, order, quiet } => run_certify(&spec, json, out, order, quiet),
         Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),
         Command::Bench { specs, repeat } => crate::bench::run(&specs, repeat),
+    }
+}
+
+/// A command-line error as one line: clap's message, its tips, then the usage, e.g.
+/// `error: unrecognized subcommand 'foo' (usage: ntkcert <COMMAND>; see 'ntkcert --help')`.
+fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut message = String::new();
+    let mut usage = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = line.strip_prefix("Usage:") {
+            usage = Some(u.trim().to_string());
+        } else if line.starts_with("For more information") {
+            continue;
+        } else if message.is_empty() {
+            message.push_str(line);
+        } else {
+            message.push_str(if message.ends_with(':') { " " } else { "; " });
+            message.push_str(line);
+        }
+    }
+    match usage {
+        Some(u) => format!("{message} (usage: {u}; see 'ntkcert --help')"),
+        None => format!("{message} (see 'ntkcert --help')"),
     }
 }
 

@@ -26,3 +26,4 @@ pub mod reference;
 pub mod report;
 pub mod simulate;
 pub mod spec;
+pub mod theory;

@@ -10,23 +10,29 @@
 //!
 //! Integrator: Gragg–Bulirsch–Stoer extrapolation (modified midpoint rule with substeps
 //! 2, 4, 6, ..., 2k and Aitken–Neville extrapolation in h^2) on the combined state
-//! `(w, rbar)`, with `w' = -(1/alpha) J(w)^T r(w)` and `rbar' = -K0 rbar`. A first run chooses
-//! its macro steps by step-size control on the extrapolation error indicator
-//! `|T_{k,k} - T_{k,k-1}|` (local tolerance `2^(-0.55 precision)`, relative to `1 + |y|`; macro
-//! steps at most `T / macro_steps`, ending exactly on the sample times). A second run repeats
-//! that grid with every macro step halved, so it has no step-size control of its own; its
-//! results are reported and the difference of the two runs is the error estimate (a
-//! conservative one: it is about the first run's error, about `4^k` times the second's).
-//! A fixed step count is not used because the admissible step is set by the analyticity radius
-//! of the solution in complex time (complex singularities of tanh, sigmoid, softplus; fast
-//! growth of erf), which can be much smaller than the inverse stiffness.
+//! `(w, rbar)`, with `w' = -(1/alpha) J(w)^T r(w)` and `rbar' = -K0 rbar`.
+//!
+//! - A first run controls its steps: each macro step builds the tableau row by row until the
+//!   indicator `|T_{j,j} - T_{j,j-1}| / (1 + |T_{j,j}|)` is at most `tol = 2^(-0.55 prec)`
+//!   (about 1e-33 at 200 bits), with at most `levels` rows, else it is rejected and retried
+//!   shorter; the next step length minimises the work per unit time. Macro steps are at most
+//!   `T / macro_steps` and end exactly on the sample times.
+//! - A second run repeats that grid with every macro step halved, a tolerance `2^(-0.75 prec)`
+//!   and two more rows allowed; it has no step-size control of its own. Its results are
+//!   reported, and the largest difference between the two runs is the error estimate (about
+//!   the first run's error, so conservative for the second).
+//!
+//! A fixed step count is not used: the admissible step is set by the analyticity radius of the
+//! solution in complex time (complex singularities of tanh, sigmoid, softplus; fast growth of
+//! erf) and by stiffness (`lambda_max` of the Hessian of the objective), either of which can be
+//! far from what a fixed count assumes.
 
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use num_rational::BigRational;
 use rug::float::Constant;
 use rug::ops::{CompleteRound, NegAssign};
+use rug::Assign;
 use rug::{Float, Integer, Rational};
-
 
 /// Tuning of the reference integration.
 #[derive(Debug, Clone)]
@@ -43,7 +49,7 @@ pub struct ReferenceOptions {
 
 impl Default for ReferenceOptions {
     fn default() -> Self {
-        ReferenceOptions { precision_bits: 200, macro_steps: 16, levels: 10, samples: 17 }
+        ReferenceOptions { precision_bits: 200, macro_steps: 4, levels: 16, samples: 9 }
     }
 }
 
@@ -61,8 +67,9 @@ pub struct Reference {
     /// `R0 = |r(w0)|^2 / 2`.
     pub r0: Float,
     /// Estimated absolute error of `outputs_final` (and of `linear_outputs_final`,
-    /// `final_deviation`, the sampled deviations): the largest difference to the run with twice
-    /// as long macro steps.
+    /// `final_deviation`, the sampled deviations): the largest difference to the first run,
+    /// whose macro steps are twice as long and whose tolerance is looser (so this is about the
+    /// first run's error, and conservative for the reported values).
     pub error_estimate: Float,
     /// The largest `|e'(t)| = |K0 rbar - K(w) r|` over the sample times, an estimate of the
     /// Lipschitz constant of `D` (which obeys `|D'| <= |e'|`). With `dt = T / (samples - 1)`,
@@ -71,6 +78,8 @@ pub struct Reference {
     pub deviation_slope_max: Float,
     /// Total macro steps of the reported (finer) run.
     pub macro_steps_used: usize,
+    /// Vector-field evaluations of both runs.
+    pub evaluations: u64,
 }
 
 /// Converts an exact rational to the nearest `Float` at precision `prec`.
@@ -122,9 +131,15 @@ fn activate(act: Activation, x: &Float, c: &Consts) -> (Float, Float) {
             (s, d)
         }
         Activation::Softplus => {
+            // ln(1 + e^x) and its derivative e^x / (1 + e^x) = 1 / (1 + e^-x).
             let e = Float::with_val(prec, x.exp_ref());
             let v = Float::with_val(prec, e.ln_1p_ref());
-            let s = (Float::with_val(prec, -x).exp() + 1u32).recip();
+            let s = if x.is_sign_negative() {
+                let d = Float::with_val(prec, &e + 1u32);
+                e / d
+            } else {
+                (Float::with_val(prec, e.recip_ref()) + 1u32).recip()
+            };
             (v, s)
         }
         Activation::Sin => {
@@ -233,6 +248,7 @@ impl Net {
                 let nl = m.widths.len() - 1;
                 let mut outputs = Vec::new();
                 let mut tapes = Vec::new();
+                let mut tmp = Float::new(prec);
                 for x in &m.inputs {
                     let mut a_all = vec![x.clone()];
                     let mut dact = Vec::new();
@@ -244,7 +260,8 @@ impl Net {
                             let mut acc = Float::new(prec);
                             let row = &w[m.w_off[l - 1] + j * nin..m.w_off[l - 1] + (j + 1) * nin];
                             for k in 0..nin {
-                                acc += &row[k] * &prev[k];
+                                tmp.assign(&row[k] * &prev[k]);
+                                acc += &tmp;
                             }
                             acc *= &m.scales[l - 1];
                             if m.bias {
@@ -282,6 +299,7 @@ impl Net {
                 let nl = m.widths.len() - 1;
                 let t = &tape.inputs[i];
                 let mut delta: Vec<Float> = v.to_vec();
+                let mut tmp = Float::new(prec);
                 for l in (1..=nl).rev() {
                     let (nin, nout) = (m.widths[l - 1], m.widths[l]);
                     let a_prev = &t.a[l - 1];
@@ -295,7 +313,8 @@ impl Net {
                         delta.iter().map(|d| Float::with_val(prec, d * &m.scales[l - 1])).collect();
                     for j in 0..nout {
                         for k in 0..nin {
-                            grad[woff + j * nin + k] += &sdelta[j] * &a_prev[k];
+                            tmp.assign(&sdelta[j] * &a_prev[k]);
+                            grad[woff + j * nin + k] += &tmp;
                         }
                     }
                     if l > 1 {
@@ -303,7 +322,8 @@ impl Net {
                         for k in 0..nin {
                             let mut acc = Float::new(prec);
                             for j in 0..nout {
-                                acc += &w[woff + j * nin + k] * &sdelta[j];
+                                tmp.assign(&w[woff + j * nin + k] * &sdelta[j]);
+                                acc += &tmp;
                             }
                             acc *= &t.dact[l - 2][k];
                             nd.push(acc);
@@ -355,8 +375,10 @@ impl Net {
 
 fn dot(a: &[Float], b: &[Float]) -> Float {
     let mut acc = Float::new(a[0].prec());
+    let mut tmp = Float::new(a[0].prec());
     for (x, y) in a.iter().zip(b) {
-        acc += x * y;
+        tmp.assign(x * y);
+        acc += &tmp;
     }
     acc
 }
@@ -380,30 +402,45 @@ fn matvec(m: &[Vec<Float>], v: &[Float]) -> Vec<Float> {
 // ---------------------------------------------------------------------------------------------
 // Gragg–Bulirsch–Stoer.
 
-/// One GBS macro step of length `h_macro` from `y0` with `f0 = f(y0)`, `levels` >= 1.
-/// Returns the extrapolated value `T_{k,k}` and, for `levels >= 2`, the error indicator
-/// `max_i |T_{k,k} - T_{k,k-1}|_i / (1 + |T_{k,k}|_i)` (else 0).
+/// The result of one GBS macro step.
+struct GbsStep {
+    /// The most extrapolated value computed, `T_{j,j}`.
+    value: Vec<Float>,
+    /// Error indicators `err_i = max |T_{i,i} - T_{i,i-1}| / (1 + |T_{i,i}|)` for `i = 2..=j`
+    /// (index `i - 2`).
+    errors: Vec<Float>,
+    /// Whether `err_j <= tol` (always true without a tolerance).
+    converged: bool,
+}
+
+/// One GBS macro step of length `h_macro` from `y0` with `f0 = f(y0)`: builds the extrapolation
+/// tableau row by row (substeps 2, 4, ..., 2j) up to `max_levels` rows, stopping early at the
+/// first row `j >= 2` whose error indicator is at most `tol` (when given).
 fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
     f: &mut F,
     y0: &[Float],
     f0: &[Float],
     h_macro: &Float,
-    levels: usize,
-) -> (Vec<Float>, Float) {
+    max_levels: usize,
+    tol: Option<&Float>,
+) -> GbsStep {
     let prec = h_macro.prec();
     let dim = y0.len();
     let mut prev_row: Vec<Vec<Float>> = Vec::new();
-    for j in 1..=levels {
+    let mut errors = Vec::new();
+    for j in 1..=max_levels {
         let n = 2 * j;
         let h = Float::with_val(prec, h_macro / (n as u32));
         let two_h = Float::with_val(prec, &h * 2u32);
+        let mut tmp = Float::new(prec);
         // a = z_{m-1}, b = z_m.
         let mut a: Vec<Float> = y0.to_vec();
         let mut b: Vec<Float> = y0.iter().zip(f0).map(|(y, d)| Float::with_val(prec, y + &h * d)).collect();
         for _ in 1..n {
             let fb = f(&b);
             for i in 0..dim {
-                a[i] += &two_h * &fb[i];
+                tmp.assign(&two_h * &fb[i]);
+                a[i] += &tmp;
             }
             std::mem::swap(&mut a, &mut b);
         }
@@ -423,19 +460,27 @@ fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
                 .collect();
             row.push(next);
         }
-        prev_row = row;
-    }
-    let best = prev_row.pop().expect("levels >= 1");
-    let mut err = Float::new(prec);
-    if let Some(second) = prev_row.last() {
-        for (x, y) in best.iter().zip(second) {
-            let d = Float::with_val(prec, x - y).abs() / (Float::with_val(prec, x.abs_ref()) + 1u32);
-            if d > err {
-                err = d;
+        if j >= 2 {
+            let mut err = Float::new(prec);
+            for (x, y) in row[j - 1].iter().zip(&row[j - 2]) {
+                let d = Float::with_val(prec, x - y).abs() / (Float::with_val(prec, x.abs_ref()) + 1u32);
+                if d > err {
+                    err = d;
+                }
+            }
+            let done = tol.is_some_and(|t| err <= *t);
+            errors.push(err);
+            if done {
+                return GbsStep { value: row.pop().expect("row"), errors, converged: true };
             }
         }
+        prev_row = row;
     }
-    (best, err)
+    GbsStep {
+        value: prev_row.pop().expect("max_levels >= 1"),
+        errors,
+        converged: tol.is_none(),
+    }
 }
 
 /// Integrates `y' = f(y)` over a time `length` with `steps` equal GBS macro steps.
@@ -451,7 +496,7 @@ pub fn gbs_integrate<F: FnMut(&[Float]) -> Vec<Float>>(
     let mut y = y0.to_vec();
     for _ in 0..steps.max(1) {
         let f0 = f(&y);
-        y = gbs_step(f, &y, &f0, &h, levels).0;
+        y = gbs_step(f, &y, &f0, &h, levels, None).value;
     }
     y
 }
@@ -469,6 +514,10 @@ struct Flow {
     h_centre: Vec<Float>,
     targets: Vec<Float>,
     k0: Vec<Vec<Float>>,
+    /// Vector-field evaluations so far.
+    evals: std::cell::Cell<u64>,
+    /// Give up beyond this many evaluations.
+    max_evals: u64,
 }
 
 impl Flow {
@@ -498,6 +547,7 @@ impl Flow {
 
     /// The vector field of the combined state `(w, rbar)`.
     fn field(&self, y: &[Float]) -> Vec<Float> {
+        self.evals.set(self.evals.get() + 1);
         let mut out = self.w_field(&y[..self.p]);
         for v in matvec(&self.k0, &y[self.p..]) {
             out.push(-v);
@@ -528,33 +578,59 @@ struct Run {
     slope_max: Float,
     /// Accepted macro step lengths, per sample interval.
     grid: Vec<Vec<Float>>,
+    /// The largest error indicator of a step that did not converge (fine run only), else 0.
+    unconverged: Float,
 }
 
 /// How the macro steps of a run are chosen.
 enum Steps<'a> {
-    /// Step-size control on the extrapolation error indicator with local tolerance `tol`,
-    /// starting from (and never exceeding) `h_max`.
+    /// Step-size control: macro steps at most `h_max`; each step extrapolates until the error
+    /// indicator is at most `tol` (at most `levels` rows) or is rejected and retried shorter.
     Adaptive { tol: Float, h_max: Float },
-    /// Every step of a previous run's grid, halved.
-    Halved(&'a [Vec<Float>]),
+    /// Every step of a previous run's grid, halved, extrapolating to the tolerance `tol` with up
+    /// to `levels` rows; a step that does not converge is kept and its indicator recorded.
+    Halved { grid: &'a [Vec<Float>], tol: Float },
 }
 
 /// Safety cap on the number of macro steps of one run.
 const MAX_STEPS: usize = 1_000_000;
 
-fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<'_>, levels: usize) -> Run {
+/// The next step length after a step of length `h` with error indicators `errors` (columns
+/// 2, 3, ...): the length minimising the work per unit time, `(j^2 + 1) / h_j` with
+/// `h_j = 0.9 h (tol / err_j)^(1 / (2j - 1))`, then clamped to [h/5, 4h].
+fn next_step(h: &Float, errors: &[Float], tol: &Float) -> Float {
+    let prec = h.prec();
+    let mut best: Option<(f64, f64)> = None; // (work per unit time, factor)
+    for (idx, err) in errors.iter().enumerate() {
+        let j = idx + 2;
+        let factor = if *err == 0u32 {
+            4.0
+        } else {
+            let q = Float::with_val(prec, tol / err).to_f64();
+            0.9 * q.powf(1.0 / (2 * j - 1) as f64)
+        };
+        let work = (j * j + 1) as f64 / factor.min(4.0);
+        if best.is_none_or(|(w, _)| work < w) {
+            best = Some((work, factor));
+        }
+    }
+    Float::with_val(prec, h * best.map_or(0.5, |(_, f)| f.clamp(0.2, 4.0)))
+}
+
+fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<'_>, levels: usize) -> Option<Run> {
     let prec = flow.prec;
     let intervals = samples - 1;
     let dt = Float::with_val(prec, horizon / (intervals as u32));
     let mut y = y0.to_vec();
     let mut out = Vec::with_capacity(samples);
     let mut slope_max = Float::new(prec);
+    let mut unconverged = Float::new(prec);
     let mut grid: Vec<Vec<Float>> = Vec::with_capacity(intervals);
     let mut field = |s: &[Float]| flow.field(s);
     let mut total = 0usize;
     let mut h_next = match &steps {
         Steps::Adaptive { h_max, .. } => h_max.clone(),
-        Steps::Halved(_) => Float::new(prec),
+        Steps::Halved { .. } => Float::new(prec),
     };
     for s in 0..=intervals {
         let t = Float::with_val(prec, &dt * (s as u32));
@@ -568,49 +644,53 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
         }
         let mut taken = Vec::new();
         match &steps {
-            Steps::Halved(g) => {
-                for h in &g[s] {
+            Steps::Halved { grid, tol } => {
+                for h in &grid[s] {
                     let half = Float::with_val(prec, h / 2u32);
                     for _ in 0..2 {
                         let f0 = field(&y);
-                        y = gbs_step(&mut field, &y, &f0, &half, levels).0;
+                        let step = gbs_step(&mut field, &y, &f0, &half, levels, Some(tol));
+                        if !step.converged {
+                            if let Some(e) = step.errors.last() {
+                                if *e > unconverged {
+                                    unconverged = e.clone();
+                                }
+                            }
+                        }
+                        y = step.value;
                         taken.push(half.clone());
+                    }
+                    if flow.evals.get() > flow.max_evals {
+                        return None;
                     }
                 }
             }
             Steps::Adaptive { tol, h_max } => {
                 let mut remaining = dt.clone();
-                let exponent = 1.0 / (2 * levels - 1) as f64;
                 while remaining > 0u32 {
                     let last = h_next >= remaining;
                     let h = if last { remaining.clone() } else { h_next.clone() };
                     let f0 = field(&y);
-                    let (y_new, err) = gbs_step(&mut field, &y, &f0, &h, levels);
+                    let step = gbs_step(&mut field, &y, &f0, &h, levels, Some(tol));
                     total += 1;
                     assert!(total < MAX_STEPS, "reference: more than {MAX_STEPS} steps");
-                    // New step from err ~ C h^(2k-1), clamped growth.
-                    let ratio = if err == 0u32 {
-                        4.0
-                    } else {
-                        let q = Float::with_val(prec, tol / &err).to_f64();
-                        (0.9 * q.powf(exponent)).clamp(0.2, 4.0)
-                    };
-                    let proposal = Float::with_val(prec, &h * ratio);
-                    if err <= *tol {
-                        y = y_new;
+                    if flow.evals.get() > flow.max_evals {
+                        return None;
+                    }
+                    let proposal = next_step(&h, &step.errors, tol);
+                    if step.converged {
+                        y = step.value;
                         remaining -= &h;
                         if last {
                             remaining = Float::new(prec);
                         }
                         taken.push(h.clone());
-                        // After a shortened last step, keep the previous proposal.
-                        if !last {
-                            h_next = proposal;
-                        } else if proposal > h_next {
+                        // A last step shortened to the sample time does not shrink the next one.
+                        if !last || proposal > h_next {
                             h_next = proposal;
                         }
                     } else {
-                        h_next = proposal;
+                        h_next = if proposal < h { proposal } else { Float::with_val(prec, &h / 2u32) };
                     }
                     if h_next > *h_max {
                         h_next = h_max.clone();
@@ -619,12 +699,28 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
             }
         }
         grid.push(taken);
+        // Give up early when the first run's pace projects past the budget (the checking run
+        // costs about twice the first).
+        if let Steps::Adaptive { .. } = steps {
+            let projected = flow.evals.get() as f64 * intervals as f64 / (s + 1) as f64 * 3.0;
+            if projected > flow.max_evals as f64 {
+                return None;
+            }
+        }
     }
-    Run { y_final: y, samples: out, slope_max, grid }
+    Some(Run { y_final: y, samples: out, slope_max, grid, unconverged })
 }
 
 /// Computes the reference solution of `problem` (interval data replaced by midpoints).
 pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
+    try_reference(problem, options, u64::MAX).expect("no evaluation budget")
+}
+
+/// [`reference`] with a budget: `None` when the integration would need more than `max_evals`
+/// vector-field evaluations (each one forward and one reverse pass over all inputs). Stiff or
+/// strongly nonlinear problems (small `alpha`, wide standard-parameterised layers) can need
+/// very many; tests use this to bound their running time.
+pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u64) -> Option<Reference> {
     let prec = options.precision_bits;
     assert!(options.samples >= 2, "reference: at least two samples");
     assert!(options.levels >= 2, "reference: at least two extrapolation levels");
@@ -645,7 +741,7 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
     let j0 = net.jacobian(&w0, &tape0);
     let k0 = gram(&j0);
     let inv_alpha = Float::with_val(prec, alpha.recip_ref());
-    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0 };
+    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0, evals: Default::default(), max_evals };
     let r_init = flow.residual(&tape0.outputs);
     let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
     let mut y0 = w0.clone();
@@ -658,8 +754,11 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
     } else {
         Float::with_val(prec, 1u32)
     };
-    let coarse = run(&flow, &y0, &horizon, options.samples, Steps::Adaptive { tol, h_max }, options.levels);
-    let fine = run(&flow, &y0, &horizon, options.samples, Steps::Halved(&coarse.grid), options.levels);
+    let coarse = run(&flow, &y0, &horizon, options.samples, Steps::Adaptive { tol, h_max }, options.levels)?;
+    // The checking run: halved steps, a tolerance 2^(-0.2 prec) times smaller, two more rows.
+    let tol_fine = Float::with_val(prec, Float::i_exp(1, -((prec as f64 * 0.75) as i32)));
+    let fine_steps = Steps::Halved { grid: &coarse.grid, tol: tol_fine };
+    let fine = run(&flow, &y0, &horizon, options.samples, fine_steps, options.levels + 2)?;
 
     let finish = |r: &Run| -> (Vec<Float>, Vec<Float>, Float) {
         let w = &r.y_final[..p];
@@ -686,7 +785,15 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
             err = d;
         }
     }
-    Reference {
+    // A checking step that missed its tolerance: add its (relative) indicator, scaled.
+    if fine.unconverged > 0u32 {
+        let scale = outs_f.iter().chain(&lin_f).fold(Float::with_val(prec, 1u32), |m, v| {
+            let a = Float::with_val(prec, v.abs_ref());
+            if a > m { a } else { m }
+        });
+        err += Float::with_val(prec, &fine.unconverged * &scale);
+    }
+    Some(Reference {
         outputs_final: outs_f,
         linear_outputs_final: lin_f,
         final_deviation: dev_f,
@@ -695,7 +802,109 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
         error_estimate: err,
         deviation_slope_max: fine.slope_max,
         macro_steps_used: fine.grid.iter().map(Vec::len).sum(),
+        evaluations: flow.evals.get(),
+    })
+}
+
+/// The linearised side alone: `R0` and `alpha g_lin(T) = exp(-K0 T) r0 + y`, with the matrix
+/// exponential by Taylor series with scaling and squaring (independent of the GBS integrator,
+/// and cheap even when the full flow is stiff).
+#[derive(Debug, Clone)]
+pub struct LinearReference {
+    pub r0: Float,
+    pub linear_outputs_final: Vec<Float>,
+}
+
+/// Computes [`LinearReference`] at precision `prec` (interval data replaced by midpoints).
+pub fn linear_reference(problem: &Problem, prec: u32) -> LinearReference {
+    let net = Net::new(problem, prec);
+    let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+    let targets: Vec<Float> = problem.targets.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+    let alpha = rational_to_float(&problem.alpha.value, prec);
+    let horizon = rational_to_float(&problem.horizon.value, prec);
+    let tape0 = net.forward(&w0);
+    let r_init: Vec<Float> = tape0
+        .outputs
+        .iter()
+        .zip(&targets)
+        .map(|(h, y)| {
+            let g = if problem.centred { Float::new(prec) } else { Float::with_val(prec, h * &alpha) };
+            g - y
+        })
+        .collect();
+    let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
+    let k0 = gram(&net.jacobian(&w0, &tape0));
+    let e = expm_neg(&k0, &horizon, prec);
+    let rbar = matvec(&e, &r_init);
+    let linear_outputs_final = rbar.iter().zip(&targets).map(|(a, b)| Float::with_val(prec, a + b)).collect();
+    LinearReference { r0, linear_outputs_final }
+}
+
+/// `exp(-K t)` for a symmetric positive semi-definite `K`: Taylor series of `exp(-K t / 2^s)`
+/// with `|K t| / 2^s <= 1/2`, then `s` squarings. Working precision `prec + 64`.
+fn expm_neg(k: &[Vec<Float>], t: &Float, prec: u32) -> Vec<Vec<Float>> {
+    let n = k.len();
+    let wp = prec + 64;
+    // Frobenius norm bounds the spectral norm.
+    let mut norm = Float::new(wp);
+    for row in k {
+        for x in row {
+            norm += Float::with_val(wp, x.square_ref());
+        }
     }
+    let norm = norm.sqrt() * t;
+    let mut s = 0u32;
+    let mut scaled = norm.clone();
+    while scaled > 0.5f64 {
+        scaled /= 2u32;
+        s += 1;
+    }
+    // a = -K t / 2^s.
+    let factor = Float::with_val(wp, -Float::with_val(wp, t) / Float::with_val(wp, Float::i_exp(1, s as i32)));
+    let a: Vec<Vec<Float>> = k.iter().map(|row| row.iter().map(|x| Float::with_val(wp, x * &factor)).collect()).collect();
+    let identity = |i: usize, j: usize| Float::with_val(wp, if i == j { 1u32 } else { 0u32 });
+    let mut result: Vec<Vec<Float>> = (0..n).map(|i| (0..n).map(|j| identity(i, j)).collect()).collect();
+    let mut term = result.clone();
+    let eps = Float::with_val(wp, Float::i_exp(1, -(wp as i32)));
+    for m in 1..1000u32 {
+        term = matmul(&term, &a);
+        let mut max = Float::new(wp);
+        for row in term.iter_mut() {
+            for x in row.iter_mut() {
+                *x /= m;
+                let ax = Float::with_val(wp, x.abs_ref());
+                if ax > max {
+                    max = ax;
+                }
+            }
+        }
+        for (rrow, trow) in result.iter_mut().zip(&term) {
+            for (r, x) in rrow.iter_mut().zip(trow) {
+                *r += x;
+            }
+        }
+        if max < eps {
+            break;
+        }
+    }
+    for _ in 0..s {
+        result = matmul(&result, &result);
+    }
+    result.into_iter().map(|row| row.into_iter().map(|x| Float::with_val(prec, x)).collect()).collect()
+}
+
+fn matmul(a: &[Vec<Float>], b: &[Vec<Float>]) -> Vec<Vec<Float>> {
+    let n = b.first().map_or(0, Vec::len);
+    a.iter()
+        .map(|row| {
+            (0..n)
+                .map(|j| {
+                    let col: Vec<Float> = b.iter().map(|r| r[j].clone()).collect();
+                    dot(row, &col)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -827,6 +1036,19 @@ mod tests {
         assert_eq!(r.samples[0].1, 0u32);
         // Outputs at T = 0 of a centred model are 0; the linear model starts at the same point.
         assert!(r.final_deviation > 0u32);
+    }
+
+    /// The GBS-integrated linearised outputs agree with the matrix exponential.
+    #[test]
+    fn linear_outputs_match_matrix_exponential() {
+        let problem = small_tanh_problem();
+        let r = reference(&problem, &ReferenceOptions::default());
+        let lin = linear_reference(&problem, PREC);
+        assert_eq!(lin.r0, r.r0);
+        for (a, b) in r.linear_outputs_final.iter().zip(&lin.linear_outputs_final) {
+            let d = Float::with_val(PREC, a - b).abs();
+            assert!(d < 1e-40, "GBS {a} vs expm {b}");
+        }
     }
 
     /// MATH.md F7 at u = 0.8, kappa ~ 1e-3.

@@ -41,33 +41,46 @@ fn root_sum_squares(v: &[f64]) -> f64 {
 
 /// Bounds over the box `w` (every real parameter vector with `w_j` in the interval `w[j]`).
 pub fn derivative_bounds(problem: &Problem, w: &[Interval]) -> DerivativeBounds {
+    region_bounds(problem, w, None)
+}
+
+/// Bounds over the union of the 2-norm balls of radius `radius` around the points of the box
+/// `centre` (for example the reachable ball `B(w0, sqrt(T R0)/alpha)` of MATH.md F2).
+pub fn derivative_bounds_on_ball(problem: &Problem, centre: &[Interval], radius: f64) -> DerivativeBounds {
+    region_bounds(problem, centre, Some(radius))
+}
+
+fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
     match &problem.architecture {
         Architecture::Quadratic(q) => {
             // Dh = sqrt(lambda) + L w, D^2 h = L.
             let l = rational_to_interval(&q.lipschitz);
             let slope = rational_to_interval(&q.lambda).sqrt();
-            let g = (slope.abs() + l.abs() * w[0].abs()).sup();
+            let w_mag = point(w[0].mag()) + point(ball.unwrap_or(0.0));
+            let g = (slope.abs() + l.abs() * w_mag).sup();
             DerivativeBounds { gradient: vec![g], hessian: vec![l.abs().sup()] }
         }
         Architecture::Mlp(arch) => {
             let net = Mlp::<Interval>::new(arch, &problem.inputs);
             let mut taylor = MlpTaylor::new(net);
             taylor.forward(&[w.to_vec()], 0);
-            mlp_bounds(&taylor, w)
+            mlp_bounds(&taylor, w, ball)
         }
     }
 }
 
 /// The layer recursion of `proofs/derivative-bounds.md`, per input, with first-order
 /// coefficients `g` (a linear form in the per-layer direction norms `nu_l`) and second-order
-/// coefficients `q` (a quadratic form in `nu`).
-fn mlp_bounds(taylor: &MlpTaylor<Interval>, w: &[Interval]) -> DerivativeBounds {
+/// coefficients `q` (a quadratic form in `nu`). Over a ball of radius `rho` around the box
+/// `w`, `|W_l|_F <= |W_l(w)|_F + rho` and `|a_l| <= |a_l(w)| + rho sup|Da_l|`.
+fn mlp_bounds(taylor: &MlpTaylor<Interval>, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
     let net = &taylor.net;
     let layers = net.num_layers();
     let zero = const_interval!(0.0, 0.0);
     let two = const_interval!(2.0, 2.0);
-    // omega_l >= sup over the box of |W_l|_F >= |W_l|_2.
-    let omegas: Vec<Interval> = (1..=layers).map(|l| point(norm2_upper(net.weights(w, l)))).collect();
+    let rho = point(ball.unwrap_or(0.0));
+    // omega_l >= sup over the region of |W_l|_F >= |W_l|_2.
+    let omegas: Vec<Interval> = (1..=layers).map(|l| point(norm2_upper(net.weights(w, l))) + rho).collect();
     let bias_term = if net.bias { const_interval!(1.0, 1.0) } else { zero };
     let d = net.widths[0];
     let mut gradient = Vec::with_capacity(net.num_inputs);
@@ -95,12 +108,16 @@ fn mlp_bounds(taylor: &MlpTaylor<Interval>, w: &[Interval]) -> DerivativeBounds 
             let (s1, s2) = global_derivative_bounds(net.activations[l - 1]);
             let (s1, s2) = (point(s1), point(s2));
             let width = net.widths[l];
-            a_norm = point(norm2_upper(&taylor.activations(l, 0)[i * width..(i + 1) * width]));
             // |a_l'| <= s1 |z_l'|;  |a_l''| <= s2 |z_l'|^2 + s1 |z_l''|
             ga = gz.iter().map(|&g| s1 * g).collect();
             qa = (0..layers)
                 .map(|r| (0..layers).map(|k| s2 * gz[r] * gz[k] + s1 * qz[r][k]).collect())
                 .collect();
+            a_norm = point(norm2_upper(&taylor.activations(l, 0)[i * width..(i + 1) * width]));
+            if ball.is_some() {
+                // Mean value inequality along the segment from the centre (inside the ball).
+                a_norm += rho * point(norm2_upper(&ga));
+            }
         }
         gradient.push(norm2_upper(&gz));
         let flat: Vec<Interval> = qz.into_iter().flatten().collect();

@@ -1,0 +1,776 @@
+//! End-to-end tests of the `ntkcert` binary: verdicts and exit codes, the `--json` report, the
+//! certificate file (content, hashes, atomic writing, schema), `simulate`, and every kind of bad
+//! input (one line on stderr naming the field or file, the documented exit code, nothing on
+//! stdout, no output file). Only small specs: the whole file runs in a few seconds in release.
+
+use num_bigint::BigUint;
+use ntkcert::arith::rational::{f64_to_rational, parse_decimal};
+use serde_json::Value;
+use std::ffi::OsStr;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ntkcert");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn repo(rel: &str) -> PathBuf {
+    root().join(rel)
+}
+
+/// Runs the binary from the repository root, without stdin and without the debugging
+/// environment variables that change the integrator.
+fn ntkcert<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(root())
+        .env_remove("NTKCERT_TOL")
+        .env_remove("NTKCERT_DEBUG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ntkcert")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code (not killed by a signal)")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// The one JSON object printed on stdout (exactly one line).
+fn json_stdout(out: &Output) -> Value {
+    let s = stdout(out);
+    assert_eq!(s.lines().count(), 1, "expected one line of JSON on stdout, got:\n{s}");
+    let v: Value = serde_json::from_str(s.trim_end()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{s}"));
+    assert!(v.is_object(), "stdout is not a JSON object: {s}");
+    v
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Names of the entries of `dir`, sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+/// `(lo, hi)` of an interval object `{"lo": .., "hi": ..}` with finite endpoints, `lo <= hi`.
+fn interval(v: &Value, what: &str) -> (f64, f64) {
+    let obj = v.as_object().unwrap_or_else(|| panic!("{what}: not an object: {v}"));
+    assert_eq!(obj.len(), 2, "{what}: expected exactly the keys lo, hi: {v}");
+    let lo = obj.get("lo").and_then(Value::as_f64).unwrap_or_else(|| panic!("{what}: lo is not a number: {v}"));
+    let hi = obj.get("hi").and_then(Value::as_f64).unwrap_or_else(|| panic!("{what}: hi is not a number: {v}"));
+    assert!(lo <= hi, "{what}: lo > hi: {v}");
+    (lo, hi)
+}
+
+/// The exact decimal expansion of a positive finite f64 (every binary fraction has one).
+fn exact_decimal(x: f64) -> String {
+    assert!(x.is_finite() && x > 0.0);
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, e) = if biased == 0 { (fraction, -1074) } else { (fraction | (1 << 52), biased - 1075) };
+    // x = m 2^e = m 5^k / 10^k with k = -e.
+    let s = if e >= 0 {
+        (BigUint::from(m) << e as usize).to_string()
+    } else {
+        let k = (-e) as usize;
+        let digits = (BigUint::from(m) * BigUint::from(5u32).pow(k as u32)).to_string();
+        let padded = if digits.len() <= k { "0".repeat(k + 1 - digits.len()) + &digits } else { digits };
+        let (int, frac) = padded.split_at(padded.len() - k);
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") }
+    };
+    assert_eq!(parse_decimal(&s).unwrap(), f64_to_rational(x), "exact_decimal({x:e}) = {s} is not exact");
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts, exit codes and the --json report.
+
+const SMALL: &str = "specs/bench/gf-mlp-small.toml";
+
+#[test]
+fn certify_small_json_is_one_certified_object() {
+    let out = ntkcert(&["certify", SMALL, "--json"]);
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    assert_eq!(stderr(&out), "", "--json prints nothing on stderr (no progress bar)");
+    let v = json_stdout(&out);
+    for key in ["verdict", "sup_deviation", "final_deviation", "outputs_final", "r0", "seconds"] {
+        assert!(v.get(key).is_some(), "missing key {key}: {v}");
+    }
+    assert_eq!(v["verdict"], "certified");
+    assert_eq!(v["name"], "gf-mlp-small");
+    assert_eq!(v["tolerance"], "1/1000");
+    assert!(v["reason"].is_null());
+    let (sup_lo, sup_hi) = interval(&v["sup_deviation"], "sup_deviation");
+    let (fin_lo, fin_hi) = interval(&v["final_deviation"], "final_deviation");
+    assert!(sup_lo >= 0.0 && fin_lo >= 0.0, "a deviation is a norm: {v}");
+    assert!(sup_hi <= 1e-3, "certified means sup D <= eps = 1e-3: {v}");
+    assert!(fin_hi <= sup_hi, "D(T) <= sup_t D(t): {v}");
+    assert!(fin_lo <= sup_hi, "D(T) and sup D enclosures must be consistent: {v}");
+    let outputs = v["outputs_final"].as_array().expect("outputs_final is a list");
+    assert_eq!(outputs.len(), 8, "N = n = 8 outputs");
+    for (i, x) in outputs.iter().enumerate() {
+        interval(x, &format!("outputs_final[{i}]"));
+    }
+    let lin = v["linear_outputs_final"].as_array().expect("linear_outputs_final is a list");
+    assert_eq!(lin.len(), 8);
+    for (i, x) in lin.iter().enumerate() {
+        interval(x, &format!("linear_outputs_final[{i}]"));
+    }
+    let (r0_lo, r0_hi) = interval(&v["r0"], "r0");
+    assert!(r0_lo > 0.0 && r0_hi < 1.0, "R0 = |y|^2 / 2 ~ 0.714: {v}");
+    assert!(v["seconds"].as_f64().is_some_and(|s| s >= 0.0), "seconds: {v}");
+    assert!(v["steps"].as_u64().is_some_and(|s| s >= 1), "steps: {v}");
+}
+
+#[test]
+fn certify_small_text_report() {
+    let out = ntkcert(&["certify", SMALL, "--quiet"]);
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let s = stdout(&out);
+    assert!(s.starts_with("gf-mlp-small: CERTIFIED"), "{s}");
+    assert!(s.contains("sup_(t<=T) D(t) in ["), "{s}");
+}
+
+#[test]
+fn refuted_example_exits_1() {
+    let out = ntkcert(&["certify", "specs/examples/mlp-inline.toml", "--json"]);
+    assert_eq!(code(&out), 1, "stderr: {}", stderr(&out));
+    let v = json_stdout(&out);
+    assert_eq!(v["verdict"], "refuted");
+    let (lo, _) = interval(&v["sup_deviation"], "sup_deviation");
+    assert!(lo > 0.05, "refuted means a certified lower bound above eps = 0.05: {v}");
+}
+
+/// The tolerance set to the exact midpoint of the certified enclosure of sup D: neither
+/// `sup D <= eps` nor `sup D > eps` can be proved.
+#[test]
+fn tolerance_inside_the_enclosure_is_inconclusive_exit_2() {
+    let first = json_stdout(&ntkcert(&["certify", SMALL, "--json"]));
+    let (lo, hi) = interval(&first["sup_deviation"], "sup_deviation");
+    let mid = lo + (hi - lo) / 2.0;
+    assert!(lo < mid && mid < hi, "the enclosure [{lo:e}, {hi:e}] has no f64 strictly inside");
+    let eps = exact_decimal(mid);
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo(SMALL)).unwrap();
+    assert_eq!(text.matches("tolerance = \"1e-3\"").count(), 1);
+    let spec = dir.path().join("inside.toml");
+    write(&spec, &text.replace("tolerance = \"1e-3\"", &format!("tolerance = \"{eps}\"")));
+
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref()]);
+    assert_eq!(code(&out), 2, "stdout: {} stderr: {}", stdout(&out), stderr(&out));
+    let v = json_stdout(&out);
+    assert_eq!(v["verdict"], "inconclusive");
+    assert_eq!(v["sup_deviation"], first["sup_deviation"], "the tolerance does not change the enclosure");
+    assert!(v["reason"].as_str().is_some_and(|r| r.contains("inside")), "a reason is given: {v}");
+
+    // The readable report says so too, with the reason.
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "-q".as_ref()]);
+    assert_eq!(code(&out), 2);
+    let s = stdout(&out);
+    assert!(s.contains("INCONCLUSIVE") && s.contains("why:"), "{s}");
+}
+
+/// An integrator that gives up (here: at the step limit) gives an inconclusive verdict, a reason,
+/// whole-line enclosures (null endpoints), and still a valid certificate.
+#[test]
+fn step_limit_is_inconclusive_with_whole_line_enclosures() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo(SMALL)).unwrap();
+    let spec = dir.path().join("limit.toml");
+    write(&spec, &format!("{text}\n[solver]\nmax_steps = 2\n"));
+    let cert_path = dir.path().join("limit.json");
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref(), "--out".as_ref(), cert_path.as_os_str()]);
+    assert_eq!(code(&out), 2, "stderr: {}", stderr(&out));
+    let v = json_stdout(&out);
+    assert_eq!(v["verdict"], "inconclusive");
+    assert!(v["reason"].as_str().is_some_and(|r| r.contains("step limit")), "{v}");
+    assert_eq!(v["steps"], 2);
+    for key in ["sup_deviation", "final_deviation"] {
+        assert!(v[key]["lo"].is_null() && v[key]["hi"].is_null(), "{key}: {v}");
+    }
+    interval(&v["r0"], "r0");
+    let cert: Value = serde_json::from_str(&std::fs::read_to_string(&cert_path).unwrap()).unwrap();
+    assert_eq!(cert["claims"], v);
+    assert_eq!(cert["hints"]["steps"].as_array().unwrap().len(), 2);
+    check_against_schema(&cert);
+}
+
+// ---------------------------------------------------------------------------------------------
+// simulate, help.
+
+#[test]
+fn simulate_agrees_with_the_certified_midpoint() {
+    let cert = json_stdout(&ntkcert(&["certify", SMALL, "--json"]));
+    let out = ntkcert(&["simulate", SMALL, "--json"]);
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let sim = json_stdout(&out);
+    for key in ["final_deviation", "sup_deviation"] {
+        let (lo, hi) = interval(&cert[key], key);
+        let mid = lo + (hi - lo) / 2.0;
+        let d = sim[key].as_f64().unwrap_or_else(|| panic!("simulate {key}: {sim}"));
+        assert!((d - mid).abs() <= 1e-9, "simulate {key} = {d:e}, certified midpoint {mid:e}");
+    }
+    let (r0_lo, r0_hi) = interval(&cert["r0"], "r0");
+    let r0 = sim["r0"].as_f64().unwrap();
+    assert!((r0 - (r0_lo + r0_hi) / 2.0).abs() <= 1e-12, "R0 {r0} vs [{r0_lo}, {r0_hi}]");
+    let outputs = sim["outputs_final"].as_array().unwrap();
+    assert_eq!(outputs.len(), 8);
+
+    let text = ntkcert(&["simulate", SMALL]);
+    assert_eq!(code(&text), 0);
+    assert!(stdout(&text).contains("not certified"), "{}", stdout(&text));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let out = ntkcert(&["--help"]);
+    assert_eq!(code(&out), 0);
+    let s = stdout(&out);
+    for cmd in ["certify", "simulate", "bench"] {
+        assert!(s.contains(cmd), "--help lists {cmd}:\n{s}");
+    }
+    let out = ntkcert(&["certify", "--help"]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("--out"), "{}", stdout(&out));
+    let out = ntkcert(&["--version"]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).starts_with("ntkcert "), "{}", stdout(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The certificate file.
+
+fn umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    u32::from_str_radix(line.split_whitespace().nth(1)?, 8).ok()
+}
+
+#[test]
+fn certificate_for_the_npy_example() {
+    let spec_rel = "specs/examples/mlp-npy.toml";
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = dir.path().join("cert.json");
+    // An existing file is replaced whole.
+    write(&cert_path, "old content, not JSON");
+    let out = ntkcert(&[
+        OsStr::new("certify"),
+        spec_rel.as_ref(),
+        "--json".as_ref(),
+        "--out".as_ref(),
+        cert_path.as_os_str(),
+    ]);
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    let claims = json_stdout(&out);
+    assert_eq!(entries(dir.path()), vec!["cert.json"], "no temporary file is left behind");
+    let text = std::fs::read_to_string(&cert_path).unwrap();
+    let cert: Value = serde_json::from_str(&text).expect("the certificate is JSON");
+
+    assert_eq!(cert["format"], "ntkcert-certificate/1");
+    assert_eq!(cert["format"], ntkcert::certificate::FORMAT_VERSION);
+    assert_eq!(cert["tool"]["name"], "ntkcert");
+    assert_eq!(cert["tool"]["version"], env!("CARGO_PKG_VERSION"));
+
+    // The spec hash is the library's, and is the SHA-256 of the canonical text.
+    let loaded = ntkcert::spec::load(&repo(spec_rel)).unwrap();
+    assert_eq!(cert["spec"]["sha256"], loaded.spec_sha256.as_str());
+    assert_eq!(cert["spec"]["canonical"], loaded.canonical);
+    let canonical_text = ntkcert::spec::canonical_string(&cert["spec"]["canonical"]);
+    assert_eq!(sha256_hex(canonical_text.as_bytes()), loaded.spec_sha256);
+
+    // Every data file, in reading order, with the hash of its bytes.
+    let expected = [
+        ("weights.files[0]", "npy_W1.npy"),
+        ("weights.files[1]", "npy_b1.npy"),
+        ("weights.files[2]", "npy_W2.npy"),
+        ("weights.files[3]", "npy_b2.npy"),
+        ("data.inputs_file", "npy_x.npy"),
+        ("data.targets_file", "npy_y.npy"),
+    ];
+    let files = cert["data_files"].as_array().expect("data_files is a list");
+    assert_eq!(files.len(), expected.len(), "{}", cert["data_files"]);
+    for (f, (field, path)) in files.iter().zip(expected) {
+        assert_eq!(f["field"], field);
+        assert_eq!(f["path"], path);
+        let bytes = std::fs::read(repo("specs/examples").join(path)).unwrap();
+        assert_eq!(f["sha256"], sha256_hex(&bytes).as_str(), "hash of {path}");
+    }
+
+    // The problem, in exact decimals.
+    let p = &cert["problem"];
+    assert_eq!(p["name"], "mlp-npy-tanh");
+    assert_eq!(p["alpha"], "20");
+    assert_eq!(p["horizon"], "5");
+    assert_eq!(p["tolerance"], "1/100");
+    assert_eq!(p["num_params"], 2 * 8 + 8 + 8 + 1);
+    assert_eq!(p["num_outputs"], 5);
+    assert_eq!(p["centred"], true);
+
+    // The claims are exactly what certify --json printed in the same run.
+    assert_eq!(cert["claims"], claims);
+    assert_eq!(cert["claims"]["verdict"], "certified");
+    assert_eq!(cert["r0"], claims["r0"]);
+
+    // The hints: one record per step, covering [0, T].
+    assert_eq!(cert["hints"]["method"], "taylor-tube");
+    assert_eq!(cert["hints"]["order"], 16);
+    let steps = cert["hints"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len() as u64, claims["steps"].as_u64().unwrap());
+    assert_eq!(steps[0]["t"], 0.0);
+    let mut t_prev = -1.0;
+    for s in steps {
+        let t = s["t"].as_f64().unwrap();
+        assert!(t > t_prev, "step start times increase: {s}");
+        t_prev = t;
+        assert!(s["h"].as_f64().unwrap() > 0.0, "{s}");
+        for key in ["radius", "tube_radius", "linear_radius"] {
+            assert!(s[key].as_f64().unwrap() >= 0.0, "{key}: {s}");
+        }
+        assert!(s["mu"].as_f64().is_some(), "{s}");
+    }
+    let last = steps.last().unwrap();
+    let end = last["t"].as_f64().unwrap() + last["h"].as_f64().unwrap();
+    assert!((end - 5.0).abs() <= 1e-9, "the steps end at T = 5, not {end}");
+
+    // Ordinary file permissions (0666 less the umask), not a temporary file's 0600.
+    #[cfg(unix)]
+    if let Some(mask) = umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cert_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !mask, "certificate mode {mode:o} with umask {mask:o}");
+    }
+
+    check_against_schema(&cert);
+}
+
+#[test]
+fn certificate_into_a_missing_directory_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let cert_path = missing.join("cert.json");
+    let out = ntkcert(&[OsStr::new("certify"), SMALL.as_ref(), "--out".as_ref(), cert_path.as_os_str()]);
+    assert_eq!(code(&out), 73, "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line on stderr:\n{err}");
+    assert!(err.starts_with("error: ") && err.contains(&*cert_path.to_string_lossy()), "{err}");
+    assert!(!err.contains(".ntkcert-") && !err.contains("at path"), "the temporary file's name is not shown: {err}");
+    assert_eq!(stdout(&out), "", "nothing on stdout when the certificate cannot be written");
+    assert!(!missing.exists());
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: one line on stderr naming the field or the file, the documented exit code, nothing
+// on stdout, no certificate.
+
+const EXIT_USAGE: i32 = 64;
+const EXIT_DATA: i32 = 65;
+const EXIT_NO_INPUT: i32 = 66;
+
+/// Runs `certify SPEC --json --out OUT/cert.json` (and `simulate SPEC --json`) and checks the
+/// failure. `needles` must all occur in the error line.
+fn assert_rejected(spec: &Path, expected: i32, needles: &[&str]) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let cert = out_dir.path().join("cert.json");
+    let out = ntkcert(&[
+        OsStr::new("certify"),
+        spec.as_os_str(),
+        "--json".as_ref(),
+        "--out".as_ref(),
+        cert.as_os_str(),
+    ]);
+    let what = spec.display();
+    let err = stderr(&out);
+    print!("{err}"); // shown with --nocapture
+    assert_eq!(code(&out), expected, "{what}: exit code; stderr: {err}");
+    assert_eq!(stdout(&out), "", "{what}: nothing on stdout");
+    assert_eq!(err.lines().count(), 1, "{what}: exactly one line on stderr, got:\n{err}");
+    assert!(err.ends_with('\n'));
+    assert!(err.starts_with("error: "), "{what}: {err}");
+    assert!(err.contains(&*spec.to_string_lossy()), "{what}: the error names the spec file: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{what}: the error mentions {needle:?}: {err}");
+    }
+    assert!(!cert.exists(), "{what}: no certificate after a failure");
+    assert_eq!(entries(out_dir.path()), Vec::<String>::new(), "{what}: nothing written at all");
+
+    let out = ntkcert(&[OsStr::new("simulate"), spec.as_os_str(), "--json".as_ref()]);
+    assert_eq!(code(&out), expected, "{what}: simulate exit code; stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "", "{what}: simulate prints nothing on stdout");
+    assert_eq!(stderr(&out), err, "{what}: simulate reports the same error");
+}
+
+/// A small valid spec that the variations below break one thing at a time.
+const BASE: &str = r#"name = "base"
+alpha = 10
+horizon = 1
+tolerance = "0.01"
+
+[model]
+kind = "mlp"
+widths = [2, 3, 1]
+activation = "tanh"
+
+[weights]
+source = "inline"
+values = ["0.8", "-0.5", "0.3", "0.9", "-0.7", "0.2", "0.6", "-0.4", "0.5"]
+
+[data]
+inputs = [["1", "0"], ["0.5", "-0.5"]]
+targets = ["0.3", "-0.2"]
+"#;
+
+/// `BASE` with `from` (which must occur exactly once) replaced by `to`.
+fn variant(from: &str, to: &str) -> String {
+    assert_eq!(BASE.matches(from).count(), 1, "{from:?} occurs once in BASE");
+    BASE.replace(from, to)
+}
+
+/// A version-1 `.npy` file of little-endian float64 values.
+fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let shape_text = match shape {
+        [n] => format!("({n},)"),
+        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
+    };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn base_spec_is_valid() {
+    // Otherwise the rejections below would prove nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("base.toml");
+    write(&spec, BASE);
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref()]);
+    assert!([0, 1, 2].contains(&code(&out)), "stderr: {}", stderr(&out));
+    let base = json_stdout(&out);
+    // The hand-written .npy writer makes files the loader accepts, with the same values.
+    let spec = dir.path().join("npy.toml");
+    write(&spec, &variant(r#"inputs = [["1", "0"], ["0.5", "-0.5"]]"#, r#"inputs_file = "x.npy""#));
+    std::fs::write(dir.path().join("x.npy"), npy_f64(&[2, 2], &[1.0, 0.0, 0.5, -0.5])).unwrap();
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref()]);
+    assert!([0, 1, 2].contains(&code(&out)), "stderr: {}", stderr(&out));
+    assert_eq!(json_stdout(&out)["sup_deviation"], base["sup_deviation"]);
+}
+
+#[test]
+fn invalid_specs_are_rejected_with_65() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("malformed", variant("alpha = 10", "alpha = = 10"), vec!["invalid TOML", "line 2"]),
+        ("unclosed", variant("[model]", "[model"), vec!["invalid TOML"]),
+        ("weights-count", variant(r#", "0.5"]"#, "]"), vec!["weights.values", "9", "8"]),
+        ("inputs-width", variant(r#"["0.5", "-0.5"]]"#, r#"["0.5", "-0.5", "1"]]"#), vec!["data.inputs"]),
+        ("targets-length", variant(r#"targets = ["0.3", "-0.2"]"#, r#"targets = ["0.3"]"#), vec!["data.targets"]),
+        ("nan-inline", variant(r#"values = ["0.8""#, r#"values = ["nan""#), vec!["weights.values[0]"]),
+        ("inf-inline", variant(r#"["1", "0"]"#, r#"["inf", "0"]"#), vec!["data.inputs[0][0]"]),
+        ("nan-unquoted", variant(r#"["1", "0"]"#, r#"[nan, "0"]"#), vec!["data.inputs[0][0]"]),
+        ("alpha-zero", variant("alpha = 10", r#"alpha = "0""#), vec!["'alpha'"]),
+        ("alpha-negative", variant("alpha = 10", r#"alpha = "-1""#), vec!["'alpha'"]),
+        ("alpha-float", variant("alpha = 10", "alpha = 0.1"), vec!["'alpha'", "\"0.1\""]),
+        ("horizon-negative", variant("horizon = 1", r#"horizon = "-1""#), vec!["'horizon'"]),
+        ("tolerance-negative", variant(r#"tolerance = "0.01""#, r#"tolerance = "-0.5""#), vec!["'tolerance'"]),
+        ("bad-decimal", variant(r#"tolerance = "0.01""#, r#"tolerance = "0.0.1""#), vec!["'tolerance'"]),
+        ("activation", variant(r#"activation = "tanh""#, r#"activation = "relu""#), vec!["model.activation", "relu"]),
+        ("unknown-key", variant("alpha = 10", "alpha = 10\nalhpa = 3"), vec!["alhpa"]),
+        ("missing-key", variant("horizon = 1\n", ""), vec!["horizon"]),
+    ];
+    for (name, text, needles) in cases {
+        let spec = dir.path().join(format!("{name}.toml"));
+        write(&spec, &text);
+        assert_rejected(&spec, EXIT_DATA, &needles);
+    }
+}
+
+#[test]
+fn invalid_data_files_are_rejected_with_65() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let from_file = variant(r#"inputs = [["1", "0"], ["0.5", "-0.5"]]"#, r#"inputs_file = "x.csv""#);
+
+    // NaN and infinity in data files.
+    write(&d.join("nan.toml"), &from_file);
+    write(&d.join("x.csv"), "x1,x2\n1,0\n0.5,nan\n");
+    assert_rejected(&d.join("nan.toml"), EXIT_DATA, &["data.inputs_file", "x.csv", "line 3, column 2", "nan"]);
+    write(&d.join("inf.toml"), &from_file.replace("x.csv", "inf.npy"));
+    std::fs::write(d.join("inf.npy"), npy_f64(&[2, 2], &[1.0, 0.0, f64::INFINITY, -0.5])).unwrap();
+    assert_rejected(&d.join("inf.toml"), EXIT_DATA, &["data.inputs_file", "inf.npy", "[1, 0]"]);
+    // A data file of the wrong shape.
+    write(&d.join("shape.toml"), &from_file.replace("x.csv", "x3.npy"));
+    std::fs::write(d.join("x3.npy"), npy_f64(&[2, 3], &[1.0; 6])).unwrap();
+    assert_rejected(&d.join("shape.toml"), EXIT_DATA, &["data.inputs_file", "x3.npy"]);
+
+    // Truncated .npy files: a copy of the npy example with one file cut short.
+    let npy_dir = d.join("npy");
+    std::fs::create_dir(&npy_dir).unwrap();
+    for name in ["mlp-npy.toml", "npy_W1.npy", "npy_b1.npy", "npy_W2.npy", "npy_b2.npy", "npy_x.npy", "npy_y.npy"] {
+        std::fs::copy(repo("specs/examples").join(name), npy_dir.join(name)).unwrap();
+    }
+    let spec = npy_dir.join("mlp-npy.toml");
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref()]);
+    assert_eq!(code(&out), 0, "the copied example is valid: {}", stderr(&out));
+    let w1 = std::fs::read(npy_dir.join("npy_W1.npy")).unwrap();
+    std::fs::write(npy_dir.join("npy_W1.npy"), &w1[..w1.len() - 3]).unwrap();
+    assert_rejected(&spec, EXIT_DATA, &["weights.files[0]", "npy_W1.npy"]);
+    std::fs::write(npy_dir.join("npy_W1.npy"), &w1[..20]).unwrap();
+    assert_rejected(&spec, EXIT_DATA, &["weights.files[0]", "npy_W1.npy"]);
+    std::fs::write(npy_dir.join("npy_W1.npy"), &w1).unwrap();
+    let y = std::fs::read(npy_dir.join("npy_y.npy")).unwrap();
+    std::fs::write(npy_dir.join("npy_y.npy"), &y[..y.len() - 8]).unwrap();
+    assert_rejected(&spec, EXIT_DATA, &["data.targets_file", "npy_y.npy"]);
+
+    // Truncated .safetensors files.
+    let st_dir = d.join("st");
+    std::fs::create_dir(&st_dir).unwrap();
+    for name in ["mlp-safetensors.toml", "model.safetensors"] {
+        std::fs::copy(repo("specs/examples").join(name), st_dir.join(name)).unwrap();
+    }
+    let spec = st_dir.join("mlp-safetensors.toml");
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref()]);
+    assert_eq!(code(&out), 0, "the copied example is valid: {}", stderr(&out));
+    let model = std::fs::read(st_dir.join("model.safetensors")).unwrap();
+    for cut in [model.len() - 5, 30, 4] {
+        std::fs::write(st_dir.join("model.safetensors"), &model[..cut]).unwrap();
+        assert_rejected(&spec, EXIT_DATA, &["weights.file", "model.safetensors"]);
+    }
+}
+
+#[test]
+fn missing_files_are_rejected_with_66() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A missing spec file.
+    assert_rejected(&d.join("no-such-spec.toml"), EXIT_NO_INPUT, &["cannot read"]);
+    // A missing data file.
+    write(&d.join("missing-data.toml"), &variant(r#"targets = ["0.3", "-0.2"]"#, r#"targets_file = "nope.npy""#));
+    assert_rejected(&d.join("missing-data.toml"), EXIT_NO_INPUT, &["data.targets_file", "nope.npy"]);
+    write(&d.join("missing-inputs.toml"), &variant(r#"inputs = [["1", "0"], ["0.5", "-0.5"]]"#, r#"inputs_file = "gone.csv""#));
+    assert_rejected(&d.join("missing-inputs.toml"), EXIT_NO_INPUT, &["data.inputs_file", "gone.csv"]);
+}
+
+#[test]
+fn command_line_errors_exit_64_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.json");
+    let cert = cert.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["frobnicate"], "frobnicate"),
+        (vec!["certiffy", SMALL], "certiffy"),
+        (vec!["certify"], "<SPEC>"),
+        (vec!["simulate"], "<SPEC>"),
+        (vec!["certify", SMALL, "--bogus"], "--bogus"),
+        (vec!["certify", SMALL, "--order", "x", "--out", cert], "--order"),
+        (vec!["certify", SMALL, "--order", "1", "--out", cert], "--order"),
+        (vec!["certify", SMALL, "--out"], "--out"),
+        (vec!["certify", SMALL, "extra", "--out", cert], "extra"),
+    ];
+    for (args, needle) in cases {
+        let out = ntkcert(&args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), EXIT_USAGE, "{args:?}: stderr: {err}");
+        assert_eq!(stdout(&out), "", "{args:?}: nothing on stdout");
+        assert_eq!(err.lines().count(), 1, "{args:?}: exactly one line on stderr, got:\n{err}");
+        assert!(err.starts_with("error: ") && err.contains(needle), "{args:?}: {err}");
+        assert_eq!(entries(dir.path()), Vec::<String>::new(), "{args:?}: nothing written");
+    }
+    // No subcommand at all: the help, on stderr, and the usage exit code.
+    let out = ntkcert::<&str>(&[]);
+    assert_eq!(code(&out), EXIT_USAGE);
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("certify"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The certificate schema (specs/certificate.schema.json), checked with a small validator for
+// the subset of JSON Schema 2020-12 the schema uses. Any other keyword makes the test fail, so
+// the schema cannot silently say more than is checked here.
+
+fn check_against_schema(cert: &Value) {
+    let text = std::fs::read_to_string(repo("specs/certificate.schema.json")).expect("the schema file");
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    let mut errors = Vec::new();
+    validate(&schema, &schema, cert, "$", &mut errors);
+    assert!(errors.is_empty(), "the certificate does not match the schema:\n{}", errors.join("\n"));
+
+    // The validator itself rejects what it should.
+    let mut broken = cert.clone();
+    broken["format"] = Value::from("ntkcert-certificate/2");
+    broken.as_object_mut().unwrap().remove("hints");
+    broken["data_files"] = serde_json::json!([{ "field": "data.inputs_file", "path": "x.npy", "sha256": "XYZ" }]);
+    broken["claims"]["sup_deviation"]["lo"] = Value::from("0");
+    broken["problem"]["extra"] = Value::from(1);
+    let mut errors = Vec::new();
+    validate(&schema, &schema, &broken, "$", &mut errors);
+    for bad in ["$.format", "hints", "$.data_files[0].sha256", "$.claims.sup_deviation.lo", "extra"] {
+        assert!(errors.iter().any(|e| e.contains(bad)), "the validator misses {bad}: {errors:?}");
+    }
+}
+
+fn type_matches(ty: &str, v: &Value) -> bool {
+    match ty {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        "number" => v.is_number(),
+        "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|x| x.fract() == 0.0),
+        other => panic!("schema: unknown type {other}"),
+    }
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    let Some(obj) = schema.as_object() else {
+        match schema {
+            Value::Bool(true) => return,
+            Value::Bool(false) => return errors.push(format!("{at}: not allowed")),
+            _ => panic!("schema at {at} is not a schema: {schema}"),
+        }
+    };
+    for (key, sub) in obj {
+        match key.as_str() {
+            "$schema" | "$id" | "$defs" | "title" | "description" | "$comment" | "examples" => {}
+            "$ref" => {
+                let path = sub.as_str().and_then(|r| r.strip_prefix("#/$defs/")).expect("only #/$defs/ references");
+                validate(root, &root["$defs"][path], v, at, errors);
+            }
+            "type" => {
+                let ok = match sub {
+                    Value::String(t) => type_matches(t, v),
+                    Value::Array(ts) => ts.iter().any(|t| type_matches(t.as_str().unwrap(), v)),
+                    _ => panic!("schema: bad type {sub}"),
+                };
+                if !ok {
+                    errors.push(format!("{at}: expected type {sub}, got {v}"));
+                }
+            }
+            "const" => {
+                if v != sub {
+                    errors.push(format!("{at}: expected {sub}, got {v}"));
+                }
+            }
+            "enum" => {
+                if !sub.as_array().unwrap().contains(v) {
+                    errors.push(format!("{at}: {v} not in {sub}"));
+                }
+            }
+            "minimum" => {
+                if let Some(x) = v.as_f64() {
+                    if x < sub.as_f64().unwrap() {
+                        errors.push(format!("{at}: {x} < minimum {sub}"));
+                    }
+                }
+            }
+            "minLength" => {
+                if let Some(s) = v.as_str() {
+                    if (s.chars().count() as u64) < sub.as_u64().unwrap() {
+                        errors.push(format!("{at}: shorter than {sub}"));
+                    }
+                }
+            }
+            "pattern" => {
+                // Only the patterns the schema uses are understood.
+                if let Some(s) = v.as_str() {
+                    let ok = match sub.as_str().unwrap() {
+                        "^[0-9a-f]{64}$" => is_sha256_hex(s),
+                        "^-?[0-9]+(/[0-9]+)?$" => {
+                            let body = s.strip_prefix('-').unwrap_or(s);
+                            let mut parts = body.split('/');
+                            let num = parts.next().unwrap();
+                            let den = parts.next();
+                            parts.next().is_none()
+                                && !num.is_empty()
+                                && num.bytes().all(|b| b.is_ascii_digit())
+                                && den.is_none_or(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+                        }
+                        other => panic!("schema: pattern {other} is not understood by the test"),
+                    };
+                    if !ok {
+                        errors.push(format!("{at}: {s:?} does not match {sub}"));
+                    }
+                }
+            }
+            "required" => {
+                if let Some(o) = v.as_object() {
+                    for k in sub.as_array().unwrap() {
+                        if !o.contains_key(k.as_str().unwrap()) {
+                            errors.push(format!("{at}: missing required key {k}"));
+                        }
+                    }
+                }
+            }
+            "properties" => {
+                if let Some(o) = v.as_object() {
+                    for (k, s) in sub.as_object().unwrap() {
+                        if let Some(x) = o.get(k) {
+                            validate(root, s, x, &format!("{at}.{k}"), errors);
+                        }
+                    }
+                }
+            }
+            "additionalProperties" => {
+                if let Some(o) = v.as_object() {
+                    let known = obj.get("properties").and_then(Value::as_object);
+                    for (k, x) in o {
+                        if !known.is_some_and(|p| p.contains_key(k)) {
+                            validate(root, sub, x, &format!("{at}.{k}"), errors);
+                        }
+                    }
+                }
+            }
+            "items" => {
+                if let Some(a) = v.as_array() {
+                    for (i, x) in a.iter().enumerate() {
+                        validate(root, sub, x, &format!("{at}[{i}]"), errors);
+                    }
+                }
+            }
+            "minItems" => {
+                if let Some(a) = v.as_array() {
+                    if (a.len() as u64) < sub.as_u64().unwrap() {
+                        errors.push(format!("{at}: fewer than {sub} items"));
+                    }
+                }
+            }
+            other => panic!("schema keyword {other} (at {at}) is not understood by the test's validator"),
+        }
+    }
+}
