@@ -115,7 +115,10 @@ fn collect_axes(table: &Table, prefix: &str, label: &str, axes: &mut Vec<Axis>) 
                 let values = items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| scalar_text(v, &format!("{origin}[{i}]")).and_then(|t| parse_value(&t, &format!("{origin}[{i}]"))))
+                    .map(|(i, v)| {
+                        let origin = format!("{label}: field 'sweep.{path}[{i}]'");
+                        scalar_text(v, &origin).and_then(|t| parse_value(&t, &origin))
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(SweepError::into_data)?;
                 axes.push(Axis { field: canonical_field(&path), values });

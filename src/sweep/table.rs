@@ -92,10 +92,13 @@ pub fn parse_column(name: &str, swept: &[String]) -> Result<Column, SweepError> 
         "key" => Column::Text("key"),
         "steps" => Column::Text("steps"),
         "p" => Column::Text("num_params"),
+        other if other.strip_prefix("sweep.").is_some_and(|f| swept.iter().any(|s| s == f)) => {
+            Column::Swept(other["sweep.".len()..].to_string())
+        }
         other if swept.iter().any(|s| s == other) => Column::Swept(other.to_string()),
         other => {
             return Err(SweepError::usage(format!(
-                "--columns: unknown column '{other}' (expected alpha, T, eps, p, name, verdict, key, steps, kappa, R0, supD, DT, trivial, published, sharpened, gronwall_t2, A/B ratios of those, or a swept field: {})",
+                "--columns: unknown column '{other}' (expected alpha, T, eps, p, name, verdict, key, steps, kappa, R0, supD, DT, trivial, published, sharpened, gronwall_t2, A/B ratios of those, or a swept field as written, sweep.FIELD: {})",
                 if swept.is_empty() { "none".to_string() } else { swept.join(", ") }
             )))
         }
