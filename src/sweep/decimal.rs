@@ -220,7 +220,7 @@ pub fn short_exact_text(q: &BigRational, max_digits: usize) -> Option<String> {
 /// An exact input (alpha, T, eps) for reading: exact when short, else rounded to nearest with
 /// `~` (Plain) or `\approx` (LaTeX) in front.
 pub fn input_text(q: &BigRational, sig: usize, style: Style) -> String {
-    if let Some(t) = short_exact_text(q, sig.max(6)) {
+    if let Some(t) = short_exact_text(q, sig.max(10)) {
         return t;
     }
     let r = rational_text(q, sig, Dir::Nearest, style);

@@ -96,6 +96,16 @@ const COLOURS: &[(u8, u8, u8, &str)] = &[
     (0, 0, 0, "black"),
 ];
 
+/// A tick label: `0.01`, `1`, `100` in the middle range, `1e-4`, `1e5` outside it.
+fn tick(v: f64) -> String {
+    if (1e-3..1e5).contains(&v) {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
 /// Renders the SVG text.
 pub fn svg(series: &[Series], bounds: &[String], title: &str) -> Result<String, String> {
     use plotters::prelude::*;
@@ -133,8 +143,8 @@ pub fn svg(series: &[Series], bounds: &[String], title: &str) -> Result<String, 
             .configure_mesh()
             .x_desc("T (training time)")
             .y_desc("sup_{t<=T} D(t)")
-            .x_label_formatter(&|v| format!("{v:.0e}"))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
             .label_style(("sans-serif", 15))
             .draw()
             .map_err(|e| e.to_string())?;

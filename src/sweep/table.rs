@@ -112,7 +112,11 @@ fn plain_header(c: &Column) -> String {
         Column::Input(_) => "eps".into(),
         Column::Text("num_params") => "p".into(),
         Column::Text(t) => t.to_string(),
-        Column::Swept(f) => f.clone(),
+        Column::Swept(f) => match f.as_str() {
+            "alpha" => "alpha (schedule)".into(),
+            "horizon" => "T (swept)".into(),
+            other => other.to_string(),
+        },
         Column::Interval("supD", _) => "sup D".into(),
         Column::Interval("DT", _) => "D(T)".into(),
         Column::Interval(n, _) => n.to_string(),
@@ -150,8 +154,8 @@ fn latex_header(c: &Column) -> String {
         Column::Text("num_params") => "$p$".into(),
         Column::Text(t) => latex_escape(t),
         Column::Swept(f) => match f.as_str() {
-            "alpha" => "$\\alpha$".into(),
-            "horizon" => "$T$".into(),
+            "alpha" => "$\\alpha$ (schedule)".into(),
+            "horizon" => "$T$ (swept)".into(),
             other => format!("\\texttt{{{}}}", latex_escape(other)),
         },
         Column::Interval("kappa", _) => "$\\kappa$".into(),
@@ -326,7 +330,7 @@ pub fn table_text(rows: &[Row], columns: &[Column], digits: usize, format: Forma
             out.push_str(&format!("| {} |\n", header.join(" | ")));
             out.push_str(&format!("|{}\n", columns.iter().map(|_| "---:|").collect::<String>()));
             for r in rows {
-                let cells: Vec<String> = columns.iter().map(|c| render(r, c, digits, format).join(" ").replace('|', "\\|")).collect();
+                let cells: Vec<String> = columns.iter().map(|c| render(r, c, digits, format).join(" ").replace('|', "\\|").replace('*', "\\*")).collect();
                 out.push_str(&format!("| {} |\n", cells.join(" | ")));
             }
         }
