@@ -266,6 +266,26 @@ fn interrupted_sweep_resumes_without_recomputing_finished_cells() {
 }
 
 #[test]
+fn a_grown_grid_reuses_finished_cells_and_keeps_other_lines() {
+    let dir = tmpdir("grow");
+    let run = |t: &str| {
+        ok(&ntkcert(&["sweep", SPEC, "--quiet", "--out", dir.to_str().unwrap(), "--set", t, "--set", "alpha=10*T,10*sqrt(T)"]))
+    };
+    assert!(run("T=1,4").contains("4 of 4 cells: 0 already done, 4 run now"));
+    let out = run("T=1,4,16");
+    assert!(out.contains("6 of 6 cells: 4 already done, 2 run now"), "{out}");
+    let rows = lines(&dir.join("results.jsonl"));
+    let idx: Vec<u64> = rows.iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    assert_eq!(idx, [0, 1, 2, 3, 4, 5], "renumbered in the grown grid");
+    assert!(rows.iter().all(|r| r["cells"] == 6));
+    // A smaller grid keeps the other lines.
+    let out = run("T=16");
+    assert!(out.contains("2 of 2 cells: 2 already done, 0 run now"), "{out}");
+    assert_eq!(lines(&dir.join("results.jsonl")).len(), 6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn shards_plus_merge_equal_a_single_run() {
     let single = tmpdir("single");
     sweep(&single, &[]);

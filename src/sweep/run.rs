@@ -171,15 +171,17 @@ pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummar
         load_cell(&plan, c)?;
     }
 
-    // Resume: the finished cells of this grid whose certificate is present.
+    // Resume: the finished cells of this grid whose certificate is present. Lines of cells that
+    // are not in this grid (an earlier, different grid in the same file) are kept as they are.
+    let index_of: BTreeMap<String, usize> = mine.iter().map(|c| (c.key(), c.index)).collect();
     let mut kept: Vec<Row> = Vec::new();
+    let mut foreign: Vec<Row> = Vec::new();
     let mut rewrite = false;
     if results.exists() {
         let (rows, skipped) = read_rows(&results, true)?;
         rewrite |= skipped > 0;
-        let my_keys: HashSet<String> = mine.iter().map(|c| c.key()).collect();
         let mut seen = HashSet::new();
-        for row in rows {
+        for mut row in rows {
             if row.str_field("base_sha256") != Some(plan.base_sha256.as_str()) {
                 return Err(SweepError::data(format!(
                     "{}: made from a different base spec (base_sha256 differs from {}'s); use another --out",
@@ -187,10 +189,21 @@ pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummar
                     plan.label
                 )));
             }
-            let ok = my_keys.contains(row.key())
-                && seen.insert(row.key().to_string())
-                && row.certificate_path().is_some_and(|p| p.is_file());
-            if ok {
+            if !seen.insert(row.key().to_string()) {
+                rewrite = true;
+                continue;
+            }
+            let Some(&index) = index_of.get(row.key()) else {
+                foreign.push(row);
+                continue;
+            };
+            if row.certificate_path().is_some_and(|p| p.is_file()) {
+                // The grid may have grown since the line was written: renumber.
+                if row.index() != index as u64 || row.value["cells"].as_u64() != Some(plan.cells.len() as u64) {
+                    row.value["index"] = Value::from(index);
+                    row.value["cells"] = Value::from(plan.cells.len());
+                    rewrite = true;
+                }
                 kept.push(row);
             } else {
                 rewrite = true;
@@ -212,7 +225,7 @@ pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummar
         .map_err(|e| SweepError::cant_create(format!("cannot create directory '{}': {e}", out_dir.join("certs").display())))?;
     if rewrite {
         // Drop partial lines (a sweep killed while writing) and stale lines, atomically.
-        write_rows(&results, &kept)?;
+        write_rows(&results, &[foreign.clone(), kept.clone()].concat())?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -260,12 +273,16 @@ pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummar
     let new = outcome?;
     drop(file);
 
-    // All cells of this run are done: rewrite the file in cell order (atomically).
+    // All cells of this run are done: rewrite the file in cell order (atomically), after the
+    // lines of other grids.
     let (rows, _) = read_rows(&results, true)?;
-    let mut rows: Vec<Row> = rows.into_iter().filter(|r| mine.iter().any(|c| c.key() == r.key())).collect();
+    let mut rows: Vec<Row> = rows.into_iter().filter(|r| index_of.contains_key(r.key())).collect();
     rows.sort_by_key(|r| r.index());
     rows.dedup_by(|a, b| a.key() == b.key());
-    write_rows(&results, &rows)?;
+    write_rows(&results, &[foreign.clone(), rows.clone()].concat())?;
+    if !foreign.is_empty() {
+        eprintln!("note: {}: kept {} lines of cells outside this grid", results.display(), foreign.len());
+    }
     let ran = new.iter().map(|(k, _)| k.clone()).collect();
     Ok(summary(&results, &plan, &mine, &rows, ran))
 }
@@ -309,8 +326,8 @@ fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> R
     let values: serde_json::Map<String, Value> = cell.values.iter().map(|(f, v)| (f.clone(), Value::String(v.text.clone()))).collect();
     let up = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
     let mut bounds = serde_json::Map::new();
-    for key in ["trivial", "published", "sharpened", "gronwall_t2"] {
-        bounds.insert(key.to_string(), theory.get(key).map_or(Value::Null, up));
+    for b in &theory.bounds {
+        bounds.insert(b.key.to_string(), up(b.value));
     }
     let mut theory_json = json!({
         "kappa": interval_json(theory.kappa),
