@@ -240,6 +240,7 @@ pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummar
             indicatif::ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, eta {eta} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
+        pb.enable_steady_tick(std::time::Duration::from_millis(500));
         Some(pb)
     } else {
         None
