@@ -48,7 +48,11 @@ pub fn series(rows: &[Row], bounds: &[String]) -> (Vec<Series>, usize) {
             continue;
         }
         let bs: Vec<f64> = bounds.iter().map(|b| r.bound(b).unwrap_or(f64::NAN)).collect();
-        let t_text = super::grid::decimal_text(&t);
+        // pgfplots reads decimals, not fractions.
+        let t_text = match super::grid::decimal_text(&t) {
+            exact if !exact.contains('/') => exact,
+            _ => decimal::rational_text(&t, 12, Dir::Nearest, Style::Plain),
+        };
         match out.iter_mut().find(|s| s.label == label) {
             Some(s) => {
                 s.points.push((tf, sd.lo, sd.hi, bs));
@@ -247,8 +251,7 @@ fn tex_label(label: &str) -> String {
                     "alpha" => "$\\alpha$".to_string(),
                     other => format!("\\texttt{{{}}}", super::table::latex_escape(other)),
                 };
-                let v = super::table::latex_escape(v);
-                format!("{key} = {v}")
+                format!("{key} = {}", super::table::latex_value(v))
             }
             None => super::table::latex_escape(part),
         })

@@ -285,7 +285,7 @@ fn render(row: &Row, c: &Column, digits: usize, format: Format) -> Vec<String> {
 }
 
 /// A swept value for LaTeX: schedules as math (`$10\,T^{0.5}$`), numbers as they are.
-fn latex_value(v: &str) -> String {
+pub(super) fn latex_value(v: &str) -> String {
     match grid::parse_value(v, "") {
         Ok(grid::AxisValue { kind: ValueKind::Schedule { c, beta }, .. }) => {
             let c_text = if c == num_rational::BigRational::from_integer(1.into()) { String::new() } else { format!("{}\\,", grid::decimal_text(&c)) };
