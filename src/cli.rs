@@ -59,6 +59,14 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// Certify every cell of a grid over spec fields (parallel, resumable, shardable).
+    Sweep(crate::sweep::SweepArgs),
+    /// Join the results files of sweep shards.
+    Merge(crate::sweep::MergeArgs),
+    /// Print sweep results as a LaTeX (booktabs), Markdown or CSV table.
+    Table(crate::sweep::TableArgs),
+    /// Plot sweep results: log-log sup D against T with the bound curves (SVG or pgfplots).
+    Plot(crate::sweep::PlotArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -88,6 +96,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Certify { spec, json, out, order, quiet } => run_certify(&spec, json, out, order, quiet),
         Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),
         Command::Bench { specs, repeat } => crate::bench::run(&specs, repeat),
+        Command::Sweep(args) => crate::sweep::cli_sweep(&args),
+        Command::Merge(args) => crate::sweep::cli_merge(&args),
+        Command::Table(args) => crate::sweep::cli_table(&args),
+        Command::Plot(args) => crate::sweep::cli_plot(&args),
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`certificate`]: the certificate file.
 //! - [`report`]: readable and JSON output.
 //! - [`reference`]: an independent high-precision (MPFR) integration used by tests.
+//! - [`sweep`]: `sweep`, `merge`, `table` and `plot` (grids, tables, figures).
 //! - [`cli`], [`bench`]: the command line.
 
 pub mod arith;
@@ -26,4 +27,5 @@ pub mod reference;
 pub mod report;
 pub mod simulate;
 pub mod spec;
+pub mod sweep;
 pub mod theory;
