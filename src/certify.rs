@@ -152,6 +152,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     // Parameters move at most sqrt(T R0) / alpha (proofs/theory-f1-f2.md); a tolerance relative
     // to that scale also works when w0 = 0.
     let displacement = (point(problem.horizon.enclosure.sup()) * half_r0_sq).sqrt() / alpha;
+    let trivial_bound = (point(8.0) * half_r0_sq).sqrt();
     let scale_params = centre.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(displacement.sup()).max(1e-300);
     let scale_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.mag())).max(1e-300);
     let tol_exp: i32 = std::env::var("NTKCERT_TOL").ok().and_then(|v| v.parse().ok()).unwrap_or(-56);
@@ -165,6 +166,8 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let mut last: Option<(TubeStep, LinearStep)> = None;
     let progress = progress_bar(options.progress, problem.horizon.enclosure.sup());
     let mut failure: Option<String> = None;
+    // Step-length cap from the last logarithmic-norm bound (see the TubeGrowth rejection).
+    let mut growth_limit = f64::INFINITY;
 
     while t < horizon {
         if records.len() >= options.max_steps {
@@ -178,7 +181,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         let expansion = tube.point_expansion(&centre);
         let remaining = &horizon - &t;
         let remaining_f = remaining.to_f64().unwrap_or(f64::MAX);
-        let mut h_try = tube.propose_step(&expansion, tol).min(lin_max_step).min(remaining_f);
+        let mut h_try = tube.propose_step(&expansion, tol).min(lin_max_step).min(remaining_f).min(growth_limit);
         let mut accepted = None;
         for _ in 0..40 {
             // The last step is the exact remainder of the horizon, enclosed.
@@ -194,6 +197,11 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                     accepted = Some((step, h_exact));
                     break;
                 }
+                Err(Rejection::TubeGrowth(mu)) => {
+                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} tube growth, mu {mu:.3e}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
+                    growth_limit = 0.9 * std::f64::consts::LN_2 / mu;
+                    h_try = (h_iv.sup() * 0.5).min(growth_limit);
+                }
                 Err(Rejection::Remainder(factor)) => {
                     if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} remainder factor {factor:.3}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
                     h_try = h_iv.sup() * factor
@@ -207,6 +215,11 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                 break;
             }
         }
+        // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
+        // slowly; a wrong guess only costs a rejection).
+        growth_limit = accepted.as_ref().map_or(growth_limit, |(step, _)| {
+            if step.mu > 0.0 && radius > 0.0 { 0.9 * std::f64::consts::LN_2 / step.mu } else { f64::INFINITY }
+        });
         let Some((step, h_exact)) = accepted else {
             failure = Some(format!(
                 "the integrator could not make a step at t = {:.6} (step size underflow); the flow may be far from lazy here: a larger alpha or a smaller T would help",
@@ -214,6 +227,19 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
             ));
             break;
         };
+        let output_uncertainty = (alpha * point(step.bounds.gradient_total()) * point(step.next_radius)).inf();
+        if output_uncertainty > trivial_bound.sup() {
+            // The outputs are already less certain than the trivial bound |D| <= 2 |r0| (F3):
+            // no later step can give a useful enclosure.
+            failure = Some(format!(
+                "at t = {:.6} the uncertainty of alpha h(w(t)) (about {:.3e}) exceeds the trivial bound sqrt(8 R0) = {:.3e}: the logarithmic-norm bound mu = {:.3e} (|r| sup|D^2 h| / alpha) lets errors grow too fast; a larger alpha or a smaller T would help",
+                t.to_f64().unwrap_or(f64::NAN),
+                output_uncertainty,
+                trivial_bound.sup(),
+                step.mu
+            ));
+            break;
+        }
         let lin = linear.step(&lin_centre, lin_radius, step.step, order);
         pieces.push(deviation_piece(&step, &lin, alpha, &problem.targets, offset.as_deref()));
         records.push(StepRecord {

@@ -51,14 +51,17 @@ pub fn exp_point(x: f64) -> FastInterval {
     if x.is_nan() {
         return FastInterval { lo: f64::NAN, hi: f64::NAN };
     }
-    if x > 709.0 {
+    // ln(f64::MAX) = 709.7827...: above 709.79, exp(x) > MAX. (A threshold of 709 here once
+    // returned [MAX, inf] for x in (709, 709.78], which excludes exp(x) < MAX.)
+    if x > 709.79 {
         return FastInterval { lo: f64::MAX, hi: f64::INFINITY };
     }
     if x < -745.0 {
         return FastInterval { lo: 0.0, hi: f64::from_bits(1) };
     }
     let k = (x / std::f64::consts::LN_2).round();
-    // r = x - k ln2, |r| <= 0.35; k is an integer with |k| <= 1076, so k * LN2_HI is exact.
+    // r = x - k ln2, |r| <= 0.35; k is an integer with -1075 <= k <= 1024, so k * LN2_HI is
+    // exact and 2^k is applied as two normal powers of two.
     let r = FastInterval::point(x) - FastInterval::point(k * LN2_HI) - FastInterval::point(k) * ln2_lo();
     let inv = inverse_factorials();
     let mut p = inv[DEGREE];
@@ -163,6 +166,18 @@ mod tests {
         let rest = Float::with_val(300, &ln2 - LN2_HI);
         assert!(inside(lo, &rest));
         assert_eq!(LN2_HI.to_bits() & ((1u64 << 21) - 1), 0);
+    }
+
+    /// Near the overflow threshold ln(MAX) = 709.78...: exp(x) below MAX must not be cut off.
+    #[test]
+    fn exp_near_overflow_contains_mpfr() {
+        for x in [709.0f64.next_up(), 709.5, 709.62, 709.78, 709.7827, 709.78271289338397, 709.79, 709.8, 745.0] {
+            let e = exp_point(x);
+            assert!(inside(e, &Float::with_val(300, x).exp()), "exp {x}: {e:?}");
+            let s = sigmoid(FastInterval::point(-x));
+            let reference = Float::with_val(300, 1) / (Float::with_val(300, 1) + Float::with_val(300, x).exp());
+            assert!(inside(s, &reference), "sigmoid {}: {s:?}", -x);
+        }
     }
 
     proptest! {

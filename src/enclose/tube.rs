@@ -44,8 +44,9 @@ pub struct TubeStep {
 pub enum Rejection {
     /// The high-order enclosure test failed for every candidate box.
     Enclosure,
-    /// `radius exp(mu h)` exceeded the tube radius assumed for `mu`.
-    TubeGrowth,
+    /// `radius exp(mu h)` exceeded the tube radius `2 radius` assumed for `mu` (carried): a
+    /// step below `ln 2 / mu` may pass.
+    TubeGrowth(f64),
     /// The remainder was too large; shrink by this factor.
     Remainder(f64),
 }
@@ -182,7 +183,7 @@ impl<'a> TubeIntegrator<'a> {
         let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.alpha()).sup();
         let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
         if radius > 0.0 && tube_radius >= guard {
-            return Err(Rejection::TubeGrowth);
+            return Err(Rejection::TubeGrowth(mu));
         }
 
         // 3. The Lagrange remainders must be small enough to keep the step accurate.
