@@ -12,6 +12,8 @@
 //! - [`certificate`]: the certificate file.
 //! - [`report`]: readable and JSON output.
 //! - [`reference`]: an independent high-precision (MPFR) integration used by tests.
+//! - [`theory`]: certified theory bounds (MATH.md F3-F6) and their constants.
+//! - [`regress`]: the theory regression suite (`ntkcert regress`).
 //! - [`cli`], [`bench`]: the command line.
 
 pub mod arith;
@@ -23,6 +25,7 @@ pub mod enclose;
 pub mod model;
 pub mod problem;
 pub mod reference;
+pub mod regress;
 pub mod report;
 pub mod simulate;
 pub mod spec;
