@@ -181,3 +181,17 @@ fn loss_decrease_bound(problem: &Problem, tb: &TheoryBounds, final_residual: &[I
     let second = second_part_constant() * (dr * tb.r0).sqrt();
     (horizon * l / alpha * (first + second)).sup().min(trivial)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharpened_constant_matches_math_md() {
+        let c = sharpened_constant();
+        assert!(c.inf() > 1.6597 && c.sup() < 1.6599, "{c:?}");
+        assert!(c.wid() < 1e-14);
+        let s = second_part_constant();
+        assert!(s.inf() > 0.9527 && s.sup() < 0.9528, "{s:?}");
+    }
+}
