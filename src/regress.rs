@@ -413,7 +413,7 @@ pub fn run_spec(rs: &RegressSpec) -> Result<Vec<Run>, SpecError> {
 
 /// The least-squares slope of `ln y` against `ln T`, enclosed (`y` must be positive).
 pub fn fitted_exponent(ts: &[Interval], ys: &[Interval]) -> Interval {
-    if ys.iter().any(|y| !(y.inf() > 0.0) || !y.sup().is_finite()) {
+    if ys.iter().any(|y| y.inf().is_nan() || y.inf() <= 0.0 || !y.sup().is_finite()) {
         return Interval::ENTIRE;
     }
     let n = point(ts.len() as f64);

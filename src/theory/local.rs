@@ -152,7 +152,7 @@ impl Forward {
             Architecture::Quadratic(_) => None,
             Architecture::Mlp(arch) => {
                 let mut t = MlpTaylor::new(Mlp::<Interval>::new(arch, &problem.inputs));
-                t.forward(&[problem.params0.clone()], 0);
+                t.forward(std::slice::from_ref(&problem.params0), 0);
                 Some(t)
             }
         };
