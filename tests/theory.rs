@@ -139,6 +139,54 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// `max_o |D^2 h_{i,o}(w)|_2` per input `i` (spectral norm of the exact `p x p` Hessian, from
+/// second-order Taylor coefficients by polarisation; the norm by power iteration on `H^2`, an
+/// estimate from below).
+fn hessian_norms(problem: &Problem, w: &[f64]) -> Vec<f64> {
+    let p = w.len();
+    let n = problem.inputs.len();
+    let out = problem.architecture.output_dim();
+    let unit = |i: usize| -> Vec<f64> { (0..p).map(|k| if k == i { 1.0 } else { 0.0 }).collect() };
+    let diag: Vec<Vec<(Vec<f64>, Vec<f64>)>> = (0..p).map(|i| directional_derivatives(problem, w, &unit(i))).collect();
+    // h[input][output] is a p x p matrix.
+    let mut h = vec![vec![vec![0.0; p * p]; out]; n];
+    for a in 0..p {
+        for b in a..p {
+            let v: Vec<f64> = (0..p).map(|k| if k == a || k == b { 1.0 } else { 0.0 }).collect();
+            let dd = if a == b { diag[a].clone() } else { directional_derivatives(problem, w, &v) };
+            for i in 0..n {
+                for o in 0..out {
+                    let val = if a == b { dd[i].1[o] } else { (dd[i].1[o] - diag[a][i].1[o] - diag[b][i].1[o]) / 2.0 };
+                    h[i][o][a * p + b] = val;
+                    h[i][o][b * p + a] = val;
+                }
+            }
+        }
+    }
+    h.iter()
+        .map(|per_out| {
+            per_out
+                .iter()
+                .map(|m| {
+                    let mut v: Vec<f64> = (0..p).map(|k| 1.0 + 0.37 * k as f64).collect();
+                    let mut est: f64 = 0.0;
+                    for _ in 0..200 {
+                        let hv: Vec<f64> = (0..p).map(|r| (0..p).map(|c| m[r * p + c] * v[c]).sum()).collect();
+                        let nv = norm(&v);
+                        let nh = norm(&hv);
+                        if nh == 0.0 {
+                            return 0.0;
+                        }
+                        est = est.max(nh / nv);
+                        v = hv.iter().map(|x| x / nh).collect();
+                    }
+                    est
+                })
+                .fold(0.0, f64::max)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 40, max_shrink_iters: 16, rng_seed: seed(), ..ProptestConfig::default() })]
 
@@ -203,6 +251,31 @@ proptest! {
             }
             prop_assert!(stacked1.sqrt() <= tb.lip_h * nv * (1.0 + 1e-9) + 1e-12);
             prop_assert!(stacked2.sqrt() <= tb.lip_dh_local * nv * nv * (1.0 + 1e-9) + 1e-12);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 16, rng_seed: seed(), ..ProptestConfig::default() })]
+
+    /// The per-input curvature bound dominates the exact spectral norm of every output's Hessian
+    /// (the worst direction, not a random one) at points of the reachable ball.
+    #[test]
+    fn curvature_bound_dominates_exact_hessian_norms(problem in arb_problem(), seed in any::<u64>()) {
+        let tb = theory_bounds(&problem);
+        let per_input = local::layered_bounds_on_ball(&problem, tb.reach).bounds;
+        let w0: Vec<f64> = problem.params0.iter().map(|v| v.mid()).collect();
+        for (k, frac) in [0.0, 0.999].into_iter().enumerate() {
+            let u = pseudo_random(w0.len(), seed ^ (k as u64 + 1));
+            let scale = tb.reach * frac / norm(&u).max(1e-300);
+            let w: Vec<f64> = w0.iter().zip(&u).map(|(a, b)| a + scale * b).collect();
+            for (i, hn) in hessian_norms(&problem, &w).into_iter().enumerate() {
+                if std::env::var_os("THEORY_TEST_VERBOSE").is_some() {
+                    eprintln!("hessian tightness {:.3} (box recursion {:.3})", hn / per_input.hessian[i], hn / local::layered_bounds_on_ball(&problem, tb.reach).box_bounds.hessian[i]);
+                }
+                prop_assert!(hn <= per_input.hessian[i] * (1.0 + 1e-9) + 1e-12,
+                    "|D^2 h_{}|_2 = {:e} > bound {:e} on {}", i, hn, per_input.hessian[i], describe(&problem));
+            }
         }
     }
 }
