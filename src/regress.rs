@@ -8,7 +8,7 @@
 //! run, `A >= B` only if `inf A >= sup B`; a bound is the number it states (an upper bound of
 //! `sup D`, rounded upward). A fitted exponent is the least-squares slope of `ln Q` against
 //! `ln T`, enclosed by interval arithmetic from the enclosures of `Q`; it passes only if the
-//! whole enclosure lies in `[min, max]`.
+//! whole enclosure lies in `[min, max]`. Proof of these decisions: `proofs/theory-f7.md#regress`.
 
 use crate::arith::rational::{parse_decimal, rational_to_interval, rational_to_string};
 use crate::arith::vector::point;

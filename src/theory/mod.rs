@@ -38,7 +38,8 @@ pub struct NamedBound {
 pub struct TheoryBounds {
     /// `R0 = |r0|^2 / 2`.
     pub r0: Interval,
-    /// `sqrt(T R0) / alpha` (upper): the trajectory stays in `B(w0, reach)` (F2).
+    /// `min(sqrt(T R0), T Lip(h) sqrt(2 R0)) / alpha` (upper): the trajectory stays in
+    /// `B(w0, reach)` (F2 and its velocity form).
     pub reach: f64,
     /// `sup |Dh|` over the reachable ball (upper).
     pub lip_h: f64,
@@ -108,8 +109,16 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
         (false, Some(h)) => h.iter().zip(&problem.targets).fold(point(0.0), |acc, (&h, &y)| acc + (alpha * h - y).sqr()) * point(0.5),
         (false, None) => InitialState::new(problem).half_r0_sq,
     };
-    let reach = ((horizon * r0).sqrt() / alpha).sup();
-    let region = local::layered_bounds_with(problem, &forward, reach);
+    let mut reach = ((horizon * r0).sqrt() / alpha).sup();
+    let mut region = local::layered_bounds_with(problem, &forward, reach);
+    // The velocity form of F2 (`|w(t) - w0| <= t Lip(h) sqrt(2 R0)/alpha`, Lip(h) over the ball
+    // just used, which contains the trajectory) is smaller for short horizons: then every
+    // constant is taken over that smaller ball (proofs/theory-f1-f2.md#f2).
+    let velocity = (horizon * point(region.bounds.gradient_total()) * (point(2.0) * r0).sqrt() / alpha).sup();
+    if velocity < reach {
+        reach = velocity;
+        region = local::layered_bounds_with(problem, &forward, reach);
+    }
     let lip_h = region.bounds.gradient_total();
     let lip_dh = region.bounds.hessian_total();
     let lip_dh_box = region.box_bounds.hessian_total();
