@@ -66,7 +66,9 @@ pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison
         let sup = c.certified.sup_deviation;
         let mut ratios = serde_json::Map::new();
         for b in &tb.bounds {
-            ratios.insert(b.key.to_string(), endpoint(b.value / sup.inf()));
+            // Only meaningful when the run was certified (a finite positive lower end).
+            let r = if sup.inf() > 0.0 && sup.sup().is_finite() { b.value / sup.inf() } else { f64::NAN };
+            ratios.insert(b.key.to_string(), endpoint(r));
         }
         v["certified"] = json!({
             "verdict": crate::report::verdict_name(c.certified.verdict),
@@ -126,9 +128,13 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
             fmt_interval(sup),
             fmt_interval(sup / tb.kappa_sqrt_r0())
         ));
-        for b in &tb.bounds {
-            s.push_str(&format!("    {:<14} / sup D <= {:.3e}\n", b.key, b.value / sup.inf()));
+        if sup.inf() > 0.0 && sup.sup().is_finite() {
+            for b in &tb.bounds {
+                s.push_str(&format!("    {:<14} / sup D <= {:.3e}\n", b.key, b.value / sup.inf()));
+            }
         }
+    } else {
+        s.push_str("  (--compare: how loose, against the certified run and the constants along the trajectory)\n");
     }
     s.push_str(&format!("  {:.4} s\n", tb.seconds));
     s
