@@ -1,16 +1,32 @@
+//! Cost of one Taylor expansion of the flow in each scalar type (developer measurement:
+//! `valgrind --tool=callgrind target/release/examples/scratch MODE [SPEC]`, MODE one of
+//! none, f64, fast, ball, box; subtract `none`).
 use inari::Interval;
+use ntkcert::arith::ball::Ball;
+use ntkcert::arith::fast_interval::FastInterval;
 use ntkcert::model::flow::GradientFlow;
 fn main() {
-    let loaded = ntkcert::spec::load(std::path::Path::new("specs/bench/gf-mlp-small.toml")).unwrap();
+    let mode = std::env::args().nth(1).unwrap_or("f64".into());
+    let path = std::env::args().nth(2).unwrap_or("specs/bench/gf-mlp-capd-edge.toml".into());
+    let loaded = ntkcert::spec::load(std::path::Path::new(&path)).unwrap();
     let p = &loaded.problem;
     let c: Vec<f64> = p.params0.iter().map(|v| v.mid()).collect();
     let off = GradientFlow::<Interval>::new(p, None).outputs_at(&p.params0);
-    let mut flow = GradientFlow::<Interval>::new(p, Some(&off));
-    for r in [0.0, 1e-9, 1e-7] {
-        let b: Vec<Interval> = c.iter().map(|&x| Interval::try_from((x - r, x + r)).unwrap()).collect();
-        let e = flow.expand(&b, 0);
-        let wf: Vec<f64> = e.params[1].iter().map(|v| v.wid()).collect();
-        let wh: Vec<f64> = e.outputs[0].iter().map(|v| v.wid()).collect();
-        println!("r={r:e} max width F {:e} (F36 {:?}) max width h {:e}", wf.iter().cloned().fold(0./0., f64::max), e.params[1][36], wh.iter().cloned().fold(0./0., f64::max));
+    let q = 16;
+    match mode.as_str() {
+        "f64" => { GradientFlow::<f64>::new(p, Some(&off)).expand(&c, q); }
+        "fast" => {
+            let s: Vec<FastInterval> = c.iter().map(|&x| FastInterval::point(x)).collect();
+            GradientFlow::<FastInterval>::new(p, Some(&off)).expand(&s, q);
+        }
+        "ball" => {
+            let s: Vec<Ball> = c.iter().map(|&x| Ball::point(x)).collect();
+            GradientFlow::<Ball>::new(p, Some(&off)).expand(&s, q);
+        }
+        "box" => {
+            let s: Vec<FastInterval> = c.iter().map(|&x| FastInterval { lo: x - 1e-6, hi: x + 1e-6 }).collect();
+            GradientFlow::<FastInterval>::new(p, Some(&off)).expand(&s, q + 1);
+        }
+        _ => {}
     }
 }

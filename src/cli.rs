@@ -81,6 +81,14 @@ enum Command {
         /// Directories (every *.toml in them) or spec files.
         paths: Vec<PathBuf>,
     },
+    /// Certify every cell of a grid over spec fields (parallel, resumable, shardable).
+    Sweep(crate::sweep::SweepArgs),
+    /// Join the results files of sweep shards.
+    Merge(crate::sweep::MergeArgs),
+    /// Print sweep results as a LaTeX (booktabs), Markdown or CSV table.
+    Table(crate::sweep::TableArgs),
+    /// Plot sweep results: log-log sup D against T with the bound curves (SVG or pgfplots).
+    Plot(crate::sweep::PlotArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -112,6 +120,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Bench { specs, repeat } => crate::bench::run(&specs, repeat),
         Command::Bound { spec, json, compare, bench, repeat } => crate::theory::report::run(&spec, json, compare, bench, repeat),
         Command::Regress { paths } => crate::regress::run(&paths),
+        Command::Sweep(args) => crate::sweep::cli_sweep(&args),
+        Command::Merge(args) => crate::sweep::cli_merge(&args),
+        Command::Table(args) => crate::sweep::cli_table(&args),
+        Command::Plot(args) => crate::sweep::cli_plot(&args),
     }
 }
 

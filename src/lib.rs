@@ -12,6 +12,7 @@
 //! - [`certificate`]: the certificate file.
 //! - [`report`]: readable and JSON output.
 //! - [`reference`]: an independent high-precision (MPFR) integration used by tests.
+//! - [`sweep`]: `sweep`, `merge`, `table` and `plot` (grids, tables, figures).
 //! - [`theory`]: certified theory bounds (MATH.md F3-F6) and their constants.
 //! - [`regress`]: the theory regression suite (`ntkcert regress`).
 //! - [`cli`], [`bench`]: the command line.
@@ -29,4 +30,5 @@ pub mod regress;
 pub mod report;
 pub mod simulate;
 pub mod spec;
+pub mod sweep;
 pub mod theory;

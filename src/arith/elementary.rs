@@ -28,7 +28,12 @@ fn ln2_lo() -> FastInterval {
 
 /// `1 / j!` for `j <= DEGREE + 1`, each enclosed (`j!` is exact in f64 for `j <= 18`; `19!` is
 /// not, so its reciprocal is enclosed from `1/18!` divided by 19).
-fn inverse_factorials() -> [FastInterval; DEGREE + 2] {
+fn inverse_factorials() -> &'static [FastInterval; DEGREE + 2] {
+    static TABLE: std::sync::OnceLock<[FastInterval; DEGREE + 2]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(compute_inverse_factorials)
+}
+
+fn compute_inverse_factorials() -> [FastInterval; DEGREE + 2] {
     let mut out = [FastInterval::ZERO; DEGREE + 2];
     let mut fact = 1.0f64;
     for (j, slot) in out.iter_mut().enumerate().take(DEGREE + 1) {

@@ -1,7 +1,7 @@
 //! A fast rigorous interval type for the integrator's inner loops.
 //!
 //! Each endpoint is computed with the processor's round-to-nearest arithmetic and then moved
-//! one floating-point number outward (`next_down` / `next_up`). For `+ - * /`, `sqrt` and
+//! at least one floating-point number outward (branch-free, by [`ulp_step`]). For `+ - * /`, `sqrt` and
 //! `mul_add` (one fused rounding), IEEE 754 guarantees that the rounded result is the floating
 //! point number nearest to the exact result, so the exact result lies between the rounded
 //! result's two neighbours. Proof: `proofs/fast-interval.md`.
@@ -35,7 +35,11 @@ impl FastInterval {
     /// `[down(lo), up(hi)]`: widens round-to-nearest results into an enclosure.
     #[inline(always)]
     fn outward(lo: f64, hi: f64) -> Self {
-        FastInterval { lo: lo.next_down(), hi: hi.next_up() }
+        // An infinite endpoint on the inner side (overflow of the exact bound) moves to the
+        // largest finite number, as `next_down(inf)` does; NaN stays NaN.
+        let lo = if lo == f64::INFINITY { f64::MAX } else { lo - ulp_step(lo) };
+        let hi = if hi == f64::NEG_INFINITY { -f64::MAX } else { hi + ulp_step(hi) };
+        FastInterval { lo, hi }
     }
 
     pub fn from_inari(x: Interval) -> Self {
@@ -56,6 +60,17 @@ impl FastInterval {
     fn apply(self, f: impl Fn(Interval) -> Interval) -> Self {
         Self::from_inari(f(self.to_inari()))
     }
+}
+
+/// `fl(fl(PHI * |x|) + ETA)` with `PHI = 2^-53 (1 + 2^-52)` and `ETA = 2^-1074`: for finite
+/// `x`, `fl(x + ulp_step(x)) >= succ(x)` and `fl(x - ulp_step(x)) <= pred(x)` (Rump,
+/// Zimmermann, Boldo & Melquiond 2009; proof in `proofs/fast-interval.md`, Lemma 1b).
+/// Branch-free, unlike `f64::next_up`.
+#[inline(always)]
+fn ulp_step(x: f64) -> f64 {
+    const PHI: f64 = f64::from_bits(0x3CA0_0000_0000_0001); // 2^-53 (1 + 2^-52)
+    const ETA: f64 = f64::from_bits(1); // 2^-1074
+    PHI * x.abs() + ETA
 }
 
 impl Add for FastInterval {
@@ -94,7 +109,8 @@ impl Mul for FastInterval {
 impl Div for FastInterval {
     type Output = Self;
     fn div(self, rhs: Self) -> Self {
-        if rhs.lo <= 0.0 && rhs.hi >= 0.0 {
+        // Also the whole line when an endpoint is NaN (the comparisons are then false).
+        if !(rhs.lo > 0.0 || rhs.hi < 0.0) {
             return FastInterval::ENTIRE;
         }
         let (q1, q2, q3, q4) = (self.lo / rhs.lo, self.lo / rhs.hi, self.hi / rhs.lo, self.hi / rhs.hi);
@@ -200,7 +216,39 @@ mod tests {
         prop_oneof![-1e3..1e3f64, -1e-300..1e-300f64, any::<i16>().prop_map(|i| i as f64 / 7.0)]
     }
 
+    /// `x - ulp_step(x) <= pred(x)` and `x + ulp_step(x) >= succ(x)`, checked on every binade
+    /// edge, the subnormals and random bit patterns (proofs/fast-interval.md, Lemma 1).
+    fn assert_steps_outward(x: f64) {
+        if !x.is_finite() {
+            return;
+        }
+        let out = FastInterval::outward(x, x);
+        assert!(out.lo <= x.next_down(), "lower step at {x:e} ({:#x}): {:e}", x.to_bits(), out.lo);
+        assert!(out.hi >= x.next_up(), "upper step at {x:e} ({:#x}): {:e}", x.to_bits(), out.hi);
+    }
+
+    #[test]
+    fn ulp_step_moves_at_least_one_number_outward() {
+        let mut specials = vec![0.0, -0.0, f64::MAX, -f64::MAX, f64::MIN_POSITIVE, f64::from_bits(1)];
+        for e in -1074..=1023 {
+            let p = 2f64.powi(e);
+            specials.extend([p, p.next_up(), p.next_down(), 3.0 * p, -p, -p.next_up(), -p.next_down()]);
+        }
+        for x in specials {
+            assert_steps_outward(x);
+        }
+        let inf = FastInterval::outward(f64::INFINITY, f64::NEG_INFINITY);
+        assert_eq!((inf.lo, inf.hi), (f64::MAX, -f64::MAX));
+        let nan = FastInterval::outward(f64::NAN, f64::NAN);
+        assert!(nan.lo.is_nan() && nan.hi.is_nan());
+    }
+
     proptest! {
+        #[test]
+        fn ulp_step_on_random_bits(bits in any::<u64>()) {
+            assert_steps_outward(f64::from_bits(bits));
+        }
+
         /// Every operation on point intervals contains the exact rational result.
         #[test]
         fn operations_enclose_exact_results(a in finite(), b in finite(), c in finite()) {

@@ -5,8 +5,11 @@
 //! - [`scalar`]: the [`scalar::Scalar`] trait, implemented by `f64` (non-rigorous simulation)
 //!   and by [`inari::Interval`] (outward-rounded enclosures). Model code is written once,
 //!   generically, and runs in both.
+//! - [`fast_interval`], [`ball`]: rigorous interval types built on round-to-nearest f64
+//!   arithmetic for the integrator's inner loops (endpoints; midpoint-radius).
 //! - [`vector`]: rigorous norms of interval vectors.
 
+pub mod ball;
 pub mod elementary;
 pub mod fast_interval;
 pub mod rational;

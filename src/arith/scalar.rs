@@ -50,6 +50,32 @@ pub trait Scalar:
     fn softplus(self) -> Self;
     /// An upper bound of `|x|` for every x represented.
     fn magnitude(self) -> f64;
+    /// `acc + sum_i xs[i] ys[i]` (over the common length). Intervals: an enclosure of the exact
+    /// sum for every choice of members (any summation order gives one, by inclusion isotony).
+    fn dot(acc: Self, xs: &[Self], ys: &[Self]) -> Self {
+        dot_four_way(acc, xs, ys)
+    }
+}
+
+/// `acc + sum xs[i] ys[i]` with four independent accumulators, so that consecutive fused
+/// multiply-adds do not wait for each other (the summation order differs from the sequential
+/// one; for intervals every order encloses the exact sum).
+#[inline(always)]
+pub fn dot_four_way<S: Scalar>(acc: S, xs: &[S], ys: &[S]) -> S {
+    let len = xs.len().min(ys.len());
+    let (xs, ys) = (&xs[..len], &ys[..len]);
+    let mut parts = [acc, S::zero(), S::zero(), S::zero()];
+    let mut xc = xs.chunks_exact(4);
+    let mut yc = ys.chunks_exact(4);
+    for (x, y) in (&mut xc).zip(&mut yc) {
+        for lane in 0..4 {
+            parts[lane] = x[lane].mul_add(y[lane], parts[lane]);
+        }
+    }
+    for (x, y) in xc.remainder().iter().zip(yc.remainder()) {
+        parts[0] = x.mul_add(*y, parts[0]);
+    }
+    (parts[0] + parts[1]) + (parts[2] + parts[3])
 }
 
 impl Scalar for f64 {

@@ -10,7 +10,9 @@
 //! `|w(t_k + s) - u(s)| <= tube_radius`.
 
 use super::poly;
+use crate::arith::ball::Ball;
 use crate::arith::fast_interval::FastInterval;
+use crate::arith::scalar::Scalar;
 use crate::arith::vector::{norm2_upper, point, radius_norm2_upper, symmetric};
 use crate::model::bounds::{derivative_bounds, DerivativeBounds};
 use crate::model::flow::{Expansion, GradientFlow};
@@ -58,9 +60,12 @@ pub struct Tolerances {
 
 pub struct TubeIntegrator<'a> {
     problem: &'a Problem,
-    /// The vector field in the fast interval type (the inner loops); results are converted
-    /// exactly to inari intervals.
+    /// The vector field in the fast interval type, for expansions over boxes; results are
+    /// converted exactly to inari intervals.
     flow: GradientFlow<FastInterval>,
+    /// The same in midpoint-radius arithmetic, for the expansion through a point, where every
+    /// quantity is thin (`arith::ball`: about 3x cheaper than endpoints there).
+    point_flow: GradientFlow<Ball>,
     offset: Option<Vec<Interval>>,
     order: usize,
 }
@@ -69,7 +74,8 @@ impl<'a> TubeIntegrator<'a> {
     /// `offset`: enclosure of `h(w0)` for the centred model.
     pub fn new(problem: &'a Problem, offset: Option<Vec<Interval>>, order: usize) -> Self {
         let flow = GradientFlow::new(problem, offset.as_deref());
-        TubeIntegrator { problem, flow, offset, order }
+        let point_flow = GradientFlow::new(problem, offset.as_deref());
+        TubeIntegrator { problem, flow, point_flow, offset, order }
     }
 
     pub fn alpha(&self) -> Interval {
@@ -88,8 +94,12 @@ impl<'a> TubeIntegrator<'a> {
 
     /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
     pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Interval> {
-        let start: Vec<Interval> = centre.iter().map(|&c| point(c)).collect();
-        self.expand(&start, self.order)
+        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
+        let e = self.point_flow.expand(&start, self.order);
+        let convert = |v: Vec<Vec<Ball>>| -> Vec<Vec<Interval>> {
+            v.into_iter().map(|c| c.into_iter().map(Scalar::to_interval).collect()).collect()
+        };
+        Expansion { params: convert(e.params), outputs: convert(e.outputs) }
     }
 
     /// A step length for which the last terms of the point series are below the tolerances.

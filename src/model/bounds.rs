@@ -8,6 +8,7 @@
 
 use super::activation::global_derivative_bounds;
 use super::mlp::{Mlp, MlpTaylor};
+use crate::arith::fast_interval::FastInterval;
 use crate::arith::rational::rational_to_interval;
 use crate::arith::vector::{norm2_upper, point};
 use crate::problem::{Architecture, Problem};
@@ -50,11 +51,16 @@ pub fn derivative_bounds_on_ball(problem: &Problem, centre: &[Interval], radius:
     region_bounds(problem, centre, Some(radius))
 }
 
-/// As [`derivative_bounds_on_ball`] for an MLP, reusing an interval forward pass at the box
-/// `centre` that has already run (`taylor.forward(&[centre], 0)`), so that callers needing the
-/// forward pass for other purposes do not repeat it (used by `theory::local`).
-pub fn mlp_bounds_on_ball(taylor: &MlpTaylor<Interval>, centre: &[Interval], radius: f64) -> DerivativeBounds {
-    mlp_bounds(taylor, centre, Some(radius))
+/// As [`derivative_bounds_on_ball`] for an MLP, reusing a (fast-interval) forward pass at the
+/// box `centre` that has already run (`taylor.forward(&[centre], 0)`), so that callers needing
+/// the forward pass for other purposes do not repeat it (used by `theory::local`).
+pub fn mlp_bounds_on_ball(
+    net: &Mlp<Interval>,
+    taylor: &MlpTaylor<FastInterval>,
+    centre: &[Interval],
+    radius: f64,
+) -> DerivativeBounds {
+    mlp_bounds(net, taylor, centre, Some(radius))
 }
 
 fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
@@ -68,10 +74,12 @@ fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> Deriva
             DerivativeBounds { gradient: vec![g], hessian: vec![l.abs().sup()] }
         }
         Architecture::Mlp(arch) => {
+            // The forward pass (activation values) in the fast interval type: inari's tanh
+            // calls MPFR per endpoint, far too slow for one pass per integration step.
             let net = Mlp::<Interval>::new(arch, &problem.inputs);
-            let mut taylor = MlpTaylor::new(net);
-            taylor.forward(&[w.to_vec()], 0);
-            mlp_bounds(&taylor, w, ball)
+            let mut taylor = MlpTaylor::new(Mlp::<FastInterval>::new(arch, &problem.inputs));
+            taylor.forward(&[w.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
+            mlp_bounds(&net, &taylor, w, ball)
         }
     }
 }
@@ -80,8 +88,7 @@ fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> Deriva
 /// coefficients `g` (a linear form in the per-layer direction norms `nu_l`) and second-order
 /// coefficients `q` (a quadratic form in `nu`). Over a ball of radius `rho` around the box
 /// `w`, `|W_l|_F <= |W_l(w)|_F + rho` and `|a_l| <= |a_l(w)| + rho sup|Da_l|`.
-fn mlp_bounds(taylor: &MlpTaylor<Interval>, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
-    let net = &taylor.net;
+fn mlp_bounds(net: &Mlp<Interval>, taylor: &MlpTaylor<FastInterval>, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
     let layers = net.num_layers();
     let zero = const_interval!(0.0, 0.0);
     let two = const_interval!(2.0, 2.0);
@@ -120,7 +127,9 @@ fn mlp_bounds(taylor: &MlpTaylor<Interval>, w: &[Interval], ball: Option<f64>) -
             qa = (0..layers)
                 .map(|r| (0..layers).map(|k| s2 * gz[r] * gz[k] + s1 * qz[r][k]).collect())
                 .collect();
-            a_norm = point(norm2_upper(&taylor.activations(l, 0)[i * width..(i + 1) * width]));
+            let values: Vec<Interval> =
+                taylor.activations(l, 0)[i * width..(i + 1) * width].iter().map(|v| v.to_inari()).collect();
+            a_norm = point(norm2_upper(&values));
             if ball.is_some() {
                 // Mean value inequality along the segment from the centre (inside the ball).
                 a_norm += rho * point(norm2_upper(&ga));

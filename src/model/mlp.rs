@@ -156,11 +156,7 @@ impl<S: Scalar> MlpTaylor<S> {
                     let arow = &a[i * din..(i + 1) * din];
                     for o in 0..dout {
                         let wrow = &wl[o * din..(o + 1) * din];
-                        let mut acc = S::zero();
-                        for (x, y) in arow.iter().zip(wrow) {
-                            acc = x.mul_add(*y, acc);
-                        }
-                        zk[i * dout + o] += acc;
+                        zk[i * dout + o] = S::dot(zk[i * dout + o], arow, wrow);
                     }
                 }
             }

@@ -16,7 +16,8 @@ use toml::{Table, Value};
 /// Upper limit on parameters, inputs x dimension and outputs, to refuse absurd allocations.
 const MAX_ELEMENTS: usize = 1 << 31;
 
-const TOP_KEYS: &[&str] = &["name", "alpha", "horizon", "tolerance", "centred", "model", "weights", "data", "solver"];
+/// `sweep` is the grid of `ntkcert sweep` (src/sweep); `certify` ignores it.
+const TOP_KEYS: &[&str] = &["name", "alpha", "horizon", "tolerance", "centred", "model", "weights", "data", "solver", "sweep"];
 
 /// Reads data files relative to the spec's directory and records them.
 pub(crate) struct Files<'a> {

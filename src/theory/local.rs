@@ -8,6 +8,7 @@
 //! plus `O(p)` norm computations (and `O(k^3)` for the spectral bound of a layer whose smaller
 //! side `k` is at most 64): no backward pass, no `p x p` work.
 
+use crate::arith::fast_interval::FastInterval;
 use crate::arith::vector::{norm2_upper, point};
 use crate::model::activation::global_derivative_bounds;
 use crate::model::bounds::{derivative_bounds_on_ball, mlp_bounds_on_ball, DerivativeBounds};
@@ -140,10 +141,11 @@ pub struct LayeredBounds {
     pub box_bounds: DerivativeBounds,
 }
 
-/// One interval forward pass at `w0` over all inputs, shared by the bounds below and by the
-/// computation of `R0` (for an MLP; nothing for the quadratic family).
+/// One interval forward pass at `w0` over all inputs (in the fast rigorous interval type, as
+/// `model::bounds`), shared by the bounds below and by the computation of `R0` (for an MLP;
+/// nothing for the quadratic family).
 pub struct Forward {
-    taylor: Option<MlpTaylor<Interval>>,
+    taylor: Option<(Mlp<Interval>, MlpTaylor<FastInterval>)>,
 }
 
 impl Forward {
@@ -151,17 +153,18 @@ impl Forward {
         let taylor = match &problem.architecture {
             Architecture::Quadratic(_) => None,
             Architecture::Mlp(arch) => {
-                let mut t = MlpTaylor::new(Mlp::<Interval>::new(arch, &problem.inputs));
-                t.forward(std::slice::from_ref(&problem.params0), 0);
-                Some(t)
+                let net = Mlp::<Interval>::new(arch, &problem.inputs);
+                let mut t = MlpTaylor::new(Mlp::<FastInterval>::new(arch, &problem.inputs));
+                t.forward(&[problem.params0.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
+                Some((net, t))
             }
         };
         Forward { taylor }
     }
 
     /// `h(w0)` for an MLP (input-major), `None` for the quadratic family.
-    pub fn outputs(&self) -> Option<&[Interval]> {
-        self.taylor.as_ref().map(|t| t.outputs(0))
+    pub fn outputs(&self) -> Option<Vec<Interval>> {
+        self.taylor.as_ref().map(|(_, t)| t.outputs(0).iter().map(|v| v.to_inari()).collect())
     }
 }
 
@@ -178,9 +181,9 @@ pub fn layered_bounds_with(problem: &Problem, fwd: &Forward, radius: f64) -> Lay
             let b = derivative_bounds_on_ball(problem, &problem.params0, radius);
             LayeredBounds { bounds: b.clone(), box_bounds: b }
         }
-        Some(taylor) => {
-            let box_bounds = mlp_bounds_on_ball(taylor, &problem.params0, radius);
-            let layered = mlp_layered(taylor, &problem.params0, radius);
+        Some((net, taylor)) => {
+            let box_bounds = mlp_bounds_on_ball(net, taylor, &problem.params0, radius);
+            let layered = mlp_layered(net, taylor, &problem.params0, radius);
             let bounds = DerivativeBounds {
                 gradient: layered.gradient.iter().zip(&box_bounds.gradient).map(|(a, b)| a.min(*b)).collect(),
                 hessian: layered.hessian.iter().zip(&box_bounds.hessian).map(|(a, b)| a.min(*b)).collect(),
@@ -191,8 +194,7 @@ pub fn layered_bounds_with(problem: &Problem, fwd: &Forward, radius: f64) -> Lay
 }
 
 /// The layered recursion (`proofs/theory-local-constant.md`, section "Layered bound").
-fn mlp_layered(taylor: &MlpTaylor<Interval>, w0: &[Interval], radius: f64) -> DerivativeBounds {
-    let net = &taylor.net;
+fn mlp_layered(net: &Mlp<Interval>, taylor: &MlpTaylor<FastInterval>, w0: &[Interval], radius: f64) -> DerivativeBounds {
     let layers = net.num_layers();
     let rho = point(radius);
     let zero = const_interval!(0.0, 0.0);
@@ -242,10 +244,11 @@ fn mlp_layered(taylor: &MlpTaylor<Interval>, w0: &[Interval], radius: f64) -> De
                 let delta = rho * norm(&gz);
                 let spread = point(g1) * delta;
                 let spread = Interval::try_from((-spread.sup(), spread.sup())).unwrap_or(Interval::ENTIRE);
-                let a0 = &taylor.activations(l, 0)[i * width..(i + 1) * width];
+                let a0: Vec<Interval> =
+                    taylor.activations(l, 0)[i * width..(i + 1) * width].iter().map(|v| v.to_inari()).collect();
                 let mut s1 = 0.0f64;
                 let mut s2 = Vec::with_capacity(width);
-                for &aj in a0 {
+                for &aj in &a0 {
                     let (b1, b2) = local_activation_bounds(act, aj + spread);
                     s1 = s1.max(b1);
                     s2.push(point(b2));
@@ -253,7 +256,7 @@ fn mlp_layered(taylor: &MlpTaylor<Interval>, w0: &[Interval], radius: f64) -> De
                 s1s.push(point(s1));
                 s2s.push(s2);
                 ga = gz.iter().map(|&g| point(s1) * g).collect();
-                a_norm = norm(a0) + rho * norm(&ga);
+                a_norm = norm(&a0) + rho * norm(&ga);
             }
             gzs.push(gz);
         }

@@ -150,17 +150,25 @@ fn best_of(repeat: usize, mut f: impl FnMut()) -> f64 {
     best
 }
 
-/// `bound --bench`: the cost of `theory_bounds` against one interval Jacobian evaluation
-/// `Dh(w0)` (same arithmetic, one thread each), measured side by side, interleaved.
+/// `bound --bench`: the cost of `theory_bounds` against one Jacobian evaluation `Dh(w0)` in the
+/// same rigorous arithmetic (the fast interval type of `arith::fast_interval`, which the bound's
+/// forward pass uses), and for reference in inari intervals and in plain f64; one thread each,
+/// measured side by side, interleaved.
 pub fn bench(problem: &Problem, repeat: usize) -> String {
+    use crate::arith::fast_interval::FastInterval;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a thread pool");
     let (mut tb_best, mut jac_best, mut jac64_best) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    let mut jacf_best = f64::INFINITY;
     let w0 = problem.params0.clone();
+    let w0fast: Vec<FastInterval> = w0.iter().map(|&v| FastInterval::from_inari(v)).collect();
     let w0f: Vec<f64> = w0.iter().map(|v| v.mid()).collect();
     for _ in 0..repeat.max(1) {
         pool.install(|| {
             tb_best = tb_best.min(best_of(1, || {
                 std::hint::black_box(theory_bounds(problem));
+            }));
+            jacf_best = jacf_best.min(best_of(1, || {
+                std::hint::black_box(crate::model::flow::jacobian::<FastInterval>(problem, &w0fast));
             }));
             jac_best = jac_best.min(best_of(1, || {
                 std::hint::black_box(crate::model::flow::jacobian::<Interval>(problem, &w0));
@@ -172,14 +180,15 @@ pub fn bench(problem: &Problem, repeat: usize) -> String {
     }
     let _ = point(0.0);
     format!(
-        "{:<22} {:>7} {:>5} {:>10} {:>14} {:>7} {:>14}\n{:<22} {:>7} {:>5} {:>10.5} {:>14.5} {:>7.2} {:>14.5}\n",
-        "spec", "p", "N", "bound s", "jacobian s", "ratio", "jacobian f64 s",
+        "{:<22} {:>7} {:>5} {:>10} {:>12} {:>7} {:>14} {:>12}\n{:<22} {:>7} {:>5} {:>10.5} {:>12.5} {:>7.2} {:>14.5} {:>12.5}\n",
+        "spec", "p", "N", "bound s", "jacobian s", "ratio", "jac (inari) s", "jac f64 s",
         problem.name,
         problem.num_params(),
         problem.num_outputs(),
         tb_best,
+        jacf_best,
+        tb_best / jacf_best,
         jac_best,
-        tb_best / jac_best,
         jac64_best
     )
 }

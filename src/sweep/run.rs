@@ -1,0 +1,438 @@
+//! Running a sweep: every pending cell is certified (in parallel), its certificate written
+//! atomically, and one JSON line appended to the results file as soon as it finishes. A rerun
+//! reads the results file first and skips the cells whose line (and certificate) is there, so an
+//! interrupted sweep resumes where it stopped. `--shard K/N` runs the cells with
+//! `index mod N = K - 1`; `merge` joins the shard files.
+
+use super::grid::{self, Cell};
+use super::results::{read_rows, Row, RESULTS_FORMAT};
+use super::{SweepArgs, SweepError};
+use crate::certificate::{write_atomically, Certificate};
+use crate::certify::{certify, Options};
+use crate::report::{interval_json, verdict_name};
+use crate::spec;
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Everything `run_sweep` needs besides the spec.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
+    /// `--set` axes, as written.
+    pub set: Vec<String>,
+    pub out: Option<PathBuf>,
+    /// `(k, n)`, 1-based `k`.
+    pub shard: Option<(usize, usize)>,
+    pub jobs: Option<usize>,
+    pub order: Option<usize>,
+    pub progress: bool,
+    pub dry_run: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct SweepSummary {
+    pub results: PathBuf,
+    pub cells_total: usize,
+    pub cells_in_shard: usize,
+    pub already_done: usize,
+    /// Keys of the cells computed by this run.
+    pub ran: Vec<String>,
+    pub verdicts: BTreeMap<String, usize>,
+}
+
+pub(super) fn cli(args: &SweepArgs) -> Result<i32, SweepError> {
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    if matches!(args.order, Some(0 | 1)) {
+        return Err(SweepError::usage("--order must be at least 2"));
+    }
+    if args.jobs == Some(0) {
+        return Err(SweepError::usage("--jobs must be at least 1"));
+    }
+    let options = SweepOptions {
+        set: args.set.clone(),
+        out: args.out.clone(),
+        shard,
+        jobs: args.jobs,
+        order: args.order,
+        progress: !args.quiet,
+        dry_run: args.dry_run,
+    };
+    let summary = run_sweep(&args.spec, &options)?;
+    if !args.dry_run {
+        let verdicts: Vec<String> = summary.verdicts.iter().map(|(v, n)| format!("{n} {v}")).collect();
+        println!(
+            "{} of {} cells{}: {} already done, {} run now; {}; results in {}",
+            summary.cells_in_shard,
+            summary.cells_total,
+            shard.map(|(k, n)| format!(" (shard {k}/{n})")).unwrap_or_default(),
+            summary.already_done,
+            summary.ran.len(),
+            if verdicts.is_empty() { "no verdicts".to_string() } else { verdicts.join(", ") },
+            summary.results.display()
+        );
+    }
+    Ok(0)
+}
+
+/// Parses `K/N` with `1 <= K <= N`.
+pub fn parse_shard(s: &str) -> Result<(usize, usize), SweepError> {
+    let bad = || SweepError::usage(format!("--shard '{s}': expected K/N with 1 <= K <= N (e.g. 2/8)"));
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let k: usize = k.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// The prepared sweep: the base spec, its axes and cells.
+struct Plan {
+    label: String,
+    base_dir: PathBuf,
+    base: toml::Table,
+    base_name: String,
+    base_sha256: String,
+    cells: Vec<Cell>,
+}
+
+fn plan(spec_path: &Path, set: &[String]) -> Result<Plan, SweepError> {
+    let label = spec_path.display().to_string();
+    let text = std::fs::read_to_string(spec_path)
+        .map_err(|e| SweepError::no_input(format!("{label}: cannot read spec file: {e}")))?;
+    // The loader reports syntax and field errors in its one-line style; [sweep] is allowed there.
+    let base_dir = match spec_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base: toml::Table = text.parse().map_err(|_| match spec::load_str(&text, &base_dir, &label) {
+        Err(e) => SweepError::data(e.to_string()),
+        Ok(_) => SweepError::data(format!("{label}: invalid TOML")),
+    })?;
+    let spec_axes = match base.get("sweep") {
+        Some(v) => grid::axes_from_table(v, &label)?,
+        None => Vec::new(),
+    };
+    let cli_axes = set.iter().map(|a| grid::axis_from_arg(a)).collect::<Result<Vec<_>, _>>()?;
+    let axes = grid::merge_axes(spec_axes, cli_axes)?;
+    let base_name = match base.get("name") {
+        Some(toml::Value::String(s)) => s.clone(),
+        _ => spec_path.file_stem().and_then(|s| s.to_str()).unwrap_or("spec").to_string(),
+    };
+    let mut without_sweep = base.clone();
+    without_sweep.remove("sweep");
+    let canonical = spec::canonical_json(&toml::Value::Table(without_sweep));
+    let base_sha256 = spec::data::sha256_hex(spec::canonical_string(&canonical).as_bytes());
+    let cells = grid::cells(&axes);
+    Ok(Plan { label, base_dir, base, base_name, base_sha256, cells })
+}
+
+/// The spec text of a cell, loaded (so every cell is valid before any runs).
+fn load_cell(plan: &Plan, cell: &Cell) -> Result<spec::LoadedSpec, SweepError> {
+    let table = grid::cell_table(&plan.base, &plan.base_name, cell).map_err(|e| SweepError {
+        message: format!("{}: {}", plan.label, e.message),
+        code: e.code,
+    })?;
+    let text = toml::to_string(&table).map_err(|e| SweepError::internal(format!("cannot write the spec of cell {}: {e}", cell.key())))?;
+    spec::load_str(&text, &plan.base_dir, &format!("{} (cell {})", plan.label, cell.key()))
+        .map_err(|e| SweepError { message: e.to_string(), code: e.exit_code() })
+}
+
+fn results_path(out_dir: &Path, shard: Option<(usize, usize)>) -> PathBuf {
+    match shard {
+        Some((k, n)) => out_dir.join(format!("results.shard-{k}-of-{n}.jsonl")),
+        None => out_dir.join("results.jsonl"),
+    }
+}
+
+/// The certificate file of a cell, relative to the output directory.
+fn certificate_name(key: &str) -> String {
+    let h = spec::data::sha256_hex(key.as_bytes());
+    format!("certs/cell-{}.json", &h[..16])
+}
+
+/// Runs (or resumes) a sweep.
+pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummary, SweepError> {
+    let plan = plan(spec_path, &options.set)?;
+    let out_dir = options.out.clone().unwrap_or_else(|| PathBuf::from(format!("sweep-{}", plan.base_name.replace(['/', ' '], "_"))));
+    let results = results_path(&out_dir, options.shard);
+    let mine: Vec<&Cell> = plan
+        .cells
+        .iter()
+        .filter(|c| options.shard.is_none_or(|(k, n)| c.index % n == k - 1))
+        .collect();
+
+    // Validate every cell of this shard before running any.
+    for c in &mine {
+        load_cell(&plan, c)?;
+    }
+
+    // Resume: the finished cells of this grid whose certificate is present. Lines of cells that
+    // are not in this grid (an earlier, different grid in the same file) are kept as they are.
+    let index_of: BTreeMap<String, usize> = mine.iter().map(|c| (c.key(), c.index)).collect();
+    let mut kept: Vec<Row> = Vec::new();
+    let mut foreign: Vec<Row> = Vec::new();
+    let mut rewrite = false;
+    if results.exists() {
+        let (rows, skipped) = read_rows(&results, true)?;
+        rewrite |= skipped > 0;
+        let mut seen = HashSet::new();
+        for mut row in rows {
+            if row.str_field("base_sha256") != Some(plan.base_sha256.as_str()) {
+                return Err(SweepError::data(format!(
+                    "{}: made from a different base spec (base_sha256 differs from {}'s); use another --out",
+                    results.display(),
+                    plan.label
+                )));
+            }
+            if !seen.insert(row.key().to_string()) {
+                rewrite = true;
+                continue;
+            }
+            let Some(&index) = index_of.get(row.key()) else {
+                foreign.push(row);
+                continue;
+            };
+            if row.certificate_path().is_some_and(|p| p.is_file()) {
+                // The grid may have grown since the line was written: renumber.
+                if row.index() != index as u64 || row.value["cells"].as_u64() != Some(plan.cells.len() as u64) {
+                    row.value["index"] = Value::from(index);
+                    row.value["cells"] = Value::from(plan.cells.len());
+                    rewrite = true;
+                }
+                kept.push(row);
+            } else {
+                rewrite = true;
+            }
+        }
+    }
+    let done: HashSet<String> = kept.iter().map(|r| r.key().to_string()).collect();
+    let pending: Vec<&Cell> = mine.iter().copied().filter(|c| !done.contains(&c.key())).collect();
+
+    if options.dry_run {
+        for c in &mine {
+            println!("{:>5}  {}  {}", c.index, if done.contains(&c.key()) { "done   " } else { "pending" }, c.key());
+        }
+        println!("{} cells in the grid, {} in this run, {} done, {} pending", plan.cells.len(), mine.len(), kept.len(), pending.len());
+        return Ok(summary(&results, &plan, &mine, &kept, Vec::new()));
+    }
+
+    std::fs::create_dir_all(out_dir.join("certs"))
+        .map_err(|e| SweepError::cant_create(format!("cannot create directory '{}': {e}", out_dir.join("certs").display())))?;
+    if rewrite {
+        // Drop partial lines (a sweep killed while writing) and stale lines, atomically.
+        write_rows(&results, &[foreign.clone(), kept.clone()].concat())?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&results)
+        .map_err(|e| SweepError::cant_create(format!("cannot write results file '{}': {e}", results.display())))?;
+    let file = Mutex::new(file);
+
+    let pb = if options.progress && !pending.is_empty() {
+        let pb = indicatif::ProgressBar::with_draw_target(Some(pending.len() as u64), indicatif::ProgressDrawTarget::stderr());
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, eta {eta} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(500));
+        Some(pb)
+    } else {
+        None
+    };
+
+    let run_one = |cell: &Cell| -> Result<(String, Value), SweepError> {
+        let line = run_cell(&plan, cell, &out_dir, options.order)?;
+        let text = format!("{line}\n");
+        {
+            let mut f = file.lock().map_err(|_| SweepError::internal("results file lock poisoned"))?;
+            f.write_all(text.as_bytes())
+                .and_then(|_| f.sync_data())
+                .map_err(|e| SweepError::cant_create(format!("cannot write results file '{}': {e}", results.display())))?;
+        }
+        if let Some(pb) = &pb {
+            pb.inc(1);
+        }
+        Ok((cell.key(), line))
+    };
+    let outcome: Result<Vec<(String, Value)>, SweepError> = match options.jobs {
+        Some(j) => rayon::ThreadPoolBuilder::new()
+            .num_threads(j)
+            .build()
+            .map_err(|e| SweepError::internal(format!("cannot start {j} threads: {e}")))?
+            .install(|| pending.par_iter().map(|c| run_one(c)).collect()),
+        None => pending.par_iter().map(|c| run_one(c)).collect(),
+    };
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let new = outcome?;
+    drop(file);
+
+    // All cells of this run are done: rewrite the file in cell order (atomically), after the
+    // lines of other grids.
+    let (rows, _) = read_rows(&results, true)?;
+    let mut rows: Vec<Row> = rows.into_iter().filter(|r| index_of.contains_key(r.key())).collect();
+    rows.sort_by_key(|r| r.index());
+    rows.dedup_by(|a, b| a.key() == b.key());
+    write_rows(&results, &[foreign.clone(), rows.clone()].concat())?;
+    if !foreign.is_empty() {
+        eprintln!("note: {}: kept {} lines of cells outside this grid", results.display(), foreign.len());
+    }
+    let ran = new.iter().map(|(k, _)| k.clone()).collect();
+    Ok(summary(&results, &plan, &mine, &rows, ran))
+}
+
+fn summary(results: &Path, plan: &Plan, mine: &[&Cell], rows: &[Row], ran: Vec<String>) -> SweepSummary {
+    let mut verdicts = BTreeMap::new();
+    for r in rows {
+        *verdicts.entry(r.str_field("verdict").unwrap_or("?").to_string()).or_insert(0) += 1;
+    }
+    SweepSummary {
+        results: results.to_path_buf(),
+        cells_total: plan.cells.len(),
+        cells_in_shard: mine.len(),
+        already_done: rows.len().saturating_sub(ran.len()),
+        ran,
+        verdicts,
+    }
+}
+
+/// Certifies one cell, writes its certificate atomically and returns its results line.
+fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> Result<Value, SweepError> {
+    let loaded = load_cell(plan, cell)?;
+    let mut options = Options::default();
+    if let Some(q) = loaded.solver.order {
+        options.order = q;
+    }
+    if let Some(m) = loaded.solver.max_steps {
+        options.max_steps = m;
+    }
+    if let Some(q) = order {
+        options.order = q;
+    }
+    let problem = &loaded.problem;
+    let result = certify(problem, &options).map_err(|e| SweepError::data(format!("{} (cell {}): {e}", plan.label, cell.key())))?;
+    let theory = crate::theory::theory_bounds(problem);
+    let cert_name = certificate_name(&cell.key());
+    Certificate::new(&loaded, &options, &result)
+        .write_atomically(&out_dir.join(&cert_name))
+        .map_err(|e| SweepError::cant_create(format!("cannot write certificate '{}': {e}", out_dir.join(&cert_name).display())))?;
+    let exact = |q: &num_rational::BigRational| grid::decimal_text(q);
+    let values: serde_json::Map<String, Value> = cell.values.iter().map(|(f, v)| (f.clone(), Value::String(v.text.clone()))).collect();
+    let up = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
+    let mut bounds = serde_json::Map::new();
+    for b in &theory.bounds {
+        bounds.insert(b.key.to_string(), up(b.value));
+    }
+    let mut theory_json = json!({
+        "kappa": interval_json(theory.kappa),
+        "lip_h": up(theory.lip_h),
+        "lip_dh_local": up(theory.lip_dh_local),
+        "reach": up(theory.reach),
+    });
+    if let Value::Object(m) = &mut theory_json {
+        m.extend(bounds);
+    }
+    Ok(json!({
+        "format": RESULTS_FORMAT,
+        "key": cell.key(),
+        "index": cell.index,
+        "cells": plan.cells.len(),
+        "base_sha256": plan.base_sha256,
+        "spec_sha256": loaded.spec_sha256,
+        "values": values,
+        "name": problem.name,
+        "alpha": exact(&problem.alpha.value),
+        "horizon": exact(&problem.horizon.value),
+        "tolerance": exact(&problem.tolerance.value),
+        "num_params": problem.num_params(),
+        "verdict": verdict_name(result.verdict),
+        "reason": result.reason,
+        "sup_deviation": interval_json(result.sup_deviation),
+        "final_deviation": interval_json(result.final_deviation),
+        "r0": interval_json(result.r0),
+        "theory": theory_json,
+        "steps": result.steps,
+        "seconds": result.seconds,
+        "certificate": cert_name,
+    }))
+}
+
+/// Writes rows as a results file, atomically.
+fn write_rows(path: &Path, rows: &[Row]) -> Result<(), SweepError> {
+    let mut text = String::new();
+    for r in rows {
+        text.push_str(&r.value.to_string());
+        text.push('\n');
+    }
+    write_atomically(path, text.as_bytes())
+        .map_err(|e| SweepError::cant_create(format!("cannot write results file '{}': {e}", path.display())))
+}
+
+/// Joins results files (shards) into `out`, in cell order, one line per cell. Lines must come
+/// from the same base spec; a cell present twice must have the same enclosure of sup D.
+/// Certificate paths are rewritten relative to `out`'s directory.
+pub fn merge_files(inputs: &[PathBuf], out: &Path) -> Result<String, SweepError> {
+    let out_dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut by_key: BTreeMap<(u64, String), Row> = BTreeMap::new();
+    let mut base: Option<String> = None;
+    let mut total: Option<u64> = None;
+    for p in inputs {
+        let (rows, _) = read_rows(p, false)?;
+        for mut row in rows {
+            let b = row.str_field("base_sha256").unwrap_or("").to_string();
+            match &base {
+                None => base = Some(b),
+                Some(x) if *x != b => {
+                    return Err(SweepError::data(format!("{}: line for cell {} comes from a different base spec", p.display(), row.key())))
+                }
+                _ => {}
+            }
+            total = total.or(row.value["cells"].as_u64());
+            if let Some(cert) = row.certificate_path() {
+                let rel = relative_to(&cert, &out_dir);
+                row.value["certificate"] = Value::String(rel);
+                row.dir = out_dir.clone();
+            }
+            let k = (row.index(), row.key().to_string());
+            if let Some(prev) = by_key.get(&k) {
+                if prev.value["sup_deviation"] != row.value["sup_deviation"] {
+                    return Err(SweepError::data(format!("{}: cell {} appears twice with different results", p.display(), row.key())));
+                }
+                continue;
+            }
+            by_key.insert(k, row);
+        }
+    }
+    let rows: Vec<Row> = by_key.into_values().collect();
+    write_rows(out, &rows)?;
+    let missing = total.map(|t| t as usize).unwrap_or(rows.len()).saturating_sub(rows.len());
+    Ok(if missing == 0 {
+        format!("merged {} cells into {}", rows.len(), out.display())
+    } else {
+        format!("merged {} cells into {}; {missing} cells of the grid are missing", rows.len(), out.display())
+    })
+}
+
+/// `path` relative to `dir` when `path` lies under it (or both are relative with a common
+/// prefix), else `path` as it is.
+fn relative_to(path: &Path, dir: &Path) -> String {
+    let clean = |p: &Path| -> PathBuf { p.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect() };
+    let (p, d) = (clean(path), clean(dir));
+    match p.strip_prefix(&d) {
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => match (std::fs::canonicalize(path), std::fs::canonicalize(dir)) {
+            (Ok(p), Ok(d)) => p.strip_prefix(&d).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string()),
+            _ => path.display().to_string(),
+        },
+    }
+}
