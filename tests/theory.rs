@@ -154,11 +154,11 @@ fn hessian_norms(problem: &Problem, w: &[f64]) -> Vec<f64> {
         for b in a..p {
             let v: Vec<f64> = (0..p).map(|k| if k == a || k == b { 1.0 } else { 0.0 }).collect();
             let dd = if a == b { diag[a].clone() } else { directional_derivatives(problem, w, &v) };
-            for i in 0..n {
-                for o in 0..out {
+            for (i, hi) in h.iter_mut().enumerate() {
+                for (o, m) in hi.iter_mut().enumerate() {
                     let val = if a == b { dd[i].1[o] } else { (dd[i].1[o] - diag[a][i].1[o] - diag[b][i].1[o]) / 2.0 };
-                    h[i][o][a * p + b] = val;
-                    h[i][o][b * p + a] = val;
+                    m[a * p + b] = val;
+                    m[b * p + a] = val;
                 }
             }
         }
