@@ -412,6 +412,7 @@ pub fn run_spec(rs: &RegressSpec) -> Result<Vec<Run>, SpecError> {
 }
 
 /// The least-squares slope of `ln y` against `ln T`, enclosed (`y` must be positive).
+/// Proof: `proofs/theory-f7.md#regress`.
 pub fn fitted_exponent(ts: &[Interval], ys: &[Interval]) -> Interval {
     if ys.iter().any(|y| y.inf().is_nan() || y.inf() <= 0.0 || !y.sup().is_finite()) {
         return Interval::ENTIRE;
@@ -439,7 +440,8 @@ fn fmt(x: Interval) -> String {
     if x.inf() == x.sup() { format!("{:.4e}", x.inf()) } else { format!("[{:.4e}, {:.4e}]", x.inf(), x.sup()) }
 }
 
-/// Evaluates one assertion on the runs: `(passed, details)`.
+/// Evaluates one assertion on the runs: `(passed, details)`, deciding on enclosures
+/// (`proofs/theory-f7.md#regress`).
 pub fn evaluate(rs: &RegressSpec, runs: &[Run], assertion: &Assertion) -> (bool, String) {
     match assertion {
         Assertion::Compare { lhs, op, rhs } => {
