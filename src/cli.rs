@@ -59,6 +59,28 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// Certified theory bounds (MATH.md F3-F6) of sup_{t<=T} D(t) and their constants.
+    Bound {
+        spec: PathBuf,
+        /// Print one JSON object instead of the readable report.
+        #[arg(long)]
+        json: bool,
+        /// Also run the certified integration and f64 trajectory samples, and compare.
+        #[arg(long)]
+        compare: bool,
+        /// Time the bound against one Jacobian evaluation instead.
+        #[arg(long)]
+        bench: bool,
+        /// Repetitions for --bench (the minimum is reported).
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
+    /// Run the theory regression suite: every spec in DIR (or the given files) with its
+    /// [regress] assertions; exits 1 naming each violation.
+    Regress {
+        /// Directories (every *.toml in them) or spec files.
+        paths: Vec<PathBuf>,
+    },
     /// Certify every cell of a grid over spec fields (parallel, resumable, shardable).
     Sweep(crate::sweep::SweepArgs),
     /// Join the results files of sweep shards.
@@ -96,6 +118,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Certify { spec, json, out, order, quiet } => run_certify(&spec, json, out, order, quiet),
         Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),
         Command::Bench { specs, repeat } => crate::bench::run(&specs, repeat),
+        Command::Bound { spec, json, compare, bench, repeat } => crate::theory::report::run(&spec, json, compare, bench, repeat),
+        Command::Regress { paths } => crate::regress::run(&paths),
         Command::Sweep(args) => crate::sweep::cli_sweep(&args),
         Command::Merge(args) => crate::sweep::cli_merge(&args),
         Command::Table(args) => crate::sweep::cli_table(&args),

@@ -13,6 +13,8 @@
 //! - [`report`]: readable and JSON output.
 //! - [`reference`]: an independent high-precision (MPFR) integration used by tests.
 //! - [`sweep`]: `sweep`, `merge`, `table` and `plot` (grids, tables, figures).
+//! - [`theory`]: certified theory bounds (MATH.md F3-F6) and their constants.
+//! - [`regress`]: the theory regression suite (`ntkcert regress`).
 //! - [`cli`], [`bench`]: the command line.
 
 pub mod arith;
@@ -24,6 +26,7 @@ pub mod enclose;
 pub mod model;
 pub mod problem;
 pub mod reference;
+pub mod regress;
 pub mod report;
 pub mod simulate;
 pub mod spec;

@@ -51,6 +51,18 @@ pub fn derivative_bounds_on_ball(problem: &Problem, centre: &[Interval], radius:
     region_bounds(problem, centre, Some(radius))
 }
 
+/// As [`derivative_bounds_on_ball`] for an MLP, reusing a (fast-interval) forward pass at the
+/// box `centre` that has already run (`taylor.forward(&[centre], 0)`), so that callers needing
+/// the forward pass for other purposes do not repeat it (used by `theory::local`).
+pub fn mlp_bounds_on_ball(
+    net: &Mlp<Interval>,
+    taylor: &MlpTaylor<FastInterval>,
+    centre: &[Interval],
+    radius: f64,
+) -> DerivativeBounds {
+    mlp_bounds(net, taylor, centre, Some(radius))
+}
+
 fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
     match &problem.architecture {
         Architecture::Quadratic(q) => {

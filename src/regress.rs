@@ -1,0 +1,577 @@
+//! `ntkcert regress DIR...`: the theory regression suite. Every spec carries a `[regress]`
+//! table (format: `specs/README.md`, "Regression specs") with assertions about certified
+//! quantities and theory bounds, optionally over a schedule of horizons `T` with
+//! `alpha = c T^beta`. Each assertion prints one line (`PASS` or `FAIL`); the command exits 1
+//! naming every violation, 65/66 on a bad spec (one line naming the file and field).
+//!
+//! Every comparison is decided on enclosures: `A <= B` passes only if `sup A <= inf B` on every
+//! run, `A >= B` only if `inf A >= sup B`; a bound is the number it states (an upper bound of
+//! `sup D`, rounded upward). A fitted exponent is the least-squares slope of `ln Q` against
+//! `ln T`, enclosed by interval arithmetic from the enclosures of `Q`; it passes only if the
+//! whole enclosure lies in `[min, max]`. Proof of these decisions: `proofs/theory-f7.md#regress`.
+
+use crate::arith::rational::{parse_decimal, rational_to_interval, rational_to_string};
+use crate::arith::vector::point;
+use crate::certify::{certify, Certified, Options};
+use crate::spec::{self, SpecError};
+use crate::theory::{theory_bounds, TheoryBounds};
+use inari::Interval;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// A quantity an assertion can name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Quantity {
+    /// Certified `sup_{t<=T} D(t)`.
+    SupD,
+    /// Certified `D(T)`.
+    FinalD,
+    R0,
+    Kappa,
+    KappaSqrtR0,
+    /// `sup D / (kappa sqrt(R0))` (enclosure).
+    Ratio,
+    LipH,
+    LipDh,
+    Horizon,
+    Alpha,
+    /// `bound.KEY`: the value of a named theory bound.
+    Bound(String),
+}
+
+const QUANTITIES: &str = "sup_d, final_d, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease";
+const BOUND_KEYS: [&str; 5] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease"];
+
+impl Quantity {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "sup_d" => Quantity::SupD,
+            "final_d" => Quantity::FinalD,
+            "r0" => Quantity::R0,
+            "kappa" => Quantity::Kappa,
+            "kappa_sqrt_r0" => Quantity::KappaSqrtR0,
+            "ratio" => Quantity::Ratio,
+            "lip_h" => Quantity::LipH,
+            "lip_dh_local" => Quantity::LipDh,
+            "horizon" => Quantity::Horizon,
+            "alpha" => Quantity::Alpha,
+            other => {
+                let key = other.strip_prefix("bound.")?;
+                if !BOUND_KEYS.contains(&key) {
+                    return None;
+                }
+                Quantity::Bound(key.to_string())
+            }
+        })
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Quantity::SupD => "sup_d".into(),
+            Quantity::FinalD => "final_d".into(),
+            Quantity::R0 => "r0".into(),
+            Quantity::Kappa => "kappa".into(),
+            Quantity::KappaSqrtR0 => "kappa_sqrt_r0".into(),
+            Quantity::Ratio => "ratio".into(),
+            Quantity::LipH => "lip_h".into(),
+            Quantity::LipDh => "lip_dh_local".into(),
+            Quantity::Horizon => "horizon".into(),
+            Quantity::Alpha => "alpha".into(),
+            Quantity::Bound(k) => format!("bound.{k}"),
+        }
+    }
+}
+
+/// The right-hand side of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Quantity(Quantity),
+    Number(BigRational),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Le,
+    Ge,
+}
+
+/// One assertion of a regression spec.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assertion {
+    /// `lhs op rhs` on every run.
+    Compare { lhs: Quantity, op: Op, rhs: Operand },
+    /// The fitted exponent of `quantity` in `T` over the schedule lies in `[min, max]`.
+    Exponent { quantity: Quantity, min: BigRational, max: BigRational },
+}
+
+/// A schedule: horizons `T` and `alpha = c T^beta`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub horizons: Vec<BigRational>,
+    pub alpha: BigRational,
+    pub exponent: BigRational,
+}
+
+/// A parsed regression spec.
+#[derive(Debug, Clone)]
+pub struct RegressSpec {
+    pub path: PathBuf,
+    pub label: String,
+    /// The spec without its `[regress]` table.
+    pub base: Table,
+    pub schedule: Option<Schedule>,
+    /// `(name, assertion)`; the name defaults to the assertion's text.
+    pub asserts: Vec<(String, Assertion)>,
+}
+
+fn invalid(label: &str, field: &str, reason: impl Into<String>) -> SpecError {
+    SpecError::invalid(field, reason).in_file(label)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a datetime",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+fn exact(label: &str, field: &str, v: &Value) -> Result<BigRational, SpecError> {
+    match v {
+        Value::Integer(i) => Ok(BigRational::from_integer(BigInt::from(*i))),
+        Value::String(s) => parse_decimal(s).map_err(|e| invalid(label, field, e.to_string())),
+        Value::Float(x) => Err(invalid(
+            label,
+            field,
+            format!("TOML float {x:?} is not exact; write the number as a quoted decimal string, e.g. \"{x:?}\""),
+        )),
+        v => Err(invalid(label, field, format!("expected a number (an integer or a quoted decimal string), got {}", type_name(v)))),
+    }
+}
+
+fn check_keys(label: &str, field: &str, t: &Table, allowed: &[&str]) -> Result<(), SpecError> {
+    for k in t.keys() {
+        if !allowed.contains(&k.as_str()) {
+            let f = if field.is_empty() { k.clone() } else { format!("{field}.{k}") };
+            return Err(invalid(label, &f, format!("unknown key (allowed here: {})", allowed.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn quantity(label: &str, field: &str, v: &Value) -> Result<Quantity, SpecError> {
+    let s = v.as_str().ok_or_else(|| invalid(label, field, format!("expected a quantity name (a string), got {}", type_name(v))))?;
+    Quantity::parse(s).ok_or_else(|| invalid(label, field, format!("unknown quantity '{s}' (expected one of {QUANTITIES})")))
+}
+
+/// `T^beta` exactly, when it is rational (`T = a/b`, `beta = p/q` with `a`, `b` perfect
+/// `q`-th powers).
+pub fn exact_power(t: &BigRational, beta: &BigRational) -> Option<BigRational> {
+    if !t.is_positive() {
+        return None;
+    }
+    let q: u32 = beta.denom().try_into().ok()?;
+    let p: i32 = beta.numer().try_into().ok()?;
+    let root = |x: &BigInt| -> Option<BigInt> {
+        let r = x.nth_root(q);
+        (num_traits::pow::pow(r.clone(), q as usize) == *x).then_some(r)
+    };
+    let base = BigRational::new(root(t.numer())?, root(t.denom())?);
+    let mut out = BigRational::one();
+    for _ in 0..p.unsigned_abs() {
+        out *= &base;
+    }
+    Some(if p < 0 { out.recip() } else { out })
+}
+
+/// Reads and validates a regression spec (its `[regress]` table; the rest is checked when it
+/// runs, by the spec loader).
+pub fn parse(path: &Path) -> Result<RegressSpec, SpecError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let reason = e.to_string();
+        let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            SpecError::invalid("", "not UTF-8 text").in_file(&label)
+        } else {
+            SpecError::io(None, format!("cannot read spec file: {reason}")).in_file(&label)
+        }
+    })?;
+    parse_str(&text, path, &label)
+}
+
+/// As [`parse`], from text.
+pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, SpecError> {
+    // Syntax errors are reported by the spec loader, which names the line and column.
+    let mut base: Table = match text.parse() {
+        Ok(t) => t,
+        Err(_) => return Err(spec::load_str(text, Path::new("."), label).err().unwrap_or_else(|| invalid(label, "", "invalid TOML"))),
+    };
+    let regress = match base.remove("regress") {
+        Some(Value::Table(t)) => t,
+        Some(v) => return Err(invalid(label, "regress", format!("expected a table, got {}", type_name(&v)))),
+        None => return Err(invalid(label, "regress", "missing: a regression spec needs a [regress] table with [[regress.assert]] entries")),
+    };
+    check_keys(label, "regress", &regress, &["horizons", "alpha", "alpha_exponent", "assert"])?;
+    let schedule = match regress.get("horizons") {
+        None => {
+            for k in ["alpha", "alpha_exponent"] {
+                if regress.contains_key(k) {
+                    return Err(invalid(label, &format!("regress.{k}"), "only allowed with regress.horizons (a schedule)"));
+                }
+            }
+            None
+        }
+        Some(v) => {
+            let arr = v.as_array().ok_or_else(|| invalid(label, "regress.horizons", format!("expected an array of horizons, got {}", type_name(v))))?;
+            if arr.is_empty() {
+                return Err(invalid(label, "regress.horizons", "expected at least one horizon"));
+            }
+            let mut horizons = Vec::new();
+            for (i, x) in arr.iter().enumerate() {
+                let f = format!("regress.horizons[{i}]");
+                let t = exact(label, &f, x)?;
+                if !t.is_positive() {
+                    return Err(invalid(label, &f, "a horizon must be > 0"));
+                }
+                horizons.push(t);
+            }
+            let alpha = match regress.get("alpha") {
+                Some(v) => exact(label, "regress.alpha", v)?,
+                None => match base.get("alpha") {
+                    Some(v) => exact(label, "alpha", v)?,
+                    None => return Err(invalid(label, "regress.alpha", "missing (the constant c of alpha = c T^beta)")),
+                },
+            };
+            if !alpha.is_positive() {
+                return Err(invalid(label, "regress.alpha", "must be > 0"));
+            }
+            let exponent = match regress.get("alpha_exponent") {
+                Some(v) => exact(label, "regress.alpha_exponent", v)?,
+                None => BigRational::zero(),
+            };
+            for (i, t) in horizons.iter().enumerate() {
+                if exact_power(t, &exponent).is_none() {
+                    return Err(invalid(
+                        label,
+                        &format!("regress.horizons[{i}]"),
+                        format!(
+                            "T^alpha_exponent = {}^({}) is not rational; choose horizons that are perfect powers",
+                            rational_to_string(t),
+                            rational_to_string(&exponent)
+                        ),
+                    ));
+                }
+            }
+            Some(Schedule { horizons, alpha, exponent })
+        }
+    };
+    let asserts_v = regress.get("assert").ok_or_else(|| invalid(label, "regress.assert", "missing: add at least one [[regress.assert]]"))?;
+    let asserts_a = asserts_v
+        .as_array()
+        .ok_or_else(|| invalid(label, "regress.assert", format!("expected an array of tables ([[regress.assert]]), got {}", type_name(asserts_v))))?;
+    if asserts_a.is_empty() {
+        return Err(invalid(label, "regress.assert", "expected at least one assertion"));
+    }
+    let mut asserts = Vec::new();
+    for (i, a) in asserts_a.iter().enumerate() {
+        let field = format!("regress.assert[{i}]");
+        let t = a.as_table().ok_or_else(|| invalid(label, &field, format!("expected a table, got {}", type_name(a))))?;
+        let (assertion, text) = if let Some(q) = t.get("exponent") {
+            check_keys(label, &field, t, &["exponent", "min", "max", "name"])?;
+            let quantity = quantity(label, &format!("{field}.exponent"), q)?;
+            let min = exact(label, &format!("{field}.min"), t.get("min").ok_or_else(|| invalid(label, &format!("{field}.min"), "missing"))?)?;
+            let max = exact(label, &format!("{field}.max"), t.get("max").ok_or_else(|| invalid(label, &format!("{field}.max"), "missing"))?)?;
+            if min > max {
+                return Err(invalid(label, &format!("{field}.max"), "must be >= min"));
+            }
+            let n = schedule.as_ref().map_or(1, |s| s.horizons.len());
+            if n < 2 {
+                return Err(invalid(label, &format!("{field}.exponent"), "a fitted exponent needs a schedule with at least two horizons (regress.horizons)"));
+            }
+            let text = format!("exponent of {} in T in [{}, {}]", quantity.name(), rational_to_string(&min), rational_to_string(&max));
+            (Assertion::Exponent { quantity, min, max }, text)
+        } else {
+            check_keys(label, &field, t, &["lhs", "op", "rhs", "name"])?;
+            let lhs_v = t.get("lhs").ok_or_else(|| invalid(label, &format!("{field}.lhs"), "missing (or give 'exponent')"))?;
+            let lhs = quantity(label, &format!("{field}.lhs"), lhs_v)?;
+            let op_v = t.get("op").ok_or_else(|| invalid(label, &format!("{field}.op"), "missing"))?;
+            let op = match op_v.as_str() {
+                Some("<=") => Op::Le,
+                Some(">=") => Op::Ge,
+                _ => return Err(invalid(label, &format!("{field}.op"), format!("expected \"<=\" or \">=\", got {op_v}"))),
+            };
+            let rhs_v = t.get("rhs").ok_or_else(|| invalid(label, &format!("{field}.rhs"), "missing"))?;
+            let rf = format!("{field}.rhs");
+            let rhs = match rhs_v {
+                Value::String(s) if Quantity::parse(s).is_some() => Operand::Quantity(Quantity::parse(s).expect("checked")),
+                Value::String(s) if parse_decimal(s).is_ok() => Operand::Number(parse_decimal(s).expect("checked")),
+                Value::String(s) => {
+                    return Err(invalid(label, &rf, format!("'{s}' is neither a quantity ({QUANTITIES}) nor an exact number")))
+                }
+                v => Operand::Number(exact(label, &rf, v)?),
+            };
+            let rhs_text = match &rhs {
+                Operand::Quantity(q) => q.name(),
+                Operand::Number(x) => rational_to_string(x),
+            };
+            let text = format!("{} {} {}", lhs.name(), if op == Op::Le { "<=" } else { ">=" }, rhs_text);
+            (Assertion::Compare { lhs, op, rhs }, text)
+        };
+        let name = match t.get("name") {
+            None => text,
+            Some(Value::String(s)) => format!("{s}: {text}"),
+            Some(v) => return Err(invalid(label, &format!("{field}.name"), format!("expected a string, got {}", type_name(v)))),
+        };
+        asserts.push((name, assertion));
+    }
+    Ok(RegressSpec { path: path.to_path_buf(), label: label.to_string(), base, schedule, asserts })
+}
+
+/// One run of a regression spec (one horizon of its schedule).
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub horizon: BigRational,
+    pub alpha: BigRational,
+    pub bounds: TheoryBounds,
+    pub certified: Certified,
+}
+
+impl Run {
+    /// The enclosure of a quantity on this run.
+    pub fn value(&self, q: &Quantity) -> Interval {
+        let sup = self.certified.sup_deviation;
+        match q {
+            Quantity::SupD => sup,
+            Quantity::FinalD => self.certified.final_deviation,
+            Quantity::R0 => self.bounds.r0,
+            Quantity::Kappa => self.bounds.kappa,
+            Quantity::KappaSqrtR0 => self.bounds.kappa_sqrt_r0(),
+            Quantity::Ratio => sup / self.bounds.kappa_sqrt_r0(),
+            Quantity::LipH => point(self.bounds.lip_h),
+            Quantity::LipDh => point(self.bounds.lip_dh_local),
+            Quantity::Horizon => rational_to_interval(&self.horizon),
+            Quantity::Alpha => rational_to_interval(&self.alpha),
+            Quantity::Bound(k) => self.bounds.get(k).map_or(Interval::ENTIRE, point),
+        }
+    }
+}
+
+/// Runs every member of the spec's schedule (or the spec itself): loads it, computes the
+/// theory bounds, certifies, adds the loss-decrease bound.
+pub fn run_spec(rs: &RegressSpec) -> Result<Vec<Run>, SpecError> {
+    let base_dir = match rs.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let members: Vec<Option<(BigRational, BigRational)>> = match &rs.schedule {
+        None => vec![None],
+        Some(s) => s
+            .horizons
+            .iter()
+            .map(|t| Some((t.clone(), &s.alpha * exact_power(t, &s.exponent).expect("checked when parsed"))))
+            .collect(),
+    };
+    let mut runs = Vec::new();
+    for member in members {
+        let mut table = rs.base.clone();
+        if let Some((t, a)) = &member {
+            table.insert("horizon".into(), Value::String(rational_to_string(t)));
+            table.insert("alpha".into(), Value::String(rational_to_string(a)));
+            let name = table.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
+                rs.path.file_stem().map_or("spec".into(), |s| s.to_string_lossy().into_owned())
+            });
+            table.insert("name".into(), Value::String(format!("{name} T={}", rational_to_string(t))));
+        }
+        let text = toml::to_string(&table).map_err(|e| invalid(&rs.label, "", format!("cannot re-serialise the spec: {e}")))?;
+        let loaded = spec::load_str(&text, &base_dir, &rs.label)?;
+        let problem = &loaded.problem;
+        let mut options = Options::default();
+        if let Some(q) = loaded.solver.order {
+            options.order = q;
+        }
+        if let Some(m) = loaded.solver.max_steps {
+            options.max_steps = m;
+        }
+        let mut bounds = theory_bounds(problem);
+        let certified = certify(problem, &options).map_err(|e| invalid(&rs.label, "", e.to_string()))?;
+        if certified.outputs_final.iter().all(|x| x.inf().is_finite() && x.sup().is_finite()) {
+            let residual: Vec<Interval> = certified.outputs_final.iter().zip(&problem.targets).map(|(&o, &y)| o - y).collect();
+            bounds.add_loss_decrease(problem, &residual);
+        }
+        runs.push(Run { horizon: problem.horizon.value.clone(), alpha: problem.alpha.value.clone(), bounds, certified });
+    }
+    Ok(runs)
+}
+
+/// The least-squares slope of `ln y` against `ln T`, enclosed (`y` must be positive).
+/// Proof: `proofs/theory-f7.md#regress`.
+pub fn fitted_exponent(ts: &[Interval], ys: &[Interval]) -> Interval {
+    if ys.iter().any(|y| y.inf().is_nan() || y.inf() <= 0.0 || !y.sup().is_finite()) {
+        return Interval::ENTIRE;
+    }
+    let n = point(ts.len() as f64);
+    let xs: Vec<Interval> = ts.iter().map(|t| t.ln()).collect();
+    let ls: Vec<Interval> = ys.iter().map(|y| y.ln()).collect();
+    let xbar = xs.iter().fold(point(0.0), |a, &x| a + x) / n;
+    // Centre with xbar: slope = sum (x_i - xbar) l_i / sum (x_i - xbar)^2; the exact xbar lies
+    // in the enclosure, so every factor encloses its exact value.
+    let mut num = point(0.0);
+    let mut den = point(0.0);
+    for (x, l) in xs.iter().zip(&ls) {
+        let c = *x - xbar;
+        num += c * *l;
+        den += c.sqr();
+    }
+    num / den
+}
+
+fn fmt(x: Interval) -> String {
+    if x.is_entire() {
+        return "(unbounded: not certified)".into();
+    }
+    if x.inf() == x.sup() { format!("{:.4e}", x.inf()) } else { format!("[{:.4e}, {:.4e}]", x.inf(), x.sup()) }
+}
+
+/// Evaluates one assertion on the runs: `(passed, details)`, deciding on enclosures
+/// (`proofs/theory-f7.md#regress`).
+pub fn evaluate(rs: &RegressSpec, runs: &[Run], assertion: &Assertion) -> (bool, String) {
+    match assertion {
+        Assertion::Compare { lhs, op, rhs } => {
+            let mut rows: Vec<(bool, f64, String)> = Vec::new();
+            for r in runs {
+                let a = r.value(lhs);
+                let b = match rhs {
+                    Operand::Quantity(q) => r.value(q),
+                    Operand::Number(x) => rational_to_interval(x),
+                };
+                let (ok, slack) = match op {
+                    Op::Le => (a.sup() <= b.inf(), a.sup() / b.inf()),
+                    Op::Ge => (a.inf() >= b.sup(), b.sup() / a.inf()),
+                };
+                let slack = if slack.is_nan() { f64::INFINITY } else { slack };
+                let at = if rs.schedule.is_some() { format!("T={}: ", rational_to_string(&r.horizon)) } else { String::new() };
+                let reason = match &r.certified.reason {
+                    Some(why) if a.is_entire() || b.is_entire() => format!(" ({why})"),
+                    _ => String::new(),
+                };
+                let text = format!("{at}{} {} {}{reason}", fmt(a), if *op == Op::Le { "<=" } else { ">=" }, fmt(b));
+                rows.push((ok, slack, text));
+            }
+            let all = rows.iter().all(|r| r.0);
+            // Show the first failing run, else the tightest one (largest lhs/rhs ratio).
+            let shown = rows
+                .iter()
+                .find(|r| !r.0)
+                .or_else(|| rows.iter().max_by(|x, y| x.1.partial_cmp(&y.1).unwrap_or(std::cmp::Ordering::Equal)))
+                .map_or("no runs".to_string(), |r| r.2.clone());
+            let text = if runs.len() > 1 {
+                let failed = rows.iter().filter(|r| !r.0).count();
+                if all { format!("{} runs, tightest {shown}", runs.len()) } else { format!("{failed} of {} runs fail, first {shown}", runs.len()) }
+            } else {
+                shown
+            };
+            (all, text)
+        }
+        Assertion::Exponent { quantity, min, max } => {
+            let ts: Vec<Interval> = runs.iter().map(|r| rational_to_interval(&r.horizon)).collect();
+            let ys: Vec<Interval> = runs.iter().map(|r| r.value(quantity)).collect();
+            let slope = fitted_exponent(&ts, &ys);
+            let ok = slope.inf() >= rational_to_interval(min).sup() && slope.sup() <= rational_to_interval(max).inf();
+            let sched = rs.schedule.as_ref().map_or(String::new(), |s| {
+                format!(
+                    " (alpha = {} T^({}), T = {})",
+                    rational_to_string(&s.alpha),
+                    rational_to_string(&s.exponent),
+                    s.horizons.iter().map(rational_to_string).collect::<Vec<_>>().join(", ")
+                )
+            });
+            let values = ys.iter().map(|y| format!("{:.3e}", y.sup())).collect::<Vec<_>>().join(", ");
+            (ok, format!("fitted exponent {}{sched}; values (upper) {values}", fmt(slope)))
+        }
+    }
+}
+
+/// The spec files named by `paths`: every `*.toml` in a directory (sorted), files as given.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("{}: cannot read directory: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|q| q.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            v.sort();
+            if v.is_empty() {
+                return Err(format!("{}: no *.toml spec in this directory", p.display()));
+            }
+            out.extend(v);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The `regress` command. Returns the exit code.
+pub fn run(paths: &[PathBuf]) -> i32 {
+    if paths.is_empty() {
+        eprintln!("error: regress needs a directory or spec files (usage: ntkcert regress DIR...)");
+        return crate::cli::EXIT_USAGE;
+    }
+    let files = match collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::cli::EXIT_NO_INPUT;
+        }
+    };
+    // Validate everything before running anything.
+    let mut specs = Vec::new();
+    for f in &files {
+        match parse(f) {
+            Ok(s) => specs.push(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut violations = Vec::new();
+    let mut count = 0;
+    for rs in &specs {
+        let t0 = std::time::Instant::now();
+        let runs = match run_spec(rs) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        };
+        for (i, (name, assertion)) in rs.asserts.iter().enumerate() {
+            count += 1;
+            let (ok, details) = evaluate(rs, &runs, assertion);
+            println!("{} {} [{i}] {name}: {details}", if ok { "PASS" } else { "FAIL" }, rs.label);
+            if !ok {
+                violations.push(format!("{} [{i}] {name}", rs.label));
+            }
+        }
+        println!("# {}: {} run(s), {:.2} s", rs.label, runs.len(), t0.elapsed().as_secs_f64());
+    }
+    println!("# {} assertion(s), {} violated, {:.1} s", count, violations.len(), started.elapsed().as_secs_f64());
+    if violations.is_empty() {
+        0
+    } else {
+        eprintln!("error: {} assertion(s) violated: {}", violations.len(), violations.join("; "));
+        1
+    }
+}

@@ -1,0 +1,206 @@
+//! Certified theory bounds (MATH.md F3-F6) for a problem: the constants they need (R0, the
+//! reachable radius, Lip(h) and the local Lipschitz constant of Dh on the reachable ball), and
+//! the bounds themselves, each an upper bound of `sup_{t<=T} D(t)`, rounded upward.
+//!
+//! Proofs: `proofs/theory-f1-f2.md` (F1, F2: the reachable ball), `proofs/theory-f5-f6.md`
+//! (F3-F6 and the loss-decrease bound), `proofs/theory-local-constant.md` (the constants
+//! `Lip(h)` and `L_loc` over the ball), `proofs/theory-f7.md` (the tightness family).
+//!
+//! Library API (used by the sweep/table code): [`theory_bounds`] and [`TheoryBounds::get`].
+//! - [`local`]: the layered bound of `sup |D^2 h|` over a ball.
+//! - [`trajectory`]: a sampled (not certified) estimate of the effective constant along the
+//!   actual trajectory, to say how loose the certified constant is.
+//! - [`report`]: the `ntkcert bound` command.
+
+pub mod local;
+pub mod report;
+pub mod trajectory;
+
+use crate::arith::vector::{norm2_lower, point};
+use crate::certify::InitialState;
+use crate::problem::Problem;
+use inari::Interval;
+
+/// One named bound.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NamedBound {
+    /// Key used in JSON and in regression assertions (`bound.KEY`).
+    pub key: &'static str,
+    pub name: &'static str,
+    pub formula: &'static str,
+    pub proof: &'static str,
+    /// Upper bound of `sup_{t<=T} D(t)`, rounded upward.
+    pub value: f64,
+}
+
+/// Everything `ntkcert bound` reports.
+#[derive(Debug, Clone)]
+pub struct TheoryBounds {
+    /// `R0 = |r0|^2 / 2`.
+    pub r0: Interval,
+    /// `min(sqrt(T R0), T Lip(h) sqrt(2 R0)) / alpha` (upper): the trajectory stays in
+    /// `B(w0, reach)` (F2 and its velocity form).
+    pub reach: f64,
+    /// `sup |Dh|` over the reachable ball (upper).
+    pub lip_h: f64,
+    /// `sup |D^2 h|` over the reachable ball (upper): a Lipschitz constant of `Dh` there
+    /// (the local constant `L_loc`), the smaller of the layered and the box recursion.
+    pub lip_dh_local: f64,
+    /// The box recursion alone (`proofs/derivative-bounds.md`), for comparison.
+    pub lip_dh_box: f64,
+    /// `T L sqrt(R0) / alpha` with `L = lip_dh_local` (enclosure given that L).
+    pub kappa: Interval,
+    pub bounds: Vec<NamedBound>,
+    /// Wall-clock seconds of [`theory_bounds`].
+    pub seconds: f64,
+}
+
+impl TheoryBounds {
+    /// The value of the bound with this key (`trivial`, `published`, `sharpened`,
+    /// `gronwall_t2`, and `loss_decrease` once [`TheoryBounds::add_loss_decrease`] ran).
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.bounds.iter().find(|b| b.key == key).map(|b| b.value)
+    }
+
+    /// `kappa sqrt(R0)` (enclosure given `L = lip_dh_local`).
+    pub fn kappa_sqrt_r0(&self) -> Interval {
+        self.kappa * self.r0.sqrt()
+    }
+
+    /// Adds the loss-decrease bound F5-loss (`proofs/theory-f5-f6.md#f5-loss`) given a
+    /// certified enclosure of the final residual `r(T) = alpha g(w(T)) - y` (for example from
+    /// `certify`: `outputs_final[i] - targets[i]`). Returns its value.
+    pub fn add_loss_decrease(&mut self, problem: &Problem, final_residual: &[Interval]) -> f64 {
+        let value = loss_decrease_bound(problem, self, final_residual);
+        self.bounds.retain(|b| b.key != "loss_decrease");
+        self.bounds.push(NamedBound {
+            key: "loss_decrease",
+            name: "F5-loss: F5 with the certified loss decrease (derived here)",
+            formula: "min((T L'/alpha) (dR/sqrt 2 + pi/(2 sqrt e) sqrt(dR R0)), sqrt(8 R0)), dR = R0 - R(T), L' = L_loc on B(w0, sqrt(T dR)/alpha)",
+            proof: "proofs/theory-f5-f6.md#f5-loss",
+            value,
+        });
+        value
+    }
+}
+
+/// `1/sqrt(2) + pi / (2 sqrt(e))` enclosed (F5's constant, `proofs/theory-f5-f6.md#f5`).
+pub fn sharpened_constant() -> Interval {
+    let two = point(2.0);
+    two.sqrt().recip() + Interval::PI / (two * Interval::E.sqrt())
+}
+
+/// `pi / (2 sqrt(e))` enclosed (the second part of F5).
+fn second_part_constant() -> Interval {
+    Interval::PI / (point(2.0) * Interval::E.sqrt())
+}
+
+/// Computes the certified constants and bounds F3-F6 (proofs: `proofs/theory-f5-f6.md`,
+/// `proofs/theory-local-constant.md`). Costs one interval forward pass over the inputs plus
+/// `O(p)` work (no Jacobian).
+pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
+    let started = std::time::Instant::now();
+    let alpha = problem.alpha.enclosure;
+    let horizon = problem.horizon.enclosure;
+    let forward = local::Forward::new(problem);
+    // R0 = |r0|^2/2 with r0 = -y (centred) or alpha h(w0) - y, as `certify::InitialState`.
+    let r0 = match (problem.centred, forward.outputs()) {
+        (true, _) => problem.targets.iter().fold(point(0.0), |acc, &y| acc + y.sqr()) * point(0.5),
+        (false, Some(h)) => h.iter().zip(&problem.targets).fold(point(0.0), |acc, (&h, &y)| acc + (alpha * h - y).sqr()) * point(0.5),
+        (false, None) => InitialState::new(problem).half_r0_sq,
+    };
+    let mut reach = ((horizon * r0).sqrt() / alpha).sup();
+    let mut region = local::layered_bounds_with(problem, &forward, reach);
+    // The velocity form of F2 (`|w(t) - w0| <= t Lip(h) sqrt(2 R0)/alpha`, Lip(h) over the ball
+    // just used, which contains the trajectory) is smaller for short horizons: then every
+    // constant is taken over that smaller ball (proofs/theory-f1-f2.md#f2).
+    let velocity = (horizon * point(region.bounds.gradient_total()) * (point(2.0) * r0).sqrt() / alpha).sup();
+    if velocity < reach {
+        reach = velocity;
+        region = local::layered_bounds_with(problem, &forward, reach);
+    }
+    let lip_h = region.bounds.gradient_total();
+    let lip_dh = region.bounds.hessian_total();
+    let lip_dh_box = region.box_bounds.hessian_total();
+    let l = point(lip_dh);
+    let sqrt_r0 = r0.sqrt();
+    let kappa = horizon * l * sqrt_r0 / alpha;
+    let trivial = (point(8.0) * r0).sqrt().sup();
+    let published = (point(6.0) * kappa * sqrt_r0).sup().min(trivial);
+    let sharpened = (sharpened_constant() * kappa * sqrt_r0).sup().min(trivial);
+    let gronwall = (point(2.0) * point(lip_h).sqr() * l * r0 * horizon.sqr() / alpha).sup();
+    let bounds = vec![
+        NamedBound {
+            key: "trivial",
+            name: "F3 trivial bound",
+            formula: "sqrt(8 R0)",
+            proof: "proofs/theory-f5-f6.md#f3",
+            value: trivial,
+        },
+        NamedBound {
+            key: "published",
+            name: "F4 published (Boix-Adsera & Littwin 2023, constant as recalled in MATH.md)",
+            formula: "min(6 kappa sqrt(R0), sqrt(8 R0)), kappa = T L_loc sqrt(R0)/alpha",
+            proof: "proofs/theory-f5-f6.md#f4",
+            value: published,
+        },
+        NamedBound {
+            key: "sharpened",
+            name: "F5 sharpened constant (derived, not published)",
+            formula: "min((1/sqrt 2 + pi/(2 sqrt e)) kappa sqrt(R0), sqrt(8 R0))",
+            proof: "proofs/theory-f5-f6.md#f5",
+            value: sharpened,
+        },
+        NamedBound {
+            key: "gronwall_t2",
+            name: "F6 O(T^2) comparator (elementary Gronwall in the style of Chizat et al.; not their constant)",
+            formula: "2 Lip(h)^2 L_loc R0 T^2 / alpha",
+            proof: "proofs/theory-f5-f6.md#f6",
+            value: gronwall,
+        },
+    ];
+    TheoryBounds {
+        r0,
+        reach,
+        lip_h,
+        lip_dh_local: lip_dh,
+        lip_dh_box,
+        kappa,
+        bounds,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The F5-loss value (`proofs/theory-f5-f6.md#f5-loss`).
+fn loss_decrease_bound(problem: &Problem, tb: &TheoryBounds, final_residual: &[Interval]) -> f64 {
+    let trivial = tb.get("trivial").unwrap_or(f64::INFINITY);
+    let rt_lower = point(norm2_lower(final_residual)).sqr() * point(0.5);
+    // dR >= R0 - R(T) >= 0, upper.
+    let dr = (tb.r0 - rt_lower).sup().max(0.0).min(tb.r0.sup());
+    if !dr.is_finite() {
+        return trivial;
+    }
+    let dr = point(dr);
+    let alpha = problem.alpha.enclosure;
+    let horizon = problem.horizon.enclosure;
+    let reach = ((horizon * dr).sqrt() / alpha).sup();
+    let region = local::layered_bounds_on_ball(problem, reach);
+    let l = point(region.bounds.hessian_total().min(tb.lip_dh_local));
+    let first = dr / point(2.0).sqrt();
+    let second = second_part_constant() * (dr * tb.r0).sqrt();
+    (horizon * l / alpha * (first + second)).sup().min(trivial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharpened_constant_matches_math_md() {
+        let c = sharpened_constant();
+        assert!(c.inf() > 1.6597 && c.sup() < 1.6599, "{c:?}");
+        assert!(c.wid() < 1e-14);
+        let s = second_part_constant();
+        assert!(s.inf() > 0.9527 && s.sup() < 0.9528, "{s:?}");
+    }
+}

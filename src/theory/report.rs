@@ -1,0 +1,248 @@
+//! `ntkcert bound SPEC [--json] [--compare] [--bench]`: the certified theory bounds, readable
+//! or as JSON; optionally compared with the trajectory (a certified run and f64 samples), or
+//! timed against one Jacobian evaluation.
+
+use super::{theory_bounds, trajectory, TheoryBounds};
+use crate::arith::vector::point;
+use crate::certify::{certify, Certified, Options};
+use crate::problem::Problem;
+use crate::report::interval_json;
+use inari::Interval;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The comparison with the actual trajectory (`--compare`).
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub sampled: trajectory::TrajectoryEstimate,
+    pub certified: Certified,
+    /// The layered bound over the ball of the *sampled* maximal displacement (not a certified
+    /// radius): how much of the gap to `L_traj` is the ball's size, and how much the supremum
+    /// over all directions and points.
+    pub lip_dh_at_sampled_radius: f64,
+}
+
+/// Runs the certified integration and the f64 samples, and adds the loss-decrease bound.
+pub fn compare(problem: &Problem, tb: &mut TheoryBounds, options: &Options) -> Result<Comparison, String> {
+    let sampled = trajectory::estimate(problem, options.order, 32);
+    let certified = certify(problem, options).map_err(|e| e.to_string())?;
+    if certified.outputs_final.iter().all(|x| x.sup().is_finite() && x.inf().is_finite()) {
+        let residual: Vec<Interval> = certified.outputs_final.iter().zip(&problem.targets).map(|(&o, &y)| o - y).collect();
+        tb.add_loss_decrease(problem, &residual);
+    }
+    let lip_dh_at_sampled_radius =
+        super::local::layered_bounds_on_ball(problem, sampled.displacement_sampled).bounds.hessian_total();
+    Ok(Comparison { sampled, certified, lip_dh_at_sampled_radius })
+}
+
+fn endpoint(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+/// The JSON object printed by `bound --json`.
+pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>) -> Value {
+    let mut bounds = serde_json::Map::new();
+    for b in &tb.bounds {
+        bounds.insert(b.key.to_string(), endpoint(b.value));
+    }
+    let mut v = json!({
+        "name": problem.name,
+        "r0": interval_json(tb.r0),
+        "reach": endpoint(tb.reach),
+        "lip_h": endpoint(tb.lip_h),
+        "lip_dh_local": endpoint(tb.lip_dh_local),
+        "lip_dh_box": endpoint(tb.lip_dh_box),
+        "kappa": interval_json(tb.kappa),
+        "bounds": Value::Object(bounds),
+        "bound_details": tb.bounds,
+        "seconds": tb.seconds,
+    });
+    if let Some(c) = cmp {
+        let s = &c.sampled;
+        v["trajectory"] = json!({
+            "certified": false,
+            "lip_dh_sampled": endpoint(s.lip_dh_sampled),
+            "lip_h_sampled": endpoint(s.lip_h_sampled),
+            "displacement_sampled": endpoint(s.displacement_sampled),
+            "samples": s.samples,
+            "lip_dh_looseness": endpoint(tb.lip_dh_local / s.lip_dh_sampled),
+            "lip_dh_local_at_sampled_radius": endpoint(c.lip_dh_at_sampled_radius),
+            "lip_h_looseness": endpoint(tb.lip_h / s.lip_h_sampled),
+            "reach_looseness": endpoint(tb.reach / s.displacement_sampled),
+        });
+        let sup = c.certified.sup_deviation;
+        let mut ratios = serde_json::Map::new();
+        for b in &tb.bounds {
+            // Only meaningful when the run was certified (a finite positive lower end).
+            let r = if sup.inf() > 0.0 && sup.sup().is_finite() { b.value / sup.inf() } else { f64::NAN };
+            ratios.insert(b.key.to_string(), endpoint(r));
+        }
+        v["certified"] = json!({
+            "verdict": crate::report::verdict_name(c.certified.verdict),
+            "sup_deviation": interval_json(sup),
+            "ratio_to_kappa_sqrt_r0": interval_json(sup / tb.kappa_sqrt_r0()),
+            "bound_over_sup_deviation": Value::Object(ratios),
+        });
+    }
+    v
+}
+
+fn fmt_interval(x: Interval) -> String {
+    format!("[{:.6e}, {:.6e}]", x.inf(), x.sup())
+}
+
+/// The readable report.
+pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>) -> String {
+    let mut s = format!(
+        "{}: certified theory bounds (each an upper bound of sup_(t<=T) D(t), rounded outward)\n",
+        problem.name
+    );
+    s.push_str(&format!(
+        "  model: p = {}, N = {}, alpha = {}, T = {}\n",
+        problem.num_params(),
+        problem.num_outputs(),
+        crate::arith::rational::rational_to_string(&problem.alpha.value),
+        crate::arith::rational::rational_to_string(&problem.horizon.value)
+    ));
+    s.push_str(&format!("  R0      in {}   |alpha h(w0) - y|^2 / 2\n", fmt_interval(tb.r0)));
+    s.push_str(&format!("  reach   <= {:.6e}   min(sqrt(T R0), T Lip(h) sqrt(2 R0))/alpha: w(t) stays in B(w0, reach) [proofs/theory-f1-f2.md#f2]\n", tb.reach));
+    s.push_str(&format!("  Lip(h)  <= {:.6e}   sup |Dh| on B(w0, reach) [proofs/theory-local-constant.md]\n", tb.lip_h));
+    s.push_str(&format!(
+        "  L_loc   <= {:.6e}   sup |D^2 h| on B(w0, reach), layered bound (box recursion: {:.3e}) [proofs/theory-local-constant.md]\n",
+        tb.lip_dh_local, tb.lip_dh_box
+    ));
+    s.push_str(&format!("  kappa   in {}   T L_loc sqrt(R0)/alpha\n", fmt_interval(tb.kappa)));
+    s.push_str("  bounds of sup_(t<=T) D(t):\n");
+    for b in &tb.bounds {
+        s.push_str(&format!("    {:<14} <= {:.6e}  {}: {}  [{}]\n", b.key, b.value, b.name, b.formula, b.proof));
+    }
+    if let Some(c) = cmp {
+        let e = &c.sampled;
+        s.push_str(&format!(
+            "  along the trajectory (f64 samples at {} times, NOT certified):\n    L_traj ~ {:.3e} (L_loc is {:.1}x that)   Lip_traj ~ {:.3e} (Lip(h) is {:.2}x)   max |w - w0| ~ {:.3e} (reach is {:.2}x)\n",
+            e.samples,
+            e.lip_dh_sampled,
+            tb.lip_dh_local / e.lip_dh_sampled,
+            e.lip_h_sampled,
+            tb.lip_h / e.lip_h_sampled,
+            e.displacement_sampled,
+            tb.reach / e.displacement_sampled
+        ));
+        s.push_str(&format!(
+            "    L_loc over the ball of the sampled displacement: {:.3e} ({:.1}x L_traj): the rest of the gap is the supremum over all directions\n",
+            c.lip_dh_at_sampled_radius,
+            c.lip_dh_at_sampled_radius / e.lip_dh_sampled
+        ));
+        let sup = c.certified.sup_deviation;
+        s.push_str(&format!(
+            "  certified run: {}, sup D in {}; sup D / (kappa sqrt R0) in {}\n",
+            crate::report::verdict_name(c.certified.verdict),
+            fmt_interval(sup),
+            fmt_interval(sup / tb.kappa_sqrt_r0())
+        ));
+        if sup.inf() > 0.0 && sup.sup().is_finite() {
+            for b in &tb.bounds {
+                s.push_str(&format!("    {:<14} / sup D <= {:.3e}\n", b.key, b.value / sup.inf()));
+            }
+        }
+    } else {
+        s.push_str("  (--compare: how loose, against the certified run and the constants along the trajectory)\n");
+    }
+    s.push_str(&format!("  {:.4} s\n", tb.seconds));
+    s
+}
+
+fn best_of(repeat: usize, mut f: impl FnMut()) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..repeat.max(1) {
+        let t = std::time::Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// `bound --bench`: the cost of `theory_bounds` against one Jacobian evaluation `Dh(w0)` in the
+/// same rigorous arithmetic (the fast interval type of `arith::fast_interval`, which the bound's
+/// forward pass uses), and for reference in inari intervals and in plain f64; one thread each,
+/// measured side by side, interleaved.
+pub fn bench(problem: &Problem, repeat: usize) -> String {
+    use crate::arith::fast_interval::FastInterval;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a thread pool");
+    let (mut tb_best, mut jac_best, mut jac64_best) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    let mut jacf_best = f64::INFINITY;
+    let w0 = problem.params0.clone();
+    let w0fast: Vec<FastInterval> = w0.iter().map(|&v| FastInterval::from_inari(v)).collect();
+    let w0f: Vec<f64> = w0.iter().map(|v| v.mid()).collect();
+    for _ in 0..repeat.max(1) {
+        pool.install(|| {
+            tb_best = tb_best.min(best_of(1, || {
+                std::hint::black_box(theory_bounds(problem));
+            }));
+            jacf_best = jacf_best.min(best_of(1, || {
+                std::hint::black_box(crate::model::flow::jacobian::<FastInterval>(problem, &w0fast));
+            }));
+            jac_best = jac_best.min(best_of(1, || {
+                std::hint::black_box(crate::model::flow::jacobian::<Interval>(problem, &w0));
+            }));
+            jac64_best = jac64_best.min(best_of(1, || {
+                std::hint::black_box(crate::model::flow::jacobian::<f64>(problem, &w0f));
+            }));
+        });
+    }
+    let _ = point(0.0);
+    format!(
+        "{:<22} {:>7} {:>5} {:>10} {:>12} {:>7} {:>14} {:>12}\n{:<22} {:>7} {:>5} {:>10.5} {:>12.5} {:>7.2} {:>14.5} {:>12.5}\n",
+        "spec", "p", "N", "bound s", "jacobian s", "ratio", "jac (inari) s", "jac f64 s",
+        problem.name,
+        problem.num_params(),
+        problem.num_outputs(),
+        tb_best,
+        jacf_best,
+        tb_best / jacf_best,
+        jac_best,
+        jac64_best
+    )
+}
+
+/// The `bound` command. Returns the exit code.
+pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: usize) -> i32 {
+    let loaded = match crate::cli::load_spec(path) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let problem = &loaded.problem;
+    if problem.num_inputs() == 0 {
+        eprintln!("error: {}: the problem has no training inputs", path.display());
+        return crate::cli::EXIT_DATA;
+    }
+    if bench_run {
+        print!("{}", bench(problem, repeat));
+        return 0;
+    }
+    let mut tb = theory_bounds(problem);
+    let cmp = if compare_run {
+        let mut options = Options::default();
+        if let Some(q) = loaded.solver.order {
+            options.order = q;
+        }
+        if let Some(m) = loaded.solver.max_steps {
+            options.max_steps = m;
+        }
+        match compare(problem, &mut tb, &options) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return crate::cli::EXIT_DATA;
+            }
+        }
+    } else {
+        None
+    };
+    if json {
+        println!("{}", bound_value(problem, &tb, cmp.as_ref()));
+    } else {
+        print!("{}", bound_text(problem, &tb, cmp.as_ref()));
+    }
+    0
+}
