@@ -70,6 +70,21 @@ impl Ball {
     }
 }
 
+impl Ball {
+    /// The image of the ball under a function `f` with `|f'| <= lipschitz` on the whole line,
+    /// given `f_enclosure` (an enclosure of `f` on intervals): `f(mid) +- lipschitz * rad` by
+    /// the mean value theorem, with `f(mid)` enclosed at the single point `mid` (half the cost
+    /// of enclosing `f` at two endpoints). Non-finite balls go through the endpoint path.
+    fn lipschitz_image(self, lipschitz: f64, f_enclosure: impl Fn(FastInterval) -> FastInterval) -> Self {
+        if !(self.rad >= 0.0 && self.rad.is_finite() && self.mid.is_finite()) {
+            return Ball::from_fast(f_enclosure(self.to_fast()));
+        }
+        let at_mid = f_enclosure(FastInterval::point(self.mid));
+        let spread = FastInterval::point(lipschitz) * FastInterval::point(self.rad);
+        Ball::from_fast(at_mid + FastInterval { lo: -spread.hi, hi: spread.hi })
+    }
+}
+
 impl Add for Ball {
     type Output = Self;
     #[inline(always)]
@@ -159,23 +174,38 @@ impl Scalar for Ball {
     fn exp(self) -> Self {
         Ball::from_fast(Scalar::exp(self.to_fast()))
     }
+    /// `tanh(mid) +- L rad` with `L = 1 - g^2 >= sup |tanh'| = sup (1 - tanh^2)` over the ball,
+    /// where `g <= min |tanh|` over the ball is `|tanh(mid)| - rad` (tanh is 1-Lipschitz),
+    /// clamped at 0. (With `L = 1` the widths on the benchmarks grew by a quarter.)
     fn tanh(self) -> Self {
-        Ball::from_fast(Scalar::tanh(self.to_fast()))
+        if !(self.rad >= 0.0 && self.rad.is_finite() && self.mid.is_finite()) {
+            return Ball::from_fast(Scalar::tanh(self.to_fast()));
+        }
+        let at_mid = Scalar::tanh(FastInterval::point(self.mid));
+        let mig = if at_mid.lo > 0.0 { at_mid.lo } else if at_mid.hi < 0.0 { -at_mid.hi } else { 0.0 };
+        let g = (FastInterval::point(mig) - FastInterval::point(self.rad)).lo.max(0.0);
+        let one = FastInterval::point(1.0);
+        let lipschitz = (one - FastInterval::point(g) * FastInterval::point(g)).hi.min(1.0);
+        let spread = FastInterval::point(lipschitz) * FastInterval::point(self.rad);
+        Ball::from_fast(at_mid + FastInterval { lo: -spread.hi, hi: spread.hi })
     }
+    /// `|erf'| <= 2 / sqrt(pi) < 1.13`.
     fn erf(self) -> Self {
-        Ball::from_fast(Scalar::erf(self.to_fast()))
+        self.lipschitz_image(1.13, Scalar::erf)
     }
     fn sin(self) -> Self {
-        Ball::from_fast(Scalar::sin(self.to_fast()))
+        self.lipschitz_image(1.0, Scalar::sin)
     }
     fn cos(self) -> Self {
-        Ball::from_fast(Scalar::cos(self.to_fast()))
+        self.lipschitz_image(1.0, Scalar::cos)
     }
+    /// `|sigmoid'| <= 1/4`.
     fn sigmoid(self) -> Self {
-        Ball::from_fast(Scalar::sigmoid(self.to_fast()))
+        self.lipschitz_image(0.25, Scalar::sigmoid)
     }
+    /// `|softplus'| = sigmoid <= 1`.
     fn softplus(self) -> Self {
-        Ball::from_fast(Scalar::softplus(self.to_fast()))
+        self.lipschitz_image(1.0, Scalar::softplus)
     }
     fn magnitude(self) -> f64 {
         if !(self.rad >= 0.0) || self.mid.is_nan() {
@@ -243,6 +273,27 @@ mod tests {
             prop_assert!(contains(ball, &member));
             let back = ball.to_fast();
             prop_assert!(exact(back.lo) <= member && member <= exact(back.hi));
+        }
+    }
+
+    proptest! {
+        /// The elementary functions of a ball contain the function at members (MPFR).
+        #[test]
+        fn elementary_functions_contain_member_values(x in -30.0..30.0f64, r in prop_oneof![Just(0.0), 0.0..1e-9f64, 0.0..2.0f64], t in -1.0..=1.0f64) {
+            let b = Ball { mid: x, rad: r };
+            let v = rug::Float::with_val(300, member(b, t));
+            let inside = |out: Ball, value: rug::Float| {
+                let d = (value - rug::Float::with_val(300, out.mid)).abs();
+                d <= rug::Float::with_val(300, out.rad)
+            };
+            prop_assert!(inside(b.tanh(), v.clone().tanh()));
+            prop_assert!(inside(b.erf(), v.clone().erf()));
+            prop_assert!(inside(b.sin(), v.clone().sin()));
+            prop_assert!(inside(b.cos(), v.clone().cos()));
+            let one = rug::Float::with_val(300, 1);
+            prop_assert!(inside(b.sigmoid(), one.clone() / (one.clone() + (-v.clone()).exp())));
+            prop_assert!(inside(b.softplus(), (v.clone().exp() + one).ln()));
+            prop_assert!(inside(b.exp(), v.exp()));
         }
     }
 
