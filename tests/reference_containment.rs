@@ -35,13 +35,13 @@ fn eval_budget(problem: &Problem) -> u64 {
     (WORK_BUDGET / per_eval.max(1) as f64) as u64
 }
 
-/// `Options::default()` with `max_steps` = 2000 (or `REFERENCE_MAX_STEPS`): the generator also
+/// `Options::default()` with `max_steps` = 600 (or `REFERENCE_MAX_STEPS`): the generator also
 /// draws far-from-lazy problems (alpha = 1 with standard parameterisation), on which the
 /// integrator would crawl for minutes; those end inconclusive, with whole-line enclosures that
 /// the checks below accept, and R0 and the linearised outputs are still checked.
 fn certify_options() -> Options {
     let mut options = Options::default();
-    options.max_steps = std::env::var("REFERENCE_MAX_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    options.max_steps = std::env::var("REFERENCE_MAX_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
     options
 }
 
