@@ -10,6 +10,7 @@
 //! `ln T`, enclosed by interval arithmetic from the enclosures of `Q`; it passes only if the
 //! whole enclosure lies in `[min, max]`. Proof of these decisions: `proofs/theory-f7.md#regress`.
 
+use crate::spec::type_name;
 use crate::arith::rational::{parse_decimal, rational_to_interval, rational_to_string};
 use crate::arith::vector::point;
 use crate::certify::{certify, Certified, Options};
@@ -131,17 +132,6 @@ fn invalid(label: &str, field: &str, reason: impl Into<String>) -> SpecError {
     SpecError::invalid(field, reason).in_file(label)
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::String(_) => "a string",
-        Value::Integer(_) => "an integer",
-        Value::Float(_) => "a float",
-        Value::Boolean(_) => "a boolean",
-        Value::Datetime(_) => "a datetime",
-        Value::Array(_) => "an array",
-        Value::Table(_) => "a table",
-    }
-}
 
 fn exact(label: &str, field: &str, v: &Value) -> Result<BigRational, SpecError> {
     match v {

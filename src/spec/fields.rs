@@ -10,7 +10,7 @@ use toml::{Table, Value};
 pub(crate) type Result<T> = std::result::Result<T, SpecError>;
 
 /// The TOML type name of a value, for messages.
-pub(crate) fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::String(_) => "a string",
         Value::Integer(_) => "an integer",

@@ -16,6 +16,7 @@ mod build;
 pub mod data;
 mod error;
 mod fields;
+pub use fields::type_name;
 pub mod gfmlp;
 
 pub use error::{SpecError, SpecErrorKind};

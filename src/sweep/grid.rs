@@ -9,6 +9,7 @@
 //! horizon: `C*T^B`, `C*T`, `C*sqrt(T)`, `T^B`, `T` (e.g. `alpha = "10*T^0.5"`).
 
 use super::SweepError;
+use crate::spec::type_name;
 use crate::arith::rational::{parse_decimal, rational_to_string};
 use num_bigint::{BigInt, Sign};
 use num_rational::BigRational;
@@ -95,7 +96,7 @@ fn parse_schedule(t: &str) -> Option<ValueKind> {
 /// array of values (or one value). `label` is the spec file for errors.
 pub fn axes_from_table(sweep: &Value, label: &str) -> Result<Vec<Axis>, SweepError> {
     let Value::Table(table) = sweep else {
-        return Err(SweepError::data(format!("{label}: field 'sweep': expected a table, got {}", kind_name(sweep))));
+        return Err(SweepError::data(format!("{label}: field 'sweep': expected a table, got {}", type_name(sweep))));
     };
     let mut axes = Vec::new();
     collect_axes(table, "", label, &mut axes)?;
@@ -140,21 +141,10 @@ fn scalar_text(v: &Value, origin: &str) -> Result<String, SweepError> {
         Value::Float(x) => Err(SweepError::data(format!(
             "{origin}: TOML float {x} is not exact; write the number as a quoted string, e.g. \"{x}\""
         ))),
-        other => Err(SweepError::data(format!("{origin}: expected a number or a schedule string, got {}", kind_name(other)))),
+        other => Err(SweepError::data(format!("{origin}: expected a number or a schedule string, got {}", type_name(other)))),
     }
 }
 
-fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::String(_) => "a string",
-        Value::Integer(_) => "an integer",
-        Value::Float(_) => "a float",
-        Value::Boolean(_) => "a boolean",
-        Value::Datetime(_) => "a datetime",
-        Value::Array(_) => "an array",
-        Value::Table(_) => "a table",
-    }
-}
 
 /// Parses `--set FIELD=V1,V2,...`.
 pub fn axis_from_arg(arg: &str) -> Result<Axis, SweepError> {
