@@ -5,10 +5,12 @@
 //! The reference is not rigorous; its own error estimate is asserted to be far below the width
 //! of any f64 interval, so a failed containment points at the certifier.
 
+mod common;
+use common::thin;
 use inari::Interval;
 use ntkcert::arith::rational::{parse_decimal, Exact};
 use ntkcert::certify::{certify, Certified, Options};
-use ntkcert::problem::{Activation, Architecture, MlpArchitecture, Parameterization, Problem, QuadraticModel};
+use ntkcert::problem::{Architecture, Problem, QuadraticModel};
 use ntkcert::reference::{linear_reference, rational_to_float, reference, try_reference, Reference, ReferenceOptions};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
@@ -59,9 +61,6 @@ fn seed() -> RngSeed {
     }
 }
 
-fn thin(v: f64) -> Interval {
-    Interval::try_from((v, v)).expect("finite value")
-}
 
 /// Exact comparison of an MPFR value against the f64 endpoints of `iv`.
 fn contains(iv: Interval, v: &Float) -> bool {
@@ -151,53 +150,8 @@ fn check(problem: &Problem, cert: &Certified, r: &Reference) -> Result<(), Strin
     Ok(())
 }
 
-/// A random MLP problem: 1-3 hidden layers of width <= 8, d <= 3, n <= 4, outputs <= 2,
-/// weights, inputs and targets in [-1.5, 1.5] as thin intervals.
 fn arb_problem() -> impl Strategy<Value = Problem> {
-    let shape = (
-        1usize..=3,
-        1usize..=3,
-        1usize..=4,
-        1usize..=2,
-        prop::collection::vec(1usize..=8, 3),
-        prop::collection::vec(0usize..Activation::ALL.len(), 3),
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-        0usize..4,
-        0usize..3,
-    );
-    shape.prop_flat_map(|(depth, d, n, out, hidden, acts, standard, bias, centred, ai, hi)| {
-        let mut widths = vec![d];
-        widths.extend_from_slice(&hidden[..depth]);
-        widths.push(out);
-        let arch = MlpArchitecture {
-            widths,
-            activations: acts[..depth].iter().map(|&i| Activation::ALL[i]).collect(),
-            parameterization: if standard { Parameterization::Standard } else { Parameterization::Ntk },
-            bias,
-        };
-        let p = arch.num_params();
-        let value = -1.5f64..=1.5f64;
-        (
-            Just(arch),
-            prop::collection::vec(value.clone(), p),
-            prop::collection::vec(prop::collection::vec(value.clone(), d), n),
-            prop::collection::vec(value, n * out),
-            Just((centred, ai, hi)),
-        )
-    })
-    .prop_map(|(arch, params, inputs, targets, (centred, ai, hi))| Problem {
-        name: "random".into(),
-        architecture: Architecture::Mlp(arch),
-        params0: params.into_iter().map(thin).collect(),
-        inputs: inputs.into_iter().map(|x| x.into_iter().map(thin).collect()).collect(),
-        targets: targets.into_iter().map(thin).collect(),
-        centred,
-        alpha: Exact::parse(["1", "2.5", "10", "40"][ai]).unwrap(),
-        horizon: Exact::parse(["0.25", "1", "3"][hi]).unwrap(),
-        tolerance: Exact::parse("1").unwrap(),
-    })
+    common::arb_problem(8, 1.5, &["1", "2.5", "10", "40"], &["0.25", "1", "3"])
 }
 
 proptest! {

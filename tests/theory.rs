@@ -8,11 +8,11 @@
 //! - `regress`: a violated assertion exits 1 and names it; bad assertion syntax is a one-line
 //!   error naming the field (exit 65).
 
+mod common;
 use inari::Interval;
-use ntkcert::arith::rational::Exact;
 use ntkcert::certify::{certify, Options};
 use ntkcert::model::mlp::{Mlp, MlpTaylor};
-use ntkcert::problem::{Activation, Architecture, MlpArchitecture, Parameterization, Problem};
+use ntkcert::problem::{Architecture, Problem};
 use ntkcert::theory::{local, theory_bounds, trajectory};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
@@ -40,59 +40,9 @@ fn seed() -> proptest::test_runner::RngSeed {
     proptest::test_runner::RngSeed::Fixed(std::env::var("THEORY_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261125))
 }
 
-fn thin(x: f64) -> Interval {
-    Interval::try_from((x, x)).unwrap()
-}
 
-/// A random MLP problem: 1-3 hidden layers of width <= 6, d <= 3, n <= 4, outputs <= 2,
-/// weights, inputs and targets in [-1, 1],
-/// every activation, both parameterisations, with and without bias, centred or not.
 fn arb_problem() -> impl Strategy<Value = Problem> {
-    let shape = (
-        1usize..=3,
-        1usize..=3,
-        1usize..=4,
-        1usize..=2,
-        prop::collection::vec(1usize..=6, 3),
-        prop::collection::vec(0usize..Activation::ALL.len(), 3),
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-        0usize..3,
-        0usize..3,
-    );
-    shape
-        .prop_flat_map(|(depth, d, n, out, hidden, acts, standard, bias, centred, ai, hi)| {
-            let mut widths = vec![d];
-            widths.extend_from_slice(&hidden[..depth]);
-            widths.push(out);
-            let arch = MlpArchitecture {
-                widths,
-                activations: acts[..depth].iter().map(|&i| Activation::ALL[i]).collect(),
-                parameterization: if standard { Parameterization::Standard } else { Parameterization::Ntk },
-                bias,
-            };
-            let p = arch.num_params();
-            let value = -1.0f64..=1.0f64;
-            (
-                Just(arch),
-                prop::collection::vec(value.clone(), p),
-                prop::collection::vec(prop::collection::vec(value.clone(), d), n),
-                prop::collection::vec(value, n * out),
-                Just((centred, ai, hi)),
-            )
-        })
-        .prop_map(|(arch, params, inputs, targets, (centred, ai, hi))| Problem {
-            name: "random".into(),
-            architecture: Architecture::Mlp(arch),
-            params0: params.into_iter().map(thin).collect(),
-            inputs: inputs.into_iter().map(|x| x.into_iter().map(thin).collect()).collect(),
-            targets: targets.into_iter().map(thin).collect(),
-            centred,
-            alpha: Exact::parse(["5", "10", "40"][ai]).unwrap(),
-            horizon: Exact::parse(["0.25", "1", "2"][hi]).unwrap(),
-            tolerance: Exact::parse("1").unwrap(),
-        })
+    common::arb_problem(6, 1.0, &["5", "10", "40"], &["0.25", "1", "2"])
 }
 
 fn describe(p: &Problem) -> String {
