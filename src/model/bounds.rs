@@ -7,6 +7,7 @@
 //! where `h_i(w)` is the vector of the network's outputs on `x_i` (2-norms).
 
 use super::activation::global_derivative_bounds;
+use super::layered::mlp_layered;
 use super::mlp::{Mlp, MlpTaylor};
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::rational::rational_to_interval;
@@ -22,6 +23,13 @@ pub struct DerivativeBounds {
 }
 
 impl DerivativeBounds {
+    /// The per-input minimum of two bounds over the same region (each entry of either is an
+    /// upper bound, so the smaller one is).
+    pub fn min(&self, other: &DerivativeBounds) -> DerivativeBounds {
+        let pick = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x.min(*y)).collect();
+        DerivativeBounds { gradient: pick(&self.gradient, &other.gradient), hessian: pick(&self.hessian, &other.hessian) }
+    }
+
     /// An upper bound of the operator norm of the stacked Jacobian `Dh(w)` (`N x p`).
     pub fn gradient_total(&self) -> f64 {
         root_sum_squares(&self.gradient)
@@ -79,7 +87,14 @@ fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> Deriva
             let net = Mlp::<Interval>::new(arch, &problem.inputs);
             let mut taylor = MlpTaylor::new(Mlp::<FastInterval>::new(arch, &problem.inputs));
             taylor.forward(&[w.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
-            mlp_bounds(&net, &taylor, w, ball)
+            let recursion = mlp_bounds(&net, &taylor, w, ball);
+            match ball {
+                // Over the box itself (the integrator's tube): also the sharper layered bound
+                // (`model::layered`, proofs/theory-local-constant.md), which costs no more
+                // forward passes; every per-input minimum of two valid bounds is valid.
+                None => recursion.min(&mlp_layered(&net, &taylor, w, 0.0)),
+                Some(_) => recursion,
+            }
         }
     }
 }

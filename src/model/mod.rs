@@ -4,10 +4,12 @@
 //! - [`mlp`]: the multilayer perceptron's forward/backward Taylor passes.
 //! - [`quadratic`]: the scalar tightness family (MATH.md F7).
 //! - [`flow`]: the gradient-flow vector field and its Taylor expansion (`Expansion`).
-//! - [`bounds`]: norm bounds of `Dh` and `D^2 h` over a parameter box.
+//! - [`bounds`]: norm bounds of `Dh` and `D^2 h` over a parameter box (the box recursion, and
+//!   its per-input minimum with [`layered`], the sharper layered bound).
 
 pub mod activation;
 pub mod bounds;
+pub mod layered;
 pub mod flow;
 pub mod mlp;
 pub mod quadratic;
