@@ -18,6 +18,7 @@ pub mod arith;
 pub mod bench;
 pub mod certificate;
 pub mod certify;
+pub mod check;
 pub mod cli;
 pub mod enclose;
 pub mod model;

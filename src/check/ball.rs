@@ -1,0 +1,264 @@
+//! Mid-radius ball arithmetic: a ball `(m, r)` is the set `[m - r, m + r]` with `m` an MPFR
+//! float of [`PREC`] bits and `r >= 0` an f64. Proof of every operation: `proofs/checker.md`,
+//! section "Ball arithmetic".
+//!
+//! Contract of every function here: if each input ball contains a real number, the output ball
+//! contains the result of the exact operation on those numbers (inclusion), whatever the numbers.
+//!
+//! Radii are computed in f64 with round-to-nearest and then inflated by [`up`] (or [`up_n`] for
+//! long sums), which dominates the accumulated rounding of the f64 radius expression. The
+//! midpoint is rounded to nearest by MPFR; its rounding error (at most `2^-PREC |result|`) is
+//! added to the radius as `ROUND * mag(result)`.
+
+use rug::float::Round;
+use rug::ops::AssignRound;
+use rug::{Float, Rational};
+
+/// Working precision of the midpoints (bits).
+pub const PREC: u32 = 128;
+/// Bound on the relative rounding error of one MPFR operation rounded to nearest at `PREC`
+/// bits: `2^-127 >= 2^-PREC`, with a factor 2 of slack.
+pub const ROUND: f64 = 5.877471754111438e-39; // 2^-127
+/// Absolute slack covering f64 underflow in radius expressions: `2^-1000`.
+const TINY: f64 = 9.332636185032189e-302;
+
+/// Upper bound of a non-negative f64 radius expression of at most 24 roundings (each with
+/// relative error `<= 2^-53` or absolute error `<= 2^-1074`): `x (1 + 2^-45) + 2^-1000`.
+#[inline]
+pub fn up(x: f64) -> f64 {
+    x * (1.0 + 2.842170943040401e-14) + TINY
+}
+
+/// Upper bound of a non-negative f64 sum of `n` terms each computed by an expression as in
+/// [`up`]: `x (1 + (n + 24) 2^-52) + (n + 24) 2^-1000`.
+#[inline]
+pub fn up_n(x: f64, n: usize) -> f64 {
+    let k = (n + 24) as f64;
+    x * (1.0 + k * 2.220446049250313e-16) + k * TINY
+}
+
+/// An upper bound of `|x|` as an f64 up to one rounding (relative `2^-53`, absolute `2^-1074`),
+/// which the radius expressions account for through [`up`].
+#[inline]
+pub fn mag(x: &Float) -> f64 {
+    x.to_f64().abs()
+}
+
+/// The radius of a result: the propagated radius `prop` (an f64 expression as in [`up`]) plus
+/// the midpoint's rounding error `ROUND |m|` when MPFR reports the rounding as inexact
+/// (`dir != Equal`). When the inputs are exact points (`exact_inputs`) and the operation is
+/// exact, the result is the exact point (radius 0).
+#[inline]
+fn radius(prop: f64, dir: std::cmp::Ordering, m: &Float, exact_inputs: bool) -> f64 {
+    let exact = dir == std::cmp::Ordering::Equal;
+    if exact && exact_inputs {
+        0.0
+    } else if exact {
+        up(prop)
+    } else {
+        up(prop + ROUND * mag(m))
+    }
+}
+
+/// A ball `[m - r, m + r]`.
+#[derive(Clone, Debug)]
+pub struct Ball {
+    pub m: Float,
+    pub r: f64,
+}
+
+impl Ball {
+    /// `{0}`.
+    pub fn zero() -> Ball {
+        Ball { m: Float::new(PREC), r: 0.0 }
+    }
+
+    /// The exact f64 `x` (exact since `PREC >= 53`).
+    pub fn exact(x: f64) -> Ball {
+        Ball { m: Float::with_val(PREC, x), r: 0.0 }
+    }
+
+    /// The exact float `x`, rounded to `PREC` bits (error added to the radius).
+    pub fn from_float(x: &Float) -> Ball {
+        let mut m = Float::new(PREC);
+        let dir = m.assign_round(x, Round::Nearest);
+        let r = if dir == std::cmp::Ordering::Equal { 0.0 } else { up(ROUND * mag(&m)) };
+        Ball { m, r }
+    }
+
+    /// A ball containing the exact rational `q`.
+    pub fn from_rational(q: &Rational) -> Ball {
+        let mut m = Float::new(PREC);
+        let dir = m.assign_round(q, Round::Nearest);
+        let r = if dir == std::cmp::Ordering::Equal { 0.0 } else { up(ROUND * mag(&m)) };
+        Ball { m, r }
+    }
+
+    /// A ball containing the f64 interval `[lo, hi]` (`lo <= hi`, both finite).
+    pub fn from_interval(lo: f64, hi: f64) -> Ball {
+        let mut m = Float::with_val(PREC, lo);
+        m += hi;
+        m /= 2;
+        // r >= max(hi - m, m - lo), each difference rounded up.
+        let a = Float::with_val_round(64, hi - &m, Round::Up).0;
+        let b = Float::with_val_round(64, &m - lo, Round::Up).0;
+        // Both differences were rounded up, so r is an upper bound as it stands.
+        let r = a.max(&b).to_f64_round(Round::Up).max(0.0);
+        Ball { m, r }
+    }
+
+    /// The lower end `m - r`, rounded down.
+    pub fn lo(&self) -> Float {
+        Float::with_val_round(PREC, &self.m - self.r, Round::Down).0
+    }
+
+    /// The upper end `m + r`, rounded up.
+    pub fn hi(&self) -> Float {
+        Float::with_val_round(PREC, &self.m + self.r, Round::Up).0
+    }
+
+    /// An upper bound of `sup |x|` over the ball.
+    pub fn abs_upper(&self) -> f64 {
+        up(mag(&self.m) + self.r)
+    }
+
+    /// A lower bound of `inf |x|` over the ball (0 if the ball contains 0).
+    pub fn abs_lower(&self) -> f64 {
+        // |m| rounded down to f64, minus r, rounded down.
+        let a = Float::with_val_round(53, &*self.m.as_abs(), Round::Down).0.to_f64_round(Round::Down);
+        let v = a - up(self.r);
+        if v > 0.0 {
+            v * (1.0 - 2.842170943040401e-14)
+        } else {
+            0.0
+        }
+    }
+
+    /// `self + other`.
+    pub fn add(&self, o: &Ball) -> Ball {
+        let (m, dir) = Float::with_val_round(PREC, &self.m + &o.m, Round::Nearest);
+        let r = radius(self.r + o.r, dir, &m, self.r == 0.0 && o.r == 0.0);
+        Ball { m, r }
+    }
+
+    /// `self - other`.
+    pub fn sub(&self, o: &Ball) -> Ball {
+        let (m, dir) = Float::with_val_round(PREC, &self.m - &o.m, Round::Nearest);
+        let r = radius(self.r + o.r, dir, &m, self.r == 0.0 && o.r == 0.0);
+        Ball { m, r }
+    }
+
+    /// `-self` (exact).
+    pub fn neg(&self) -> Ball {
+        Ball { m: Float::with_val(PREC, -&self.m), r: self.r }
+    }
+
+    /// `self * other`.
+    pub fn mul(&self, o: &Ball) -> Ball {
+        let (m, dir) = Float::with_val_round(PREC, &self.m * &o.m, Round::Nearest);
+        let prop = if self.r == 0.0 && o.r == 0.0 { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
+        let r = radius(prop, dir, &m, self.r == 0.0 && o.r == 0.0);
+        Ball { m, r }
+    }
+
+    /// `self * k` for an integer `k`.
+    pub fn mul_int(&self, k: i64) -> Ball {
+        let (m, dir) = Float::with_val_round(PREC, &self.m * k, Round::Nearest);
+        let r = radius(self.r * (k.unsigned_abs() as f64), dir, &m, self.r == 0.0);
+        Ball { m, r }
+    }
+
+    /// `self / k` for an integer `k != 0`.
+    pub fn div_int(&self, k: i64) -> Ball {
+        let (m, dir) = Float::with_val_round(PREC, &self.m / k, Round::Nearest);
+        let r = radius(self.r / (k.unsigned_abs() as f64), dir, &m, self.r == 0.0);
+        Ball { m, r }
+    }
+
+    /// `self += a * b` (one fused MPFR rounding of the midpoint).
+    pub fn fma_assign(&mut self, a: &Ball, b: &Ball) {
+        self.m += &a.m * &b.m;
+        self.r = up(self.r + mag(&a.m) * b.r + a.r * mag(&b.m) + a.r * b.r + ROUND * mag(&self.m));
+    }
+
+    /// `self^2` (the range of `x^2`, which is tighter than `x * x` when the ball contains 0
+    /// only through the same bound: we use the product bound, valid for the square as well).
+    pub fn sqr(&self) -> Ball {
+        self.mul(self)
+    }
+
+    /// A ball containing `[0, hi]` for `hi = self.hi()` (used for `S = [0, h]`).
+    pub fn zero_to(hi: &Ball) -> Ball {
+        let top = hi.hi();
+        let m = Float::with_val(PREC, &top / 2u32);
+        let r = up(Float::with_val_round(64, &m, Round::Up).0.to_f64_round(Round::Up));
+        Ball { m, r }
+    }
+
+    /// `sqrt(self)` for a ball inside `[0, inf)` with positive lower end; `None` otherwise.
+    /// Inclusion: `sqrt` is increasing, so `[sqrt(lo), sqrt(hi)]` contains the range.
+    pub fn sqrt(&self) -> Option<Ball> {
+        let lo = self.lo();
+        if lo <= 0 {
+            return None;
+        }
+        let a = Float::with_val_round(PREC, lo.sqrt_ref(), Round::Down).0;
+        let b = Float::with_val_round(PREC, self.hi().sqrt_ref(), Round::Up).0;
+        Some(interval_to_ball(&a, &b))
+    }
+}
+
+/// A ball containing the MPFR interval `[a, b]`, `a <= b`.
+pub fn interval_to_ball(a: &Float, b: &Float) -> Ball {
+    let mut m = Float::with_val(PREC, a + b);
+    m /= 2u32;
+    let da = Float::with_val_round(64, &m - a, Round::Up).0.to_f64_round(Round::Up);
+    let db = Float::with_val_round(64, b - &m, Round::Up).0.to_f64_round(Round::Up);
+    Ball { m, r: da.max(db).max(0.0) }
+}
+
+/// Accumulates `acc += sum_i a[i] * b[i]` with `n = a.len()` fused MPFR operations; the
+/// radius gets the propagated radii and `n` rounding errors each at most `ROUND` times the
+/// magnitude of the partial sum, bounded by `ROUND * (|acc_0| + sum |a_i||b_i|)` plus the final.
+pub fn dot_acc(acc: &mut Ball, a: &[Ball], b: &[Ball]) {
+    debug_assert_eq!(a.len(), b.len());
+    let mut rad = 0.0f64;
+    let mut absum = mag(&acc.m);
+    for (x, y) in a.iter().zip(b) {
+        acc.m += &x.m * &y.m;
+        let (mx, my) = (mag(&x.m), mag(&y.m));
+        rad += mx * y.r + x.r * my + x.r * y.r;
+        absum += mx * my;
+    }
+    let n = a.len();
+    // Each partial sum is at most (|acc_0| + sum |a_i b_i|)(1 + tiny) in magnitude; n roundings.
+    acc.r = up_n(acc.r + rad + (n as f64 + 1.0) * ROUND * 2.0 * absum + ROUND * mag(&acc.m), n);
+}
+
+/// Upper bound of the 2-norm of a ball vector: `sup_{x in box} |x|_2`.
+pub fn norm2_upper(v: &[Ball]) -> f64 {
+    let s: f64 = v.iter().map(|b| {
+        let a = b.abs_upper();
+        a * a
+    }).sum();
+    up_n(s, v.len()).sqrt() * (1.0 + 2.220446049250313e-16 * 4.0)
+}
+
+/// Lower bound of the 2-norm of any vector in the box: `inf_{x in box} |x|_2`.
+pub fn norm2_lower(v: &[Ball]) -> f64 {
+    let s: f64 = v.iter().map(|b| {
+        let a = b.abs_lower();
+        a * a
+    }).sum();
+    // Each term and the sum are rounded: deflate.
+    let s = s * (1.0 - (v.len() as f64 + 24.0) * 2.220446049250313e-16) - (v.len() as f64 + 24.0) * TINY;
+    if s <= 0.0 {
+        return 0.0;
+    }
+    s.sqrt() * (1.0 - 2.220446049250313e-16 * 4.0)
+}
+
+/// A ball containing the 2-norm of every vector in the box (`[norm2_lower, norm2_upper]`).
+pub fn norm2_ball(v: &[Ball]) -> (f64, f64) {
+    (norm2_lower(v), norm2_upper(v))
+}
