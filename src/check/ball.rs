@@ -12,6 +12,7 @@
 
 use rug::float::Round;
 use rug::ops::AssignRound;
+use rug::Assign;
 use rug::{Float, Rational};
 
 /// Working precision of the midpoints (bits).
@@ -37,11 +38,36 @@ pub fn up_n(x: f64, n: usize) -> f64 {
     x * (1.0 + k * 2.220446049250313e-16) + k * TINY
 }
 
-/// An upper bound of `|x|` as an f64 up to one rounding (relative `2^-53`, absolute `2^-1074`),
-/// which the radius expressions account for through [`up`].
+/// An upper bound of `|x|` as an f64 up to one rounding (relative `2^-53`), which the radius
+/// expressions account for through [`up`]. Read from MPFR's representation: a finite non-zero
+/// `x` is `0.b1b2... * 2^exp` with the top limb `L` (64 bits, top bit set) holding `b1..b64`,
+/// so `|x| <= (L + 1) 2^(exp - 64)`. Exponents outside f64's range give `+inf` (huge) or
+/// `2^-960` (tiny, `>= 2^exp`).
 #[inline]
 pub fn mag(x: &Float) -> f64 {
-    x.to_f64().abs()
+    if x.is_zero() {
+        return 0.0;
+    }
+    if !x.is_finite() {
+        return f64::INFINITY;
+    }
+    // SAFETY: a finite non-zero rug Float has `(prec + 63) / 64` limbs at `d`, the last being
+    // the most significant.
+    let (top, exp) = unsafe {
+        let raw = &*x.as_raw();
+        let limbs = (raw.prec as usize + 63) / 64;
+        (*raw.d.as_ptr().add(limbs - 1), raw.exp as i64)
+    };
+    let e = exp - 64;
+    if e > 1023 - 64 {
+        return f64::INFINITY;
+    }
+    if e < -1000 {
+        return 2f64.powi(-960);
+    }
+    // 2^e exactly, built from its bits (e is in the normal range here).
+    let scale = f64::from_bits(((e + 1023) as u64) << 52);
+    (top as f64 + 1.0) * scale
 }
 
 /// The radius of a result: the propagated radius `prop` (an f64 expression as in [`up`]) plus
@@ -177,8 +203,7 @@ impl Ball {
 
     /// `self += a * b` (one fused MPFR rounding of the midpoint).
     pub fn fma_assign(&mut self, a: &Ball, b: &Ball) {
-        self.m += &a.m * &b.m;
-        self.r = up(self.r + mag(&a.m) * b.r + a.r * mag(&b.m) + a.r * b.r + ROUND * mag(&self.m));
+        dot_acc(self, std::iter::once((a, b)));
     }
 
     /// `self^2` (the range of `x^2`, which is tighter than `x * x` when the ball contains 0
@@ -217,22 +242,30 @@ pub fn interval_to_ball(a: &Float, b: &Float) -> Ball {
     Ball { m, r: da.max(db).max(0.0) }
 }
 
-/// Accumulates `acc += sum_i a[i] * b[i]` with `n = a.len()` fused MPFR operations; the
-/// radius gets the propagated radii and `n` rounding errors each at most `ROUND` times the
-/// magnitude of the partial sum, bounded by `ROUND * (|acc_0| + sum |a_i||b_i|)` plus the final.
-pub fn dot_acc(acc: &mut Ball, a: &[Ball], b: &[Ball]) {
-    debug_assert_eq!(a.len(), b.len());
+/// Accumulates `acc += sum_i a_i * b_i` over the pairs: each product and each addition is
+/// one MPFR rounding to nearest (error at most `2^-128` times its result). The radius gets the
+/// propagated radii `|a_i| r(b_i) + r(a_i) |b_i| + r(a_i) r(b_i)` and the `2n` rounding errors,
+/// each at most `ROUND/2` times `|acc_0| + sum |a_i b_i|` (times `1 + 2^-100`), bounded by
+/// `(n + 1) ROUND absum` plus the final `ROUND |acc|`. Returns nothing; `acc` holds the result.
+pub fn dot_acc<'a>(acc: &mut Ball, pairs: impl Iterator<Item = (&'a Ball, &'a Ball)>) {
     let mut rad = 0.0f64;
     let mut absum = mag(&acc.m);
-    for (x, y) in a.iter().zip(b) {
-        acc.m += &x.m * &y.m;
+    let mut t = Float::new(PREC);
+    let mut n = 0usize;
+    let mut all_exact_inputs = acc.r == 0.0;
+    for (x, y) in pairs {
+        t.assign(&x.m * &y.m);
+        acc.m += &t;
         let (mx, my) = (mag(&x.m), mag(&y.m));
-        rad += mx * y.r + x.r * my + x.r * y.r;
+        if x.r != 0.0 || y.r != 0.0 {
+            all_exact_inputs = false;
+            rad += mx * y.r + x.r * my + x.r * y.r;
+        }
         absum += mx * my;
+        n += 1;
     }
-    let n = a.len();
-    // Each partial sum is at most (|acc_0| + sum |a_i b_i|)(1 + tiny) in magnitude; n roundings.
-    acc.r = up_n(acc.r + rad + (n as f64 + 1.0) * ROUND * 2.0 * absum + ROUND * mag(&acc.m), n);
+    let _ = all_exact_inputs;
+    acc.r = up_n(acc.r + rad + (n as f64 + 1.0) * ROUND * absum + ROUND * mag(&acc.m), n);
 }
 
 /// Upper bound of the 2-norm of a ball vector: `sup_{x in box} |x|_2`.

@@ -108,21 +108,13 @@ impl Net {
 /// Coefficient `k` of the product of two series, elementwise: `sum_{j=0}^k a[j] b[k-j]`.
 fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
     let n = a[k].len();
-    let mut out = Vec::with_capacity(n);
-    let mut xs: Vec<Ball> = Vec::with_capacity(k + 1);
-    let mut ys: Vec<Ball> = Vec::with_capacity(k + 1);
-    for e in 0..n {
-        xs.clear();
-        ys.clear();
-        for j in 0..=k {
-            xs.push(a[j][e].clone());
-            ys.push(b[k - j][e].clone());
-        }
-        let mut acc = Ball::zero();
-        dot_acc(&mut acc, &xs, &ys);
-        out.push(acc);
-    }
-    out
+    (0..n)
+        .map(|e| {
+            let mut acc = Ball::zero();
+            dot_acc(&mut acc, (0..=k).map(|j| (&a[j][e], &b[k - j][e])));
+            acc
+        })
+        .collect()
 }
 
 /// Coefficient `k >= 1` of `y` where `y' = s z'`: `(1/k) sum_{j=1}^k (j z[j]) s[k-j]`, with
@@ -132,9 +124,7 @@ fn ode(k: usize, jz: &[Vec<Ball>], s: &[Vec<Ball>]) -> Vec<Ball> {
     let mut out = Vec::with_capacity(n);
     for e in 0..n {
         let mut acc = Ball::zero();
-        for j in 1..=k {
-            acc.fma_assign(&jz[j][e], &s[k - j][e]);
-        }
+        dot_acc(&mut acc, (1..=k).map(|j| (&jz[j][e], &s[k - j][e])));
         out.push(acc.div_int(k as i64));
     }
     out
@@ -323,7 +313,7 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Bal
             for i in 0..n {
                 let arow = &a[i * din..(i + 1) * din];
                 for o in 0..dout {
-                    dot_acc(&mut zk[i * dout + o], arow, &wl[o * din..(o + 1) * din]);
+                    dot_acc(&mut zk[i * dout + o], arow.iter().zip(&wl[o * din..(o + 1) * din]));
                 }
             }
         }
@@ -441,22 +431,14 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
         let wo = m.w_off[l - 1];
         // grad W_l[k][o][q] = c sum_j sum_i delta_l[j][i][o] a_{l-1}[k-j][i][q]
         let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
-        let mut col_a: Vec<Ball> = Vec::new();
-        let mut col_d: Vec<Ball> = Vec::new();
         for o in 0..dout {
             for q in 0..din {
-                col_a.clear();
-                col_d.clear();
+                let mut acc = Ball::zero();
                 for &j in &js {
                     let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
                     let dl = &b.delta[l - 1][j];
-                    for i in 0..n {
-                        col_d.push(dl[i * dout + o].clone());
-                        col_a.push(a[i * din + q].clone());
-                    }
+                    dot_acc(&mut acc, (0..n).map(|i| (&dl[i * dout + o], &a[i * din + q])));
                 }
-                let mut acc = Ball::zero();
-                dot_acc(&mut acc, &col_d, &col_a);
                 grad[wo + o * din + q] = c.mul(&acc);
             }
         }
@@ -477,18 +459,12 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
         let mut e = vec![Ball::zero(); n * din];
         for i in 0..n {
             for q in 0..din {
-                col_a.clear();
-                col_d.clear();
+                let mut acc = Ball::zero();
                 for j in 0..=k {
                     let dl = &b.delta[l - 1][j];
                     let wl = &w[k - j][wo..wo + din * dout];
-                    for o in 0..dout {
-                        col_d.push(dl[i * dout + o].clone());
-                        col_a.push(wl[o * din + q].clone());
-                    }
+                    dot_acc(&mut acc, (0..dout).map(|o| (&dl[i * dout + o], &wl[o * din + q])));
                 }
-                let mut acc = Ball::zero();
-                dot_acc(&mut acc, &col_d, &col_a);
                 e[i * din + q] = c.mul(&acc);
             }
         }

@@ -196,7 +196,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
     let mut k0 = vec![vec![Ball::zero(); n_out]; n_out];
     for a in 0..n_out {
         for b in 0..n_out {
-            dot_acc(&mut k0[a][b], &j0[a], &j0[b]);
+            dot_acc(&mut k0[a][b], j0[a].iter().zip(&j0[b]));
         }
     }
     let k_norm = norm2_upper(&k0.iter().flatten().cloned().collect::<Vec<_>>());
@@ -227,7 +227,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-40 * (e.abs_upper() + 1e-200);
+                let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-12 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
                 Ball { m: e.m.clone(), r: up(e.r + extra) }
             })
             .collect();
@@ -235,6 +235,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         // (2) The a-priori enclosure (high-order test), at most 6 attempts.
         let mut accepted = None;
         for _attempt in 0..6 {
+            if std::env::var_os("NTKCERT_CHECK_DEBUG").is_some() { eprintln!("step {k} attempt {_attempt}"); }
             let tube: Vec<Ball> = cand.iter().map(|c| Ball { m: c.m.clone(), r: up(c.r + g_rad) }).collect();
             let bx = flow.expand(tube.clone(), q + 1);
             let s_pow = pow(&s_box, q + 1);
@@ -243,6 +244,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             for i in 0..p_dim {
                 let inside = up(diff_upper(&encl[i].m, &cand[i].m) + encl[i].r) <= cand[i].r;
                 if !inside {
+                    if std::env::var_os("NTKCERT_CHECK_DEBUG").is_some() { eprintln!("  comp {i} need {:e} have {:e} extra-guess {:e} Uq {:e} E.r {:e}", up(diff_upper(&encl[i].m, &cand[i].m) + encl[i].r), cand[i].r, up(2.0 * u[q][i].abs_upper() * hq * 1.01), u[q][i].abs_upper(), e_poly[i].r); }
                     ok = false;
                     cand[i] = Ball { m: encl[i].m.clone(), r: up(2.0 * encl[i].r + 1e-30 * encl[i].abs_upper()) };
                 }
@@ -276,7 +278,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             let next: Vec<Ball> = (0..n_out)
                 .map(|a| {
                     let mut acc = Ball::zero();
-                    dot_acc(&mut acc, &k0[a], prev);
+                    dot_acc(&mut acc, k0[a].iter().zip(prev));
                     acc.neg().div_int(j as i64)
                 })
                 .collect();
