@@ -276,7 +276,7 @@ pub fn check_value(cert: &Value, loaded: &LoadedSpec) -> Result<(), CheckError> 
     // 3. The verdict follows from the claimed sup D and the exact eps.
     let sup = claims.sup_deviation;
     let certified = sup.hi.is_finite() && Rational::from_f64(sup.hi).expect("finite") <= eps;
-    let eps_up = rug::Float::with_val_round(53, &eps, rug::float::Round::Up).0.to_f64();
+    let eps_up = rug::Float::with_val_round(53, &eps, rug::float::Round::Up).0.to_f64_round(rug::float::Round::Up);
     let refuted = sup.lo.is_finite() && sup.lo > eps_up;
     let expected = if certified {
         "certified"
