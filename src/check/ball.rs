@@ -248,14 +248,26 @@ pub fn interval_to_ball(a: &Float, b: &Float) -> Ball {
 /// each at most `ROUND/2` times `|acc_0| + sum |a_i b_i|` (times `1 + 2^-100`), bounded by
 /// `(n + 1) ROUND absum` plus the final `ROUND |acc|`. Returns nothing; `acc` holds the result.
 pub fn dot_acc<'a>(acc: &mut Ball, pairs: impl Iterator<Item = (&'a Ball, &'a Ball)>) {
+    SCRATCH.with(|cell| {
+        let mut t = cell.borrow_mut();
+        dot_acc_with(acc, pairs, &mut t)
+    })
+}
+
+thread_local! {
+    /// Scratch float for [`dot_acc`] (avoids an allocation per dot product).
+    static SCRATCH: std::cell::RefCell<Float> = std::cell::RefCell::new(Float::new(PREC));
+}
+
+/// [`dot_acc`] with a caller-provided scratch float of precision `PREC`.
+fn dot_acc_with<'a>(acc: &mut Ball, pairs: impl Iterator<Item = (&'a Ball, &'a Ball)>, t: &mut Float) {
     let mut rad = 0.0f64;
     let mut absum = mag(&acc.m);
-    let mut t = Float::new(PREC);
     let mut n = 0usize;
     let mut all_exact_inputs = acc.r == 0.0;
     for (x, y) in pairs {
         t.assign(&x.m * &y.m);
-        acc.m += &t;
+        acc.m += &*t;
         let (mx, my) = (mag(&x.m), mag(&y.m));
         if x.r != 0.0 || y.r != 0.0 {
             all_exact_inputs = false;

@@ -117,6 +117,24 @@ fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
         .collect()
 }
 
+/// Coefficient `k` of the square of a series, elementwise:
+/// `2 sum_{j < k - j} a[j] a[k-j] + [k even] a[k/2]^2` (the same sum as `cauchy(k, a, a)`,
+/// each pair counted once; for balls the product enclosure is symmetric in its factors).
+fn square(k: usize, a: &[Vec<Ball>]) -> Vec<Ball> {
+    let n = a[k].len();
+    (0..n)
+        .map(|e| {
+            let mut acc = Ball::zero();
+            dot_acc(&mut acc, (0..(k + 1) / 2).map(|j| (&a[j][e], &a[k - j][e])));
+            let mut acc = acc.mul_int(2);
+            if k % 2 == 0 {
+                dot_acc(&mut acc, std::iter::once((&a[k / 2][e], &a[k / 2][e])));
+            }
+            acc
+        })
+        .collect()
+}
+
 /// Coefficient `k >= 1` of `y` where `y' = s z'`: `(1/k) sum_{j=1}^k (j z[j]) s[k-j]`, with
 /// `jz[j] = j z[j]` given.
 fn ode(k: usize, jz: &[Vec<Ball>], s: &[Vec<Ball>]) -> Vec<Ball> {
@@ -193,8 +211,25 @@ struct QuadSeries {
 }
 
 enum Buffers {
-    Mlp(MlpSeries),
     Quad(QuadSeries),
+}
+
+impl MlpSeries {
+    fn new(layers: usize) -> Self {
+        let e = || vec![Vec::new(); layers];
+        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), delta: e(), cot: e() }
+    }
+}
+
+impl Mlp {
+    /// The same network on inputs `a..b` only.
+    fn restricted(&self, a: usize, b: usize) -> Mlp {
+        let d = self.widths[0];
+        let mut sub = self.clone();
+        sub.inputs = self.inputs[a * d..b * d].to_vec();
+        sub.n = b - a;
+        sub
+    }
 }
 
 /// The result of a Taylor expansion of the flow from a start box `w[0]`.
@@ -223,14 +258,10 @@ impl FlowData<'_> {
     /// Recurrence: `w[k+1] = -(J^T r)[k] / (alpha (k+1))` (Taylor coefficients of an ODE
     /// solution; `proofs/checker.md`).
     pub fn expand(&self, start: Vec<Ball>, order: usize) -> Expansion {
-        let mut buf = match self.net {
-            Net::Mlp(m) => {
-                let layers = m.widths.len() - 1;
-                let e = || vec![Vec::new(); layers];
-                Buffers::Mlp(MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), delta: e(), cot: e() })
-            }
-            Net::Quadratic { .. } => Buffers::Quad(QuadSeries { out: Vec::new(), res: Vec::new() }),
-        };
+        if let Net::Mlp(m) = self.net {
+            return self.expand_mlp(m, start, order);
+        }
+        let mut buf = Buffers::Quad(QuadSeries { out: Vec::new(), res: Vec::new() });
         let mut w = vec![start];
         let mut out = Vec::new();
         let mut residual0 = Vec::new();
@@ -240,27 +271,95 @@ impl FlowData<'_> {
                 out.push(hk);
                 break;
             }
-            let rk: Vec<Ball> = if k == 0 {
-                hk.iter()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        let g = match &self.offset {
-                            Some(o) => h.sub(&o[i]),
-                            None => h.clone(),
-                        };
-                        self.alpha.mul(&g).sub(&self.targets[i])
-                    })
-                    .collect()
-            } else {
-                hk.iter().map(|h| self.alpha.mul(h)).collect()
-            };
+            let rk = self.residual(&hk, k, 0);
             if k == 0 {
                 residual0 = rk.clone();
             }
             out.push(hk);
             let g = self.backward(&mut buf, &w, k, rk);
-            let next: Vec<Ball> = g.iter().map(|x| x.mul(&self.inv_alpha).neg().div_int(k as i64 + 1)).collect();
-            w.push(next);
+            w.push(self.next_coefficient(&g, k));
+        }
+        Expansion { w, out, residual0 }
+    }
+
+    /// Coefficient `k` of the residual for the outputs `hk` of outputs `first..`:
+    /// `alpha (h_0 - offset) - y` at `k = 0`, `alpha h_k` after.
+    fn residual(&self, hk: &[Ball], k: usize, first: usize) -> Vec<Ball> {
+        if k > 0 {
+            return hk.iter().map(|h| self.alpha.mul(h)).collect();
+        }
+        hk.iter()
+            .enumerate()
+            .map(|(j, h)| {
+                let i = first + j;
+                let g = match &self.offset {
+                    Some(o) => h.sub(&o[i]),
+                    None => h.clone(),
+                };
+                self.alpha.mul(&g).sub(&self.targets[i])
+            })
+            .collect()
+    }
+
+    /// `w[k+1] = -(J^T r)[k] / (alpha (k+1))` from `g = (J^T r)[k]` (Lemma T1).
+    fn next_coefficient(&self, g: &[Ball], k: usize) -> Vec<Ball> {
+        g.iter().map(|x| x.mul(&self.inv_alpha).neg().div_int(k as i64 + 1)).collect()
+    }
+
+    /// [`FlowData::expand`] for an MLP, with the inputs split into chunks processed in
+    /// parallel (rayon): `J^T r = sum_i Dh_i^T r_i` is summed over the chunks per order; the
+    /// result is the same enclosure up to the order of the ball additions.
+    fn expand_mlp(&self, m: &Mlp, start: Vec<Ball>, order: usize) -> Expansion {
+        use rayon::prelude::*;
+        let n = m.n;
+        let od = *m.widths.last().unwrap();
+        let work = n * m.p * (order + 1);
+        let threads = rayon::current_num_threads();
+        let num_chunks = if work >= 4_000 && n >= 2 && threads > 1 { threads.min(n) } else { 1 };
+        let mut parts: Vec<(Mlp, MlpSeries, usize)> = (0..num_chunks)
+            .map(|c| {
+                let (a, b) = (c * n / num_chunks, (c + 1) * n / num_chunks);
+                (m.restricted(a, b), MlpSeries::new(m.widths.len() - 1), a)
+            })
+            .collect();
+        let mut w = vec![start];
+        let mut out = Vec::new();
+        let mut residual0 = Vec::new();
+        for k in 0..=order {
+            let wr = &w;
+            let results: Vec<(Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>)> = parts
+                .par_iter_mut()
+                .map(|(mm, buf, first)| {
+                    let hk = mlp_forward(mm, buf, wr, k);
+                    if k == order {
+                        return (hk, Vec::new(), None);
+                    }
+                    let rk = self.residual(&hk, k, *first * od);
+                    let g = mlp_backward(mm, buf, wr, k, rk.clone());
+                    (hk, rk, Some(g))
+                })
+                .collect();
+            let mut hk_all = Vec::with_capacity(n * od);
+            let mut rk_all = Vec::with_capacity(n * od);
+            let mut grad: Option<Vec<Ball>> = None;
+            for (hk, rk, g) in results {
+                hk_all.extend(hk);
+                rk_all.extend(rk);
+                if let Some(g) = g {
+                    grad = Some(match grad {
+                        None => g,
+                        Some(acc) => acc.iter().zip(&g).map(|(a, b)| a.add(b)).collect(),
+                    });
+                }
+            }
+            out.push(hk_all);
+            if k == 0 {
+                residual0 = rk_all;
+            }
+            match grad {
+                Some(g) => w.push(self.next_coefficient(&g, k)),
+                None => break,
+            }
         }
         Expansion { w, out, residual0 }
     }
@@ -276,8 +375,7 @@ impl FlowData<'_> {
                 q.out.push(vec![v.clone()]);
                 vec![v]
             }
-            (Net::Mlp(m), Buffers::Mlp(b)) => mlp_forward(m, b, w, k),
-            _ => unreachable!("buffers match the network"),
+            _ => unreachable!("MLPs are expanded by expand_mlp"),
         }
     }
 
@@ -292,8 +390,7 @@ impl FlowData<'_> {
                 v.fma_assign(curvature, &wr[0]);
                 vec![v]
             }
-            (Net::Mlp(m), Buffers::Mlp(b)) => mlp_backward(m, b, w, k, rk),
-            _ => unreachable!("buffers match the network"),
+            _ => unreachable!("MLPs are expanded by expand_mlp"),
         }
     }
 }
@@ -356,7 +453,7 @@ fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
                 ode(k, jz, &b.s[li])
             };
             b.y[li].push(yk);
-            let sq = cauchy(k, &b.y[li], &b.y[li]);
+            let sq = square(k, &b.y[li]);
             // tanh: s = 1 - y^2; sigmoid: s = y - y^2.
             let sk: Vec<Ball> = sq
                 .iter()
@@ -378,7 +475,7 @@ fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
             };
             b.y[li].push(yk);
             b.aux0[li].push(sk);
-            let sq = cauchy(k, &b.aux0[li], &b.aux0[li]);
+            let sq = square(k, &b.aux0[li]);
             let a1: Vec<Ball> = sq.iter().enumerate().map(|(e, q)| b.aux0[li][k][e].sub(q)).collect();
             b.aux1[li].push(a1);
             let s = b.aux0[li][k].clone();
@@ -579,8 +676,7 @@ pub fn hidden_activations(net: &Net, wbox: &[Ball]) -> Vec<Vec<Ball>> {
         Net::Quadratic { .. } => Vec::new(),
         Net::Mlp(m) => {
             let layers = m.widths.len() - 1;
-            let e = || vec![Vec::new(); layers];
-            let mut b = MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), delta: e(), cot: e() };
+            let mut b = MlpSeries::new(layers);
             let w = vec![wbox.to_vec()];
             mlp_forward(m, &mut b, &w, 0);
             b.y.into_iter().take(layers - 1).map(|mut v| v.swap_remove(0)).collect()
@@ -591,8 +687,10 @@ pub fn hidden_activations(net: &Net, wbox: &[Ball]) -> Vec<Vec<Ball>> {
 /// Row `i` of the Jacobian `J(w)` for every `w` in the box `wbox` (`J` is `N x p`), by one
 /// order-0 reverse pass per output with a unit cotangent.
 pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> {
+    use rayon::prelude::*;
     let w = vec![wbox.to_vec()];
     (0..num_outputs)
+        .into_par_iter()
         .map(|row| {
             let unit: Vec<Ball> = (0..num_outputs).map(|i| Ball::exact(if i == row { 1.0 } else { 0.0 })).collect();
             match net {
@@ -602,9 +700,7 @@ pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> 
                     vec![v]
                 }
                 Net::Mlp(m) => {
-                    let layers = m.widths.len() - 1;
-                    let e = || vec![Vec::new(); layers];
-                    let mut b = MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), delta: e(), cot: e() };
+                    let mut b = MlpSeries::new(m.widths.len() - 1);
                     mlp_forward(m, &mut b, &w, 0);
                     mlp_backward(m, &mut b, &w, 0, unit)
                 }
