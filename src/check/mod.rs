@@ -190,6 +190,7 @@ fn get_claims(v: &Value, path: &str) -> Result<Vec<Claim>, CheckError> {
     arr.iter().enumerate().map(|(i, x)| get_claim(x, &format!("{path}[{i}]"))).collect()
 }
 
+/// Proof: `proofs/checker.md`, "What `valid` means" and "Hints are not trusted".
 /// Checks a parsed certificate against a loaded spec: identity of the inputs (hashes, problem),
 /// the verdict's consistency, then every numerical claim by re-verification
 /// (`proofs/checker.md`, "What `valid` means").

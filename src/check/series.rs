@@ -148,6 +148,7 @@ fn ode(k: usize, jz: &[Vec<Ball>], s: &[Vec<Ball>]) -> Vec<Ball> {
     out
 }
 
+/// Proof: `proofs/checker.md`, "Ball arithmetic" (monotone functions).
 /// Ball enclosure of an increasing function: `[f(lo) rounded down, f(hi) rounded up]`, where
 /// `f(x, round)` returns a value rounded in the direction `round` (or further out).
 fn increasing(x: &Ball, f: impl Fn(&Float, Round) -> Float) -> Ball {
@@ -432,6 +433,7 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Bal
     b.z[layers - 1][k].clone()
 }
 
+/// Proof: `proofs/checker.md`, "Taylor coefficients" (activations).
 /// Coefficient `k` of the activation series of hidden layer index `li` (0-based).
 fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
     let z = &b.z[li];
@@ -516,6 +518,7 @@ fn two_over_sqrt_pi() -> Ball {
     super::ball::interval_to_ball(&lo, &hi)
 }
 
+/// Proof: `proofs/checker.md`, "Taylor coefficients" (reverse mode on series).
 /// Coefficient `k` of `J^T r` for the MLP (reverse mode on series), given `r[k]` (`n x out`).
 fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<Ball>) -> Vec<Ball> {
     let layers = m.widths.len() - 1;
@@ -586,6 +589,7 @@ pub fn activation_bounds(act: Activation) -> (f64, f64) {
     }
 }
 
+/// Proof: `proofs/checker.md`, "Derivative bounds" (Lemma D).
 /// Bounds over a box: `G[i] >= sup |Dh_i(w) v|/|v|` and `M[i] >= sup |D^2 h_i(w)[v,v]|/|v|^2`
 /// for every input `i` and `w` in the box `wbox`, from the box's order-0 values.
 pub struct DerivativeBounds {

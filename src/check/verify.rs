@@ -136,7 +136,8 @@ pub struct Derived {
 }
 
 /// Re-verifies the numerical claims for `problem` on the step grid `steps` (exact step
-/// lengths; they sum exactly to `T`), at Taylor order `order`. Returns `Err(reason)` for the
+/// lengths; they sum exactly to `T`), at Taylor order `order`. Proof: `proofs/checker.md`,
+/// "The step" (Lemmas S1-S3), "The linearised flow" (Lemma L), "Deviation". Returns `Err(reason)` for the
 /// first claim that the checker's enclosures do not confirm.
 pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], claims: &Claims) -> Result<Derived, String> {
     let q = order;
@@ -393,6 +394,7 @@ impl Ord for Cand {
     }
 }
 
+/// Proof: `proofs/checker.md`, "Deviation".
 /// Confirms `claim.lo <= sup_{[0,T]} D <= claim.hi` by best-first bisection: the candidates
 /// always cover `[0, T]`, each with a valid upper bound, and `best` is `D`'s lower bound at a
 /// point surely in `[0, T]`. Succeeds when the largest upper bound is `<= claim.hi` and
