@@ -307,3 +307,79 @@ pub fn norm2_lower(v: &[Ball]) -> f64 {
 pub fn norm2_ball(v: &[Ball]) -> (f64, f64) {
     (norm2_lower(v), norm2_upper(v))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic sequence of awkward f64 values (mixed signs and magnitudes).
+    fn values() -> Vec<f64> {
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let mut v = vec![0.0, 1.0, -1.0, 0.1, 1e-300, -3e300, 2f64.powi(-1070)];
+        for _ in 0..200 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let m = (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let e = ((x >> 3) % 80) as i32 - 40;
+            v.push(m * 2f64.powi(e));
+        }
+        v
+    }
+
+    /// `q` in the ball (an infinite radius, from magnitudes beyond f64, contains everything).
+    fn contains(b: &Ball, q: &Rational) -> bool {
+        let (lo, hi) = (b.lo(), b.hi());
+        let lo_ok = lo.to_rational().map_or(lo.is_infinite() && lo < 0, |l| l <= *q);
+        let hi_ok = hi.to_rational().map_or(hi.is_infinite() && hi > 0, |h| *q <= h);
+        lo_ok && hi_ok
+    }
+
+    /// Every operation's result contains the exact rational result, for balls that are
+    /// exact points and for balls with radius (the extreme points of the inputs).
+    #[test]
+    fn operations_contain_exact_results() {
+        let vals = values();
+        for (i, &a) in vals.iter().enumerate() {
+            let b = vals[(i * 7 + 3) % vals.len()];
+            for &(ra, rb) in &[(0.0, 0.0), (a.abs() * 1e-10, 1e-20), (1e-3, 0.0)] {
+                let (x, y) = (Ball { m: Float::with_val(PREC, a), r: ra }, Ball { m: Float::with_val(PREC, b), r: rb });
+                // Corners of the input balls, exactly.
+                for sa in [-1.0, 0.0, 1.0] {
+                    for sb in [-1.0, 0.0, 1.0] {
+                        let qa = Rational::from_f64(a).unwrap() + Rational::from_f64(ra).unwrap() * Rational::from_f64(sa).unwrap();
+                        let qb = Rational::from_f64(b).unwrap() + Rational::from_f64(rb).unwrap() * Rational::from_f64(sb).unwrap();
+                        assert!(contains(&x.add(&y), &Rational::from(&qa + &qb)), "add {a} {b}");
+                        assert!(contains(&x.sub(&y), &Rational::from(&qa - &qb)), "sub {a} {b}");
+                        assert!(contains(&x.mul(&y), &Rational::from(&qa * &qb)), "mul {a} {b}");
+                        assert!(contains(&x.mul_int(-7), &Rational::from(&qa * -7)), "mul_int {a}");
+                        assert!(contains(&x.div_int(3), &Rational::from(&qa / 3)), "div_int {a}");
+                        let mut acc = y.clone();
+                        dot_acc(&mut acc, [(&x, &y), (&y, &x)].into_iter());
+                        let exact = Rational::from(&qb + Rational::from(&qa * &qb) * 2);
+                        assert!(contains(&acc, &exact), "dot {a} {b}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// `mag` bounds `|x|` up to the relative rounding that `up` absorbs.
+    #[test]
+    fn mag_bounds_the_magnitude() {
+        for v in values() {
+            let x = Float::with_val(PREC, v) / 3u32;
+            let x = Float::with_val(PREC, x);
+            let m = mag(&x);
+            assert!(Float::with_val(PREC, &*x.as_abs()) <= up(m), "{v}");
+        }
+    }
+
+    /// The norm bounds enclose the norm of every corner of a small box.
+    #[test]
+    fn norms_enclose() {
+        let v = vec![Ball { m: Float::with_val(PREC, 3.0), r: 0.5 }, Ball { m: Float::with_val(PREC, -4.0), r: 0.25 }];
+        let (lo, hi) = norm2_ball(&v);
+        assert!(lo <= (2.5f64 * 2.5 + 3.75 * 3.75).sqrt());
+        assert!(hi >= (3.5f64 * 3.5 + 4.25 * 4.25).sqrt());
+        assert!(lo > 4.0 && hi < 5.6);
+    }
+}

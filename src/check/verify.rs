@@ -352,8 +352,12 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
     let last = pieces.last().expect("at least one step");
     let (dlo, dhi) = last.enclosure_at(&last.h);
     claim_contains("claims.final_deviation", claims.final_deviation, dlo, dhi)?;
+    let started = std::time::Instant::now();
     if !claims.sup_deviation.is_whole() {
         confirm_sup(&pieces, claims.sup_deviation)?;
+    }
+    if std::env::var_os("NTKCERT_CHECK_DEBUG").is_some() {
+        eprintln!("sup search {:.3} s", started.elapsed().as_secs_f64());
     }
     Ok(Derived { r0: big_r0 })
 }
