@@ -342,3 +342,49 @@ fn malformed_certificates_give_one_line() {
     let out = ntkcert(&["check"]);
     assert_eq!(code(&out), 64);
 }
+
+/// Single-byte corruptions anywhere in a certificate: the checker answers `valid`, `invalid`
+/// or a one-line error (65, or 66 when `spec.path` is hit), never panics; a corrupted hash or problem is never `valid`.
+#[test]
+fn corrupted_bytes_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = certify("specs/examples/tightness.toml", dir.path());
+    let full = std::fs::read(&cert_path).unwrap();
+    let original: Value = serde_json::from_slice(&full).unwrap();
+    let bad = dir.path().join("corrupt.json");
+    let step = (full.len() / 150).max(1);
+    let mut reverified = 0;
+    for pos in (0..full.len()).step_by(step) {
+        for replacement in [b'7', b'}', b'"'] {
+            let mut bytes = full.clone();
+            if bytes[pos] == replacement {
+                continue;
+            }
+            bytes[pos] = replacement;
+            std::fs::write(&bad, &bytes).unwrap();
+            let out = ntkcert(&["check", bad.to_str().unwrap()]);
+            let c = code(&out);
+            let err = text(&out.stderr);
+            assert!(!err.contains("panicked"), "byte {pos}: {err}");
+            // 66: the corruption hit spec.path.
+            assert!([0, 1, 65, 66].contains(&c), "byte {pos} -> exit {c}: {err}");
+            if c == 65 || c == 66 {
+                assert_eq!(err.lines().count(), 1, "byte {pos}: {err}");
+            }
+            if c == 0 {
+                // Accepted: the hashes and the problem must be unchanged (a change there is
+                // always rejected). A changed claim interval may be accepted only because the
+                // checker proved it (e.g. a lower end moved up but still below the checker's
+                // own lower bound): that is an honest re-verification, counted here.
+                let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+                for ptr in ["/spec/sha256", "/problem", "/data_files", "/format"] {
+                    assert_eq!(parsed.pointer(ptr), original.pointer(ptr), "byte {pos}: accepted a changed {ptr}");
+                }
+                if parsed["claims"] != original["claims"] {
+                    reverified += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{reverified} corrupted claims were accepted after re-verification");
+}
