@@ -280,6 +280,47 @@ fn dot_acc_with<'a>(acc: &mut Ball, pairs: impl Iterator<Item = (&'a Ball, &'a B
     acc.r = up_n(acc.r + rad + (n as f64 + 1.0) * ROUND * absum + ROUND * mag(&acc.m), n);
 }
 
+/// Many dot products accumulated at once, in any order of their terms: element `e` holds
+/// `sum` of the pairs added to it. The radius of each result is the bound of [`dot_acc`]
+/// (whose proof does not depend on the order of the terms), with `n` the number of pairs per
+/// element (the same for all elements).
+pub struct DotAccs {
+    pub m: Vec<Float>,
+    rad: Vec<f64>,
+    absum: Vec<f64>,
+    t: Float,
+}
+
+impl DotAccs {
+    /// `len` accumulators, all 0.
+    pub fn new(len: usize) -> Self {
+        DotAccs { m: vec![Float::new(PREC); len], rad: vec![0.0; len], absum: vec![0.0; len], t: Float::new(PREC) }
+    }
+
+    /// Adds `x * y` to element `e`.
+    #[inline]
+    pub fn add(&mut self, e: usize, x: &Ball, y: &Ball) {
+        self.t.assign(&x.m * &y.m);
+        self.m[e] += &self.t;
+        let (mx, my) = (mag(&x.m), mag(&y.m));
+        self.rad[e] += mx * y.r + x.r * my + x.r * y.r;
+        self.absum[e] += mx * my;
+    }
+
+    /// The balls, when every element received `n` pairs.
+    pub fn finish(self, n: usize) -> Vec<Ball> {
+        self.m
+            .into_iter()
+            .zip(self.rad)
+            .zip(self.absum)
+            .map(|((m, rad), absum)| {
+                let r = up_n(rad + (n as f64 + 1.0) * ROUND * absum + ROUND * mag(&m), n);
+                Ball { m, r }
+            })
+            .collect()
+    }
+}
+
 /// Upper bound of the 2-norm of a ball vector: `sup_{x in box} |x|_2`.
 pub fn norm2_upper(v: &[Ball]) -> f64 {
     let s: f64 = v.iter().map(|b| {

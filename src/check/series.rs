@@ -6,7 +6,7 @@
 //! Every function takes ball inputs and returns balls that contain the exact quantity for every
 //! choice of the inputs inside their balls.
 
-use super::ball::{dot_acc, norm2_upper, up, Ball, PREC};
+use super::ball::{dot_acc, norm2_upper, up, Ball, DotAccs, PREC};
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use rug::float::Round;
 use rug::{Float, Rational};
@@ -531,16 +531,22 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
         let wo = m.w_off[l - 1];
         // grad W_l[k][o][q] = c sum_j sum_i delta_l[j][i][o] a_{l-1}[k-j][i][q]
         let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
-        for o in 0..dout {
-            for q in 0..din {
-                let mut acc = Ball::zero();
-                for &j in &js {
-                    let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
-                    let dl = &b.delta[l - 1][j];
-                    dot_acc(&mut acc, (0..n).map(|i| (&dl[i * dout + o], &a[i * din + q])));
+        let mut accs = DotAccs::new(dout * din);
+        for &j in &js {
+            let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+            let dl = &b.delta[l - 1][j];
+            for i in 0..n {
+                let arow = &a[i * din..(i + 1) * din];
+                for o in 0..dout {
+                    let dv = &dl[i * dout + o];
+                    for (q, av) in arow.iter().enumerate() {
+                        accs.add(o * din + q, dv, av);
+                    }
                 }
-                grad[wo + o * din + q] = c.mul(&acc);
             }
+        }
+        for (e, v) in accs.finish(js.len() * n).into_iter().enumerate() {
+            grad[wo + e] = c.mul(&v);
         }
         if m.bias {
             let bo = m.b_off[l - 1];
@@ -556,18 +562,20 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
             break;
         }
         // cot_{l-1}[k][i][q] = c sum_j sum_o delta_l[j][i][o] W_l[k-j][o][q]
-        let mut e = vec![Ball::zero(); n * din];
-        for i in 0..n {
-            for q in 0..din {
-                let mut acc = Ball::zero();
-                for j in 0..=k {
-                    let dl = &b.delta[l - 1][j];
-                    let wl = &w[k - j][wo..wo + din * dout];
-                    dot_acc(&mut acc, (0..dout).map(|o| (&dl[i * dout + o], &wl[o * din + q])));
+        let mut accs = DotAccs::new(n * din);
+        for j in 0..=k {
+            let dl = &b.delta[l - 1][j];
+            let wl = &w[k - j][wo..wo + din * dout];
+            for i in 0..n {
+                for o in 0..dout {
+                    let dv = &dl[i * dout + o];
+                    for (q, wv) in wl[o * din..(o + 1) * din].iter().enumerate() {
+                        accs.add(i * din + q, dv, wv);
+                    }
                 }
-                e[i * din + q] = c.mul(&acc);
             }
         }
+        let e: Vec<Ball> = accs.finish((k + 1) * dout).iter().map(|v| c.mul(v)).collect();
         b.cot[l - 2].push(e);
         // delta_{l-1}[k] = sum_j s[j] * cot[k-j] (elementwise)
         let dk = cauchy(k, &b.s[l - 2], &b.cot[l - 2]);
