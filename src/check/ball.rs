@@ -55,8 +55,10 @@ pub fn mag(x: &Float) -> f64 {
     // the most significant.
     let (top, exp) = unsafe {
         let raw = &*x.as_raw();
-        let limbs = (raw.prec as usize + 63) / 64;
-        (*raw.d.as_ptr().add(limbs - 1), raw.exp as i64)
+        let limbs = (raw.prec as usize).div_ceil(64);
+        #[allow(clippy::unnecessary_cast)] // exp_t is platform-dependent
+        let exp = raw.exp as i64;
+        (*raw.d.as_ptr().add(limbs - 1), exp)
     };
     let e = exp - 64;
     if e > 1023 - 64 {

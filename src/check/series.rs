@@ -125,9 +125,9 @@ fn square(k: usize, a: &[Vec<Ball>]) -> Vec<Ball> {
     (0..n)
         .map(|e| {
             let mut acc = Ball::zero();
-            dot_acc(&mut acc, (0..(k + 1) / 2).map(|j| (&a[j][e], &a[k - j][e])));
+            dot_acc(&mut acc, (0..k.div_ceil(2)).map(|j| (&a[j][e], &a[k - j][e])));
             let mut acc = acc.mul_int(2);
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 dot_acc(&mut acc, std::iter::once((&a[k / 2][e], &a[k / 2][e])));
             }
             acc
@@ -328,7 +328,8 @@ impl FlowData<'_> {
         let mut residual0 = Vec::new();
         for k in 0..=order {
             let wr = &w;
-            let results: Vec<(Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>)> = parts
+            type ChunkResult = (Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>);
+            let results: Vec<ChunkResult> = parts
                 .par_iter_mut()
                 .map(|(mm, buf, first)| {
                     let hk = mlp_forward(mm, buf, wr, k);
@@ -586,6 +587,7 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
 
 /// Global bounds `(s1, s2)` with `|sigma'| <= s1`, `|sigma''| <= s2` on the real line
 /// (`proofs/checker.md`, "Derivative bounds").
+#[allow(clippy::approx_constant)] // 1.1284 is an upper bound of 2/sqrt(pi), not an approximation
 pub fn activation_bounds(act: Activation) -> (f64, f64) {
     match act {
         Activation::Tanh => (1.0, 0.7699),
