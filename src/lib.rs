@@ -10,6 +10,7 @@
 //! - [`certify`]: the end-to-end certification and its result.
 //! - [`simulate`]: the same flows in plain f64 (the baseline).
 //! - [`certificate`]: the certificate file.
+//! - [`check`]: the independent certificate checker (MPFR balls, its own integrator).
 //! - [`report`]: readable and JSON output.
 //! - [`reference`]: an independent high-precision (MPFR) integration used by tests.
 //! - [`cli`], [`bench`]: the command line.

@@ -304,7 +304,9 @@ impl FlowData<'_> {
 
     /// `w[k+1] = -(J^T r)[k] / (alpha (k+1))` from `g = (J^T r)[k]` (Lemma T1).
     fn next_coefficient(&self, g: &[Ball], k: usize) -> Vec<Ball> {
-        g.iter().map(|x| x.mul(&self.inv_alpha).neg().div_int(k as i64 + 1)).collect()
+        // One ball factor containing -1/(alpha (k+1)), then one product per parameter.
+        let f = self.inv_alpha.neg().div_int(k as i64 + 1);
+        g.iter().map(|x| x.mul(&f)).collect()
     }
 
     /// [`FlowData::expand`] for an MLP, with the inputs split into chunks processed in
