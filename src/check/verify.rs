@@ -228,7 +228,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-12 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
+                let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-9 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
                 Ball { m: e.m.clone(), r: up(e.r + extra) }
             })
             .collect();
