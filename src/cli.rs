@@ -51,6 +51,14 @@ enum Command {
         #[arg(long)]
         order: Option<usize>,
     },
+    /// Re-verify a certificate independently (MPFR ball arithmetic); prints `valid` or `invalid: ...`.
+    Check {
+        /// The certificate (JSON, written by `certify --out`).
+        cert: PathBuf,
+        /// The spec file (default: the certificate's `spec.path`).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
     /// Measure certify against simulate on benchmark specs, in one run.
     Bench {
         /// Spec files (default: specs/bench/gf-mlp-small.toml).
@@ -124,6 +132,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Merge(args) => crate::sweep::cli_merge(&args),
         Command::Table(args) => crate::sweep::cli_table(&args),
         Command::Plot(args) => crate::sweep::cli_plot(&args),
+        Command::Check { cert, spec } => crate::check::run(&cert, spec.as_deref()),
     }
 }
 
@@ -191,7 +200,8 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
         }
     };
     if let Some(out) = out {
-        let cert = crate::certificate::Certificate::new(&loaded, &options, &result);
+        let mut cert = crate::certificate::Certificate::new(&loaded, &options, &result);
+        cert.value["spec"]["path"] = serde_json::Value::from(path.display().to_string());
         if let Err(e) = cert.write_atomically(&out) {
             eprintln!("error: cannot write certificate '{}': {e}", out.display());
             return EXIT_CANT_CREATE;

@@ -10,6 +10,7 @@
 //! - [`certify`]: the end-to-end certification and its result.
 //! - [`simulate`]: the same flows in plain f64 (the baseline).
 //! - [`certificate`]: the certificate file.
+//! - [`check`]: the independent certificate checker (MPFR balls, its own integrator).
 //! - [`report`]: readable and JSON output.
 //! - [`reference`]: an independent high-precision (MPFR) integration used by tests.
 //! - [`sweep`]: `sweep`, `merge`, `table` and `plot` (grids, tables, figures).
@@ -21,6 +22,7 @@ pub mod arith;
 pub mod bench;
 pub mod certificate;
 pub mod certify;
+pub mod check;
 pub mod cli;
 pub mod enclose;
 pub mod model;

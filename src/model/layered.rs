@@ -3,8 +3,7 @@
 //! of the activations, weighted by the largest column of the backward map `Q_l = dz_L/da_l`) and
 //! `2 c_l P_l V_l a_{l-1}'` (products of two weight directions), each bounded with spectral
 //! norms and local activation derivatives. Used by the theory bounds (`theory::local`, over the
-//! reachable ball) and by the integrator's logarithmic-norm bound (`model::bounds`, over the
-//! tube), each time as the per-input minimum with the box recursion.
+//! reachable ball), as the per-input minimum with the box recursion of `model::bounds`.
 //!
 //! Proof: `proofs/theory-local-constant.md`. Cost: one interval forward pass (the caller's)
 //! plus `O(p)` norm computations and `O(k^3)` for the spectral bound of a layer whose smaller

@@ -1,0 +1,329 @@
+//! `ntkcert check CERT [--spec SPEC]`: an independent checker for certificates.
+//!
+//! Independence (`proofs/checker.md`): this module uses only the spec loader (`crate::spec`,
+//! `crate::problem`) and its own arithmetic ([`ball`], MPFR through `rug`) and its own
+//! integrator ([`series`], [`verify`]). It does not use `crate::enclose`, `crate::model`,
+//! `crate::arith::fast_interval`, `crate::arith::elementary` or `crate::certify`.
+//!
+//! - [`run`]: the command (reads files, prints `valid` / `invalid: ...`, returns the exit code).
+//! - [`check_value`]: the check of a parsed certificate against a loaded spec.
+
+pub mod ball;
+pub mod series;
+pub mod verify;
+
+use crate::spec::LoadedSpec;
+use rug::Rational;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use verify::{Claim, Claims};
+
+/// The only certificate format this checker knows.
+pub const KNOWN_FORMAT: &str = "ntkcert-certificate/1";
+
+/// Largest Taylor order accepted from the hints (guards against absurd work).
+const MAX_ORDER: usize = 60;
+
+/// Why a check did not succeed.
+#[derive(Debug)]
+pub enum CheckError {
+    /// A claim is false or could not be confirmed (exit 1).
+    Invalid(String),
+    /// The certificate file is not a readable certificate (exit 65).
+    Malformed(String),
+    /// The certificate needs something the checker cannot do (exit 70).
+    Unsupported(String),
+}
+
+fn invalid<T>(msg: impl Into<String>) -> Result<T, CheckError> {
+    Err(CheckError::Invalid(msg.into()))
+}
+
+fn malformed(field: &str, why: impl std::fmt::Display) -> CheckError {
+    CheckError::Malformed(format!("field '{field}': {why}"))
+}
+
+/// Runs the command: returns the process exit code (0 valid, 1 invalid, 64 usage, 65 malformed
+/// certificate or invalid spec, 66 unreadable file, 70 unsupported).
+pub fn run(cert_path: &Path, spec_override: Option<&Path>) -> i32 {
+    use crate::cli::{EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT};
+    let label = cert_path.display().to_string();
+    let bytes = match std::fs::read(cert_path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {label}: cannot read certificate: {}", io_reason(&e));
+            return EXIT_NO_INPUT;
+        }
+    };
+    let cert: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {label}: not a certificate (invalid JSON: {e})");
+            return EXIT_DATA;
+        }
+    };
+    if let Err(e) = check_format(&cert) {
+        eprintln!("error: {label}: {}", message(&e));
+        return EXIT_DATA;
+    }
+    let spec_path: PathBuf = match spec_override {
+        Some(p) => p.to_path_buf(),
+        None => match cert.get("spec").and_then(|s| s.get("path")).and_then(Value::as_str) {
+            Some(p) => {
+                let direct = PathBuf::from(p);
+                let beside = cert_path.parent().map(|d| d.join(p));
+                match beside {
+                    Some(b) if !direct.exists() && b.exists() => b,
+                    _ => direct,
+                }
+            }
+            None => {
+                eprintln!("error: {label}: field 'spec.path' is missing; pass the spec with --spec SPEC");
+                return EXIT_DATA;
+            }
+        },
+    };
+    let loaded = match crate::spec::load(&spec_path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return if e.is_io() { EXIT_NO_INPUT } else { EXIT_DATA };
+        }
+    };
+    match check_value(&cert, &loaded) {
+        Ok(()) => {
+            println!("valid");
+            0
+        }
+        Err(CheckError::Invalid(msg)) => {
+            println!("invalid: {msg}");
+            1
+        }
+        Err(CheckError::Malformed(msg)) => {
+            eprintln!("error: {label}: {msg}");
+            EXIT_DATA
+        }
+        Err(CheckError::Unsupported(msg)) => {
+            eprintln!("error: {label}: cannot check: {msg}");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+fn message(e: &CheckError) -> String {
+    match e {
+        CheckError::Invalid(m) | CheckError::Malformed(m) | CheckError::Unsupported(m) => m.clone(),
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(p) => s[..p].to_string(),
+        None => s,
+    }
+}
+
+/// Refuses a certificate whose `format` is not [`KNOWN_FORMAT`].
+fn check_format(cert: &Value) -> Result<(), CheckError> {
+    if !cert.is_object() {
+        return Err(CheckError::Malformed("not a certificate (the top level is not a JSON object)".into()));
+    }
+    match cert.get("format") {
+        Some(Value::String(f)) if f == KNOWN_FORMAT => Ok(()),
+        Some(Value::String(f)) => Err(CheckError::Malformed(format!(
+            "unknown certificate format '{f}' (this checker knows only '{KNOWN_FORMAT}')"
+        ))),
+        _ => Err(malformed("format", "missing or not a string")),
+    }
+}
+
+/// Field accessors with one-line errors naming the field.
+fn get<'a>(v: &'a Value, path: &str) -> Result<&'a Value, CheckError> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part).ok_or_else(|| malformed(path, "missing"))?;
+    }
+    Ok(cur)
+}
+
+fn get_str<'a>(v: &'a Value, path: &str) -> Result<&'a str, CheckError> {
+    get(v, path)?.as_str().ok_or_else(|| malformed(path, "not a string"))
+}
+
+fn get_u64(v: &Value, path: &str) -> Result<u64, CheckError> {
+    get(v, path)?.as_u64().ok_or_else(|| malformed(path, "not a non-negative integer"))
+}
+
+fn get_bool(v: &Value, path: &str) -> Result<bool, CheckError> {
+    get(v, path)?.as_bool().ok_or_else(|| malformed(path, "not a boolean"))
+}
+
+fn get_exact(v: &Value, path: &str) -> Result<Rational, CheckError> {
+    let s = get_str(v, path)?;
+    let ok = !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '/' || c == '-');
+    if !ok {
+        return Err(malformed(path, format!("'{s}' is not an exact number (P or P/Q)")));
+    }
+    Rational::from_str_radix(s, 10).map_err(|_| malformed(path, format!("'{s}' is not an exact number (P or P/Q)")))
+}
+
+/// An interval `{"lo", "hi"}` with numbers or `null` (infinite).
+fn get_claim(v: &Value, field: &str) -> Result<Claim, CheckError> {
+    let obj = v.as_object().ok_or_else(|| malformed(field, "not an interval object {\"lo\", \"hi\"}"))?;
+    let end = |key: &str, inf: f64| -> Result<f64, CheckError> {
+        match obj.get(key) {
+            Some(Value::Null) => Ok(inf),
+            Some(Value::Number(n)) => n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| malformed(field, "bad endpoint")),
+            _ => Err(malformed(&format!("{field}.{key}"), "missing or not a number/null")),
+        }
+    };
+    let (lo, hi) = (end("lo", f64::NEG_INFINITY)?, end("hi", f64::INFINITY)?);
+    if !(lo <= hi) {
+        return Err(malformed(field, "lo > hi"));
+    }
+    Ok(Claim { lo, hi })
+}
+
+fn get_claims(v: &Value, path: &str) -> Result<Vec<Claim>, CheckError> {
+    let arr = get(v, path)?.as_array().ok_or_else(|| malformed(path, "not an array"))?;
+    arr.iter().enumerate().map(|(i, x)| get_claim(x, &format!("{path}[{i}]"))).collect()
+}
+
+/// Proof: `proofs/checker.md`, "What `valid` means" and "Hints are not trusted".
+/// Checks a parsed certificate against a loaded spec: identity of the inputs (hashes, problem),
+/// the verdict's consistency, then every numerical claim by re-verification
+/// (`proofs/checker.md`, "What `valid` means").
+pub fn check_value(cert: &Value, loaded: &LoadedSpec) -> Result<(), CheckError> {
+    check_format(cert)?;
+    let problem = &loaded.problem;
+
+    // 1. The inputs are the ones the certificate is about.
+    let sha = get_str(cert, "spec.sha256")?;
+    if sha != loaded.spec_sha256 {
+        return invalid(format!("spec.sha256 {sha} does not match the spec's {}", loaded.spec_sha256));
+    }
+    if get(cert, "spec.canonical")? != &loaded.canonical {
+        return invalid("spec.canonical differs from the spec file");
+    }
+    let files = get(cert, "data_files")?.as_array().ok_or_else(|| malformed("data_files", "not an array"))?;
+    if files.len() != loaded.data_files.len() {
+        return invalid(format!("data_files lists {} files but the spec reads {}", files.len(), loaded.data_files.len()));
+    }
+    for (i, (f, d)) in files.iter().zip(&loaded.data_files).enumerate() {
+        let field = get_str(f, "field")?;
+        let path = get_str(f, "path")?;
+        let fsha = get_str(f, "sha256")?;
+        if field != d.field || path != d.path {
+            return invalid(format!("data_files[{i}] names '{field}' = '{path}' but the spec reads '{}' = '{}'", d.field, d.path));
+        }
+        if fsha != d.sha256 {
+            return invalid(format!("data_files[{i}].sha256 ({path}) does not match the file's {}", d.sha256));
+        }
+    }
+    let exact = |q: &num_rational::BigRational| series::to_rug(q);
+    if get_str(cert, "problem.name")? != problem.name {
+        return invalid("problem.name differs from the spec's");
+    }
+    if get_u64(cert, "problem.num_params")? != problem.num_params() as u64 {
+        return invalid(format!("problem.num_params differs from the spec's p = {}", problem.num_params()));
+    }
+    if get_u64(cert, "problem.num_outputs")? != problem.num_outputs() as u64 {
+        return invalid(format!("problem.num_outputs differs from the spec's N = {}", problem.num_outputs()));
+    }
+    for (key, value) in [("alpha", &problem.alpha.value), ("horizon", &problem.horizon.value), ("tolerance", &problem.tolerance.value)] {
+        let path = format!("problem.{key}");
+        if get_exact(cert, &path)? != exact(value) {
+            return invalid(format!("{path} differs from the spec's {}", exact(value)));
+        }
+    }
+    if get_bool(cert, "problem.centred")? != problem.centred {
+        return invalid("problem.centred differs from the spec's");
+    }
+    if get_str(cert, "claims.name")? != problem.name {
+        return invalid("claims.name differs from the spec's");
+    }
+    let eps = exact(&problem.tolerance.value);
+    if get_exact(cert, "claims.tolerance")? != eps {
+        return invalid(format!("claims.tolerance differs from the spec's eps = {eps}"));
+    }
+
+    // 2. The claims and hints.
+    let claims = Claims {
+        sup_deviation: get_claim(get(cert, "claims.sup_deviation")?, "claims.sup_deviation")?,
+        final_deviation: get_claim(get(cert, "claims.final_deviation")?, "claims.final_deviation")?,
+        outputs_final: get_claims(cert, "claims.outputs_final")?,
+        linear_outputs_final: get_claims(cert, "claims.linear_outputs_final")?,
+        r0: get_claim(get(cert, "claims.r0")?, "claims.r0")?,
+    };
+    let top_r0 = get_claim(get(cert, "r0")?, "r0")?;
+    if top_r0.lo.to_bits() != claims.r0.lo.to_bits() || top_r0.hi.to_bits() != claims.r0.hi.to_bits() {
+        return invalid("r0 differs from claims.r0");
+    }
+    let verdict = get_str(cert, "claims.verdict")?;
+    let method = get_str(cert, "hints.method")?;
+    if method != "taylor-tube" {
+        return Err(malformed("hints.method", format!("unknown method '{method}'")));
+    }
+    let order = get_u64(cert, "hints.order")? as usize;
+    if !(2..=MAX_ORDER).contains(&order) {
+        return Err(malformed("hints.order", format!("{order} is outside 2..={MAX_ORDER}")));
+    }
+    let hint_steps = get(cert, "hints.steps")?.as_array().ok_or_else(|| malformed("hints.steps", "not an array"))?;
+    if get_u64(cert, "claims.steps")? != hint_steps.len() as u64 {
+        return invalid("claims.steps differs from the number of hinted steps");
+    }
+
+    // 3. The verdict follows from the claimed sup D and the exact eps.
+    let sup = claims.sup_deviation;
+    let certified = sup.hi.is_finite() && Rational::from_f64(sup.hi).expect("finite") <= eps;
+    let eps_up = rug::Float::with_val_round(53, &eps, rug::float::Round::Up).0.to_f64_round(rug::float::Round::Up);
+    let refuted = sup.lo.is_finite() && sup.lo > eps_up;
+    let expected = if certified {
+        "certified"
+    } else if refuted {
+        "refuted"
+    } else {
+        "inconclusive"
+    };
+    if verdict != expected {
+        return invalid(format!("claims.verdict is '{verdict}' but the claimed sup_deviation [{:e}, {:e}] and eps = {eps} give '{expected}'", sup.lo, sup.hi));
+    }
+
+    // 4. The step grid: every hinted length but the last is exact (an f64); the last is
+    // T - t exactly, so the steps cover [0, T] exactly.
+    let horizon = exact(&problem.horizon.value);
+    let everything_whole = claims.sup_deviation.is_whole()
+        && claims.final_deviation.is_whole()
+        && claims.outputs_final.iter().chain(&claims.linear_outputs_final).all(Claim::is_whole);
+    let mut steps: Vec<Rational> = Vec::new();
+    if !everything_whole && horizon > 0 {
+        if hint_steps.is_empty() {
+            return invalid("hints.steps is empty but T > 0");
+        }
+        let mut t = Rational::new();
+        for (k, s) in hint_steps.iter().enumerate().take(hint_steps.len() - 1) {
+            let field = format!("hints.steps[{k}].h");
+            let h = s.get("h").and_then(Value::as_f64).filter(|h| h.is_finite() && *h > 0.0);
+            let Some(h) = h else {
+                return Err(malformed(&field, "missing, not positive or not finite"));
+            };
+            let h = Rational::from_f64(h).expect("finite");
+            t += &h;
+            steps.push(h);
+        }
+        let last = Rational::from(&horizon - &t);
+        if last <= 0 {
+            return invalid(format!("hints.steps: the first {} step lengths already reach T", hint_steps.len() - 1));
+        }
+        steps.push(last);
+    }
+
+    // 5. Re-verification of every numerical claim.
+    let net = series::Net::new(problem).map_err(CheckError::Unsupported)?;
+    if problem.num_inputs() == 0 {
+        return Err(CheckError::Unsupported("the problem has no training inputs".into()));
+    }
+    verify::verify(problem, &net, order, &steps, &claims).map_err(CheckError::Invalid)?;
+    Ok(())
+}

@@ -1,0 +1,726 @@
+//! Taylor coefficients of the gradient flow and of the model's outputs along it, in ball
+//! arithmetic, and bounds of `|Dh|`, `|D^2 h|` over a box. The checker's own code: it shares no
+//! code with `crate::model` or `crate::enclose` (proofs: `proofs/checker.md`, sections
+//! "Taylor coefficients" and "Derivative bounds").
+//!
+//! Every function takes ball inputs and returns balls that contain the exact quantity for every
+//! choice of the inputs inside their balls.
+
+use super::ball::{dot_acc, norm2_upper, up, Ball, DotAccs, PREC};
+use crate::problem::{Activation, Architecture, Parameterization, Problem};
+use rug::float::Round;
+use rug::{Float, Rational};
+
+/// The network `h` (one of the supported kinds) with its training inputs as balls.
+#[derive(Clone, Debug)]
+pub enum Net {
+    Mlp(Mlp),
+    /// `h(w) = sqrt(lambda) w + (L/2) w^2` (MATH.md F7).
+    Quadratic { slope: Ball, curvature: Ball, half_curvature: Ball },
+}
+
+/// An MLP: `z_l = c_l W_l a_{l-1} + b_l`, `a_l = sigma_l(z_l)`, `h = z_L` (layout as in
+/// `problem::MlpArchitecture`).
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    pub widths: Vec<usize>,
+    pub acts: Vec<Activation>,
+    pub bias: bool,
+    pub scales: Vec<Ball>,
+    pub inputs: Vec<Ball>,
+    pub n: usize,
+    w_off: Vec<usize>,
+    b_off: Vec<usize>,
+    pub p: usize,
+}
+
+/// Converts a `num_rational::BigRational` to a `rug::Rational` exactly (through its decimal
+/// text).
+pub fn to_rug(q: &num_rational::BigRational) -> Rational {
+    let s = format!("{}/{}", q.numer(), q.denom());
+    Rational::from_str_radix(&s, 10).expect("a rational's text parses")
+}
+
+impl Net {
+    /// Builds the checker's network from the resolved problem. Fails for activations the
+    /// checker does not support (`sin`, `gelu`).
+    pub fn new(problem: &Problem) -> Result<Net, String> {
+        match &problem.architecture {
+            Architecture::Quadratic(qm) => {
+                let lambda = Ball::from_rational(&to_rug(&qm.lambda));
+                let slope = lambda.sqrt().ok_or("lambda must be positive")?;
+                let curvature = Ball::from_rational(&to_rug(&qm.lipschitz));
+                let half = curvature.div_int(2);
+                Ok(Net::Quadratic { slope, curvature, half_curvature: half })
+            }
+            Architecture::Mlp(a) => {
+                for act in &a.activations {
+                    if matches!(act, Activation::Sin | Activation::Gelu) {
+                        return Err(format!("the checker does not support the '{}' activation", act.name()));
+                    }
+                }
+                let layers = a.widths.len() - 1;
+                let (mut w_off, mut b_off, mut off) = (Vec::new(), Vec::new(), 0usize);
+                for l in 1..=layers {
+                    w_off.push(off);
+                    off += a.widths[l] * a.widths[l - 1];
+                    b_off.push(off);
+                    if a.bias {
+                        off += a.widths[l];
+                    }
+                }
+                let scales = (1..=layers)
+                    .map(|l| match a.parameterization {
+                        Parameterization::Standard => Ball::exact(1.0),
+                        Parameterization::Ntk => {
+                            // 1/sqrt(fan_in): MPFR rec_sqrt is correctly rounded (error <= 1/2 ulp).
+                            let m = Float::with_val(PREC, a.widths[l - 1]).recip_sqrt();
+                            let r = up(super::ball::ROUND * super::ball::mag(&m));
+                            Ball { m, r }
+                        }
+                    })
+                    .collect();
+                let inputs = problem.inputs.iter().flatten().map(|x| Ball::from_interval(x.inf(), x.sup())).collect();
+                Ok(Net::Mlp(Mlp {
+                    widths: a.widths.clone(),
+                    acts: a.activations.clone(),
+                    bias: a.bias,
+                    scales,
+                    inputs,
+                    n: problem.inputs.len(),
+                    w_off,
+                    b_off,
+                    p: off,
+                }))
+            }
+        }
+    }
+
+    /// Outputs per input.
+    pub fn output_dim(&self) -> usize {
+        match self {
+            Net::Mlp(m) => *m.widths.last().unwrap(),
+            Net::Quadratic { .. } => 1,
+        }
+    }
+}
+
+/// Coefficient `k` of the product of two series, elementwise: `sum_{j=0}^k a[j] b[k-j]`.
+fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
+    let n = a[k].len();
+    (0..n)
+        .map(|e| {
+            let mut acc = Ball::zero();
+            dot_acc(&mut acc, (0..=k).map(|j| (&a[j][e], &b[k - j][e])));
+            acc
+        })
+        .collect()
+}
+
+/// Coefficient `k` of the square of a series, elementwise:
+/// `2 sum_{j < k - j} a[j] a[k-j] + [k even] a[k/2]^2` (the same sum as `cauchy(k, a, a)`,
+/// each pair counted once; for balls the product enclosure is symmetric in its factors).
+fn square(k: usize, a: &[Vec<Ball>]) -> Vec<Ball> {
+    let n = a[k].len();
+    (0..n)
+        .map(|e| {
+            let mut acc = Ball::zero();
+            dot_acc(&mut acc, (0..k.div_ceil(2)).map(|j| (&a[j][e], &a[k - j][e])));
+            let mut acc = acc.mul_int(2);
+            if k.is_multiple_of(2) {
+                dot_acc(&mut acc, std::iter::once((&a[k / 2][e], &a[k / 2][e])));
+            }
+            acc
+        })
+        .collect()
+}
+
+/// Coefficient `k >= 1` of `y` where `y' = s z'`: `(1/k) sum_{j=1}^k (j z[j]) s[k-j]`, with
+/// `jz[j] = j z[j]` given.
+fn ode(k: usize, jz: &[Vec<Ball>], s: &[Vec<Ball>]) -> Vec<Ball> {
+    let n = jz[k].len();
+    let mut out = Vec::with_capacity(n);
+    for e in 0..n {
+        let mut acc = Ball::zero();
+        dot_acc(&mut acc, (1..=k).map(|j| (&jz[j][e], &s[k - j][e])));
+        out.push(acc.div_int(k as i64));
+    }
+    out
+}
+
+/// Proof: `proofs/checker.md`, "Ball arithmetic" (monotone functions).
+/// Ball enclosure of an increasing function: `[f(lo) rounded down, f(hi) rounded up]`, where
+/// `f(x, round)` returns a value rounded in the direction `round` (or further out).
+fn increasing(x: &Ball, f: impl Fn(&Float, Round) -> Float) -> Ball {
+    let a = f(&x.lo(), Round::Down);
+    let b = f(&x.hi(), Round::Up);
+    super::ball::interval_to_ball(&a, &b)
+}
+
+fn tanh_dir(x: &Float, r: Round) -> Float {
+    Float::with_val_round(PREC, x.tanh_ref(), r).0
+}
+
+fn erf_dir(x: &Float, r: Round) -> Float {
+    Float::with_val_round(PREC, x.erf_ref(), r).0
+}
+
+fn exp_dir(x: &Float, r: Round) -> Float {
+    Float::with_val_round(PREC, x.exp_ref(), r).0
+}
+
+/// `1/(1+e^{-x})` rounded in direction `r`: for `r = Down`, `e^{-x}` and `1 + .` are rounded
+/// up and the reciprocal down (each step moves the result down); symmetric for `Up`.
+fn sigmoid_dir(x: &Float, r: Round) -> Float {
+    let inner = if r == Round::Down { Round::Up } else { Round::Down };
+    let e = Float::with_val_round(PREC, (-x.clone()).exp_ref(), inner).0;
+    let d = Float::with_val_round(PREC, &e + 1u32, inner).0;
+    Float::with_val_round(PREC, d.recip_ref(), r).0
+}
+
+/// `ln(1 + e^x)` rounded in direction `r` (every step rounded in direction `r`; `ln_1p` is
+/// increasing).
+fn softplus_dir(x: &Float, r: Round) -> Float {
+    let e = Float::with_val_round(PREC, x.exp_ref(), r).0;
+    Float::with_val_round(PREC, e.ln_1p_ref(), r).0
+}
+
+/// Series buffers of one expansion of an MLP along `s -> w(s)`.
+struct MlpSeries {
+    /// `z[l-1][k]`: coefficient `k` of `z_l`, `n x width_l`.
+    z: Vec<Vec<Vec<Ball>>>,
+    /// `jz[l-1][k] = k z[l-1][k]` (hidden layers).
+    jz: Vec<Vec<Vec<Ball>>>,
+    /// `y[l-1][k]`: activations of hidden layer `l`.
+    y: Vec<Vec<Vec<Ball>>>,
+    /// `s[l-1][k]`: `sigma'(z_l)` series.
+    s: Vec<Vec<Vec<Ball>>>,
+    /// Auxiliary series: softplus: `sigma(z)` in `aux0`, `sigma(1-sigma)` in `aux1`;
+    /// erf: `exp(-z^2)` in `aux0`, `z exp(-z^2)` in `aux1`.
+    aux0: Vec<Vec<Vec<Ball>>>,
+    aux1: Vec<Vec<Vec<Ball>>>,
+    /// `delta[l-1][k]`: cotangent of `z_l`.
+    delta: Vec<Vec<Vec<Ball>>>,
+    /// `cot[l-1][k]`: cotangent of `a_l` (hidden layers).
+    cot: Vec<Vec<Vec<Ball>>>,
+}
+
+/// Buffers for the quadratic model: the parameter and residual series.
+struct QuadSeries {
+    out: Vec<Vec<Ball>>,
+    res: Vec<Vec<Ball>>,
+}
+
+enum Buffers {
+    Quad(QuadSeries),
+}
+
+impl MlpSeries {
+    fn new(layers: usize) -> Self {
+        let e = || vec![Vec::new(); layers];
+        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), delta: e(), cot: e() }
+    }
+}
+
+impl Mlp {
+    /// The same network on inputs `a..b` only.
+    fn restricted(&self, a: usize, b: usize) -> Mlp {
+        let d = self.widths[0];
+        let mut sub = self.clone();
+        sub.inputs = self.inputs[a * d..b * d].to_vec();
+        sub.n = b - a;
+        sub
+    }
+}
+
+/// The result of a Taylor expansion of the flow from a start box `w[0]`.
+pub struct Expansion {
+    /// `w[k]`, `k <= order`: Taylor coefficients of the solution through every point of `w[0]`.
+    pub w: Vec<Vec<Ball>>,
+    /// `out[k]`, `k <= order`: coefficients of `h(w(s))`, input-major.
+    pub out: Vec<Vec<Ball>>,
+    /// `r = alpha (h(w[0]) - offset) - y`.
+    pub residual0: Vec<Ball>,
+}
+
+/// What the flow needs beyond the network.
+pub struct FlowData<'a> {
+    pub net: &'a Net,
+    pub alpha: Ball,
+    pub inv_alpha: Ball,
+    pub targets: Vec<Ball>,
+    /// `Some(h(w0))` when centred.
+    pub offset: Option<Vec<Ball>>,
+}
+
+impl FlowData<'_> {
+    /// Taylor coefficients up to `order` of the solution of `w' = -(1/alpha) J(w)^T r(w)`
+    /// with `w(0) = start` (for every point of the box `start`), and of `h(w(s))`.
+    /// Recurrence: `w[k+1] = -(J^T r)[k] / (alpha (k+1))` (Taylor coefficients of an ODE
+    /// solution; `proofs/checker.md`).
+    pub fn expand(&self, start: Vec<Ball>, order: usize) -> Expansion {
+        if let Net::Mlp(m) = self.net {
+            return self.expand_mlp(m, start, order);
+        }
+        let mut buf = Buffers::Quad(QuadSeries { out: Vec::new(), res: Vec::new() });
+        let mut w = vec![start];
+        let mut out = Vec::new();
+        let mut residual0 = Vec::new();
+        for k in 0..=order {
+            let hk = self.forward(&mut buf, &w, k);
+            if k == order {
+                out.push(hk);
+                break;
+            }
+            let rk = self.residual(&hk, k, 0);
+            if k == 0 {
+                residual0 = rk.clone();
+            }
+            out.push(hk);
+            let g = self.backward(&mut buf, &w, k, rk);
+            w.push(self.next_coefficient(&g, k));
+        }
+        Expansion { w, out, residual0 }
+    }
+
+    /// Coefficient `k` of the residual for the outputs `hk` of outputs `first..`:
+    /// `alpha (h_0 - offset) - y` at `k = 0`, `alpha h_k` after.
+    fn residual(&self, hk: &[Ball], k: usize, first: usize) -> Vec<Ball> {
+        if k > 0 {
+            return hk.iter().map(|h| self.alpha.mul(h)).collect();
+        }
+        hk.iter()
+            .enumerate()
+            .map(|(j, h)| {
+                let i = first + j;
+                let g = match &self.offset {
+                    Some(o) => h.sub(&o[i]),
+                    None => h.clone(),
+                };
+                self.alpha.mul(&g).sub(&self.targets[i])
+            })
+            .collect()
+    }
+
+    /// `w[k+1] = -(J^T r)[k] / (alpha (k+1))` from `g = (J^T r)[k]` (Lemma T1).
+    fn next_coefficient(&self, g: &[Ball], k: usize) -> Vec<Ball> {
+        // One ball factor containing -1/(alpha (k+1)), then one product per parameter.
+        let f = self.inv_alpha.neg().div_int(k as i64 + 1);
+        g.iter().map(|x| x.mul(&f)).collect()
+    }
+
+    /// [`FlowData::expand`] for an MLP, with the inputs split into chunks processed in
+    /// parallel (rayon): `J^T r = sum_i Dh_i^T r_i` is summed over the chunks per order; the
+    /// result is the same enclosure up to the order of the ball additions.
+    fn expand_mlp(&self, m: &Mlp, start: Vec<Ball>, order: usize) -> Expansion {
+        use rayon::prelude::*;
+        let n = m.n;
+        let od = *m.widths.last().unwrap();
+        let work = n * m.p * (order + 1);
+        let threads = rayon::current_num_threads();
+        let num_chunks = if work >= 4_000 && n >= 2 && threads > 1 { threads.min(n) } else { 1 };
+        let mut parts: Vec<(Mlp, MlpSeries, usize)> = (0..num_chunks)
+            .map(|c| {
+                let (a, b) = (c * n / num_chunks, (c + 1) * n / num_chunks);
+                (m.restricted(a, b), MlpSeries::new(m.widths.len() - 1), a)
+            })
+            .collect();
+        let mut w = vec![start];
+        let mut out = Vec::new();
+        let mut residual0 = Vec::new();
+        for k in 0..=order {
+            let wr = &w;
+            type ChunkResult = (Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>);
+            let results: Vec<ChunkResult> = parts
+                .par_iter_mut()
+                .map(|(mm, buf, first)| {
+                    let hk = mlp_forward(mm, buf, wr, k);
+                    if k == order {
+                        return (hk, Vec::new(), None);
+                    }
+                    let rk = self.residual(&hk, k, *first * od);
+                    let g = mlp_backward(mm, buf, wr, k, rk.clone());
+                    (hk, rk, Some(g))
+                })
+                .collect();
+            let mut hk_all = Vec::with_capacity(n * od);
+            let mut rk_all = Vec::with_capacity(n * od);
+            let mut grad: Option<Vec<Ball>> = None;
+            for (hk, rk, g) in results {
+                hk_all.extend(hk);
+                rk_all.extend(rk);
+                if let Some(g) = g {
+                    grad = Some(match grad {
+                        None => g,
+                        Some(acc) => acc.iter().zip(&g).map(|(a, b)| a.add(b)).collect(),
+                    });
+                }
+            }
+            out.push(hk_all);
+            if k == 0 {
+                residual0 = rk_all;
+            }
+            match grad {
+                Some(g) => w.push(self.next_coefficient(&g, k)),
+                None => break,
+            }
+        }
+        Expansion { w, out, residual0 }
+    }
+
+    /// Coefficient `k` of `h(w(s))` (input-major), given `w[0..=k]`.
+    fn forward(&self, buf: &mut Buffers, w: &[Vec<Ball>], k: usize) -> Vec<Ball> {
+        match (self.net, buf) {
+            (Net::Quadratic { slope, half_curvature, .. }, Buffers::Quad(q)) => {
+                // h[k] = slope w[k] + (L/2) (w*w)[k]
+                let sq = cauchy(k, w, w);
+                let mut v = slope.mul(&w[k][0]);
+                v.fma_assign(half_curvature, &sq[0]);
+                q.out.push(vec![v.clone()]);
+                vec![v]
+            }
+            _ => unreachable!("MLPs are expanded by expand_mlp"),
+        }
+    }
+
+    /// Coefficient `k` of `J(w(s))^T r(s)` given the residual coefficient `r[k]`.
+    fn backward(&self, buf: &mut Buffers, w: &[Vec<Ball>], k: usize, rk: Vec<Ball>) -> Vec<Ball> {
+        match (self.net, buf) {
+            (Net::Quadratic { slope, curvature, .. }, Buffers::Quad(q)) => {
+                // Dh = slope + L w: (Dh r)[k] = slope r[k] + L (w*r)[k]
+                q.res.push(rk);
+                let wr = cauchy(k, w, &q.res);
+                let mut v = slope.mul(&q.res[k][0]);
+                v.fma_assign(curvature, &wr[0]);
+                vec![v]
+            }
+            _ => unreachable!("MLPs are expanded by expand_mlp"),
+        }
+    }
+}
+
+/// Coefficient `k` of every forward series of the MLP; returns `z_L[k]`.
+fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Ball> {
+    let layers = m.widths.len() - 1;
+    let n = m.n;
+    for l in 1..=layers {
+        let (din, dout) = (m.widths[l - 1], m.widths[l]);
+        let mut zk = vec![Ball::zero(); n * dout];
+        // z_l[k] = c (sum_j W[j] a[k-j]) + b[k]; a_0 = x is constant (only j = k).
+        let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
+        for &j in &js {
+            let wl = &w[j][m.w_off[l - 1]..m.w_off[l - 1] + din * dout];
+            let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+            for i in 0..n {
+                let arow = &a[i * din..(i + 1) * din];
+                for o in 0..dout {
+                    dot_acc(&mut zk[i * dout + o], arow.iter().zip(&wl[o * din..(o + 1) * din]));
+                }
+            }
+        }
+        let c = &m.scales[l - 1];
+        for i in 0..n {
+            for o in 0..dout {
+                let mut v = c.mul(&zk[i * dout + o]);
+                if m.bias {
+                    v = v.add(&w[k][m.b_off[l - 1] + o]);
+                }
+                zk[i * dout + o] = v;
+            }
+        }
+        b.z[l - 1].push(zk);
+        if l < layers {
+            push_activation(m.acts[l - 1], b, l - 1, k);
+        }
+    }
+    b.z[layers - 1][k].clone()
+}
+
+/// Proof: `proofs/checker.md`, "Taylor coefficients" (activations).
+/// Coefficient `k` of the activation series of hidden layer index `li` (0-based).
+fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
+    let z = &b.z[li];
+    let jz: Vec<Ball> = z[k].iter().map(|v| v.mul_int(k as i64)).collect();
+    b.jz[li].push(jz);
+    let jz = &b.jz[li];
+    match act {
+        Activation::Identity => {
+            b.y[li].push(z[k].clone());
+            let one = if k == 0 { Ball::exact(1.0) } else { Ball::zero() };
+            b.s[li].push(vec![one; z[k].len()]);
+        }
+        Activation::Tanh | Activation::Sigmoid => {
+            let yk = if k == 0 {
+                z[0].iter()
+                    .map(|x| if act == Activation::Tanh { increasing(x, tanh_dir) } else { increasing(x, sigmoid_dir) })
+                    .collect()
+            } else {
+                ode(k, jz, &b.s[li])
+            };
+            b.y[li].push(yk);
+            let sq = square(k, &b.y[li]);
+            // tanh: s = 1 - y^2; sigmoid: s = y - y^2.
+            let sk: Vec<Ball> = sq
+                .iter()
+                .enumerate()
+                .map(|(e, q)| match (act, k) {
+                    (Activation::Tanh, 0) => Ball::exact(1.0).sub(q),
+                    (Activation::Tanh, _) => q.neg(),
+                    _ => b.y[li][k][e].sub(q),
+                })
+                .collect();
+            b.s[li].push(sk);
+        }
+        Activation::Softplus => {
+            // y' = sigma z', sigma' = sigma (1 - sigma) z'.
+            let (yk, sk) = if k == 0 {
+                (z[0].iter().map(|x| increasing(x, softplus_dir)).collect(), z[0].iter().map(|x| increasing(x, sigmoid_dir)).collect())
+            } else {
+                (ode(k, jz, &b.aux0[li]), ode(k, jz, &b.aux1[li]))
+            };
+            b.y[li].push(yk);
+            b.aux0[li].push(sk);
+            let sq = square(k, &b.aux0[li]);
+            let a1: Vec<Ball> = sq.iter().enumerate().map(|(e, q)| b.aux0[li][k][e].sub(q)).collect();
+            b.aux1[li].push(a1);
+            let s = b.aux0[li][k].clone();
+            b.s[li].push(s);
+        }
+        Activation::Erf => {
+            // g = exp(-z^2): g' = -2 (z g) z'; y' = (2/sqrt(pi)) g z'; s = (2/sqrt(pi)) g.
+            let two_over_sqrt_pi = two_over_sqrt_pi();
+            let gk: Vec<Ball> = if k == 0 {
+                z[0].iter().map(|x| increasing(&x.sqr().neg(), exp_dir)).collect()
+            } else {
+                ode(k, jz, &b.aux1[li]).iter().map(|v| v.mul_int(-2)).collect()
+            };
+            let yk: Vec<Ball> = if k == 0 {
+                z[0].iter().map(|x| increasing(x, erf_dir)).collect()
+            } else {
+                ode(k, jz, &b.s[li])
+            };
+            b.y[li].push(yk);
+            b.aux0[li].push(gk);
+            let zg = cauchy(k, z, &b.aux0[li]);
+            b.aux1[li].push(zg);
+            let sk: Vec<Ball> = b.aux0[li][k].iter().map(|g| two_over_sqrt_pi.mul(g)).collect();
+            b.s[li].push(sk);
+        }
+        Activation::Sin | Activation::Gelu => unreachable!("refused by Net::new"),
+    }
+}
+
+/// A ball containing `2/sqrt(pi)`: `[2/sqrt(pi_up) down, 2/sqrt(pi_down) up]`.
+fn two_over_sqrt_pi() -> Ball {
+    let pi_lo = Float::with_val_round(PREC, rug::float::Constant::Pi, Round::Down).0;
+    let pi_hi = Float::with_val_round(PREC, rug::float::Constant::Pi, Round::Up).0;
+    let lo = Float::with_val_round(PREC, pi_hi.sqrt_ref(), Round::Up).0;
+    let lo = Float::with_val_round(PREC, 2u32 / &lo, Round::Down).0;
+    let hi = Float::with_val_round(PREC, pi_lo.sqrt_ref(), Round::Down).0;
+    let hi = Float::with_val_round(PREC, 2u32 / &hi, Round::Up).0;
+    super::ball::interval_to_ball(&lo, &hi)
+}
+
+/// Proof: `proofs/checker.md`, "Taylor coefficients" (reverse mode on series).
+/// Coefficient `k` of `J^T r` for the MLP (reverse mode on series), given `r[k]` (`n x out`).
+fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<Ball>) -> Vec<Ball> {
+    let layers = m.widths.len() - 1;
+    let n = m.n;
+    let mut grad = vec![Ball::zero(); m.p];
+    b.delta[layers - 1].push(rk);
+    for l in (1..=layers).rev() {
+        let (din, dout) = (m.widths[l - 1], m.widths[l]);
+        let c = &m.scales[l - 1];
+        let wo = m.w_off[l - 1];
+        // grad W_l[k][o][q] = c sum_j sum_i delta_l[j][i][o] a_{l-1}[k-j][i][q]
+        let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
+        let mut accs = DotAccs::new(dout * din);
+        for &j in &js {
+            let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+            let dl = &b.delta[l - 1][j];
+            for i in 0..n {
+                let arow = &a[i * din..(i + 1) * din];
+                for o in 0..dout {
+                    let dv = &dl[i * dout + o];
+                    for (q, av) in arow.iter().enumerate() {
+                        accs.add(o * din + q, dv, av);
+                    }
+                }
+            }
+        }
+        for (e, v) in accs.finish(js.len() * n).into_iter().enumerate() {
+            grad[wo + e] = c.mul(&v);
+        }
+        if m.bias {
+            let bo = m.b_off[l - 1];
+            for o in 0..dout {
+                let mut acc = Ball::zero();
+                for i in 0..n {
+                    acc = acc.add(&b.delta[l - 1][k][i * dout + o]);
+                }
+                grad[bo + o] = acc;
+            }
+        }
+        if l == 1 {
+            break;
+        }
+        // cot_{l-1}[k][i][q] = c sum_j sum_o delta_l[j][i][o] W_l[k-j][o][q]
+        let mut accs = DotAccs::new(n * din);
+        for j in 0..=k {
+            let dl = &b.delta[l - 1][j];
+            let wl = &w[k - j][wo..wo + din * dout];
+            for i in 0..n {
+                for o in 0..dout {
+                    let dv = &dl[i * dout + o];
+                    for (q, wv) in wl[o * din..(o + 1) * din].iter().enumerate() {
+                        accs.add(i * din + q, dv, wv);
+                    }
+                }
+            }
+        }
+        let e: Vec<Ball> = accs.finish((k + 1) * dout).iter().map(|v| c.mul(v)).collect();
+        b.cot[l - 2].push(e);
+        // delta_{l-1}[k] = sum_j s[j] * cot[k-j] (elementwise)
+        let dk = cauchy(k, &b.s[l - 2], &b.cot[l - 2]);
+        b.delta[l - 2].push(dk);
+    }
+    grad
+}
+
+/// Global bounds `(s1, s2)` with `|sigma'| <= s1`, `|sigma''| <= s2` on the real line
+/// (`proofs/checker.md`, "Derivative bounds").
+#[allow(clippy::approx_constant)] // 1.1284 is an upper bound of 2/sqrt(pi), not an approximation
+pub fn activation_bounds(act: Activation) -> (f64, f64) {
+    match act {
+        Activation::Tanh => (1.0, 0.7699),
+        Activation::Sigmoid => (0.25, 0.09623),
+        Activation::Softplus => (1.0, 0.25),
+        Activation::Erf => (1.1284, 0.9679),
+        Activation::Identity => (1.0, 0.0),
+        Activation::Sin | Activation::Gelu => (f64::INFINITY, f64::INFINITY),
+    }
+}
+
+/// Proof: `proofs/checker.md`, "Derivative bounds" (Lemma D).
+/// Bounds over a box: `G[i] >= sup |Dh_i(w) v|/|v|` and `M[i] >= sup |D^2 h_i(w)[v,v]|/|v|^2`
+/// for every input `i` and `w` in the box `wbox`, from the box's order-0 values.
+pub struct DerivativeBounds {
+    pub gradient: Vec<f64>,
+    pub hessian: Vec<f64>,
+}
+
+impl DerivativeBounds {
+    /// `(sum_i G_i^2)^{1/2}`, bounds `|Dh(w) v|/|v|` for the stacked outputs.
+    pub fn gradient_total(&self) -> f64 {
+        total(&self.gradient)
+    }
+    pub fn hessian_total(&self) -> f64 {
+        total(&self.hessian)
+    }
+}
+
+fn total(v: &[f64]) -> f64 {
+    let s: f64 = v.iter().map(|x| x * x).sum();
+    up(super::ball::up_n(s, v.len()).sqrt())
+}
+
+/// Derivative bounds of the network over the box `wbox` (`proofs/checker.md`, "Derivative
+/// bounds"). `hidden[l-1]` are the hidden activations over the box (order-0 values of an
+/// expansion from `wbox`), `n x width_l`.
+pub fn derivative_bounds(net: &Net, wbox: &[Ball], hidden: &[Vec<Ball>]) -> DerivativeBounds {
+    match net {
+        Net::Quadratic { slope, curvature, .. } => {
+            let g = up(slope.abs_upper() + curvature.abs_upper() * wbox[0].abs_upper());
+            DerivativeBounds { gradient: vec![g], hessian: vec![curvature.abs_upper()] }
+        }
+        Net::Mlp(m) => {
+            let layers = m.widths.len() - 1;
+            let omega: Vec<f64> = (1..=layers)
+                .map(|l| norm2_upper(&wbox[m.w_off[l - 1]..m.w_off[l - 1] + m.widths[l] * m.widths[l - 1]]))
+                .collect();
+            let cs: Vec<f64> = m.scales.iter().map(|c| c.abs_upper()).collect();
+            let mut gradient = Vec::with_capacity(m.n);
+            let mut hessian = Vec::with_capacity(m.n);
+            for i in 0..m.n {
+                // |a_{l}| bounds, l = 0..L-1 (a_0 = x_i).
+                let mut a_norm = vec![norm2_upper(&m.inputs[i * m.widths[0]..(i + 1) * m.widths[0]])];
+                for l in 1..layers {
+                    let w = m.widths[l];
+                    a_norm.push(norm2_upper(&hidden[l - 1][i * w..(i + 1) * w]));
+                }
+                let bias = if m.bias { 1.0 } else { 0.0 };
+                // Linear form g (|z_l'| <= g . nu) and quadratic form q (|z_l''| <= nu^T q nu).
+                let mut g = vec![0.0f64; layers];
+                let mut q = vec![vec![0.0f64; layers]; layers];
+                g[0] = up((cs[0] * cs[0] * a_norm[0] * a_norm[0] + bias).sqrt());
+                for l in 2..=layers {
+                    let (s1, s2) = activation_bounds(m.acts[l - 2]);
+                    // a_{l-1}' and a_{l-1}'' bounds.
+                    let ga: Vec<f64> = g.iter().map(|x| up(s1 * x)).collect();
+                    let mut qa = vec![vec![0.0f64; layers]; layers];
+                    for r in 0..layers {
+                        for c in 0..layers {
+                            qa[r][c] = up(s2 * g[r] * g[c] + s1 * q[r][c]);
+                        }
+                    }
+                    let f = up(cs[l - 1] * omega[l - 1]);
+                    for r in 0..layers {
+                        g[r] = up(f * ga[r]);
+                        for c in 0..layers {
+                            q[r][c] = up(f * qa[r][c]);
+                        }
+                    }
+                    let beta = up((cs[l - 1] * cs[l - 1] * a_norm[l - 1] * a_norm[l - 1] + bias).sqrt());
+                    g[l - 1] = up(g[l - 1] + beta);
+                    for c in 0..layers {
+                        q[l - 1][c] = up(q[l - 1][c] + 2.0 * cs[l - 1] * ga[c]);
+                    }
+                }
+                gradient.push(total(&g));
+                let fro: Vec<f64> = q.iter().flatten().copied().collect();
+                hessian.push(total(&fro));
+            }
+            DerivativeBounds { gradient, hessian }
+        }
+    }
+}
+
+/// Order-0 hidden activations over a box (`n x width_l` per hidden layer): a forward pass at
+/// order 0 in ball arithmetic.
+pub fn hidden_activations(net: &Net, wbox: &[Ball]) -> Vec<Vec<Ball>> {
+    match net {
+        Net::Quadratic { .. } => Vec::new(),
+        Net::Mlp(m) => {
+            let layers = m.widths.len() - 1;
+            let mut b = MlpSeries::new(layers);
+            let w = vec![wbox.to_vec()];
+            mlp_forward(m, &mut b, &w, 0);
+            b.y.into_iter().take(layers - 1).map(|mut v| v.swap_remove(0)).collect()
+        }
+    }
+}
+
+/// Row `i` of the Jacobian `J(w)` for every `w` in the box `wbox` (`J` is `N x p`), by one
+/// order-0 reverse pass per output with a unit cotangent.
+pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> {
+    use rayon::prelude::*;
+    let w = vec![wbox.to_vec()];
+    (0..num_outputs)
+        .into_par_iter()
+        .map(|row| {
+            let unit: Vec<Ball> = (0..num_outputs).map(|i| Ball::exact(if i == row { 1.0 } else { 0.0 })).collect();
+            match net {
+                Net::Quadratic { slope, curvature, .. } => {
+                    let mut v = slope.clone();
+                    v.fma_assign(curvature, &wbox[0]);
+                    vec![v]
+                }
+                Net::Mlp(m) => {
+                    let mut b = MlpSeries::new(m.widths.len() - 1);
+                    mlp_forward(m, &mut b, &w, 0);
+                    mlp_backward(m, &mut b, &w, 0, unit)
+                }
+            }
+        })
+        .collect()
+}

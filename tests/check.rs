@@ -1,0 +1,390 @@
+//! Tests of the independent checker (`ntkcert check`, `ntkcert::check`): certificates of every
+//! shipped example check `valid`; tampered certificates, specs and data files are rejected;
+//! hint changes are rejected or re-verified; malformed and truncated files give one line on
+//! stderr and the documented exit code, never a panic. No timing assertions.
+
+use ntkcert::check::{check_value, CheckError};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ntkcert");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ntkcert(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(root())
+        .env_remove("NTKCERT_TOL")
+        .env_remove("NTKCERT_DEBUG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ntkcert")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code (not killed by a signal)")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).expect("UTF-8")
+}
+
+/// Certifies `spec` (relative to the repository root) into `dir`; returns the certificate path.
+fn certify(spec: &str, dir: &Path) -> PathBuf {
+    let name = Path::new(spec).file_stem().unwrap().to_str().unwrap().to_string();
+    let out_path = dir.join(format!("{name}.json"));
+    let out = ntkcert(&["certify", spec, "--quiet", "--out", out_path.to_str().unwrap()]);
+    assert!(code(&out) <= 2, "certify {spec} failed: {}", text(&out.stderr));
+    out_path
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// The outcome of an in-process check: `Ok(())` valid, `Err(message)` otherwise.
+fn check(cert: &Value, spec: &str) -> Result<(), String> {
+    let loaded = ntkcert::spec::load(&root().join(spec)).expect("the spec loads");
+    check_value(cert, &loaded).map_err(|e| match e {
+        CheckError::Invalid(m) => format!("invalid: {m}"),
+        CheckError::Malformed(m) => format!("malformed: {m}"),
+        CheckError::Unsupported(m) => format!("unsupported: {m}"),
+    })
+}
+
+const EXAMPLES: &[&str] = &[
+    "specs/bench/gf-mlp-small.toml",
+    "specs/examples/mlp-csv.toml",
+    "specs/examples/mlp-inline.toml",
+    "specs/examples/mlp-npy.toml",
+    "specs/examples/mlp-safetensors.toml",
+    "specs/examples/tightness.toml",
+];
+
+/// Certificates of every shipped example (and the small benchmark) check `valid`, exit 0,
+/// through the command line and the certificate's own `spec.path`.
+#[test]
+fn every_shipped_example_checks_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut listed: Vec<String> = std::fs::read_dir(root().join("specs/examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| format!("specs/examples/{}", p.file_name().unwrap().to_str().unwrap()))
+        .collect();
+    listed.sort();
+    for spec in &listed {
+        assert!(EXAMPLES.contains(&spec.as_str()), "example {spec} is not covered by the checker tests");
+    }
+    for spec in EXAMPLES {
+        let cert = certify(spec, dir.path());
+        let out = ntkcert(&["check", cert.to_str().unwrap()]);
+        assert_eq!(text(&out.stdout), "valid\n", "{spec}: {}", text(&out.stderr));
+        assert_eq!(code(&out), 0, "{spec}");
+        // --spec gives the same answer.
+        let out = ntkcert(&["check", cert.to_str().unwrap(), "--spec", spec]);
+        assert_eq!(code(&out), 0, "{spec} with --spec");
+    }
+}
+
+/// The interval fields of the claims, as JSON pointers.
+fn claim_pointers(cert: &Value) -> Vec<String> {
+    let mut v = vec!["/claims/sup_deviation".to_string(), "/claims/final_deviation".into(), "/claims/r0".into(), "/r0".into()];
+    for key in ["outputs_final", "linear_outputs_final"] {
+        let n = cert["claims"][key].as_array().unwrap().len();
+        for i in 0..n {
+            v.push(format!("/claims/{key}/{i}"));
+        }
+    }
+    v
+}
+
+fn next_up(x: f64) -> f64 {
+    if x == 0.0 {
+        f64::from_bits(1)
+    } else if x > 0.0 {
+        f64::from_bits(x.to_bits() + 1)
+    } else {
+        f64::from_bits(x.to_bits() - 1)
+    }
+}
+
+fn next_down(x: f64) -> f64 {
+    -next_up(-x)
+}
+
+fn set_interval(cert: &mut Value, ptr: &str, lo: f64, hi: f64) {
+    let v = cert.pointer_mut(ptr).unwrap();
+    v["lo"] = Value::from(lo);
+    v["hi"] = Value::from(hi);
+}
+
+/// Moving a tight claim by a relative 1e-3 of its magnitude (its width is far smaller) makes
+/// it exclude the interval the certifier proved, so the claim is false: every such change
+/// must be rejected. Moving a bound inward by one ulp must be rejected or leave a claim that
+/// still contains the checker's own proved enclosure (the checker re-proves it).
+#[test]
+fn moved_claims_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for spec in ["specs/bench/gf-mlp-small.toml", "specs/examples/mlp-npy.toml", "specs/examples/mlp-csv.toml", "specs/examples/tightness.toml"] {
+        let cert = read_json(&certify(spec, dir.path()));
+        assert_eq!(check(&cert, spec), Ok(()), "{spec}: the untouched certificate");
+        let mut rejected_ulp = 0;
+        let mut total_ulp = 0;
+        for ptr in claim_pointers(&cert) {
+            let lo = cert.pointer(&ptr).unwrap()["lo"].as_f64().unwrap();
+            let hi = cert.pointer(&ptr).unwrap()["hi"].as_f64().unwrap();
+            let scale = lo.abs().max(hi.abs());
+            if scale == 0.0 {
+                continue;
+            }
+            let d = 1e-3 * scale;
+            assert!(hi - lo < d, "{spec} {ptr}: the claim [{lo}, {hi}] is not tight");
+            for (what, nlo, nhi) in [("down", lo - d, hi - d), ("up", lo + d, hi + d)] {
+                let mut t = cert.clone();
+                set_interval(&mut t, &ptr, nlo, nhi);
+                let r = check(&t, spec);
+                assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "{spec} {ptr} moved {what} by 1e-3: {r:?}");
+            }
+            for (what, nlo, nhi) in [("lo", next_up(lo), hi), ("hi", lo, next_down(hi))] {
+                let mut t = cert.clone();
+                set_interval(&mut t, &ptr, nlo, nhi);
+                total_ulp += 1;
+                match check(&t, spec) {
+                    Ok(()) => {}
+                    Err(m) => {
+                        assert!(m.starts_with("invalid:") || m.starts_with("malformed:"), "{spec} {ptr} {what}: {m}");
+                        rejected_ulp += 1;
+                    }
+                }
+            }
+        }
+        eprintln!("{spec}: {rejected_ulp} of {total_ulp} one-ulp inward moves rejected");
+    }
+}
+
+/// A claim whose exact value is known: for the tightness example R0 = |y|^2/2 = 1/2 exactly
+/// (centred, y = 1). Shifting it by one ulp either way makes it false.
+#[test]
+fn one_ulp_off_an_exact_value_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "specs/examples/tightness.toml";
+    let cert = read_json(&certify(spec, dir.path()));
+    assert_eq!(cert["claims"]["r0"]["lo"].as_f64(), Some(0.5));
+    assert_eq!(cert["claims"]["r0"]["hi"].as_f64(), Some(0.5));
+    for v in [next_up(0.5), next_down(0.5)] {
+        let mut t = cert.clone();
+        set_interval(&mut t, "/claims/r0", v, v);
+        set_interval(&mut t, "/r0", v, v);
+        let r = check(&t, spec);
+        assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "R0 = {v}: {r:?}");
+    }
+}
+
+/// Changes of alpha, T, eps, the verdict, the spec hash, the canonical spec, a data-file hash
+/// and the step count are rejected.
+#[test]
+fn tampered_problem_and_hashes_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "specs/examples/mlp-npy.toml";
+    let cert = read_json(&certify(spec, dir.path()));
+    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("alpha", Box::new(|c| c["problem"]["alpha"] = "21".into())),
+        ("horizon", Box::new(|c| c["problem"]["horizon"] = "51/10".into())),
+        ("tolerance", Box::new(|c| c["problem"]["tolerance"] = "1/1000".into())),
+        ("claims.tolerance", Box::new(|c| c["claims"]["tolerance"] = "1/1000".into())),
+        ("centred", Box::new(|c| c["problem"]["centred"] = Value::Bool(false))),
+        ("verdict", Box::new(|c| c["claims"]["verdict"] = "refuted".into())),
+        ("spec hash", Box::new(|c| c["spec"]["sha256"] = "0".repeat(64).into())),
+        ("canonical", Box::new(|c| c["spec"]["canonical"]["alpha"] = 21.into())),
+        ("data hash", Box::new(|c| c["data_files"][0]["sha256"] = "f".repeat(64).into())),
+        ("data path", Box::new(|c| c["data_files"][1]["path"] = "other.npy".into())),
+        ("steps", Box::new(|c| c["claims"]["steps"] = 1.into())),
+        ("num_params", Box::new(|c| c["problem"]["num_params"] = 1.into())),
+    ];
+    for (what, edit) in edits {
+        let mut t = cert.clone();
+        edit(&mut t);
+        let r = check(&t, spec);
+        assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "{what}: {r:?}");
+    }
+}
+
+/// Copies the npy example to a temporary directory, changes alpha, T or eps in the spec
+/// text, or one byte of a data file: the check of the original certificate against the
+/// changed inputs is `invalid` (exit 1).
+#[test]
+fn changed_spec_or_data_file_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = certify("specs/examples/mlp-npy.toml", dir.path());
+    let ex = root().join("specs/examples");
+    let copy = dir.path().join("ex");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["mlp-npy.toml", "npy_W1.npy", "npy_b1.npy", "npy_W2.npy", "npy_b2.npy", "npy_x.npy", "npy_y.npy"] {
+        std::fs::copy(ex.join(f), copy.join(f)).unwrap();
+    }
+    let spec = copy.join("mlp-npy.toml");
+    let original = std::fs::read_to_string(&spec).unwrap();
+    let run = || ntkcert(&["check", cert.to_str().unwrap(), "--spec", spec.to_str().unwrap()]);
+    let out = run();
+    assert_eq!(code(&out), 0, "the copy checks valid: {}", text(&out.stderr));
+    for (from, to) in [("alpha = 20", "alpha = 21"), ("horizon = 5", "horizon = 6"), ("tolerance = \"0.01\"", "tolerance = \"0.001\"")] {
+        assert!(original.contains(from));
+        std::fs::write(&spec, original.replace(from, to)).unwrap();
+        let out = run();
+        assert_eq!(code(&out), 1, "{to}: {}", text(&out.stdout));
+        assert!(text(&out.stdout).starts_with("invalid: spec.sha256"), "{to}: {}", text(&out.stdout));
+    }
+    std::fs::write(&spec, &original).unwrap();
+    // The last byte of an npy file is part of the last value.
+    let data = copy.join("npy_x.npy");
+    let mut bytes = std::fs::read(&data).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(&data, &bytes).unwrap();
+    let out = run();
+    assert_eq!(code(&out), 1, "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("data_files[4].sha256"), "{}", text(&out.stdout));
+}
+
+/// Hint changes: a different order or different step lengths are re-verified honestly (the
+/// verdict of the check is whatever the re-verification proves; both outcomes are allowed,
+/// never a panic); an impossible grid is rejected.
+#[test]
+fn changed_hints_are_reverified_or_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "specs/bench/gf-mlp-small.toml";
+    let cert = read_json(&certify(spec, dir.path()));
+    // A higher order on the same grid is at least as accurate: still valid.
+    let mut t = cert.clone();
+    t["hints"]["order"] = 20.into();
+    assert_eq!(check(&t, spec), Ok(()), "order 20");
+    // A low order cannot reach the claimed tightness on these long steps.
+    let mut t = cert.clone();
+    t["hints"]["order"] = 3.into();
+    let r = check(&t, spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "order 3: {r:?}");
+    // Halving the first step (the rest absorbs it): re-verified.
+    let mut t = cert.clone();
+    let h = t["hints"]["steps"][0]["h"].as_f64().unwrap();
+    t["hints"]["steps"][0]["h"] = (h / 2.0).into();
+    let r = check(&t, spec);
+    assert!(r.is_ok() || r.as_ref().unwrap_err().starts_with("invalid:"), "half step: {r:?}");
+    // Steps that already pass T.
+    let mut t = cert.clone();
+    t["hints"]["steps"][0]["h"] = 100.0.into();
+    let r = check(&t, spec);
+    assert!(matches!(&r, Err(m) if m.contains("reach T")), "too long: {r:?}");
+    // Hints the checker does not use (radii, mu) do not change the answer.
+    let mut t = cert.clone();
+    t["hints"]["steps"][0]["tube_radius"] = 1e-300.into();
+    t["hints"]["steps"][0]["mu"] = 0.0.into();
+    assert_eq!(check(&t, spec), Ok(()), "unused hints");
+    // A negative step length is malformed.
+    let mut t = cert.clone();
+    t["hints"]["steps"][0]["h"] = (-1.0).into();
+    assert!(matches!(check(&t, spec), Err(m) if m.starts_with("malformed:")));
+}
+
+/// Malformed, truncated and unknown-version certificates: exit 65 (66 when missing), exactly
+/// one line on stderr naming the file, nothing on stdout, no panic.
+#[test]
+fn malformed_certificates_give_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = certify("specs/examples/tightness.toml", dir.path());
+    let full = std::fs::read_to_string(&cert_path).unwrap();
+    let bad = dir.path().join("bad.json");
+    let assert_one_line = |what: &str, expected: i32| {
+        let out = ntkcert(&["check", bad.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), expected, "{what}: stdout {} stderr {err}", text(&out.stdout));
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        assert!(err.starts_with("error: "), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert_eq!(text(&out.stdout), "", "{what}");
+        err
+    };
+    for frac in 0..20 {
+        let cut = full.len() * frac / 20;
+        std::fs::write(&bad, &full[..cut]).unwrap();
+        assert_one_line(&format!("truncated at {cut}"), 65);
+    }
+    let mut v: Value = serde_json::from_str(&full).unwrap();
+    v["format"] = "ntkcert-certificate/2".into();
+    std::fs::write(&bad, v.to_string()).unwrap();
+    let err = assert_one_line("unknown version", 65);
+    assert!(err.contains("unknown certificate format 'ntkcert-certificate/2'"), "{err}");
+    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("claims not an object", Box::new(|c| c["claims"] = 3.into())),
+        ("interval a string", Box::new(|c| c["claims"]["sup_deviation"] = "x".into())),
+        ("lo > hi", Box::new(|c| c["claims"]["sup_deviation"] = serde_json::json!({"lo": 1.0, "hi": 0.0}))),
+        ("order negative", Box::new(|c| c["hints"]["order"] = (-1).into())),
+        ("order huge", Box::new(|c| c["hints"]["order"] = 1_000_000.into())),
+        ("steps an object", Box::new(|c| c["hints"]["steps"] = serde_json::json!({}))),
+        ("alpha not exact", Box::new(|c| c["problem"]["alpha"] = "1e3".into())),
+        ("no hints", Box::new(|c| { c.as_object_mut().unwrap().remove("hints"); })),
+        ("top level array", Box::new(|c| *c = serde_json::json!([1, 2]))),
+        ("method", Box::new(|c| c["hints"]["method"] = "magic".into())),
+    ];
+    for (what, edit) in edits {
+        let mut t = v.clone();
+        t["format"] = "ntkcert-certificate/1".into();
+        edit(&mut t);
+        std::fs::write(&bad, t.to_string()).unwrap();
+        assert_one_line(what, 65);
+    }
+    let out = ntkcert(&["check", dir.path().join("missing.json").to_str().unwrap()]);
+    assert_eq!(code(&out), 66);
+    assert_eq!(text(&out.stderr).lines().count(), 1);
+    let out = ntkcert(&["check"]);
+    assert_eq!(code(&out), 64);
+}
+
+/// Single-byte corruptions anywhere in a certificate: the checker answers `valid`, `invalid`
+/// or a one-line error (65, or 66 when `spec.path` is hit), never panics; a corrupted hash or problem is never `valid`.
+#[test]
+fn corrupted_bytes_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = certify("specs/examples/tightness.toml", dir.path());
+    let full = std::fs::read(&cert_path).unwrap();
+    let original: Value = serde_json::from_slice(&full).unwrap();
+    let bad = dir.path().join("corrupt.json");
+    let step = (full.len() / 150).max(1);
+    let mut reverified = 0;
+    for pos in (0..full.len()).step_by(step) {
+        for replacement in [b'7', b'}', b'"'] {
+            let mut bytes = full.clone();
+            if bytes[pos] == replacement {
+                continue;
+            }
+            bytes[pos] = replacement;
+            std::fs::write(&bad, &bytes).unwrap();
+            let out = ntkcert(&["check", bad.to_str().unwrap()]);
+            let c = code(&out);
+            let err = text(&out.stderr);
+            assert!(!err.contains("panicked"), "byte {pos}: {err}");
+            // 66: the corruption hit spec.path.
+            assert!([0, 1, 65, 66].contains(&c), "byte {pos} -> exit {c}: {err}");
+            if c == 65 || c == 66 {
+                assert_eq!(err.lines().count(), 1, "byte {pos}: {err}");
+            }
+            if c == 0 {
+                // Accepted: the hashes and the problem must be unchanged (a change there is
+                // always rejected). A changed claim interval may be accepted only because the
+                // checker proved it (e.g. a lower end moved up but still below the checker's
+                // own lower bound): that is an honest re-verification, counted here.
+                let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+                for ptr in ["/spec/sha256", "/problem", "/data_files", "/format"] {
+                    assert_eq!(parsed.pointer(ptr), original.pointer(ptr), "byte {pos}: accepted a changed {ptr}");
+                }
+                if parsed["claims"] != original["claims"] {
+                    reverified += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{reverified} corrupted claims were accepted after re-verification");
+}
