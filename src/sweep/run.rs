@@ -132,14 +132,16 @@ fn plan(spec_path: &Path, set: &[String]) -> Result<Plan, SweepError> {
 }
 
 /// The spec text of a cell, loaded (so every cell is valid before any runs).
-fn load_cell(plan: &Plan, cell: &Cell) -> Result<spec::LoadedSpec, SweepError> {
+/// The spec of one cell (as TOML text) and its resolved problem.
+fn load_cell(plan: &Plan, cell: &Cell) -> Result<(spec::LoadedSpec, String), SweepError> {
     let table = grid::cell_table(&plan.base, &plan.base_name, cell).map_err(|e| SweepError {
         message: format!("{}: {}", plan.label, e.message),
         code: e.code,
     })?;
     let text = toml::to_string(&table).map_err(|e| SweepError::internal(format!("cannot write the spec of cell {}: {e}", cell.key())))?;
-    spec::load_str(&text, &plan.base_dir, &format!("{} (cell {})", plan.label, cell.key()))
-        .map_err(|e| SweepError { message: e.to_string(), code: e.exit_code() })
+    let loaded = spec::load_str(&text, &plan.base_dir, &format!("{} (cell {})", plan.label, cell.key()))
+        .map_err(|e| SweepError { message: e.to_string(), code: e.exit_code() })?;
+    Ok((loaded, text))
 }
 
 fn results_path(out_dir: &Path, shard: Option<(usize, usize)>) -> PathBuf {
@@ -305,7 +307,7 @@ fn summary(results: &Path, plan: &Plan, mine: &[&Cell], rows: &[Row], ran: Vec<S
 
 /// Certifies one cell, writes its certificate atomically and returns its results line.
 fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> Result<Value, SweepError> {
-    let loaded = load_cell(plan, cell)?;
+    let (loaded, cell_spec) = load_cell(plan, cell)?;
     let mut options = Options::default();
     if let Some(q) = loaded.solver.order {
         options.order = q;
@@ -320,7 +322,18 @@ fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> R
     let result = certify(problem, &options).map_err(|e| SweepError::data(format!("{} (cell {}): {e}", plan.label, cell.key())))?;
     let theory = crate::theory::theory_bounds(problem);
     let cert_name = certificate_name(&cell.key());
-    Certificate::new(&loaded, &options, &result)
+    let mut certificate = Certificate::new(&loaded, &options, &result);
+    if loaded.data_files.is_empty() {
+        // The cell's own spec beside its certificate, so that `ntkcert check` finds it
+        // (`spec.path` is relative to the certificate's directory). With data files the
+        // relative paths would not resolve there: check those with --spec.
+        let spec_name = cert_name.replace(".json", ".toml");
+        write_atomically(&out_dir.join(&spec_name), cell_spec.as_bytes())
+            .map_err(|e| SweepError::cant_create(format!("cannot write '{}': {e}", out_dir.join(&spec_name).display())))?;
+        let beside = Path::new(&spec_name).file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        certificate.value["spec"]["path"] = Value::from(beside);
+    }
+    certificate
         .write_atomically(&out_dir.join(&cert_name))
         .map_err(|e| SweepError::cant_create(format!("cannot write certificate '{}': {e}", out_dir.join(&cert_name).display())))?;
     let exact = |q: &num_rational::BigRational| grid::decimal_text(q);
