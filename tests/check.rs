@@ -3,31 +3,11 @@
 //! hint changes are rejected or re-verified; malformed and truncated files give one line on
 //! stderr and the documented exit code, never a panic. No timing assertions.
 
+mod common;
+use common::{code, ntkcert, root};
 use ntkcert::check::{check_value, CheckError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ntkcert");
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ntkcert(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(root())
-        .env_remove("NTKCERT_TOL")
-        .env_remove("NTKCERT_DEBUG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ntkcert")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code (not killed by a signal)")
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).expect("UTF-8")

@@ -3,39 +3,18 @@
 //! input (one line on stderr naming the field or file, the documented exit code, nothing on
 //! stdout, no output file). Only small specs: the whole file runs in a few seconds in release.
 
+mod common;
+use common::{code, ntkcert, root};
 use num_bigint::BigUint;
 use ntkcert::arith::rational::{f64_to_rational, parse_decimal};
 use serde_json::Value;
 use std::ffi::OsStr;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ntkcert");
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::process::Output;
 
 fn repo(rel: &str) -> PathBuf {
     root().join(rel)
-}
-
-/// Runs the binary from the repository root, without stdin and without the debugging
-/// environment variables that change the integrator.
-fn ntkcert<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(root())
-        .env_remove("NTKCERT_TOL")
-        .env_remove("NTKCERT_DEBUG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ntkcert")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code (not killed by a signal)")
 }
 
 fn stdout(out: &Output) -> String {

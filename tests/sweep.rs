@@ -3,6 +3,8 @@
 //! interrupted sweep without recomputing finished cells, and shards + merge = one run.
 //! Only the scalar tightness family (each cell takes well under a millisecond).
 
+mod common;
+use common::{ntkcert, root};
 use ntkcert::arith::rational::f64_to_rational;
 use ntkcert::sweep::decimal::{f64_text, interval_parts, interval_text, rational_text, Dir, Style};
 use num_bigint::BigInt;
@@ -10,24 +12,7 @@ use num_rational::BigRational;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ntkcert");
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ntkcert(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(root())
-        .env_remove("NTKCERT_TOL")
-        .env_remove("NTKCERT_DEBUG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ntkcert")
-}
+use std::process::Output;
 
 fn ok(out: &Output) -> String {
     assert!(out.status.success(), "exit {:?}\nstderr: {}", out.status.code(), String::from_utf8_lossy(&out.stderr));

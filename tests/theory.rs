@@ -9,6 +9,7 @@
 //!   error naming the field (exit 65).
 
 mod common;
+use common::{ntkcert, root};
 use inari::Interval;
 use ntkcert::certify::{certify, Options};
 use ntkcert::model::mlp::{Mlp, MlpTaylor};
@@ -16,24 +17,6 @@ use ntkcert::problem::{Architecture, Problem};
 use ntkcert::theory::{local, theory_bounds, trajectory};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ntkcert");
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ntkcert(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(root())
-        .env_remove("NTKCERT_TOL")
-        .env_remove("NTKCERT_DEBUG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ntkcert")
-}
 
 /// A fixed seed (reproducible runs); `THEORY_TEST_SEED=N` explores others.
 fn seed() -> proptest::test_runner::RngSeed {

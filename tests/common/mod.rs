@@ -1,4 +1,6 @@
-//! Shared by the integration tests: random small MLP problems for property tests.
+//! Shared by the integration tests: running the binary, and random small MLP problems for
+//! property tests. (Each test crate uses a part of it.)
+#![allow(dead_code)]
 
 use inari::Interval;
 use ntkcert::arith::rational::Exact;
@@ -65,4 +67,30 @@ pub fn arb_problem(
             horizon: Exact::parse(horizons[hi]).unwrap(),
             tolerance: Exact::parse("1").unwrap(),
         })
+}
+
+/// The `ntkcert` binary built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ntkcert");
+
+/// The repository root.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary from the repository root, without stdin and without the debugging
+/// environment variables that change the integrator.
+pub fn ntkcert<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(root())
+        .env_remove("NTKCERT_TOL")
+        .env_remove("NTKCERT_DEBUG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run ntkcert")
+}
+
+/// The exit code of a finished run.
+pub fn code(out: &std::process::Output) -> i32 {
+    out.status.code().expect("exit code (not killed by a signal)")
 }
