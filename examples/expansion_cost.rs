@@ -1,5 +1,5 @@
 //! Cost of one Taylor expansion of the flow in each scalar type (developer measurement:
-//! `valgrind --tool=callgrind target/release/examples/scratch MODE [SPEC]`, MODE one of
+//! `valgrind --tool=callgrind target/release/examples/expansion_cost MODE [SPEC]`, MODE one of
 //! none, f64, fast, ball, box; subtract `none`).
 use inari::Interval;
 use ntkcert::arith::ball::Ball;
