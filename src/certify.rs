@@ -36,6 +36,24 @@ pub struct Options {
     pub progress: bool,
 }
 
+impl Options {
+    /// The defaults, overridden by a spec's `[solver]` settings, then by an explicit `order`
+    /// (e.g. the command line's `--order`).
+    pub fn from_solver(solver: &crate::spec::SolverSettings, order: Option<usize>) -> Options {
+        let mut options = Options::default();
+        if let Some(q) = solver.order {
+            options.order = q;
+        }
+        if let Some(m) = solver.max_steps {
+            options.max_steps = m;
+        }
+        if let Some(q) = order {
+            options.order = q;
+        }
+        options
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options { order: 16, max_steps: 100_000, progress: false }

@@ -169,17 +169,7 @@ pub fn load_spec(path: &std::path::Path) -> Result<spec::LoadedSpec, i32> {
 }
 
 fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, progress: bool) -> Options {
-    let mut options = Options { progress, ..Options::default() };
-    if let Some(q) = loaded.solver.order {
-        options.order = q;
-    }
-    if let Some(m) = loaded.solver.max_steps {
-        options.max_steps = m;
-    }
-    if let Some(q) = order {
-        options.order = q;
-    }
-    options
+    Options { progress, ..Options::from_solver(&loaded.solver, order) }
 }
 
 fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, quiet: bool) -> i32 {

@@ -383,13 +383,7 @@ pub fn run_spec(rs: &RegressSpec) -> Result<Vec<Run>, SpecError> {
         let text = toml::to_string(&table).map_err(|e| invalid(&rs.label, "", format!("cannot re-serialise the spec: {e}")))?;
         let loaded = spec::load_str(&text, &base_dir, &rs.label)?;
         let problem = &loaded.problem;
-        let mut options = Options::default();
-        if let Some(q) = loaded.solver.order {
-            options.order = q;
-        }
-        if let Some(m) = loaded.solver.max_steps {
-            options.max_steps = m;
-        }
+        let options = Options::from_solver(&loaded.solver, None);
         let mut bounds = theory_bounds(problem);
         let certified = certify(problem, &options).map_err(|e| invalid(&rs.label, "", e.to_string()))?;
         if certified.outputs_final.iter().all(|x| x.inf().is_finite() && x.sup().is_finite()) {

@@ -308,16 +308,7 @@ fn summary(results: &Path, plan: &Plan, mine: &[&Cell], rows: &[Row], ran: Vec<S
 /// Certifies one cell, writes its certificate atomically and returns its results line.
 fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> Result<Value, SweepError> {
     let (loaded, cell_spec) = load_cell(plan, cell)?;
-    let mut options = Options::default();
-    if let Some(q) = loaded.solver.order {
-        options.order = q;
-    }
-    if let Some(m) = loaded.solver.max_steps {
-        options.max_steps = m;
-    }
-    if let Some(q) = order {
-        options.order = q;
-    }
+    let options = Options::from_solver(&loaded.solver, order);
     let problem = &loaded.problem;
     let result = certify(problem, &options).map_err(|e| SweepError::data(format!("{} (cell {}): {e}", plan.label, cell.key())))?;
     let theory = crate::theory::theory_bounds(problem);

@@ -222,13 +222,7 @@ pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: 
     }
     let mut tb = theory_bounds(problem);
     let cmp = if compare_run {
-        let mut options = Options::default();
-        if let Some(q) = loaded.solver.order {
-            options.order = q;
-        }
-        if let Some(m) = loaded.solver.max_steps {
-            options.max_steps = m;
-        }
+        let options = Options::from_solver(&loaded.solver, None);
         match compare(problem, &mut tb, &options) {
             Ok(c) => Some(c),
             Err(e) => {
