@@ -4,7 +4,7 @@
 //! stdout, no output file). Only small specs: the whole file runs in a few seconds in release.
 
 mod common;
-use common::{code, ntkcert, root};
+use common::{code, npy_f64, ntkcert, root};
 use num_bigint::BigUint;
 use ntkcert::arith::rational::{f64_to_rational, parse_decimal};
 use serde_json::Value;
@@ -425,26 +425,6 @@ targets = ["0.3", "-0.2"]
 fn variant(from: &str, to: &str) -> String {
     assert_eq!(BASE.matches(from).count(), 1, "{from:?} occurs once in BASE");
     BASE.replace(from, to)
-}
-
-/// A version-1 `.npy` file of little-endian float64 values.
-fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
-    let shape_text = match shape {
-        [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    bytes
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! decimals are exact, and every kind of bad input is rejected with a one-line message naming
 //! the file and the field.
 
+mod common;
+use common::npy_f64;
 use inari::Interval;
 use ntkcert::arith::rational::{interval_contains_rational, parse_decimal};
 use ntkcert::problem::{Activation, Architecture, Parameterization};
@@ -465,26 +467,6 @@ fn rejects_bad_tightness() {
 // ---------------------------------------------------------------------------------------------
 // Data files: missing, truncated, corrupt, non-finite, wrong shapes.
 
-/// A version-1 .npy file of f64 values in C order.
-fn npy(shape: &[usize], values: &[f64]) -> Vec<u8> {
-    let shape_txt = match shape.len() {
-        1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in values {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
 const FILES: &str = r#"
 alpha = 2
 horizon = 1
@@ -507,9 +489,9 @@ targets_file = "y.csv"
 fn files_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let w = |name: &str, bytes: &[u8]| std::fs::write(dir.path().join(name), bytes).unwrap();
-    w("W1.npy", &npy(&[3, 2], &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]));
-    w("W2.npy", &npy(&[1, 3], &[1.0, -1.0, 0.5]));
-    w("x.npy", &npy(&[4, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]));
+    w("W1.npy", &npy_f64(&[3, 2], &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]));
+    w("W2.npy", &npy_f64(&[1, 3], &[1.0, -1.0, 0.5]));
+    w("x.npy", &npy_f64(&[4, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]));
     w("y.csv", b"target\n0.1\n0.2\n0.3\n0.4\n");
     dir
 }
@@ -534,7 +516,7 @@ fn data_file_errors() {
     assert!(e.to_string().contains("nope.toml: cannot read spec file"), "{e}");
 
     // truncated .npy
-    let full = npy(&[4, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    let full = npy_f64(&[4, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
     write("short.npy", &full[..full.len() - 5]);
     let e = err_in(&FILES.replace("\"x.npy\"", "\"short.npy\""), d);
     assert_eq!(e.exit_code(), 65);
@@ -547,13 +529,13 @@ fn data_file_errors() {
     );
 
     // NaN and infinity in a data file
-    write("nan.npy", &npy(&[4, 2], &[1.0, 2.0, 3.0, f64::NAN, 5.0, 6.0, 7.0, 8.0]));
+    write("nan.npy", &npy_f64(&[4, 2], &[1.0, 2.0, 3.0, f64::NAN, 5.0, 6.0, 7.0, 8.0]));
     bad(
         err_in(&FILES.replace("\"x.npy\"", "\"nan.npy\""), d),
         "data.inputs_file",
         &["'nan.npy'", "element [1, 1] is NaN"],
     );
-    write("inf.npy", &npy(&[1, 3], &[1.0, f64::INFINITY, 0.5]));
+    write("inf.npy", &npy_f64(&[1, 3], &[1.0, f64::INFINITY, 0.5]));
     bad(
         err_in(&FILES.replace("\"W2.npy\"", "\"inf.npy\""), d),
         "weights.files[1]",
@@ -563,7 +545,7 @@ fn data_file_errors() {
     bad(err_in(&FILES.replace("\"y.csv\"", "\"nan.csv\""), d), "data.targets_file", &["'nan.csv'", "line 3, column 1"]);
 
     // shapes
-    write("x3.npy", &npy(&[4, 3], &[0.0; 12]));
+    write("x3.npy", &npy_f64(&[4, 3], &[0.0; 12]));
     bad(
         err_in(&FILES.replace("\"x.npy\"", "\"x3.npy\""), d),
         "data.inputs_file",
