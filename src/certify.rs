@@ -156,9 +156,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let out_dim = problem.architecture.output_dim();
 
     // h(w0) over the initial box; the centred model subtracts it.
-    let initial = InitialState::new(problem);
-    let (initial_outputs, offset, r0, half_r0_sq) =
-        (initial.outputs.clone(), initial.offset.clone(), initial.residual.clone(), initial.half_r0_sq);
+    let InitialState { outputs: initial_outputs, offset, residual: r0, half_r0_sq } = InitialState::new(problem);
     let mut tube = TubeIntegrator::new(problem, offset.clone(), order);
     let linear = LinearFlow::new(problem, w0);
 
@@ -217,7 +215,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                 }
                 Err(Rejection::TubeGrowth(mu)) => {
                     if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} tube growth, mu {mu:.3e}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
-                    growth_limit = 0.9 * std::f64::consts::LN_2 / mu;
+                    growth_limit = growth_step_cap(mu);
                     h_try = (h_iv.sup() * 0.5).min(growth_limit);
                 }
                 Err(Rejection::Remainder(factor)) => {
@@ -236,7 +234,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
         // slowly; a wrong guess only costs a rejection).
         growth_limit = accepted.as_ref().map_or(growth_limit, |(step, _)| {
-            if step.mu > 0.0 && radius > 0.0 { 0.9 * std::f64::consts::LN_2 / step.mu } else { f64::INFINITY }
+            if step.mu > 0.0 && radius > 0.0 { growth_step_cap(step.mu) } else { f64::INFINITY }
         });
         let Some((step, h_exact)) = accepted else {
             failure = Some(format!(
@@ -359,6 +357,12 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         step_records: records,
         seconds: seconds_since(started),
     })
+}
+
+/// A step length at which `exp(mu h)` stays below 2, the tube growth a step allows (with a
+/// margin: `0.9 ln 2 / mu`).
+fn growth_step_cap(mu: f64) -> f64 {
+    0.9 * std::f64::consts::LN_2 / mu
 }
 
 /// The piece `P(s) = alpha (H(s) - offset) - y - Rbar(s)` with radius

@@ -11,6 +11,7 @@
 
 use super::poly;
 use crate::arith::ball::Ball;
+use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
 use crate::arith::vector::{norm2_upper, point, radius_norm2_upper, symmetric};
 use crate::model::bounds::{derivative_bounds, DerivativeBounds};
@@ -61,9 +62,12 @@ pub struct Tolerances {
 pub struct TubeIntegrator<'a> {
     problem: &'a Problem,
     /// The vector field in midpoint-radius arithmetic (`arith::ball`: about 1.8x fewer
-    /// instructions than endpoint intervals, for the same step sizes and widths on the
-    /// benchmarks); results are converted to inari intervals (supersets).
+    /// instructions than endpoint intervals), for the expansion through a point, where every
+    /// quantity is thin; results are converted to inari intervals (supersets).
     flow: GradientFlow<Ball>,
+    /// The same in endpoint intervals, for the expansion over the a-priori box: on wide tubes
+    /// the balls' products overestimate, and steps collapsed on far-from-lazy problems.
+    box_flow: GradientFlow<FastInterval>,
     offset: Option<Vec<Interval>>,
     order: usize,
 }
@@ -72,18 +76,29 @@ impl<'a> TubeIntegrator<'a> {
     /// `offset`: enclosure of `h(w0)` for the centred model.
     pub fn new(problem: &'a Problem, offset: Option<Vec<Interval>>, order: usize) -> Self {
         let flow = GradientFlow::new(problem, offset.as_deref());
-        TubeIntegrator { problem, flow, offset, order }
+        let box_flow = GradientFlow::new(problem, offset.as_deref());
+        TubeIntegrator { problem, flow, box_flow, offset, order }
     }
 
     pub fn alpha(&self) -> Interval {
         self.problem.alpha.enclosure
     }
 
-    /// The Taylor expansion through the box `start`, as inari intervals.
+    /// The Taylor expansion through the balls `start`, as inari intervals.
     fn expand(&mut self, start: &[Ball], order: usize) -> Expansion<Interval> {
         let e = self.flow.expand(start, order);
         let convert = |v: Vec<Vec<Ball>>| -> Vec<Vec<Interval>> {
             v.into_iter().map(|c| c.into_iter().map(Scalar::to_interval).collect()).collect()
+        };
+        Expansion { params: convert(e.params), outputs: convert(e.outputs) }
+    }
+
+    /// The Taylor expansion through every point of the box `start`, as inari intervals.
+    fn expand_box(&mut self, start: &[Interval], order: usize) -> Expansion<Interval> {
+        let start: Vec<FastInterval> = start.iter().map(|&v| FastInterval::from_inari(v)).collect();
+        let e = self.box_flow.expand(&start, order);
+        let convert = |v: Vec<Vec<FastInterval>>| -> Vec<Vec<Interval>> {
+            v.into_iter().map(|c| c.into_iter().map(FastInterval::to_inari).collect()).collect()
         };
         Expansion { params: convert(e.params), outputs: convert(e.outputs) }
     }
@@ -144,7 +159,7 @@ impl<'a> TubeIntegrator<'a> {
         let mut verified = None;
         for _ in 0..4 {
             let tube: Vec<Interval> = candidate.iter().map(|&b| b + symmetric(guard)).collect();
-            let remainder = self.expand(&tube.iter().map(|&v| Ball::from_interval(v)).collect::<Vec<_>>(), q + 1);
+            let remainder = self.expand_box(&tube, q + 1);
             let enclosure: Vec<Interval> = series_range
                 .iter()
                 .zip(&remainder.params[q + 1])
