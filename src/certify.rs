@@ -34,6 +34,8 @@ pub struct Options {
     pub max_steps: usize,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Print every rejected step attempt (time, step length, reason) on stderr.
+    pub trace: bool,
 }
 
 impl Options {
@@ -56,7 +58,7 @@ impl Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { order: 16, max_steps: 100_000, progress: false }
+        Options { order: 16, max_steps: 100_000, progress: false, trace: false }
     }
 }
 
@@ -135,6 +137,11 @@ pub enum CertifyError {
     NoInputs,
 }
 
+/// Step-size target: the last Taylor terms of a step should stay below `2^-56` times the scale
+/// of the parameters (resp. outputs), about half an ulp, so that truncation adds little to the
+/// rounding widths. (A heuristic: the remainder is verified rigorously whatever h is chosen.)
+const STEP_TOLERANCE_BITS: i32 = 56;
+
 /// Relative width at which the supremum search stops.
 const SUP_RTOL: f64 = 1e-10;
 
@@ -171,9 +178,9 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let trivial_bound = (point(8.0) * half_r0_sq).sqrt();
     let scale_params = centre.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(displacement.sup()).max(1e-300);
     let scale_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.mag())).max(1e-300);
-    let tol_exp: i32 = std::env::var("NTKCERT_TOL").ok().and_then(|v| v.parse().ok()).unwrap_or(-56);
-    let tol = Tolerances { params: scale_params * 2f64.powi(tol_exp), outputs: scale_outputs * 2f64.powi(tol_exp) };
-    let lin_max_step = linear.max_step(order, 2f64.powi(-56));
+    let relative = 2f64.powi(-STEP_TOLERANCE_BITS);
+    let tol = Tolerances { params: scale_params * relative, outputs: scale_outputs * relative };
+    let lin_max_step = linear.max_step(order, relative);
 
     let horizon = problem.horizon.value.clone();
     let mut t = BigRational::zero();
@@ -213,18 +220,18 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                     accepted = Some((step, h_exact));
                     break;
                 }
-                Err(Rejection::TubeGrowth(mu)) => {
-                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} tube growth, mu {mu:.3e}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
-                    growth_limit = growth_step_cap(mu);
-                    h_try = (h_iv.sup() * 0.5).min(growth_limit);
-                }
-                Err(Rejection::Remainder(factor)) => {
-                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} remainder factor {factor:.3}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
-                    h_try = h_iv.sup() * factor
-                }
-                Err(r) => {
-                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} {r:?}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
-                    h_try = h_iv.sup() * 0.5
+                Err(rejection) => {
+                    if options.trace {
+                        eprintln!("t = {:.6e}, h = {:.3e}: rejected, {rejection:?}", t.to_f64().unwrap_or(f64::NAN), h_iv.sup());
+                    }
+                    h_try = match rejection {
+                        Rejection::TubeGrowth(mu) => {
+                            growth_limit = growth_step_cap(mu);
+                            (h_iv.sup() * 0.5).min(growth_limit)
+                        }
+                        Rejection::Remainder(factor) => h_iv.sup() * factor,
+                        Rejection::Enclosure => h_iv.sup() * 0.5,
+                    };
                 }
             }
             if !(h_try > remaining_f * 1e-14) {
