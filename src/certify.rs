@@ -191,6 +191,11 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let mut failure: Option<String> = None;
     // Step-length cap from the last logarithmic-norm bound (see the TubeGrowth rejection).
     let mut growth_limit = f64::INFINITY;
+    // The point series' proposal tends to overshoot the verified remainder by a steady factor
+    // on smooth problems (27 rejected attempts in 73 steps on gf-mlp-mid, each costing an
+    // expansion over the box): the correction of the last rejected step is carried forward and
+    // relaxed by 5% per step without a remainder rejection.
+    let mut proposal_scale: f64 = 1.0;
 
     while t < horizon {
         if records.len() >= options.max_steps {
@@ -204,8 +209,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         let expansion = tube.point_expansion(&centre);
         let remaining = &horizon - &t;
         let remaining_f = remaining.to_f64().unwrap_or(f64::MAX);
-        let mut h_try = tube.propose_step(&expansion, tol).min(lin_max_step).min(remaining_f).min(growth_limit);
+        let proposed = proposal_scale * tube.propose_step(&expansion, tol);
+        let mut h_try = proposed.min(lin_max_step).min(remaining_f).min(growth_limit);
         let mut accepted = None;
+        let mut remainder_rejected = false;
         for _ in 0..40 {
             // The last step is the exact remainder of the horizon, enclosed.
             // Compared exactly, so that the last step ends exactly at T.
@@ -229,7 +236,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                             growth_limit = growth_step_cap(mu);
                             (h_iv.sup() * 0.5).min(growth_limit)
                         }
-                        Rejection::Remainder(factor) => h_iv.sup() * factor,
+                        Rejection::Remainder(factor) => {
+                            remainder_rejected = true;
+                            h_iv.sup() * factor
+                        }
                         Rejection::Enclosure => h_iv.sup() * 0.5,
                     };
                 }
@@ -240,6 +250,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         }
         // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
         // slowly; a wrong guess only costs a rejection).
+        proposal_scale = match &accepted {
+            Some((step, _)) if remainder_rejected && proposed > 0.0 => (proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
+            _ => (proposal_scale * 1.05).min(1.0),
+        };
         growth_limit = accepted.as_ref().map_or(growth_limit, |(step, _)| {
             if step.mu > 0.0 && radius > 0.0 { growth_step_cap(step.mu) } else { f64::INFINITY }
         });
