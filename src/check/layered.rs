@@ -362,6 +362,7 @@ mod tests {
 
     /// Sampled lower estimates of `sup |Dh_i| ` and `sup |D^2 h_i|` (finite differences in f64,
     /// largest eigenvalues by power iteration) at a few points of the box `mids +- delta`.
+    #[allow(clippy::needless_range_loop)] // symmetric fill of the finite-difference Hessian
     fn sampled(net: &Net, mids: &[f64], delta: f64, i: usize, rng: &mut Lcg) -> (f64, f64) {
         let p = mids.len();
         let t = 1e-3;
