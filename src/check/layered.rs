@@ -175,10 +175,11 @@ pub fn local_activation_bounds(act: Activation, a: &Ball) -> (f64, f64) {
             }
             let one_minus_lo = Float::with_val_round(PREC, 1 - &lo, Round::Up).0; // >= 1 - t >= 0
             let s = Float::with_val_round(PREC, &hi * &one_minus_lo, Round::Up).0; // >= t (1 - t)
-            // |1 - 2t| <= max(|1 - 2 lo|, |1 - 2 hi|) (convex in t); 2 lo, 2 hi exact.
+            // |1 - 2t| = max(1 - 2t, 2t - 1) <= max(1 - 2 lo, 2 hi - 1) (>= 0 as lo <= hi);
+            // 2 lo, 2 hi exact, each difference rounded up.
             let e_lo = Float::with_val_round(PREC, 1 - Float::with_val(PREC, &lo * 2u32), Round::Up).0;
             let e_hi = Float::with_val_round(PREC, Float::with_val(PREC, &hi * 2u32) - 1, Round::Up).0;
-            let slope = e_lo.abs().max(&e_hi.abs());
+            let slope = e_lo.max(&e_hi);
             let d2 = Float::with_val_round(PREC, &s * &slope, Round::Up).0;
             (up_f(&s).min(g1), up_f(&d2).min(g2))
         }
@@ -510,6 +511,13 @@ mod tests {
         let w: Vec<Ball> = [3.0, 0.0, 4.0, 5.0].iter().map(|&x| Ball::exact(x)).collect();
         let b = spectral_upper(&w, 2, 2);
         assert!(b >= 45f64.sqrt() && b < 45f64.sqrt() * 1.03, "{b}");
+        // The same scaled by 2^-30 (negative scaling exponent) and by 2^40.
+        for sc in [-30, 40] {
+            let w: Vec<Ball> = [3.0, 0.0, 4.0, 5.0].iter().map(|&x| Ball::exact(x * 2f64.powi(sc))).collect();
+            let b = spectral_upper(&w, 2, 2);
+            let exact = 45f64.sqrt() * 2f64.powi(sc);
+            assert!(b >= exact && b < exact * 1.03, "scale 2^{sc}: {b} against {exact}");
+        }
         let mut rng = Lcg(7);
         for (rows, cols) in [(8, 3), (3, 8), (20, 20), (1, 50), (70, 70)] {
             let w: Vec<Ball> = (0..rows * cols).map(|_| Ball { m: Float::with_val(PREC, rng.next()), r: 1e-3 }).collect();
