@@ -381,6 +381,22 @@ fn seeded_weights_are_deterministic_and_exact() {
     let _ = std::fs::remove_dir_all(&again);
 }
 
+/// A spec with data files: each cell's spec is written beside its certificate with the data
+/// paths rewritten to resolve from there, so `ntkcert check CERT` needs nothing else.
+#[test]
+fn cells_with_data_files_check_without_extra_arguments() {
+    let dir = tmpdir("data-files");
+    ok(&ntkcert(&["sweep", "specs/examples/mlp-npy.toml", "--quiet", "--out", dir.to_str().unwrap(), "--set", "alpha=20,40"]));
+    for row in lines(&dir.join("results.jsonl")) {
+        let cert = dir.join(row["certificate"].as_str().unwrap());
+        let spec = std::fs::read_to_string(cert.with_extension("toml")).unwrap();
+        assert!(spec.contains("../") && spec.contains("npy_x.npy"), "{spec}");
+        let out = ntkcert(&["check", cert.to_str().unwrap()]);
+        assert_eq!(ok(&out).trim(), "valid");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn plots_svg_and_pgfplots() {
     let dir = tmpdir("plot");

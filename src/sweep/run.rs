@@ -305,19 +305,72 @@ fn summary(results: &Path, plan: &Plan, mine: &[&Cell], rows: &[Row], ran: Vec<S
     }
 }
 
+/// The cell's spec as it will be written into `dir` (the certificates' directory), loaded from
+/// there: every data-file path (relative to the base spec's directory) is rewritten relative to
+/// `dir`, so the spec beside a certificate resolves the same files and the certificate binds
+/// exactly that spec. Without data files this is [`load_cell`] with `dir` as the base.
+fn load_cell_in(plan: &Plan, cell: &Cell, dir: &Path) -> Result<(spec::LoadedSpec, String), SweepError> {
+    let (first, text) = load_cell(plan, cell)?;
+    let label = format!("{} (cell {})", plan.label, cell.key());
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| SweepError::internal(format!("cannot re-read the spec of cell {}: {e}", cell.key())))?;
+    for file in &first.data_files {
+        let relative = relative_path(dir, &file.resolved)
+            .map_err(|e| SweepError::cant_create(format!("{label}: cannot locate '{}' from '{}': {e}", file.path, dir.display())))?;
+        set_string_field(&mut table, &file.field, relative)
+            .map_err(|e| SweepError::internal(format!("{label}: field '{}': {e}", file.field)))?;
+    }
+    let text = toml::to_string(&table).map_err(|e| SweepError::internal(format!("cannot write the spec of cell {}: {e}", cell.key())))?;
+    let loaded = spec::load_str(&text, dir, &label).map_err(|e| SweepError { message: e.to_string(), code: e.exit_code() })?;
+    Ok((loaded, text))
+}
+
+/// The path of `target` relative to the directory `dir` (both made absolute first), with `/`
+/// separators, e.g. `../../specs/examples/x.csv`.
+fn relative_path(dir: &Path, target: &Path) -> std::io::Result<String> {
+    let dir = std::fs::canonicalize(dir)?;
+    let target = std::fs::canonicalize(target)?;
+    let (a, b): (Vec<_>, Vec<_>) = (dir.components().collect(), target.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
+    parts.extend(b[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    Ok(parts.join("/"))
+}
+
+/// Sets the string at a spec field path such as `data.inputs_file` or `weights.files[2]`.
+fn set_string_field(table: &mut toml::Table, field: &str, value: String) -> Result<(), String> {
+    let (path, index) = match field.strip_suffix(']').and_then(|f| f.split_once('[')) {
+        Some((p, i)) => (p, Some(i.parse::<usize>().map_err(|e| e.to_string())?)),
+        None => (field, None),
+    };
+    let mut keys = path.split('.').peekable();
+    let mut current = table;
+    while let Some(key) = keys.next() {
+        if keys.peek().is_none() {
+            let slot = current.get_mut(key).ok_or("missing")?;
+            let slot = match index {
+                Some(i) => slot.as_array_mut().and_then(|a| a.get_mut(i)).ok_or("not an array entry")?,
+                None => slot,
+            };
+            *slot = toml::Value::String(value);
+            return Ok(());
+        }
+        current = current.get_mut(key).and_then(toml::Value::as_table_mut).ok_or("not a table")?;
+    }
+    Err("empty field".into())
+}
+
 /// Certifies one cell, writes its certificate atomically and returns its results line.
 fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> Result<Value, SweepError> {
-    let (loaded, cell_spec) = load_cell(plan, cell)?;
+    let (loaded, cell_spec) = load_cell_in(plan, cell, &out_dir.join("certs"))?;
     let options = Options::from_solver(&loaded.solver, order);
     let problem = &loaded.problem;
     let result = certify(problem, &options).map_err(|e| SweepError::data(format!("{} (cell {}): {e}", plan.label, cell.key())))?;
     let theory = crate::theory::theory_bounds(problem);
     let cert_name = certificate_name(&cell.key());
     let mut certificate = Certificate::new(&loaded, &options, &result);
-    if loaded.data_files.is_empty() {
+    {
         // The cell's own spec beside its certificate, so that `ntkcert check` finds it
-        // (`spec.path` is relative to the certificate's directory). With data files the
-        // relative paths would not resolve there: check those with --spec.
+        // (`spec.path` is relative to the certificate's directory; so are its data paths).
         let spec_name = cert_name.replace(".json", ".toml");
         write_atomically(&out_dir.join(&spec_name), cell_spec.as_bytes())
             .map_err(|e| SweepError::cant_create(format!("cannot write '{}': {e}", out_dir.join(&spec_name).display())))?;
