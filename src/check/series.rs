@@ -6,7 +6,7 @@
 //! Every function takes ball inputs and returns balls that contain the exact quantity for every
 //! choice of the inputs inside their balls.
 
-use super::ball::{dot_acc, norm2_upper, up, Ball, DotAccs, PREC};
+use super::ball::{norm2_upper, up, with_dot, Ball, PREC};
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use rug::float::Round;
 use rug::{Float, Rational};
@@ -108,13 +108,19 @@ impl Net {
 /// Coefficient `k` of the product of two series, elementwise: `sum_{j=0}^k a[j] b[k-j]`.
 fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
     let n = a[k].len();
-    (0..n)
-        .map(|e| {
-            let mut acc = Ball::zero();
-            dot_acc(&mut acc, (0..=k).map(|j| (&a[j][e], &b[k - j][e])));
-            acc
-        })
-        .collect()
+    with_dot(|d| {
+        (0..n)
+            .map(|e| {
+                d.begin_zero();
+                for j in 0..=k {
+                    d.add(&a[j][e], &b[k - j][e]);
+                }
+                let mut acc = Ball::zero();
+                d.finish(&mut acc);
+                acc
+            })
+            .collect()
+    })
 }
 
 /// Coefficient `k` of the square of a series, elementwise:
@@ -122,30 +128,44 @@ fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
 /// each pair counted once; for balls the product enclosure is symmetric in its factors).
 fn square(k: usize, a: &[Vec<Ball>]) -> Vec<Ball> {
     let n = a[k].len();
-    (0..n)
-        .map(|e| {
-            let mut acc = Ball::zero();
-            dot_acc(&mut acc, (0..k.div_ceil(2)).map(|j| (&a[j][e], &a[k - j][e])));
-            let mut acc = acc.mul_int(2);
-            if k.is_multiple_of(2) {
-                dot_acc(&mut acc, std::iter::once((&a[k / 2][e], &a[k / 2][e])));
-            }
-            acc
-        })
-        .collect()
+    with_dot(|d| {
+        (0..n)
+            .map(|e| {
+                d.begin_zero();
+                for j in 0..k.div_ceil(2) {
+                    d.add(&a[j][e], &a[k - j][e]);
+                }
+                let mut acc = Ball::zero();
+                d.finish(&mut acc);
+                let mut acc = acc.mul_int(2);
+                if k.is_multiple_of(2) {
+                    d.begin(&acc);
+                    d.add(&a[k / 2][e], &a[k / 2][e]);
+                    d.finish(&mut acc);
+                }
+                acc
+            })
+            .collect()
+    })
 }
 
 /// Coefficient `k >= 1` of `y` where `y' = s z'`: `(1/k) sum_{j=1}^k (j z[j]) s[k-j]`, with
 /// `jz[j] = j z[j]` given.
 fn ode(k: usize, jz: &[Vec<Ball>], s: &[Vec<Ball>]) -> Vec<Ball> {
     let n = jz[k].len();
-    let mut out = Vec::with_capacity(n);
-    for e in 0..n {
-        let mut acc = Ball::zero();
-        dot_acc(&mut acc, (1..=k).map(|j| (&jz[j][e], &s[k - j][e])));
-        out.push(acc.div_int(k as i64));
-    }
-    out
+    with_dot(|d| {
+        (0..n)
+            .map(|e| {
+                d.begin_zero();
+                for j in 1..=k {
+                    d.add(&jz[j][e], &s[k - j][e]);
+                }
+                let mut acc = Ball::zero();
+                d.finish(&mut acc);
+                acc.div_int(k as i64)
+            })
+            .collect()
+    })
 }
 
 /// Proof: `proofs/checker.md`, "Ball arithmetic" (monotone functions).
@@ -408,16 +428,21 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Bal
         let mut zk = vec![Ball::zero(); n * dout];
         // z_l[k] = c (sum_j W[j] a[k-j]) + b[k]; a_0 = x is constant (only j = k).
         let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
-        for &j in &js {
-            let wl = &w[j][m.w_off[l - 1]..m.w_off[l - 1] + din * dout];
-            let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+        with_dot(|d| {
             for i in 0..n {
-                let arow = &a[i * din..(i + 1) * din];
                 for o in 0..dout {
-                    dot_acc(&mut zk[i * dout + o], arow.iter().zip(&wl[o * din..(o + 1) * din]));
+                    d.begin_zero();
+                    for &j in &js {
+                        let wl = &w[j][m.w_off[l - 1] + o * din..m.w_off[l - 1] + (o + 1) * din];
+                        let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+                        for (x, y) in a[i * din..(i + 1) * din].iter().zip(wl) {
+                            d.add(x, y);
+                        }
+                    }
+                    d.finish(&mut zk[i * dout + o]);
                 }
             }
-        }
+        });
         let c = &m.scales[l - 1];
         for i in 0..n {
             for o in 0..dout {
@@ -534,23 +559,23 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
         let wo = m.w_off[l - 1];
         // grad W_l[k][o][q] = c sum_j sum_i delta_l[j][i][o] a_{l-1}[k-j][i][q]
         let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
-        let mut accs = DotAccs::new(dout * din);
-        for &j in &js {
-            let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
-            let dl = &b.delta[l - 1][j];
-            for i in 0..n {
-                let arow = &a[i * din..(i + 1) * din];
-                for o in 0..dout {
-                    let dv = &dl[i * dout + o];
-                    for (q, av) in arow.iter().enumerate() {
-                        accs.add(o * din + q, dv, av);
+        with_dot(|d| {
+            for o in 0..dout {
+                for q in 0..din {
+                    d.begin_zero();
+                    for &j in &js {
+                        let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+                        let dl = &b.delta[l - 1][j];
+                        for i in 0..n {
+                            d.add(&dl[i * dout + o], &a[i * din + q]);
+                        }
                     }
+                    let mut v = Ball::zero();
+                    d.finish(&mut v);
+                    grad[wo + o * din + q] = c.mul(&v);
                 }
             }
-        }
-        for (e, v) in accs.finish(js.len() * n).into_iter().enumerate() {
-            grad[wo + e] = c.mul(&v);
-        }
+        });
         if m.bias {
             let bo = m.b_off[l - 1];
             for o in 0..dout {
@@ -565,20 +590,24 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
             break;
         }
         // cot_{l-1}[k][i][q] = c sum_j sum_o delta_l[j][i][o] W_l[k-j][o][q]
-        let mut accs = DotAccs::new(n * din);
-        for j in 0..=k {
-            let dl = &b.delta[l - 1][j];
-            let wl = &w[k - j][wo..wo + din * dout];
+        let mut e = Vec::with_capacity(n * din);
+        with_dot(|d| {
             for i in 0..n {
-                for o in 0..dout {
-                    let dv = &dl[i * dout + o];
-                    for (q, wv) in wl[o * din..(o + 1) * din].iter().enumerate() {
-                        accs.add(i * din + q, dv, wv);
+                for q in 0..din {
+                    d.begin_zero();
+                    for j in 0..=k {
+                        let dl = &b.delta[l - 1][j];
+                        let wl = &w[k - j][wo..wo + din * dout];
+                        for o in 0..dout {
+                            d.add(&dl[i * dout + o], &wl[o * din + q]);
+                        }
                     }
+                    let mut v = Ball::zero();
+                    d.finish(&mut v);
+                    e.push(c.mul(&v));
                 }
             }
-        }
-        let e: Vec<Ball> = accs.finish((k + 1) * dout).iter().map(|v| c.mul(v)).collect();
+        });
         b.cot[l - 2].push(e);
         // delta_{l-1}[k] = sum_j s[j] * cot[k-j] (elementwise)
         let dk = cauchy(k, &b.s[l - 2], &b.cot[l - 2]);
