@@ -11,7 +11,7 @@
 //! added to the radius as `ROUND * mag(result)`.
 
 use rug::float::Round;
-use rug::ops::AssignRound;
+use rug::ops::{AddAssignRound, AssignRound, DivAssignRound, MulAssignRound};
 use rug::ops::NegAssign;
 use rug::Assign;
 use rug::{Float, Rational};
@@ -202,6 +202,38 @@ impl Ball {
         let (m, dir) = Float::with_val_round(PREC, &self.m / k, Round::Nearest);
         let r = radius(self.r / (k.unsigned_abs() as f64), dir, &m, self.r == 0.0);
         Ball { m, r }
+    }
+
+    /// `self *= o` in place (the bound of [`Ball::mul`]; no new float).
+    pub fn mul_assign(&mut self, o: &Ball) {
+        let exact_inputs = self.r == 0.0 && o.r == 0.0;
+        let prop = if exact_inputs { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
+        let dir = self.m.mul_assign_round(&o.m, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
+    }
+
+    /// `self *= k` in place for an integer `k` (the bound of [`Ball::mul_int`]).
+    pub fn mul_int_assign(&mut self, k: i64) {
+        let exact_inputs = self.r == 0.0;
+        let prop = self.r * (k.unsigned_abs() as f64);
+        let dir = self.m.mul_assign_round(k, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
+    }
+
+    /// `self /= k` in place for an integer `k != 0` (the bound of [`Ball::div_int`]).
+    pub fn div_int_assign(&mut self, k: i64) {
+        let exact_inputs = self.r == 0.0;
+        let prop = self.r / (k.unsigned_abs() as f64);
+        let dir = self.m.div_assign_round(k, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
+    }
+
+    /// `self += o` in place (the bound of [`Ball::add`]).
+    pub fn add_assign(&mut self, o: &Ball) {
+        let exact_inputs = self.r == 0.0 && o.r == 0.0;
+        let prop = self.r + o.r;
+        let dir = self.m.add_assign_round(&o.m, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
     }
 
     /// `self += a * b` (one fused MPFR rounding of the midpoint).
