@@ -295,6 +295,21 @@ fn parts(x: &Float) -> (bool, u128, i64) {
     }
 }
 
+/// [`mag`] of a finite non-zero float from its [`parts`] `(M, e)`: the same bound
+/// `(L + 1) 2^(e - 64)` with the top limb `L = M >> 64`, the same out-of-range cases.
+#[inline]
+fn mag_parts(mant: u128, exp: i64) -> f64 {
+    let e = exp - 64;
+    if e > 1023 - 64 {
+        return f64::INFINITY;
+    }
+    if e < -1000 {
+        return 2f64.powi(-960);
+    }
+    let scale = f64::from_bits(((e + 1023) as u64) << 52);
+    ((mant >> 64) as u64 as f64 + 1.0) * scale
+}
+
 /// The exact 256-bit product `a * b` of two 128-bit integers as `(high, low)` halves.
 #[inline]
 fn mul_128(a: u128, b: u128) -> (u128, u128) {
@@ -430,18 +445,23 @@ impl Dot {
     #[inline]
     pub fn add(&mut self, x: &Ball, y: &Ball) {
         self.n += 1;
-        if x.r != 0.0 || y.r != 0.0 {
-            self.rad += mag(&x.m) * y.r + x.r * mag(&y.m) + x.r * y.r;
-        }
         if x.m.is_normal() && y.m.is_normal() {
             let (sx, mx, ex) = parts(&x.m);
             let (sy, my, ey) = parts(&y.m);
+            if x.r != 0.0 || y.r != 0.0 {
+                self.rad += mag_parts(mx, ex) * y.r + x.r * mag_parts(my, ey) + x.r * y.r;
+            }
             let (high, low) = mul_128(mx, my);
             let e = ex + ey;
             self.emax = self.emax.max(e);
             self.terms.push(Term { negative: sx != sy, high, low, e });
-        } else if !x.m.is_finite() || !y.m.is_finite() {
-            self.finite = false;
+        } else {
+            if x.r != 0.0 || y.r != 0.0 {
+                self.rad += mag(&x.m) * y.r + x.r * mag(&y.m) + x.r * y.r;
+            }
+            if !x.m.is_finite() || !y.m.is_finite() {
+                self.finite = false;
+            }
         }
     }
 
@@ -703,6 +723,10 @@ mod tests {
             let x = Float::with_val(PREC, x);
             let m = mag(&x);
             assert!(Float::with_val(PREC, &*x.as_abs()) <= up(m), "{v}");
+            if x.is_normal() {
+                let (_, mant, e) = parts(&x);
+                assert_eq!(mag_parts(mant, e), m, "{v}");
+            }
         }
     }
 
