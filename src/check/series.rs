@@ -284,6 +284,10 @@ pub struct Expansion {
     pub out: Vec<Vec<Ball>>,
     /// `r = alpha (h(w[0]) - offset) - y`.
     pub residual0: Vec<Ball>,
+    /// Order-0 hidden activations over the start box, `n x width_l` per hidden layer (MLPs;
+    /// the same balls as `hidden_activations(net, w[0])`, which runs the same order-0 forward
+    /// pass); empty for the quadratic model.
+    pub hidden0: Vec<Vec<Ball>>,
 }
 
 /// What the flow needs beyond the network.
@@ -323,7 +327,7 @@ impl FlowData<'_> {
             let g = self.backward(&mut buf, &w, k, rk);
             w.push(self.next_coefficient(&g, k));
         }
-        Expansion { w, out, residual0 }
+        Expansion { w, out, residual0, hidden0: Vec::new() }
     }
 
     /// Coefficient `k` of the residual for the outputs `hk` of outputs `first..`:
@@ -408,7 +412,10 @@ impl FlowData<'_> {
                 None => break,
             }
         }
-        Expansion { w, out, residual0 }
+        let hidden0 = (0..m.widths.len() - 2)
+            .map(|l| parts.iter().flat_map(|(_, buf, _)| buf.y[l][0].iter().cloned()).collect())
+            .collect();
+        Expansion { w, out, residual0, hidden0 }
     }
 
     /// Coefficient `k` of `h(w(s))` (input-major), given `w[0..=k]`.
@@ -932,6 +939,32 @@ mod tests {
                 let (rs, rc) = x.clone().sin_cos(Float::new(REF_PREC));
                 assert!(within(&s, &rs), "sin at {}: {:?}", x.to_f64(), s);
                 assert!(within(&c, &rc), "cos at {}: {:?}", x.to_f64(), c);
+            }
+        }
+    }
+
+    /// `Expansion::hidden0` (taken from the expansion's own order-0 pass, split into chunks)
+    /// equals `hidden_activations` of the same box, ball for ball, for shipped specs with one
+    /// and two hidden layers (the small benchmark is split into parallel chunks).
+    #[test]
+    fn expansion_hidden0_equals_hidden_activations() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for spec in ["specs/bench/gf-mlp-small.toml", "specs/examples/mlp-inline.toml", "tests/data/check/sin-gelu.toml"] {
+            let loaded = crate::spec::load(&root.join(spec)).unwrap();
+            let pb = &loaded.problem;
+            let net = Net::new(pb).unwrap();
+            let w0: Vec<Ball> = pb.params0.iter().map(|x| Ball { m: Float::with_val(PREC, x.inf()), r: 1e-6 }).collect();
+            let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).collect();
+            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None };
+            let ex = flow.expand(w0.clone(), 16); // order 16: the small benchmark is split into chunks
+            let direct = hidden_activations(&net, &w0);
+            assert_eq!(ex.hidden0.len(), direct.len(), "{spec}");
+            assert!(!direct.is_empty());
+            for (a, b) in ex.hidden0.iter().zip(&direct) {
+                assert_eq!(a.len(), b.len(), "{spec}");
+                for (x, y) in a.iter().zip(b) {
+                    assert!(x.m == y.m && x.r == y.r, "{spec}: {x:?} != {y:?}");
+                }
             }
         }
     }
