@@ -399,7 +399,12 @@ impl FlowData<'_> {
                 if let Some(g) = g {
                     grad = Some(match grad {
                         None => g,
-                        Some(acc) => acc.iter().zip(&g).map(|(a, b)| a.add(b)).collect(),
+                        Some(mut acc) => {
+                            for (a, b) in acc.iter_mut().zip(&g) {
+                                a.add_assign(b);
+                            }
+                            acc
+                        }
                     });
                 }
             }
@@ -519,17 +524,18 @@ fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
                 ode(k, jz, &b.s[li])
             };
             b.y[li].push(yk);
-            let sq = square(k, &b.y[li]);
-            // tanh: s = 1 - y^2; sigmoid: s = y - y^2.
-            let sk: Vec<Ball> = sq
-                .iter()
-                .enumerate()
-                .map(|(e, q)| match (act, k) {
-                    (Activation::Tanh, 0) => Ball::exact(1.0).sub(q),
-                    (Activation::Tanh, _) => q.neg(),
-                    _ => b.y[li][k][e].sub(q),
-                })
-                .collect();
+            // tanh: s = 1 - y^2; sigmoid: s = y - y^2 (in place on the square's balls:
+            // negation is exact, then one ball addition).
+            let mut sk = square(k, &b.y[li]);
+            let one = Ball::exact(1.0);
+            for (e, v) in sk.iter_mut().enumerate() {
+                v.m.neg_assign();
+                match (act, k) {
+                    (Activation::Tanh, 0) => v.add_assign(&one),
+                    (Activation::Tanh, _) => {}
+                    _ => v.add_assign(&b.y[li][k][e]),
+                }
+            }
             b.s[li].push(sk);
         }
         Activation::Softplus => {
