@@ -281,6 +281,7 @@ pub fn interval_to_ball(a: &Float, b: &Float) -> Ball {
 /// `(negative, M, e)` with `|x| = M 2^(e - 128)` and `2^127 <= M < 2^128` (MPFR stores
 /// `x = +-0.b1b2...b128 * 2^e` in two limbs, the most significant last, top bit set).
 /// Panics if the precision is not [`PREC`] (every ball midpoint of the checker has it).
+/// Proof of its use: `proofs/checker.md`, "Ball arithmetic", `Dot`.
 #[inline]
 fn parts(x: &Float) -> (bool, u128, i64) {
     const _: () = assert!(PREC == 128, "parts() reads exactly two 64-bit limbs");
@@ -311,6 +312,7 @@ fn mag_parts(mant: u128, exp: i64) -> f64 {
 }
 
 /// The exact 256-bit product `a * b` of two 128-bit integers as `(high, low)` halves.
+/// (`proofs/checker.md`, "Ball arithmetic", `Dot`: exact terms.)
 #[inline]
 fn mul_128(a: u128, b: u128) -> (u128, u128) {
     let (a1, a0) = (a >> 64, a & u64::MAX as u128);

@@ -644,7 +644,8 @@ fn sin_cos_ball(x: &Ball) -> (Ball, Ball) {
     (Ball { m: sm, r: rs }, Ball { m: cm, r: rc })
 }
 
-/// Balls containing `1/sqrt(2)` and `1/sqrt(2 pi)` (for gelu).
+/// Balls containing `1/sqrt(2)` and `1/sqrt(2 pi)` (for gelu; proof: `proofs/checker.md`,
+/// "Ball arithmetic", `gelu_constants`).
 struct GeluConstants {
     inv_sqrt_2: Ball,
     inv_sqrt_2pi: Ball,
