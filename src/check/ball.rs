@@ -336,18 +336,19 @@ struct Acc256 {
 }
 
 impl Acc256 {
-    /// Adds (or subtracts, `negative`) the non-negative value `vh 2^128 + vl`, `vh < 2^64`.
+    /// Adds (or subtracts, `negative`) the non-negative value `vh 2^128 + vl`, `vh < 2^64`,
+    /// without branches: the operand is negated in 256-bit two's complement (`!v + 1`) when
+    /// `negative`, then added modulo `2^256`; the result is exact as long as the true sum lies
+    /// in `(-2^255, 2^255)` (here it is below `nz 2^192`).
     #[inline]
     fn add(&mut self, negative: bool, vh: u128, vl: u128) {
-        if negative {
-            let (lo, b) = self.lo.overflowing_sub(vl);
-            self.lo = lo;
-            self.hi -= vh as i128 + b as i128;
-        } else {
-            let (lo, c) = self.lo.overflowing_add(vl);
-            self.lo = lo;
-            self.hi += vh as i128 + c as i128;
-        }
+        let neg = negative as u128;
+        let mask = 0u128.wrapping_sub(neg); // all ones when negative
+        let (xl, c0) = (vl ^ mask).overflowing_add(neg);
+        let xh = (vh ^ mask).wrapping_add(c0 as u128);
+        let (lo, c1) = self.lo.overflowing_add(xl);
+        self.lo = lo;
+        self.hi = self.hi.wrapping_add(xh as i128).wrapping_add(c1 as i128);
     }
 }
 
