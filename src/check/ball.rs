@@ -683,15 +683,15 @@ mod tests {
             };
             for corner in 0..3 {
                 let mut exact = acc0.m.to_rational().unwrap();
-                let mut largest = Rational::from(acc0.m.to_rational().unwrap().abs());
+                let mut largest = acc0.m.to_rational().unwrap().abs();
                 for (i, (x, y)) in xs.iter().zip(&ys).enumerate() {
                     let sign = if corner == 0 { 0 } else if (i + corner) % 2 == 0 { 1 } else { -1 };
                     let p = Rational::from(&q(x, sign) * &q(y, 0));
-                    largest = largest.max(Rational::from(p.clone().abs()));
+                    largest = largest.max(p.clone().abs());
                     exact += p;
                 }
                 // Exact: |exact - m| <= r (no rounding in the comparison).
-                let dist = Rational::from(exact - out.m.to_rational().unwrap()).abs();
+                let dist = (exact - out.m.to_rational().unwrap()).abs();
                 assert!(dist <= Rational::from_f64(out.r).unwrap(), "case {case} corner {corner}: {out:?}");
                 // Tightness: radius <= propagated radii + 2^-120 |largest term| + tiny.
                 let prop: f64 = xs.iter().zip(&ys).map(|(x, y)| x.r * mag(&y.m)).sum();

@@ -897,8 +897,8 @@ mod tests {
     /// of the 400-bit reference) is in the ball.
     fn within(b: &Ball, reference: &Float) -> bool {
         let q = reference.to_rational().unwrap();
-        let dist = Rational::from(&q - b.m.to_rational().unwrap()).abs();
-        let slack = Rational::from(q.abs()) / (Rational::from(1) << 399u32);
+        let dist = (q.clone() - b.m.to_rational().unwrap()).abs();
+        let slack = q.abs() / (Rational::from(1) << 399u32);
         dist + slack <= Rational::from_f64(b.r).unwrap()
     }
 
@@ -1032,7 +1032,7 @@ mod tests {
                 let mut b = MlpSeries::new(1);
                 let zc = [z0, z1, z2];
                 for k in 0..=order {
-                    let zk = if k < 3 { Ball::exact(zc[k]) } else { Ball::zero() };
+                    let zk = zc.get(k).map_or_else(Ball::zero, |&c| Ball::exact(c));
                     b.z[0].push(vec![zk]);
                     push_activation(act, &mut b, 0, k);
                 }

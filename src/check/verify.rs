@@ -259,7 +259,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             return Err(format!("step {k}: the checker could not verify an a-priori enclosure for the hinted step length (order {q})"));
         };
         // (3) Logarithmic norm over the tube and the derivative bounds.
-        let hidden = &bx.hidden0; // = hidden_activations(net, &tube), computed by the expansion
+        let hidden = bx.hidden0.clone(); // = hidden_activations(net, &tube), from the expansion
         let bounds = derivative_bounds(net, &tube, &hidden);
         let mu = up(norm2_upper(&bx.residual0) * bounds.hessian_total() * inv_alpha.abs_upper());
         let growth = Float::with_val_round(64, up(mu * h_hi_f), Round::Up).0;
