@@ -34,6 +34,8 @@ pub struct Options {
     pub max_steps: usize,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Print every rejected step attempt (time, step length, reason) on stderr.
+    pub trace: bool,
 }
 
 impl Options {
@@ -56,7 +58,7 @@ impl Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { order: 16, max_steps: 100_000, progress: false }
+        Options { order: 16, max_steps: 100_000, progress: false, trace: false }
     }
 }
 
@@ -135,6 +137,11 @@ pub enum CertifyError {
     NoInputs,
 }
 
+/// Step-size target: the last Taylor terms of a step should stay below `2^-56` times the scale
+/// of the parameters (resp. outputs), about half an ulp, so that truncation adds little to the
+/// rounding widths. (A heuristic: the remainder is verified rigorously whatever h is chosen.)
+const STEP_TOLERANCE_BITS: i32 = 56;
+
 /// Relative width at which the supremum search stops.
 const SUP_RTOL: f64 = 1e-10;
 
@@ -171,9 +178,9 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let trivial_bound = (point(8.0) * half_r0_sq).sqrt();
     let scale_params = centre.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(displacement.sup()).max(1e-300);
     let scale_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.mag())).max(1e-300);
-    let tol_exp: i32 = std::env::var("NTKCERT_TOL").ok().and_then(|v| v.parse().ok()).unwrap_or(-56);
-    let tol = Tolerances { params: scale_params * 2f64.powi(tol_exp), outputs: scale_outputs * 2f64.powi(tol_exp) };
-    let lin_max_step = linear.max_step(order, 2f64.powi(-56));
+    let relative = 2f64.powi(-STEP_TOLERANCE_BITS);
+    let tol = Tolerances { params: scale_params * relative, outputs: scale_outputs * relative };
+    let lin_max_step = linear.max_step(order, relative);
 
     let horizon = problem.horizon.value.clone();
     let mut t = BigRational::zero();
@@ -184,6 +191,11 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let mut failure: Option<String> = None;
     // Step-length cap from the last logarithmic-norm bound (see the TubeGrowth rejection).
     let mut growth_limit = f64::INFINITY;
+    // The point series' proposal tends to overshoot the verified remainder by a steady factor
+    // on smooth problems (27 rejected attempts in 73 steps on gf-mlp-mid, each costing an
+    // expansion over the box): the correction of the last rejected step is carried forward and
+    // relaxed by 5% per step without a remainder rejection.
+    let mut proposal_scale: f64 = 1.0;
 
     while t < horizon {
         if records.len() >= options.max_steps {
@@ -197,8 +209,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         let expansion = tube.point_expansion(&centre);
         let remaining = &horizon - &t;
         let remaining_f = remaining.to_f64().unwrap_or(f64::MAX);
-        let mut h_try = tube.propose_step(&expansion, tol).min(lin_max_step).min(remaining_f).min(growth_limit);
+        let proposed = proposal_scale * tube.propose_step(&expansion, tol);
+        let mut h_try = proposed.min(lin_max_step).min(remaining_f).min(growth_limit);
         let mut accepted = None;
+        let mut remainder_rejected = false;
         for _ in 0..40 {
             // The last step is the exact remainder of the horizon, enclosed.
             // Compared exactly, so that the last step ends exactly at T.
@@ -213,18 +227,21 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                     accepted = Some((step, h_exact));
                     break;
                 }
-                Err(Rejection::TubeGrowth(mu)) => {
-                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} tube growth, mu {mu:.3e}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
-                    growth_limit = growth_step_cap(mu);
-                    h_try = (h_iv.sup() * 0.5).min(growth_limit);
-                }
-                Err(Rejection::Remainder(factor)) => {
-                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} remainder factor {factor:.3}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
-                    h_try = h_iv.sup() * factor
-                }
-                Err(r) => {
-                    if std::env::var_os("NTKCERT_DEBUG").is_some() { eprintln!("t={:.4} h={:.3e} {r:?}", t.to_f64().unwrap_or(0.0), h_iv.sup()); }
-                    h_try = h_iv.sup() * 0.5
+                Err(rejection) => {
+                    if options.trace {
+                        eprintln!("t = {:.6e}, h = {:.3e}: rejected, {rejection:?}", t.to_f64().unwrap_or(f64::NAN), h_iv.sup());
+                    }
+                    h_try = match rejection {
+                        Rejection::TubeGrowth(mu) => {
+                            growth_limit = growth_step_cap(mu);
+                            (h_iv.sup() * 0.5).min(growth_limit)
+                        }
+                        Rejection::Remainder(factor) => {
+                            remainder_rejected = true;
+                            h_iv.sup() * factor
+                        }
+                        Rejection::Enclosure => h_iv.sup() * 0.5,
+                    };
                 }
             }
             if !(h_try > remaining_f * 1e-14) {
@@ -233,6 +250,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         }
         // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
         // slowly; a wrong guess only costs a rejection).
+        proposal_scale = match &accepted {
+            Some((step, _)) if remainder_rejected && proposed > 0.0 => (proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
+            _ => (proposal_scale * 1.05).min(1.0),
+        };
         growth_limit = accepted.as_ref().map_or(growth_limit, |(step, _)| {
             if step.mu > 0.0 && radius > 0.0 { growth_step_cap(step.mu) } else { f64::INFINITY }
         });

@@ -42,6 +42,10 @@ enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Print every rejected step attempt (time, step length, reason) on stderr: shows why
+        /// a run is slow or ends inconclusive.
+        #[arg(long)]
+        trace: bool,
     },
     /// Integrate the same flows non-rigorously in f64 (the baseline for overhead ratios).
     Simulate {
@@ -123,7 +127,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     match cli.command {
-        Command::Certify { spec, json, out, order, quiet } => run_certify(&spec, json, out, order, quiet),
+        Command::Certify { spec, json, out, order, quiet, trace } => run_certify(&spec, json, out, order, quiet, trace),
         Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),
         Command::Bench { specs, repeat } => crate::bench::run(&specs, repeat),
         Command::Bound { spec, json, compare, bench, repeat } => crate::theory::report::run(&spec, json, compare, bench, repeat),
@@ -172,7 +176,7 @@ fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, progress: bool) 
     Options { progress, ..Options::from_solver(&loaded.solver, order) }
 }
 
-fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, quiet: bool) -> i32 {
+fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, quiet: bool, trace: bool) -> i32 {
     let loaded = match load_spec(path) {
         Ok(l) => l,
         Err(code) => return code,
@@ -181,7 +185,7 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
         eprintln!("error: --order must be at least 2");
         return EXIT_USAGE;
     }
-    let options = options_for(&loaded, order, !quiet && !json);
+    let options = Options { trace, ..options_for(&loaded, order, !quiet && !json) };
     let result = match certify(&loaded.problem, &options) {
         Ok(r) => r,
         Err(e) => {

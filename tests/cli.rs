@@ -141,6 +141,20 @@ fn refuted_example_exits_1() {
     assert!(lo > 0.05, "refuted means a certified lower bound above eps = 0.05: {v}");
 }
 
+/// `--trace` reports rejected step attempts on stderr and changes nothing else.
+#[test]
+fn trace_lists_rejected_steps_without_changing_the_result() {
+    let plain = ntkcert(&["certify", "specs/examples/mlp-inline.toml", "--json"]);
+    let traced = ntkcert(&["certify", "specs/examples/mlp-inline.toml", "--json", "--trace"]);
+    assert_eq!(code(&traced), 1, "stderr: {}", stderr(&traced));
+    let lines: Vec<String> = stderr(&traced).lines().map(str::to_owned).collect();
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.starts_with("t = ") && l.contains(": rejected, ")), "{lines:?}");
+    let (mut a, mut b) = (json_stdout(&plain), json_stdout(&traced));
+    a["seconds"] = Value::Null;
+    b["seconds"] = Value::Null;
+    assert_eq!(a, b);
+}
+
 /// The tolerance set to the exact midpoint of the certified enclosure of sup D: neither
 /// `sup D <= eps` nor `sup D > eps` can be proved.
 #[test]

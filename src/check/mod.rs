@@ -5,10 +5,14 @@
 //! integrator ([`series`], [`verify`]). It does not use `crate::enclose`, `crate::model`,
 //! `crate::arith::fast_interval`, `crate::arith::elementary` or `crate::certify`.
 //!
+//! The bounds of `|Dh|`, `|D^2 h|` over a tube: [`series::derivative_bounds`] and the sharper
+//! [`layered`] bound; `verify` uses their minimum ([`layered::tube_bounds`]).
+//!
 //! - [`run`]: the command (reads files, prints `valid` / `invalid: ...`, returns the exit code).
 //! - [`check_value`]: the check of a parsed certificate against a loaded spec.
 
 pub mod ball;
+pub mod layered;
 pub mod series;
 pub mod verify;
 

@@ -30,7 +30,7 @@ pub struct Mlp {
     pub scales: Vec<Ball>,
     pub inputs: Vec<Ball>,
     pub n: usize,
-    w_off: Vec<usize>,
+    pub(super) w_off: Vec<usize>,
     b_off: Vec<usize>,
     pub p: usize,
 }

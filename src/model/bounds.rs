@@ -1,7 +1,9 @@
 //! Norm bounds of `Dh` and `D^2 h` (derivatives with respect to the parameters) over a box of
 //! parameters, from the layer structure: cost about one forward pass, no `p x p` work.
 //!
-//! Proof: `proofs/derivative-bounds.md`. For each input `x_i` the returned values satisfy, for
+//! Proof: `proofs/derivative-bounds.md` (box recursion; for an MLP the minimum with the layered
+//! bound of `model::layered`, `proofs/theory-local-constant.md`). For each input `x_i` the
+//! returned values satisfy, for
 //! every `w` in the box and every direction `v`,
 //! `|Dh_i(w) v| <= gradient[i] |v|` and `|D^2 h_i(w)[v, v]| <= hessian[i] |v|^2`,
 //! where `h_i(w)` is the vector of the network's outputs on `x_i` (2-norms).
@@ -86,11 +88,14 @@ fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> Deriva
             let net = Mlp::<Interval>::new(arch, &problem.inputs);
             let mut taylor = MlpTaylor::new(Mlp::<FastInterval>::new(arch, &problem.inputs));
             taylor.forward(&[w.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
-            // The integrator's tube uses the box recursion only: the independent checker
-            // (`check`) re-derives this bound and must reach the same widths. The sharper
-            // layered bound (`model::layered`) would certify more non-lazy problems (9 of the 12
-            // random reference cases instead of 7) once the checker implements it too.
-            mlp_bounds(&net, &taylor, w, ball)
+            // The per-input minimum of the box recursion (`proofs/derivative-bounds.md`) and
+            // the sharper layered bound (`model::layered::mlp_layered`,
+            // `proofs/theory-local-constant.md`), both valid over the same region: the union of
+            // the balls of radius `ball` (0 for a plain box) around the points of the box `w`,
+            // with the forward pass `taylor` over that box. The independent checker re-derives
+            // both (`check::layered::tube_bounds`, `proofs/checker.md` lemma LB).
+            let layered = super::layered::mlp_layered(&net, &taylor, w, ball.unwrap_or(0.0));
+            mlp_bounds(&net, &taylor, w, ball).min(&layered)
         }
     }
 }

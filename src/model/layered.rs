@@ -2,8 +2,10 @@
 //! the second derivative of an MLP is split into the terms `Q_l (sigma_l'' * z_l'^2)` (curvature
 //! of the activations, weighted by the largest column of the backward map `Q_l = dz_L/da_l`) and
 //! `2 c_l P_l V_l a_{l-1}'` (products of two weight directions), each bounded with spectral
-//! norms and local activation derivatives. Used by the theory bounds (`theory::local`, over the
-//! reachable ball), as the per-input minimum with the box recursion of `model::bounds`.
+//! norms and local activation derivatives. Used, as the per-input minimum with the box recursion
+//! of `model::bounds`, by the theory bounds (`theory::local`, over the reachable ball) and by the
+//! integrator's `mu` and output slack (`model::bounds::derivative_bounds`, over a tube box,
+//! radius 0).
 //!
 //! Proof: `proofs/theory-local-constant.md`. Cost: one interval forward pass (the caller's)
 //! plus `O(p)` norm computations and `O(k^3)` for the spectral bound of a layer whose smaller
@@ -132,7 +134,10 @@ fn local_activation_bounds(act: Activation, a: Interval) -> (f64, f64) {
     }
 }
 
-/// The layered recursion (`proofs/theory-local-constant.md`, section "Layered bound").
+/// The layered recursion (`proofs/theory-local-constant.md`, section "The layered bound"):
+/// per-input bounds of `|Dh_i(w)|` and `sup_{|v|=1} |D^2 h_i(w)[v, v]|` for every `w` within
+/// `radius` (2-norm) of some point of the box `w0` (`radius = 0`: the box itself). `taylor`
+/// must hold a forward pass (order 0) over the box `w0` (`taylor.forward(&[w0], 0)`).
 pub fn mlp_layered(net: &Mlp<Interval>, taylor: &MlpTaylor<FastInterval>, w0: &[Interval], radius: f64) -> DerivativeBounds {
     let layers = net.num_layers();
     let rho = point(radius);

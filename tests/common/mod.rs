@@ -77,14 +77,11 @@ pub fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs the binary from the repository root, without stdin and without the debugging
-/// environment variables that change the integrator.
+/// Runs the binary from the repository root, without stdin.
 pub fn ntkcert<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
     std::process::Command::new(BIN)
         .args(args)
         .current_dir(root())
-        .env_remove("NTKCERT_TOL")
-        .env_remove("NTKCERT_DEBUG")
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run ntkcert")
