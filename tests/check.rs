@@ -368,3 +368,35 @@ fn corrupted_bytes_never_panic() {
     }
     eprintln!("{reverified} corrupted claims were accepted after re-verification");
 }
+
+/// Models with `sin` and `gelu` activations (tests/data/check: a two-layer `sin` network on the
+/// gf-mlp data, a `gelu`-`gelu` network with biases, and a `sin`-`gelu` network, uncentred and
+/// refuted): the certificates check `valid`, and tampered ones (a claim moved by 1e-3 of its
+/// magnitude, `sup_deviation` shrunk to its lower end, an output claim shrunk to a point) are
+/// rejected.
+#[test]
+fn sin_and_gelu_certificates_check_and_tampering_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for spec in ["tests/data/check/sin.toml", "tests/data/check/gelu.toml", "tests/data/check/sin-gelu.toml"] {
+        let cert = read_json(&certify(spec, dir.path()));
+        assert!(cert["claims"]["sup_deviation"]["hi"].is_f64(), "{spec}: the certifier gave up");
+        assert_eq!(check(&cert, spec), Ok(()), "{spec}: the untouched certificate");
+        let out = ntkcert(&["check", dir.path().join(format!("{}.json", Path::new(spec).file_stem().unwrap().to_str().unwrap())).to_str().unwrap()]);
+        assert_eq!(text(&out.stdout), "valid\n", "{spec}: {}", text(&out.stderr));
+        for ptr in ["/claims/sup_deviation", "/claims/final_deviation", "/claims/outputs_final/0", "/claims/linear_outputs_final/1"] {
+            let lo = cert.pointer(ptr).unwrap()["lo"].as_f64().unwrap();
+            let hi = cert.pointer(ptr).unwrap()["hi"].as_f64().unwrap();
+            let d = 1e-3 * lo.abs().max(hi.abs());
+            let mut t = cert.clone();
+            set_interval(&mut t, ptr, lo + d, hi + d);
+            let r = check(&t, spec);
+            assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "{spec} {ptr} moved up: {r:?}");
+            // A point claim at the lower end: false (the true value is not exactly that f64)
+            // or at least not provable.
+            let mut t = cert.clone();
+            set_interval(&mut t, ptr, lo, lo);
+            let r = check(&t, spec);
+            assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "{spec} {ptr} shrunk to a point: {r:?}");
+        }
+    }
+}

@@ -11,7 +11,8 @@
 //! added to the radius as `ROUND * mag(result)`.
 
 use rug::float::Round;
-use rug::ops::AssignRound;
+use rug::ops::{AddAssignRound, AssignRound, DivAssignRound, MulAssignRound};
+use rug::ops::NegAssign;
 use rug::Assign;
 use rug::{Float, Rational};
 
@@ -203,6 +204,38 @@ impl Ball {
         Ball { m, r }
     }
 
+    /// `self *= o` in place (the bound of [`Ball::mul`]; no new float).
+    pub fn mul_assign(&mut self, o: &Ball) {
+        let exact_inputs = self.r == 0.0 && o.r == 0.0;
+        let prop = if exact_inputs { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
+        let dir = self.m.mul_assign_round(&o.m, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
+    }
+
+    /// `self *= k` in place for an integer `k` (the bound of [`Ball::mul_int`]).
+    pub fn mul_int_assign(&mut self, k: i64) {
+        let exact_inputs = self.r == 0.0;
+        let prop = self.r * (k.unsigned_abs() as f64);
+        let dir = self.m.mul_assign_round(k, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
+    }
+
+    /// `self /= k` in place for an integer `k != 0` (the bound of [`Ball::div_int`]).
+    pub fn div_int_assign(&mut self, k: i64) {
+        let exact_inputs = self.r == 0.0;
+        let prop = self.r / (k.unsigned_abs() as f64);
+        let dir = self.m.div_assign_round(k, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
+    }
+
+    /// `self += o` in place (the bound of [`Ball::add`]).
+    pub fn add_assign(&mut self, o: &Ball) {
+        let exact_inputs = self.r == 0.0 && o.r == 0.0;
+        let prop = self.r + o.r;
+        let dir = self.m.add_assign_round(&o.m, Round::Nearest);
+        self.r = radius(prop, dir, &self.m, exact_inputs);
+    }
+
     /// `self += a * b` (one fused MPFR rounding of the midpoint).
     pub fn fma_assign(&mut self, a: &Ball, b: &Ball) {
         dot_acc(self, std::iter::once((a, b)));
@@ -244,82 +277,266 @@ pub fn interval_to_ball(a: &Float, b: &Float) -> Ball {
     Ball { m, r: da.max(db).max(0.0) }
 }
 
-/// Accumulates `acc += sum_i a_i * b_i` over the pairs: each product and each addition is
-/// one MPFR rounding to nearest (error at most `2^-128` times its result). The radius gets the
-/// propagated radii `|a_i| r(b_i) + r(a_i) |b_i| + r(a_i) r(b_i)` and the `2n` rounding errors,
-/// each at most `ROUND/2` times `|acc_0| + sum |a_i b_i|` (times `1 + 2^-100`), bounded by
-/// `(n + 1) ROUND absum` plus the final `ROUND |acc|`. Returns nothing; `acc` holds the result.
+/// Sign, mantissa and exponent of a finite non-zero float of precision [`PREC`] = 128:
+/// `(negative, M, e)` with `|x| = M 2^(e - 128)` and `2^127 <= M < 2^128` (MPFR stores
+/// `x = +-0.b1b2...b128 * 2^e` in two limbs, the most significant last, top bit set).
+/// Panics if the precision is not [`PREC`] (every ball midpoint of the checker has it).
+/// Proof of its use: `proofs/checker.md`, "Ball arithmetic", `Dot`.
+#[inline]
+fn parts(x: &Float) -> (bool, u128, i64) {
+    const _: () = assert!(PREC == 128, "parts() reads exactly two 64-bit limbs");
+    // SAFETY: a finite non-zero rug Float of precision 128 has 2 limbs at `d`.
+    unsafe {
+        let raw = &*x.as_raw();
+        assert!(raw.prec == PREC as gmp_mpfr_sys::mpfr::prec_t, "ball midpoints have precision PREC");
+        let lo = *raw.d.as_ptr() as u128;
+        let hi = *raw.d.as_ptr().add(1) as u128;
+        #[allow(clippy::unnecessary_cast)] // exp_t is platform-dependent
+        (raw.sign < 0, (hi << 64) | lo, raw.exp as i64)
+    }
+}
+
+/// [`mag`] of a finite non-zero float from its [`parts`] `(M, e)`: the same bound
+/// `(L + 1) 2^(e - 64)` with the top limb `L = M >> 64`, the same out-of-range cases.
+#[inline]
+fn mag_parts(mant: u128, exp: i64) -> f64 {
+    let e = exp - 64;
+    if e > 1023 - 64 {
+        return f64::INFINITY;
+    }
+    if e < -1000 {
+        return 2f64.powi(-960);
+    }
+    let scale = f64::from_bits(((e + 1023) as u64) << 52);
+    ((mant >> 64) as u64 as f64 + 1.0) * scale
+}
+
+/// The exact 256-bit product `a * b` of two 128-bit integers as `(high, low)` halves.
+/// (`proofs/checker.md`, "Ball arithmetic", `Dot`: exact terms.)
+#[inline]
+fn mul_128(a: u128, b: u128) -> (u128, u128) {
+    let (a1, a0) = (a >> 64, a & u64::MAX as u128);
+    let (b1, b0) = (b >> 64, b & u64::MAX as u128);
+    let p00 = a0 * b0;
+    let p01 = a0 * b1;
+    let p10 = a1 * b0;
+    let p11 = a1 * b1;
+    // a b = p11 2^128 + (p01 + p10) 2^64 + p00; each p < 2^128.
+    let (mid, c1) = p01.overflowing_add(p10); // mid + c1 2^128 = p01 + p10
+    let (lo, c2) = p00.overflowing_add(mid << 64);
+    let hi = p11 + (mid >> 64) + ((c1 as u128) << 64) + c2 as u128;
+    (hi, lo)
+}
+
+/// A signed 256-bit fixed-point accumulator `hi 2^128 + lo` (two's complement in `hi`).
+#[derive(Clone, Copy)]
+struct Acc256 {
+    hi: i128,
+    lo: u128,
+}
+
+impl Acc256 {
+    /// Adds (or subtracts, `negative`) the non-negative value `vh 2^128 + vl`, `vh < 2^64`,
+    /// without branches: the operand is negated in 256-bit two's complement (`!v + 1`) when
+    /// `negative`, then added modulo `2^256`; the result is exact as long as the true sum lies
+    /// in `(-2^255, 2^255)` (here it is below `nz 2^192`).
+    #[inline]
+    fn add(&mut self, negative: bool, vh: u128, vl: u128) {
+        let neg = negative as u128;
+        let mask = 0u128.wrapping_sub(neg); // all ones when negative
+        let (xl, c0) = (vl ^ mask).overflowing_add(neg);
+        let xh = (vh ^ mask).wrapping_add(c0 as u128);
+        let (lo, c1) = self.lo.overflowing_add(xl);
+        self.lo = lo;
+        self.hi = self.hi.wrapping_add(xh as i128).wrapping_add(c1 as i128);
+    }
+}
+
+/// Accumulates `acc += sum_i a_i * b_i` over the pairs with [`Dot`] (one rounding; proof:
+/// `proofs/checker.md`, "Ball arithmetic", `dot_acc`).
 pub fn dot_acc<'a>(acc: &mut Ball, pairs: impl Iterator<Item = (&'a Ball, &'a Ball)>) {
-    SCRATCH.with(|cell| {
-        let mut t = cell.borrow_mut();
-        dot_acc_with(acc, pairs, &mut t)
+    DOT.with(|cell| {
+        let mut d = cell.borrow_mut();
+        d.begin(acc);
+        for (x, y) in pairs {
+            d.add(x, y);
+        }
+        d.finish(acc);
     })
 }
 
+/// Runs `f` with this thread's [`Dot`] (not re-entrant: `f` must not call [`dot_acc`] or
+/// [`with_dot`]).
+pub fn with_dot<R>(f: impl FnOnce(&mut Dot) -> R) -> R {
+    DOT.with(|cell| f(&mut cell.borrow_mut()))
+}
+
 thread_local! {
-    /// Scratch float for [`dot_acc`] (avoids an allocation per dot product).
-    static SCRATCH: std::cell::RefCell<Float> = std::cell::RefCell::new(Float::new(PREC));
+    /// The accumulator of [`dot_acc`] and [`with_dot`] (its term buffer is reused).
+    static DOT: std::cell::RefCell<Dot> = std::cell::RefCell::new(Dot::new());
 }
 
-/// [`dot_acc`] with a caller-provided scratch float of precision `PREC`.
-fn dot_acc_with<'a>(acc: &mut Ball, pairs: impl Iterator<Item = (&'a Ball, &'a Ball)>, t: &mut Float) {
-    let mut rad = 0.0f64;
-    let mut absum = mag(&acc.m);
-    let mut n = 0usize;
-    let mut all_exact_inputs = acc.r == 0.0;
-    for (x, y) in pairs {
-        t.assign(&x.m * &y.m);
-        acc.m += &*t;
-        let (mx, my) = (mag(&x.m), mag(&y.m));
-        if x.r != 0.0 || y.r != 0.0 {
-            all_exact_inputs = false;
-            rad += mx * y.r + x.r * my + x.r * y.r;
-        }
-        absum += mx * my;
-        n += 1;
+/// Largest magnitude of the exponent `E` accepted by [`Dot`]; beyond it (far outside every
+/// value the checker meets) the result is the whole line.
+const EXP_LIMIT: i64 = 1 << 40;
+
+/// One exact term `+-M 2^(E - 256)`, `M = (high, low) < 2^256`.
+#[derive(Clone, Copy)]
+struct Term {
+    negative: bool,
+    high: u128,
+    low: u128,
+    e: i64,
+}
+
+/// An exact dot-product accumulator: `begin(acc)`, `add(x, y)` for every pair, `finish(out)`
+/// writes a ball containing `acc + sum x y` for every choice of the numbers in the balls.
+///
+/// Method (proof: `proofs/checker.md`, "Ball arithmetic", `dot_acc`): every product of
+/// midpoints is formed exactly (256 bits, [`mul_128`]); at `finish` each is truncated to the
+/// fixed point `2^L`, `L = max_i E_i - 192`, and added into a 256-bit integer (error below
+/// `2^L` per non-zero term); the sum is truncated to its top 128 bits (error below
+/// `ROUND |result|`) and scaled exactly by MPFR. The radius is the propagated radii
+/// `|a_i| r(b_i) + r(a_i) |b_i| + r(a_i) r(b_i)` plus `r(acc)`, the truncations `nz 2^L`
+/// (`nz` non-zero terms) and `ROUND |result|`, inflated by [`up_n`].
+pub struct Dot {
+    terms: Vec<Term>,
+    rad: f64,
+    n: usize,
+    finite: bool,
+    emax: i64,
+}
+
+impl Default for Dot {
+    fn default() -> Self {
+        Self::new()
     }
-    let _ = all_exact_inputs;
-    acc.r = up_n(acc.r + rad + (n as f64 + 1.0) * ROUND * absum + ROUND * mag(&acc.m), n);
 }
 
-/// Many dot products accumulated at once, in any order of their terms: element `e` holds
-/// `sum` of the pairs added to it. The radius of each result is the bound of [`dot_acc`]
-/// (whose proof does not depend on the order of the terms), with `n` the number of pairs per
-/// element (the same for all elements).
-pub struct DotAccs {
-    pub m: Vec<Float>,
-    rad: Vec<f64>,
-    absum: Vec<f64>,
-    t: Float,
-}
-
-impl DotAccs {
-    /// `len` accumulators, all 0.
-    pub fn new(len: usize) -> Self {
-        DotAccs { m: vec![Float::new(PREC); len], rad: vec![0.0; len], absum: vec![0.0; len], t: Float::new(PREC) }
+impl Dot {
+    /// An accumulator (call [`Dot::begin`] before use).
+    pub fn new() -> Dot {
+        Dot { terms: Vec::with_capacity(64), rad: 0.0, n: 0, finite: true, emax: i64::MIN }
     }
 
-    /// Adds `x * y` to element `e`.
+    /// Starts the sum `acc + ...`.
     #[inline]
-    pub fn add(&mut self, e: usize, x: &Ball, y: &Ball) {
-        self.t.assign(&x.m * &y.m);
-        self.m[e] += &self.t;
-        let (mx, my) = (mag(&x.m), mag(&y.m));
-        self.rad[e] += mx * y.r + x.r * my + x.r * y.r;
-        self.absum[e] += mx * my;
+    pub fn begin(&mut self, acc: &Ball) {
+        self.terms.clear();
+        self.rad = acc.r;
+        self.n = 0;
+        self.finite = acc.m.is_finite();
+        self.emax = i64::MIN;
+        if acc.m.is_normal() {
+            let (negative, mant, e) = parts(&acc.m);
+            self.emax = e;
+            self.terms.push(Term { negative, high: mant, low: 0, e });
+        }
     }
 
-    /// The balls, when every element received `n` pairs.
-    pub fn finish(self, n: usize) -> Vec<Ball> {
-        self.m
-            .into_iter()
-            .zip(self.rad)
-            .zip(self.absum)
-            .map(|((m, rad), absum)| {
-                let r = up_n(rad + (n as f64 + 1.0) * ROUND * absum + ROUND * mag(&m), n);
-                Ball { m, r }
-            })
-            .collect()
+    /// Starts the sum `0 + ...`.
+    #[inline]
+    pub fn begin_zero(&mut self) {
+        self.terms.clear();
+        self.rad = 0.0;
+        self.n = 0;
+        self.finite = true;
+        self.emax = i64::MIN;
+    }
+
+    /// Adds `x * y`.
+    #[inline]
+    pub fn add(&mut self, x: &Ball, y: &Ball) {
+        self.n += 1;
+        if x.m.is_normal() && y.m.is_normal() {
+            let (sx, mx, ex) = parts(&x.m);
+            let (sy, my, ey) = parts(&y.m);
+            if x.r != 0.0 || y.r != 0.0 {
+                self.rad += mag_parts(mx, ex) * y.r + x.r * mag_parts(my, ey) + x.r * y.r;
+            }
+            let (high, low) = mul_128(mx, my);
+            let e = ex + ey;
+            self.emax = self.emax.max(e);
+            self.terms.push(Term { negative: sx != sy, high, low, e });
+        } else {
+            if x.r != 0.0 || y.r != 0.0 {
+                self.rad += mag(&x.m) * y.r + x.r * mag(&y.m) + x.r * y.r;
+            }
+            if !x.m.is_finite() || !y.m.is_finite() {
+                self.finite = false;
+            }
+        }
+    }
+
+    /// Writes the ball of the sum into `out` (reusing its float).
+    pub fn finish(&mut self, out: &mut Ball) {
+        let nz = self.terms.len();
+        if !self.finite || (nz > 0 && self.emax.abs() > EXP_LIMIT) {
+            out.m.assign(0);
+            out.r = f64::INFINITY;
+            return;
+        }
+        if nz == 0 {
+            // Every product (and the start value) is exactly 0.
+            out.m.assign(0);
+            out.r = up_n(self.rad, self.n);
+            return;
+        }
+        // Each term M 2^(E - 256) is added as floor(M / 2^s) 2^L, s = emax - E + 64 >= 64
+        // (L = emax - 192): each added value is below 2^192, and nz of them fit in 256 bits.
+        let emax = self.emax;
+        let l = emax - 192;
+        let mut sum = Acc256 { hi: 0, lo: 0 };
+        for t in &self.terms {
+            let s = (emax - t.e + 64) as u64;
+            let (vh, vl) = if s >= 256 {
+                (0, 0)
+            } else if s >= 128 {
+                (0, t.high >> (s - 128))
+            } else {
+                (t.high >> s, (t.low >> s) | (t.high << (128 - s)))
+            };
+            sum.add(t.negative, vh, vl);
+        }
+        let negative = sum.hi < 0;
+        let (hi, lo) = if negative {
+            // two's complement negation of the 256-bit value
+            let (nlo, borrow) = 0u128.overflowing_sub(sum.lo);
+            ((!(sum.hi as u128)).wrapping_add((!borrow) as u128), nlo)
+        } else {
+            (sum.hi as u128, sum.lo)
+        };
+        // Keep the top 128 bits T of |sum| = T 2^sh + R, R < 2^sh (truncation): when sh > 0,
+        // T >= 2^127, so R < 2^sh <= 2^-127 T 2^sh = ROUND |result|. T is exact in 128 bits.
+        let (top, sh) = if hi == 0 {
+            (lo, 0u32)
+        } else {
+            let lz = hi.leading_zeros();
+            let t = if lz == 0 { hi } else { (hi << lz) | (lo >> (128 - lz)) };
+            (t, 128 - lz)
+        };
+        let dir = out.m.assign_round(top, Round::Nearest);
+        assert_eq!(dir, std::cmp::Ordering::Equal, "a 128-bit integer is exact at PREC = 128 bits");
+        if negative {
+            out.m.neg_assign();
+        }
+        out.m <<= (l + sh as i64) as isize;
+        let trunc = nz as f64 * pow2_up(l);
+        let round = if sh == 0 { 0.0 } else { ROUND * mag(&out.m) };
+        out.r = up_n(self.rad + trunc + round, self.n);
+    }
+}
+
+/// An f64 upper bound of `2^e`: exact in f64's range, `2^-1074` below it, `+inf` above.
+fn pow2_up(e: i64) -> f64 {
+    if e > 1023 {
+        f64::INFINITY
+    } else if e < -1074 {
+        f64::from_bits(1)
+    } else if e < -1022 {
+        f64::from_bits(1u64 << (e + 1074)) // subnormal 2^e
+    } else {
+        f64::from_bits(((e + 1023) as u64) << 52)
     }
 }
 
@@ -405,6 +622,102 @@ mod tests {
         }
     }
 
+    /// A deterministic 128-bit-precision float from a seed: `+-(u / 3^k) 2^e`, full mantissa.
+    fn awkward(x: &mut u64, emin: i32, erange: u64) -> Float {
+        *x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let u = (*x >> 11) as f64 + 1.0;
+        let e = ((*x >> 3) % erange) as i32 + emin;
+        let mut f = Float::with_val(PREC, u);
+        f /= 3u32 + (*x % 5) as u32;
+        f <<= e;
+        if (*x >> 7) & 1 == 1 {
+            f = -f;
+        }
+        f
+    }
+
+    /// `Dot` (exact products, one truncation): the result contains the exact rational
+    /// `acc + sum x y` at the midpoints and at random corners of the balls, for long sums of
+    /// terms of very different magnitudes, with exact cancellation and zeros; and its radius is
+    /// tight (a few units in the 128th bit of the largest term), so the test fails if the
+    /// arithmetic is wrong or the radius is inflated to hide it.
+    #[test]
+    fn dot_contains_exact_sums() {
+        let mut seed: u64 = 0x1234_5678_9abc_def1;
+        let mut d = Dot::new();
+        for case in 0..400 {
+            let len = (case % 41) as usize;
+            let (emin, erange) = match case % 4 {
+                0 => (-4, 8),
+                1 => (-200, 400),
+                2 => (-1000, 60),
+                _ => (300, 100),
+            };
+            let mut xs: Vec<Ball> = (0..len)
+                .map(|i| {
+                    let m = if i % 13 == 5 { Float::new(PREC) } else { awkward(&mut seed, emin, erange) };
+                    let r = if case % 3 == 0 { 0.0 } else { mag(&m) * 1e-20 };
+                    Ball { m, r }
+                })
+                .collect();
+            let mut ys: Vec<Ball> = (0..len).map(|_| Ball { m: awkward(&mut seed, emin, erange), r: 0.0 }).collect();
+            // Exact cancellation: the last product is minus the first.
+            if len >= 2 {
+                ys[len - 1] = ys[0].neg();
+                xs[len - 1] = xs[0].clone();
+            }
+            let acc0 = if case % 5 == 0 { Ball::zero() } else { Ball { m: awkward(&mut seed, emin, erange), r: 0.0 } };
+            d.begin(&acc0);
+            for (x, y) in xs.iter().zip(&ys) {
+                d.add(x, y);
+            }
+            let mut out = Ball::exact(7.0);
+            d.finish(&mut out);
+            // Exact value at the midpoints and at a corner.
+            let q = |b: &Ball, sign: i32| {
+                let mut v = b.m.to_rational().unwrap();
+                if b.r != 0.0 {
+                    v += Rational::from_f64(b.r).unwrap() * sign;
+                }
+                v
+            };
+            for corner in 0..3 {
+                let mut exact = acc0.m.to_rational().unwrap();
+                let mut largest = acc0.m.to_rational().unwrap().abs();
+                for (i, (x, y)) in xs.iter().zip(&ys).enumerate() {
+                    let sign = if corner == 0 { 0 } else if (i + corner) % 2 == 0 { 1 } else { -1 };
+                    let p = Rational::from(&q(x, sign) * &q(y, 0));
+                    largest = largest.max(p.clone().abs());
+                    exact += p;
+                }
+                // Exact: |exact - m| <= r (no rounding in the comparison).
+                let dist = (exact - out.m.to_rational().unwrap()).abs();
+                assert!(dist <= Rational::from_f64(out.r).unwrap(), "case {case} corner {corner}: {out:?}");
+                // Tightness: radius <= propagated radii + 2^-120 |largest term| + tiny.
+                let prop: f64 = xs.iter().zip(&ys).map(|(x, y)| x.r * mag(&y.m)).sum();
+                let bound = prop * 1.01 + largest.to_f64() * 2f64.powi(-120) + 1e-298;
+                assert!(out.r <= bound, "case {case}: radius {} > {bound}", out.r);
+            }
+        }
+    }
+
+    /// The 256-bit product is exact.
+    #[test]
+    fn mul_128_is_exact() {
+        let mut x: u64 = 42;
+        for _ in 0..1000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let a = ((x as u128) << 64) | x.rotate_left(17) as u128;
+            let b = u128::MAX - a / 3;
+            let (h, l) = mul_128(a, b);
+            let exact = rug::Integer::from(a) * rug::Integer::from(b);
+            let got = (rug::Integer::from(h) << 128) + rug::Integer::from(l);
+            assert_eq!(exact, got);
+        }
+        let (h, l) = mul_128(u128::MAX, u128::MAX);
+        assert_eq!((rug::Integer::from(h) << 128) + l, rug::Integer::from(u128::MAX) * u128::MAX);
+    }
+
     /// `mag` bounds `|x|` up to the relative rounding that `up` absorbs.
     #[test]
     fn mag_bounds_the_magnitude() {
@@ -413,6 +726,10 @@ mod tests {
             let x = Float::with_val(PREC, x);
             let m = mag(&x);
             assert!(Float::with_val(PREC, &*x.as_abs()) <= up(m), "{v}");
+            if x.is_normal() {
+                let (_, mant, e) = parts(&x);
+                assert_eq!(mag_parts(mant, e), m, "{v}");
+            }
         }
     }
 

@@ -6,9 +6,10 @@
 //! Every function takes ball inputs and returns balls that contain the exact quantity for every
 //! choice of the inputs inside their balls.
 
-use super::ball::{dot_acc, norm2_upper, up, Ball, DotAccs, PREC};
+use super::ball::{norm2_upper, up, with_dot, Ball, PREC};
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use rug::float::Round;
+use rug::ops::NegAssign;
 use rug::{Float, Rational};
 
 /// The network `h` (one of the supported kinds) with its training inputs as balls.
@@ -42,8 +43,8 @@ pub fn to_rug(q: &num_rational::BigRational) -> Rational {
 }
 
 impl Net {
-    /// Builds the checker's network from the resolved problem. Fails for activations the
-    /// checker does not support (`sin`, `gelu`).
+    /// Builds the checker's network from the resolved problem (every activation is
+    /// supported; the `Err` cases are invalid quadratic models).
     pub fn new(problem: &Problem) -> Result<Net, String> {
         match &problem.architecture {
             Architecture::Quadratic(qm) => {
@@ -54,11 +55,6 @@ impl Net {
                 Ok(Net::Quadratic { slope, curvature, half_curvature: half })
             }
             Architecture::Mlp(a) => {
-                for act in &a.activations {
-                    if matches!(act, Activation::Sin | Activation::Gelu) {
-                        return Err(format!("the checker does not support the '{}' activation", act.name()));
-                    }
-                }
                 let layers = a.widths.len() - 1;
                 let (mut w_off, mut b_off, mut off) = (Vec::new(), Vec::new(), 0usize);
                 for l in 1..=layers {
@@ -108,13 +104,19 @@ impl Net {
 /// Coefficient `k` of the product of two series, elementwise: `sum_{j=0}^k a[j] b[k-j]`.
 fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
     let n = a[k].len();
-    (0..n)
-        .map(|e| {
-            let mut acc = Ball::zero();
-            dot_acc(&mut acc, (0..=k).map(|j| (&a[j][e], &b[k - j][e])));
-            acc
-        })
-        .collect()
+    with_dot(|d| {
+        (0..n)
+            .map(|e| {
+                d.begin_zero();
+                for j in 0..=k {
+                    d.add(&a[j][e], &b[k - j][e]);
+                }
+                let mut acc = Ball::zero();
+                d.finish(&mut acc);
+                acc
+            })
+            .collect()
+    })
 }
 
 /// Coefficient `k` of the square of a series, elementwise:
@@ -122,30 +124,45 @@ fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
 /// each pair counted once; for balls the product enclosure is symmetric in its factors).
 fn square(k: usize, a: &[Vec<Ball>]) -> Vec<Ball> {
     let n = a[k].len();
-    (0..n)
-        .map(|e| {
-            let mut acc = Ball::zero();
-            dot_acc(&mut acc, (0..k.div_ceil(2)).map(|j| (&a[j][e], &a[k - j][e])));
-            let mut acc = acc.mul_int(2);
-            if k.is_multiple_of(2) {
-                dot_acc(&mut acc, std::iter::once((&a[k / 2][e], &a[k / 2][e])));
-            }
-            acc
-        })
-        .collect()
+    with_dot(|d| {
+        (0..n)
+            .map(|e| {
+                d.begin_zero();
+                for j in 0..k.div_ceil(2) {
+                    d.add(&a[j][e], &a[k - j][e]);
+                }
+                let mut acc = Ball::zero();
+                d.finish(&mut acc);
+                acc.mul_int_assign(2);
+                if k.is_multiple_of(2) {
+                    d.begin(&acc);
+                    d.add(&a[k / 2][e], &a[k / 2][e]);
+                    d.finish(&mut acc);
+                }
+                acc
+            })
+            .collect()
+    })
 }
 
 /// Coefficient `k >= 1` of `y` where `y' = s z'`: `(1/k) sum_{j=1}^k (j z[j]) s[k-j]`, with
 /// `jz[j] = j z[j]` given.
 fn ode(k: usize, jz: &[Vec<Ball>], s: &[Vec<Ball>]) -> Vec<Ball> {
     let n = jz[k].len();
-    let mut out = Vec::with_capacity(n);
-    for e in 0..n {
-        let mut acc = Ball::zero();
-        dot_acc(&mut acc, (1..=k).map(|j| (&jz[j][e], &s[k - j][e])));
-        out.push(acc.div_int(k as i64));
-    }
-    out
+    with_dot(|d| {
+        (0..n)
+            .map(|e| {
+                d.begin_zero();
+                for j in 1..=k {
+                    d.add(&jz[j][e], &s[k - j][e]);
+                }
+                let mut acc = Ball::zero();
+                d.finish(&mut acc);
+                acc.div_int_assign(k as i64);
+                acc
+            })
+            .collect()
+    })
 }
 
 /// Proof: `proofs/checker.md`, "Ball arithmetic" (monotone functions).
@@ -155,6 +172,30 @@ fn increasing(x: &Ball, f: impl Fn(&Float, Round) -> Float) -> Ball {
     let a = f(&x.lo(), Round::Down);
     let b = f(&x.hi(), Round::Up);
     super::ball::interval_to_ball(&a, &b)
+}
+
+/// Proof: `proofs/checker.md`, "Ball arithmetic" (`tanh_ball`).
+/// A ball containing `tanh(x)` for every `x` in the ball `(m, r)` with one MPFR evaluation:
+/// `t = tanh(m)` rounded to nearest (`|t - tanh(m)| <= delta = ROUND |t|`); on the ball
+/// `|tanh(x)| >= a = |t| - delta - r` (as `|tanh'| <= 1`), so
+/// `tanh' = 1 - tanh^2 <= 1 - max(a, 0)^2 =: slope` and `|tanh(x) - t| <= slope r + delta`.
+/// Non-finite midpoints fall back to [`increasing`].
+fn tanh_ball(x: &Ball) -> Ball {
+    use super::ball::{mag, ROUND};
+    if !x.m.is_finite() {
+        return increasing(x, tanh_dir);
+    }
+    let t = Float::with_val(PREC, x.m.tanh_ref());
+    let delta = up(ROUND * mag(&t));
+    // |t| rounded down to an f64, minus an upper bound of delta + r; the f64 subtraction is
+    // within 2^-53 relative of the exact difference, removed by the factor (1 - 2^-52).
+    let t_abs = t.as_abs().to_f64_round(Round::Down);
+    let a = t_abs - up(delta + x.r);
+    let a = if a > 0.0 { a * (1.0 - 2.220446049250313e-16) } else { 0.0 };
+    // a^2 (1 - 2^-50) <= the exact a^2; 1 - it rounded, then `up`.
+    let slope = up(1.0 - a * a * (1.0 - 8.881784197001252e-16)).min(1.0);
+    let r = up(slope * x.r + delta);
+    Ball { m: t, r }
 }
 
 fn tanh_dir(x: &Float, r: Round) -> Float {
@@ -196,9 +237,11 @@ struct MlpSeries {
     /// `s[l-1][k]`: `sigma'(z_l)` series.
     s: Vec<Vec<Vec<Ball>>>,
     /// Auxiliary series: softplus: `sigma(z)` in `aux0`, `sigma(1-sigma)` in `aux1`;
-    /// erf: `exp(-z^2)` in `aux0`, `z exp(-z^2)` in `aux1`.
+    /// erf: `exp(-z^2)` in `aux0`, `z exp(-z^2)` in `aux1`; sin: `cos(z)` in `aux0`;
+    /// gelu: `phi(z)` in `aux0`, `z phi(z)` in `aux1`, `Phi(z)` in `aux2`.
     aux0: Vec<Vec<Vec<Ball>>>,
     aux1: Vec<Vec<Vec<Ball>>>,
+    aux2: Vec<Vec<Vec<Ball>>>,
     /// `delta[l-1][k]`: cotangent of `z_l`.
     delta: Vec<Vec<Vec<Ball>>>,
     /// `cot[l-1][k]`: cotangent of `a_l` (hidden layers).
@@ -218,7 +261,7 @@ enum Buffers {
 impl MlpSeries {
     fn new(layers: usize) -> Self {
         let e = || vec![Vec::new(); layers];
-        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), delta: e(), cot: e() }
+        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), aux2: e(), delta: e(), cot: e() }
     }
 }
 
@@ -241,6 +284,10 @@ pub struct Expansion {
     pub out: Vec<Vec<Ball>>,
     /// `r = alpha (h(w[0]) - offset) - y`.
     pub residual0: Vec<Ball>,
+    /// Order-0 hidden activations over the start box, `n x width_l` per hidden layer (MLPs;
+    /// the same balls as `hidden_activations(net, w[0])`, which runs the same order-0 forward
+    /// pass); empty for the quadratic model.
+    pub hidden0: Vec<Vec<Ball>>,
 }
 
 /// What the flow needs beyond the network.
@@ -280,7 +327,7 @@ impl FlowData<'_> {
             let g = self.backward(&mut buf, &w, k, rk);
             w.push(self.next_coefficient(&g, k));
         }
-        Expansion { w, out, residual0 }
+        Expansion { w, out, residual0, hidden0: Vec::new() }
     }
 
     /// Coefficient `k` of the residual for the outputs `hk` of outputs `first..`:
@@ -352,7 +399,12 @@ impl FlowData<'_> {
                 if let Some(g) = g {
                     grad = Some(match grad {
                         None => g,
-                        Some(acc) => acc.iter().zip(&g).map(|(a, b)| a.add(b)).collect(),
+                        Some(mut acc) => {
+                            for (a, b) in acc.iter_mut().zip(&g) {
+                                a.add_assign(b);
+                            }
+                            acc
+                        }
                     });
                 }
             }
@@ -365,7 +417,10 @@ impl FlowData<'_> {
                 None => break,
             }
         }
-        Expansion { w, out, residual0 }
+        let hidden0 = (0..m.widths.len() - 2)
+            .map(|l| parts.iter().flat_map(|(_, buf, _)| buf.y[l][0].iter().cloned()).collect())
+            .collect();
+        Expansion { w, out, residual0, hidden0 }
     }
 
     /// Coefficient `k` of `h(w(s))` (input-major), given `w[0..=k]`.
@@ -408,24 +463,29 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Bal
         let mut zk = vec![Ball::zero(); n * dout];
         // z_l[k] = c (sum_j W[j] a[k-j]) + b[k]; a_0 = x is constant (only j = k).
         let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
-        for &j in &js {
-            let wl = &w[j][m.w_off[l - 1]..m.w_off[l - 1] + din * dout];
-            let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+        with_dot(|d| {
             for i in 0..n {
-                let arow = &a[i * din..(i + 1) * din];
                 for o in 0..dout {
-                    dot_acc(&mut zk[i * dout + o], arow.iter().zip(&wl[o * din..(o + 1) * din]));
+                    d.begin_zero();
+                    for &j in &js {
+                        let wl = &w[j][m.w_off[l - 1] + o * din..m.w_off[l - 1] + (o + 1) * din];
+                        let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+                        for (x, y) in a[i * din..(i + 1) * din].iter().zip(wl) {
+                            d.add(x, y);
+                        }
+                    }
+                    d.finish(&mut zk[i * dout + o]);
                 }
             }
-        }
+        });
         let c = &m.scales[l - 1];
         for i in 0..n {
             for o in 0..dout {
-                let mut v = c.mul(&zk[i * dout + o]);
+                let v = &mut zk[i * dout + o];
+                v.mul_assign(c);
                 if m.bias {
-                    v = v.add(&w[k][m.b_off[l - 1] + o]);
+                    v.add_assign(&w[k][m.b_off[l - 1] + o]);
                 }
-                zk[i * dout + o] = v;
             }
         }
         b.z[l - 1].push(zk);
@@ -452,23 +512,30 @@ fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
         Activation::Tanh | Activation::Sigmoid => {
             let yk = if k == 0 {
                 z[0].iter()
-                    .map(|x| if act == Activation::Tanh { increasing(x, tanh_dir) } else { increasing(x, sigmoid_dir) })
+                    .map(|x| {
+                        if act == Activation::Tanh {
+                            tanh_ball(x)
+                        } else {
+                            increasing(x, sigmoid_dir)
+                        }
+                    })
                     .collect()
             } else {
                 ode(k, jz, &b.s[li])
             };
             b.y[li].push(yk);
-            let sq = square(k, &b.y[li]);
-            // tanh: s = 1 - y^2; sigmoid: s = y - y^2.
-            let sk: Vec<Ball> = sq
-                .iter()
-                .enumerate()
-                .map(|(e, q)| match (act, k) {
-                    (Activation::Tanh, 0) => Ball::exact(1.0).sub(q),
-                    (Activation::Tanh, _) => q.neg(),
-                    _ => b.y[li][k][e].sub(q),
-                })
-                .collect();
+            // tanh: s = 1 - y^2; sigmoid: s = y - y^2 (in place on the square's balls:
+            // negation is exact, then one ball addition).
+            let mut sk = square(k, &b.y[li]);
+            let one = Ball::exact(1.0);
+            for (e, v) in sk.iter_mut().enumerate() {
+                v.m.neg_assign();
+                match (act, k) {
+                    (Activation::Tanh, 0) => v.add_assign(&one),
+                    (Activation::Tanh, _) => {}
+                    _ => v.add_assign(&b.y[li][k][e]),
+                }
+            }
             b.s[li].push(sk);
         }
         Activation::Softplus => {
@@ -506,8 +573,96 @@ fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
             let sk: Vec<Ball> = b.aux0[li][k].iter().map(|g| two_over_sqrt_pi.mul(g)).collect();
             b.s[li].push(sk);
         }
-        Activation::Sin | Activation::Gelu => unreachable!("refused by Net::new"),
+        Activation::Sin => {
+            // y = sin z, c = cos z: y' = c z', c' = -y z'; s = c.
+            let (yk, ck) = if k == 0 {
+                z[0].iter().map(sin_cos_ball).unzip()
+            } else {
+                let y = ode(k, jz, &b.aux0[li]);
+                let mut c = ode(k, jz, &b.y[li]);
+                for v in &mut c {
+                    v.m.neg_assign();
+                }
+                (y, c)
+            };
+            b.y[li].push(yk);
+            b.aux0[li].push(ck.clone());
+            b.s[li].push(ck);
+        }
+        Activation::Gelu => {
+            // y = z P, P = Phi(z), E = phi(z) = exp(-z^2/2)/sqrt(2 pi):
+            // P' = E z', E' = -(z E) z'; s = y'/z' = P + z E.
+            let (ek, pk): (Vec<Ball>, Vec<Ball>) = if k == 0 {
+                let c = gelu_constants();
+                z[0].iter()
+                    .map(|x| {
+                        let mut h = x.sqr();
+                        h.div_int_assign(-2);
+                        let mut e = increasing(&h, exp_dir);
+                        e.mul_assign(&c.inv_sqrt_2pi);
+                        let mut p = increasing(&x.mul(&c.inv_sqrt_2), erf_dir);
+                        p.add_assign(&Ball::exact(1.0));
+                        p.div_int_assign(2);
+                        (e, p)
+                    })
+                    .unzip()
+            } else {
+                let mut e = ode(k, jz, &b.aux1[li]);
+                for v in &mut e {
+                    v.m.neg_assign();
+                }
+                (e, ode(k, jz, &b.aux0[li]))
+            };
+            b.aux0[li].push(ek);
+            b.aux2[li].push(pk);
+            let ze = cauchy(k, z, &b.aux0[li]);
+            let yk = cauchy(k, z, &b.aux2[li]);
+            let sk: Vec<Ball> = b.aux2[li][k].iter().zip(&ze).map(|(p, q)| p.add(q)).collect();
+            b.aux1[li].push(ze);
+            b.y[li].push(yk);
+            b.s[li].push(sk);
+        }
     }
+}
+
+/// Proof: `proofs/checker.md`, "Ball arithmetic" (`sin_cos_ball`).
+/// Balls containing `sin(x)` and `cos(x)` for every `x` in the ball `(m, r)`: `sin(m)`,
+/// `cos(m)` rounded to nearest by MPFR (errors `ds = ROUND |sin(m)~|`, `dc` likewise) and, by
+/// the mean value theorem with `|cos| <= |cos(m)~| + dc + r` (resp. `|sin|`) on the ball
+/// (both are 1-Lipschitz) and `<= 1`: radius `r min(1, |cos(m)~| + dc + r) + ds`.
+fn sin_cos_ball(x: &Ball) -> (Ball, Ball) {
+    use super::ball::{mag, ROUND};
+    if !x.m.is_finite() {
+        return (Ball { m: Float::new(PREC), r: f64::INFINITY }, Ball { m: Float::new(PREC), r: f64::INFINITY });
+    }
+    let (sm, cm) = x.m.clone().sin_cos(Float::new(PREC));
+    let (ds, dc) = (up(ROUND * mag(&sm)), up(ROUND * mag(&cm)));
+    let sup_cos = up(mag(&cm) + dc + x.r).min(1.0);
+    let sup_sin = up(mag(&sm) + ds + x.r).min(1.0);
+    let rs = up(x.r * sup_cos + ds);
+    let rc = up(x.r * sup_sin + dc);
+    (Ball { m: sm, r: rs }, Ball { m: cm, r: rc })
+}
+
+/// Balls containing `1/sqrt(2)` and `1/sqrt(2 pi)` (for gelu; proof: `proofs/checker.md`,
+/// "Ball arithmetic", `gelu_constants`).
+struct GeluConstants {
+    inv_sqrt_2: Ball,
+    inv_sqrt_2pi: Ball,
+}
+
+/// `1/sqrt(2)`: MPFR `rec_sqrt` correctly rounded (error <= ROUND |.|); `1/sqrt(2 pi)`:
+/// `[rec_sqrt(2 pi_up) down, rec_sqrt(2 pi_down) up]` (`rec_sqrt` decreasing, `2 pi` exact
+/// from `pi` rounded down and up).
+fn gelu_constants() -> GeluConstants {
+    use super::ball::{mag, ROUND};
+    let m = Float::with_val(PREC, 2u32).recip_sqrt();
+    let r = up(ROUND * mag(&m));
+    let pi_lo = Float::with_val_round(PREC, rug::float::Constant::Pi, Round::Down).0 * 2u32;
+    let pi_hi = Float::with_val_round(PREC, rug::float::Constant::Pi, Round::Up).0 * 2u32;
+    let lo = Float::with_val_round(PREC, pi_hi.recip_sqrt_ref(), Round::Down).0;
+    let hi = Float::with_val_round(PREC, pi_lo.recip_sqrt_ref(), Round::Up).0;
+    GeluConstants { inv_sqrt_2: Ball { m, r }, inv_sqrt_2pi: super::ball::interval_to_ball(&lo, &hi) }
 }
 
 /// A ball containing `2/sqrt(pi)`: `[2/sqrt(pi_up) down, 2/sqrt(pi_down) up]`.
@@ -534,23 +689,24 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
         let wo = m.w_off[l - 1];
         // grad W_l[k][o][q] = c sum_j sum_i delta_l[j][i][o] a_{l-1}[k-j][i][q]
         let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
-        let mut accs = DotAccs::new(dout * din);
-        for &j in &js {
-            let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
-            let dl = &b.delta[l - 1][j];
-            for i in 0..n {
-                let arow = &a[i * din..(i + 1) * din];
-                for o in 0..dout {
-                    let dv = &dl[i * dout + o];
-                    for (q, av) in arow.iter().enumerate() {
-                        accs.add(o * din + q, dv, av);
+        with_dot(|d| {
+            for o in 0..dout {
+                for q in 0..din {
+                    d.begin_zero();
+                    for &j in &js {
+                        let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+                        let dl = &b.delta[l - 1][j];
+                        for i in 0..n {
+                            d.add(&dl[i * dout + o], &a[i * din + q]);
+                        }
                     }
+                    let mut v = Ball::zero();
+                    d.finish(&mut v);
+                    v.mul_assign(c);
+                    grad[wo + o * din + q] = v;
                 }
             }
-        }
-        for (e, v) in accs.finish(js.len() * n).into_iter().enumerate() {
-            grad[wo + e] = c.mul(&v);
-        }
+        });
         if m.bias {
             let bo = m.b_off[l - 1];
             for o in 0..dout {
@@ -565,20 +721,25 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
             break;
         }
         // cot_{l-1}[k][i][q] = c sum_j sum_o delta_l[j][i][o] W_l[k-j][o][q]
-        let mut accs = DotAccs::new(n * din);
-        for j in 0..=k {
-            let dl = &b.delta[l - 1][j];
-            let wl = &w[k - j][wo..wo + din * dout];
+        let mut e = Vec::with_capacity(n * din);
+        with_dot(|d| {
             for i in 0..n {
-                for o in 0..dout {
-                    let dv = &dl[i * dout + o];
-                    for (q, wv) in wl[o * din..(o + 1) * din].iter().enumerate() {
-                        accs.add(i * din + q, dv, wv);
+                for q in 0..din {
+                    d.begin_zero();
+                    for j in 0..=k {
+                        let dl = &b.delta[l - 1][j];
+                        let wl = &w[k - j][wo..wo + din * dout];
+                        for o in 0..dout {
+                            d.add(&dl[i * dout + o], &wl[o * din + q]);
+                        }
                     }
+                    let mut v = Ball::zero();
+                    d.finish(&mut v);
+                    v.mul_assign(c);
+                    e.push(v);
                 }
             }
-        }
-        let e: Vec<Ball> = accs.finish((k + 1) * dout).iter().map(|v| c.mul(v)).collect();
+        });
         b.cot[l - 2].push(e);
         // delta_{l-1}[k] = sum_j s[j] * cot[k-j] (elementwise)
         let dk = cauchy(k, &b.s[l - 2], &b.cot[l - 2]);
@@ -597,7 +758,8 @@ pub fn activation_bounds(act: Activation) -> (f64, f64) {
         Activation::Softplus => (1.0, 0.25),
         Activation::Erf => (1.1284, 0.9679),
         Activation::Identity => (1.0, 0.0),
-        Activation::Sin | Activation::Gelu => (f64::INFINITY, f64::INFINITY),
+        Activation::Sin => (1.0, 1.0),
+        Activation::Gelu => (1.1290, 0.7979),
     }
 }
 
@@ -723,4 +885,199 @@ pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> 
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REF_PREC: u32 = 400;
+
+    /// `|reference - m| + 2^-399 |reference| <= r` exactly: the truth (within `2^-399` relative
+    /// of the 400-bit reference) is in the ball.
+    fn within(b: &Ball, reference: &Float) -> bool {
+        let q = reference.to_rational().unwrap();
+        let dist = (q.clone() - b.m.to_rational().unwrap()).abs();
+        let slack = q.abs() / (Rational::from(1) << 399u32);
+        dist + slack <= Rational::from_f64(b.r).unwrap()
+    }
+
+    /// Sample points of a ball: both ends, the midpoint and two interior points (exactly).
+    fn points(b: &Ball) -> Vec<Float> {
+        let r = Float::with_val(REF_PREC, b.r);
+        [-1.0, -0.3, 0.0, 0.7, 1.0].iter().map(|t| Float::with_val(REF_PREC, &b.m + Float::with_val(REF_PREC, &r * *t))).collect()
+    }
+
+    fn balls() -> Vec<Ball> {
+        let mut v = Vec::new();
+        for &m in &[0.0, 1e-9, -0.3, 0.75, -1.5, 2.0, 3.14159, -7.0, 20.0, 1e5] {
+            let m = Float::with_val(PREC, m) / 3u32;
+            let m = Float::with_val(PREC, m);
+            for &rel in &[0.0, 1e-30, 1e-12, 1e-3, 0.5] {
+                let r = super::super::ball::mag(&m) * rel + if rel == 0.5 { 0.25 } else { 0.0 };
+                v.push(Ball { m: m.clone(), r });
+            }
+        }
+        v
+    }
+
+    /// `tanh_ball` contains `tanh` at the ends, the midpoint and interior points (400-bit
+    /// references), for tiny and wide balls; and it is tight for a point (radius 2^-120 |t|).
+    #[test]
+    fn tanh_ball_contains_tanh() {
+        for b in balls() {
+            let t = tanh_ball(&b);
+            for x in points(&b) {
+                let reference = Float::with_val(REF_PREC, x.tanh_ref());
+                assert!(within(&t, &reference), "tanh at {} (ball {:?}): {:?}", x.to_f64(), b, t);
+            }
+            if b.r == 0.0 {
+                assert!(t.r <= super::super::ball::mag(&t.m) * 2f64.powi(-120) + 1e-300, "{b:?}: {t:?}");
+            }
+        }
+    }
+
+    /// `sin_cos_ball` contains `sin` and `cos` of every sample point.
+    #[test]
+    fn sin_cos_ball_contains_sin_and_cos() {
+        for b in balls() {
+            let (s, c) = sin_cos_ball(&b);
+            for x in points(&b) {
+                let (rs, rc) = x.clone().sin_cos(Float::new(REF_PREC));
+                assert!(within(&s, &rs), "sin at {}: {:?}", x.to_f64(), s);
+                assert!(within(&c, &rc), "cos at {}: {:?}", x.to_f64(), c);
+            }
+        }
+    }
+
+    /// `Expansion::hidden0` (taken from the expansion's own order-0 pass, split into chunks)
+    /// equals `hidden_activations` of the same box, ball for ball, for shipped specs with one
+    /// and two hidden layers (the small benchmark is split into parallel chunks).
+    #[test]
+    fn expansion_hidden0_equals_hidden_activations() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for spec in ["specs/bench/gf-mlp-small.toml", "specs/examples/mlp-inline.toml", "tests/data/check/sin-gelu.toml"] {
+            let loaded = crate::spec::load(&root.join(spec)).unwrap();
+            let pb = &loaded.problem;
+            let net = Net::new(pb).unwrap();
+            let w0: Vec<Ball> = pb.params0.iter().map(|x| Ball { m: Float::with_val(PREC, x.inf()), r: 1e-6 }).collect();
+            let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).collect();
+            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None };
+            let ex = flow.expand(w0.clone(), 16); // order 16: the small benchmark is split into chunks
+            let direct = hidden_activations(&net, &w0);
+            assert_eq!(ex.hidden0.len(), direct.len(), "{spec}");
+            assert!(!direct.is_empty());
+            for (a, b) in ex.hidden0.iter().zip(&direct) {
+                assert_eq!(a.len(), b.len(), "{spec}");
+                for (x, y) in a.iter().zip(b) {
+                    assert!(x.m == y.m && x.r == y.r, "{spec}: {x:?} != {y:?}");
+                }
+            }
+        }
+    }
+
+    /// `sigma(x)` and `sigma'(x)` at 400 bits.
+    fn reference(act: Activation, x: &Float) -> (Float, Float) {
+        let p = REF_PREC;
+        let one = Float::with_val(p, 1);
+        match act {
+            Activation::Identity => (x.clone(), one),
+            Activation::Tanh => {
+                let t = Float::with_val(p, x.tanh_ref());
+                let d = Float::with_val(p, &one - Float::with_val(p, t.square_ref()));
+                (t, d)
+            }
+            Activation::Sigmoid | Activation::Softplus => {
+                let e = Float::with_val(p, (-x.clone()).exp_ref());
+                let sig = Float::with_val(p, &one / Float::with_val(p, &one + &e));
+                if act == Activation::Sigmoid {
+                    let d = Float::with_val(p, &sig * Float::with_val(p, &one - &sig));
+                    (sig, d)
+                } else {
+                    let sp = Float::with_val(p, Float::with_val(p, x.exp_ref()).ln_1p_ref());
+                    (sp, sig)
+                }
+            }
+            Activation::Erf => {
+                let pi = Float::with_val(p, rug::float::Constant::Pi);
+                let g = Float::with_val(p, (-Float::with_val(p, x.square_ref())).exp_ref());
+                let d = Float::with_val(p, g * 2u32 / pi.sqrt());
+                (Float::with_val(p, x.erf_ref()), d)
+            }
+            Activation::Sin => x.clone().sin_cos(Float::new(p)),
+            Activation::Gelu => {
+                // x Phi(x), Phi = (1 + erf(x/sqrt 2))/2; gelu' = Phi + x phi.
+                let two = Float::with_val(p, 2);
+                let u = Float::with_val(p, x / two.sqrt());
+                let phi_cap = Float::with_val(p, (Float::with_val(p, u.erf_ref()) + 1u32) / 2u32);
+                let pi = Float::with_val(p, rug::float::Constant::Pi);
+                let phi = Float::with_val(p, (-Float::with_val(p, x.square_ref()) / 2u32).exp()) / Float::with_val(p, pi * 2u32).sqrt();
+                let g = Float::with_val(p, x * &phi_cap);
+                let d = Float::with_val(p, &phi_cap + Float::with_val(p, x * phi));
+                (g, d)
+            }
+        }
+    }
+
+    /// The activation recurrences (`push_activation`): along `z(s) = z0 + z1 s + z2 s^2`, the
+    /// series of `y = sigma(z)` and of the slope `s = sigma'(z)` summed at `s = 2^-5` (order
+    /// 24, truncation below 1e-30) contain `sigma(z(s))`, `sigma'(z(s))` computed at 400 bits,
+    /// within their radii plus 1e-28. A wrong coefficient of order `k <= 15` is visible.
+    #[test]
+    fn activation_series_match_the_functions() {
+        let order = 24;
+        let s = Float::with_val(PREC, 0.03125);
+        for act in Activation::ALL {
+            for &(z0, z1, z2) in &[(0.3, -1.25, 0.5), (-1.7, 0.8, 0.0), (2.5, 0.1, -0.75), (0.0, 1.0, 0.0)] {
+                let mut b = MlpSeries::new(1);
+                let zc = [z0, z1, z2];
+                for k in 0..=order {
+                    let zk = zc.get(k).map_or_else(Ball::zero, |&c| Ball::exact(c));
+                    b.z[0].push(vec![zk]);
+                    push_activation(act, &mut b, 0, k);
+                }
+                let sum = |c: &[Vec<Ball>]| {
+                    let mut acc = Float::with_val(REF_PREC, 0);
+                    let mut rad = 0.0f64;
+                    let mut pw = Float::with_val(REF_PREC, 1);
+                    for ck in c.iter().take(order + 1) {
+                        acc += Float::with_val(REF_PREC, &ck[0].m * &pw);
+                        rad += ck[0].r * pw.to_f64();
+                        pw *= &s;
+                    }
+                    (acc, rad * 1.0001 + 1e-28)
+                };
+                let x = Float::with_val(REF_PREC, z0) + Float::with_val(REF_PREC, z1) * &s + Float::with_val(REF_PREC, z2) * Float::with_val(REF_PREC, s.square_ref());
+                let (fy, fd) = reference(act, &x);
+                for (what, series, exact) in [("y", &b.y[0], fy), ("slope", &b.s[0], fd)] {
+                    let (v, rad) = sum(series);
+                    let diff = Float::with_val(REF_PREC, &v - &exact).abs().to_f64();
+                    assert!(diff <= rad, "{} {what} at z = ({z0}, {z1}, {z2}): |series - f| = {diff:e} > {rad:e}", act.name());
+                }
+            }
+        }
+    }
+
+    /// The constants of `activation_bounds` bound `|sigma'|` and `|sigma''|` on a fine grid
+    /// of [-12, 12] (derivatives from the 400-bit reference by central differences of the
+    /// exact derivative), and are within 1e-3 of the grid maxima (not loose by much).
+    #[test]
+    fn activation_bounds_hold_on_a_grid() {
+        for act in Activation::ALL {
+            let (s1, s2) = activation_bounds(act);
+            let (mut m1, mut m2) = (0.0f64, 0.0f64);
+            let h = 1e-6;
+            for i in -12000..=12000 {
+                let x = Float::with_val(REF_PREC, i) / 1000u32;
+                let x = Float::with_val(REF_PREC, x);
+                let d = reference(act, &x).1.to_f64();
+                let dp = reference(act, &Float::with_val(REF_PREC, &x + h)).1.to_f64();
+                let dm = reference(act, &Float::with_val(REF_PREC, &x - h)).1.to_f64();
+                m1 = m1.max(d.abs());
+                m2 = m2.max(((dp - dm) / (2.0 * h)).abs());
+            }
+            assert!(m1 <= s1 && s1 - m1 < 1e-3, "{}: max |sigma'| = {m1} against {s1}", act.name());
+            assert!(m2 <= s2 + 1e-6 && (s2 - m2 < 1e-3 || s2 == 0.0), "{}: max |sigma''| = {m2} against {s2}", act.name());
+        }
+    }
 }

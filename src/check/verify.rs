@@ -5,7 +5,7 @@
 //! "Claims".
 
 use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, up_n, Ball, PREC};
-use super::series::{hidden_activations, jacobian, to_rug, FlowData, Net};
+use super::series::{jacobian, to_rug, FlowData, Net};
 use crate::problem::Problem;
 use rug::float::Round;
 use rug::{Float, Rational};
@@ -259,7 +259,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             return Err(format!("step {k}: the checker could not verify an a-priori enclosure for the hinted step length (order {q})"));
         };
         // (3) Logarithmic norm over the tube and the derivative bounds.
-        let hidden = hidden_activations(net, &tube);
+        let hidden = bx.hidden0.clone(); // = hidden_activations(net, &tube), from the expansion
         let bounds = super::layered::tube_bounds(net, &tube, &hidden);
         let mu = up(norm2_upper(&bx.residual0) * bounds.hessian_total() * inv_alpha.abs_upper());
         let growth = Float::with_val_round(64, up(mu * h_hi_f), Round::Up).0;
