@@ -329,6 +329,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
             (point(0.0), point(0.0), outputs.clone(), outputs)
         }
         Some((step, lin)) => {
+            // The checker (`check::verify::confirm_sup`) allows twice this many bisections.
             let sup = sup_deviation(&pieces, SUP_RTOL, 200 * pieces.len() + 1000);
             let fin = pieces.last().expect("a step").enclosure_at(step.step);
             let h_end = poly::evaluate(&step.outputs, step.step);

@@ -382,19 +382,29 @@ fn seeded_weights_are_deterministic_and_exact() {
 }
 
 /// A spec with data files: each cell's spec is written beside its certificate with the data
-/// paths rewritten to resolve from there, so `ntkcert check CERT` needs nothing else.
+/// paths rewritten to resolve from there, so `ntkcert check CERT` needs nothing else. The csv
+/// cells (softplus, seeded weights) once failed to check: the certifier's sup-D search ended at
+/// its budget and the checker allowed fewer bisections than it had used.
 #[test]
 fn cells_with_data_files_check_without_extra_arguments() {
-    let dir = tmpdir("data-files");
-    ok(&ntkcert(&["sweep", "specs/examples/mlp-npy.toml", "--quiet", "--out", dir.to_str().unwrap(), "--set", "alpha=20,40"]));
-    for row in lines(&dir.join("results.jsonl")) {
-        let cert = dir.join(row["certificate"].as_str().unwrap());
-        let spec = std::fs::read_to_string(cert.with_extension("toml")).unwrap();
-        assert!(spec.contains("../") && spec.contains("npy_x.npy"), "{spec}");
-        let out = ntkcert(&["check", cert.to_str().unwrap()]);
-        assert_eq!(ok(&out).trim(), "valid");
+    let runs: [(&str, &[&str]); 2] = [
+        ("specs/examples/mlp-npy.toml", &["--set", "alpha=20,40"]),
+        ("specs/examples/mlp-csv.toml", &["--set", "alpha=2,8", "--set", "seed=1,2"]),
+    ];
+    for (i, (spec, grid)) in runs.iter().enumerate() {
+        let dir = tmpdir(&format!("data-files-{i}"));
+        let mut args = vec!["sweep", spec, "--quiet", "--out", dir.to_str().unwrap()];
+        args.extend_from_slice(grid);
+        ok(&ntkcert(&args));
+        for row in lines(&dir.join("results.jsonl")) {
+            let cert = dir.join(row["certificate"].as_str().unwrap());
+            let cell_spec = std::fs::read_to_string(cert.with_extension("toml")).unwrap();
+            assert!(cell_spec.contains("../") && cell_spec.contains("_file"), "{cell_spec}");
+            let out = ntkcert(&["check", cert.to_str().unwrap()]);
+            assert_eq!(ok(&out).trim(), "valid", "{spec} {}", row["key"]);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
