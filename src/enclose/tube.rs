@@ -14,7 +14,7 @@ use crate::arith::ball::Ball;
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
 use crate::arith::vector::{norm2_upper, point, radius_norm2_upper, symmetric};
-use crate::model::bounds::{derivative_bounds, DerivativeBounds};
+use crate::model::bounds::{derivative_bounds_given, DerivativeBounds, HiddenActivations};
 use crate::model::flow::{Expansion, GradientFlow};
 use crate::problem::Problem;
 use inari::Interval;
@@ -100,23 +100,24 @@ impl<'a> TubeIntegrator<'a> {
         Expansion { params: convert(e.params), outputs: convert(e.outputs) }
     }
 
-    /// The Taylor expansion through every point of the box `start`, as inari intervals. Thin
-    /// boxes (largest width at most [`BALL_BOX_MAX_SPREAD`] times the largest magnitude) go
-    /// through the balls, wider ones through endpoint intervals. Both are enclosures; the choice
-    /// is about cost and width only.
-    fn expand_box(&mut self, start: &[Interval], order: usize) -> Expansion<Interval> {
+    /// The Taylor expansion through every point of the box `start`, as inari intervals, and the
+    /// hidden activations over the box (its order-0 pass). Thin boxes (largest width at most
+    /// [`BALL_BOX_MAX_SPREAD`] times the largest magnitude) go through the balls, wider ones
+    /// through endpoint intervals. Both are enclosures; the choice is about cost and width only.
+    fn expand_box(&mut self, start: &[Interval], order: usize) -> (Expansion<Interval>, Option<HiddenActivations>) {
         let spread = start.iter().map(|v| v.wid()).fold(0.0, f64::max);
         let size = start.iter().map(|v| v.mag()).fold(0.0, f64::max);
         if spread <= BALL_BOX_MAX_SPREAD * size {
             let balls: Vec<Ball> = start.iter().map(|&v| Ball::from_interval(v)).collect();
-            return self.expand(&balls, order);
+            let expansion = self.expand(&balls, order);
+            return (expansion, intervals(self.flow.start_activations()));
         }
         let start: Vec<FastInterval> = start.iter().map(|&v| FastInterval::from_inari(v)).collect();
         let e = self.box_flow.expand(&start, order);
         let convert = |v: Vec<Vec<FastInterval>>| -> Vec<Vec<Interval>> {
             v.into_iter().map(|c| c.into_iter().map(FastInterval::to_inari).collect()).collect()
         };
-        Expansion { params: convert(e.params), outputs: convert(e.outputs) }
+        (Expansion { params: convert(e.params), outputs: convert(e.outputs) }, intervals(self.box_flow.start_activations()))
     }
 
     /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
@@ -175,14 +176,14 @@ impl<'a> TubeIntegrator<'a> {
         let mut verified = None;
         for _ in 0..4 {
             let tube: Vec<Interval> = candidate.iter().map(|&b| b + symmetric(guard)).collect();
-            let remainder = self.expand_box(&tube, q + 1);
+            let (remainder, hidden) = self.expand_box(&tube, q + 1);
             let enclosure: Vec<Interval> = series_range
                 .iter()
                 .zip(&remainder.params[q + 1])
                 .map(|(&r, &u)| power_span.mul_add(u, r))
                 .collect();
             if enclosure.iter().zip(&candidate).all(|(e, b)| e.interior(*b)) {
-                verified = Some((tube, remainder));
+                verified = Some((tube, remainder, hidden));
                 break;
             }
             if enclosure.iter().any(|e| !e.is_common_interval()) {
@@ -197,11 +198,11 @@ impl<'a> TubeIntegrator<'a> {
                 })
                 .collect();
         }
-        let (tube, remainder) = verified.ok_or(Rejection::Enclosure)?;
+        let (tube, remainder, hidden) = verified.ok_or(Rejection::Enclosure)?;
 
         // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
         let residual = self.residual(&remainder.outputs[0]);
-        let bounds = derivative_bounds(self.problem, &tube);
+        let bounds = derivative_bounds_given(self.problem, &tube, hidden.as_ref());
         let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.alpha()).sup();
         let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
         if radius > 0.0 && tube_radius >= guard {
@@ -227,6 +228,11 @@ impl<'a> TubeIntegrator<'a> {
         let next_radius = (point(tube_radius) + point(radius_norm2_upper(&end))).sup();
         Ok(TubeStep { step: h, params, outputs, tube_radius, mu, bounds, next_centre, next_radius })
     }
+}
+
+/// Per-layer scalars as inari intervals (supersets).
+fn intervals<S: Scalar>(layers: Option<Vec<Vec<S>>>) -> Option<HiddenActivations> {
+    layers.map(|l| l.into_iter().map(|v| v.into_iter().map(Scalar::to_interval).collect()).collect())
 }
 
 /// The largest magnitude of the entries.

@@ -13,7 +13,7 @@ use super::mlp::{Mlp, MlpTaylor};
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::rational::rational_to_interval;
 use crate::arith::vector::{norm2_upper, point};
-use crate::problem::{Architecture, Problem};
+use crate::problem::{Architecture, MlpArchitecture, Problem};
 use inari::{const_interval, Interval};
 
 /// Per-input bounds; see the module documentation.
@@ -60,16 +60,34 @@ pub fn derivative_bounds_on_ball(problem: &Problem, centre: &[Interval], radius:
     region_bounds(problem, centre, Some(radius))
 }
 
-/// As [`derivative_bounds_on_ball`] for an MLP, reusing a (fast-interval) forward pass at the
-/// box `centre` that has already run (`taylor.forward(&[centre], 0)`), so that callers needing
-/// the forward pass for other purposes do not repeat it (used by `theory::local`).
-pub fn mlp_bounds_on_ball(
-    net: &Mlp<Interval>,
-    taylor: &MlpTaylor<FastInterval>,
-    centre: &[Interval],
-    radius: f64,
-) -> DerivativeBounds {
-    mlp_bounds(net, taylor, centre, Some(radius))
+/// As [`derivative_bounds_on_ball`] for an MLP, given the hidden activations over the box
+/// `centre` ([`HiddenActivations`]), so that callers needing the forward pass for other purposes
+/// do not repeat it (used by `theory::local`).
+pub fn mlp_bounds_on_ball(net: &Mlp<Interval>, hidden: &HiddenActivations, centre: &[Interval], radius: f64) -> DerivativeBounds {
+    mlp_bounds(net, hidden, centre, Some(radius))
+}
+
+/// Enclosures of the hidden activations `a_l(x_i; w)` over a box of parameters: entry `l - 1`
+/// holds layer `l` (`1 <= l < L`), input-major (`n x width_l`). Any enclosure serves: the
+/// forward pass of [`hidden_activations`], or the order-0 coefficients of a Taylor expansion
+/// over the same box (`model::flow::GradientFlow::start_activations`).
+pub type HiddenActivations = Vec<Vec<Interval>>;
+
+/// The hidden activations of `net` over the box `w` by one forward pass in the fast interval
+/// type (inari's tanh calls MPFR per endpoint, far too slow for one pass per integration step).
+pub fn hidden_activations(arch: &MlpArchitecture, inputs: &[Vec<Interval>], w: &[Interval]) -> HiddenActivations {
+    let mut taylor = MlpTaylor::new(Mlp::<FastInterval>::new(arch, inputs));
+    taylor.forward(&[w.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
+    (1..arch.num_layers()).map(|l| taylor.activations(l, 0).iter().map(|v| v.to_inari()).collect()).collect()
+}
+
+/// Bounds over the box `w`, with the hidden activations over it already enclosed (`hidden`,
+/// ignored for the quadratic family): the tube step passes those of its expansion over the box.
+pub fn derivative_bounds_given(problem: &Problem, w: &[Interval], hidden: Option<&HiddenActivations>) -> DerivativeBounds {
+    match (&problem.architecture, hidden) {
+        (Architecture::Mlp(arch), Some(hidden)) => mlp_region_bounds(&Mlp::<Interval>::new(arch, &problem.inputs), hidden, w, None),
+        _ => region_bounds(problem, w, None),
+    }
 }
 
 fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
@@ -83,28 +101,28 @@ fn region_bounds(problem: &Problem, w: &[Interval], ball: Option<f64>) -> Deriva
             DerivativeBounds { gradient: vec![g], hessian: vec![l.abs().sup()] }
         }
         Architecture::Mlp(arch) => {
-            // The forward pass (activation values) in the fast interval type: inari's tanh
-            // calls MPFR per endpoint, far too slow for one pass per integration step.
-            let net = Mlp::<Interval>::new(arch, &problem.inputs);
-            let mut taylor = MlpTaylor::new(Mlp::<FastInterval>::new(arch, &problem.inputs));
-            taylor.forward(&[w.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
-            // The per-input minimum of the box recursion (`proofs/derivative-bounds.md`) and
-            // the sharper layered bound (`model::layered::mlp_layered`,
-            // `proofs/theory-local-constant.md`), both valid over the same region: the union of
-            // the balls of radius `ball` (0 for a plain box) around the points of the box `w`,
-            // with the forward pass `taylor` over that box. The independent checker re-derives
-            // both (`check::layered::tube_bounds`, `proofs/checker.md` lemma LB).
-            let layered = super::layered::mlp_layered(&net, &taylor, w, ball.unwrap_or(0.0));
-            mlp_bounds(&net, &taylor, w, ball).min(&layered)
+            let hidden = hidden_activations(arch, &problem.inputs, w);
+            mlp_region_bounds(&Mlp::<Interval>::new(arch, &problem.inputs), &hidden, w, ball)
         }
     }
+}
+
+/// The per-input minimum of the box recursion (`proofs/derivative-bounds.md`) and the sharper
+/// layered bound (`model::layered::mlp_layered`, `proofs/theory-local-constant.md`), both valid
+/// over the same region: the union of the balls of radius `ball` (0 for a plain box) around the
+/// points of the box `w`, with `hidden` enclosing the hidden activations over that box. The
+/// independent checker re-derives both (`check::layered::tube_bounds`, `proofs/checker.md`
+/// lemma LB).
+fn mlp_region_bounds(net: &Mlp<Interval>, hidden: &HiddenActivations, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
+    let layered = super::layered::mlp_layered(net, hidden, w, ball.unwrap_or(0.0));
+    mlp_bounds(net, hidden, w, ball).min(&layered)
 }
 
 /// The layer recursion of `proofs/derivative-bounds.md`, per input, with first-order
 /// coefficients `g` (a linear form in the per-layer direction norms `nu_l`) and second-order
 /// coefficients `q` (a quadratic form in `nu`). Over a ball of radius `rho` around the box
 /// `w`, `|W_l|_F <= |W_l(w)|_F + rho` and `|a_l| <= |a_l(w)| + rho sup|Da_l|`.
-fn mlp_bounds(net: &Mlp<Interval>, taylor: &MlpTaylor<FastInterval>, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
+fn mlp_bounds(net: &Mlp<Interval>, hidden: &HiddenActivations, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
     let layers = net.num_layers();
     let zero = const_interval!(0.0, 0.0);
     let two = const_interval!(2.0, 2.0);
@@ -143,9 +161,7 @@ fn mlp_bounds(net: &Mlp<Interval>, taylor: &MlpTaylor<FastInterval>, w: &[Interv
             qa = (0..layers)
                 .map(|r| (0..layers).map(|k| s2 * gz[r] * gz[k] + s1 * qz[r][k]).collect())
                 .collect();
-            let values: Vec<Interval> =
-                taylor.activations(l, 0)[i * width..(i + 1) * width].iter().map(|v| v.to_inari()).collect();
-            a_norm = point(norm2_upper(&values));
+            a_norm = point(norm2_upper(&hidden[l - 1][i * width..(i + 1) * width]));
             if ball.is_some() {
                 // Mean value inequality along the segment from the centre (inside the ball).
                 a_norm += rho * point(norm2_upper(&ga));

@@ -191,6 +191,22 @@ impl<S: Scalar> GradientFlow<S> {
         Expansion { params, outputs }
     }
 
+    /// After [`expand`](Self::expand): the order-0 hidden activations, per hidden layer and
+    /// input-major (`None` for the quadratic family). With intervals they enclose the hidden
+    /// activations at every point of the start box (the order-0 pass is the forward pass).
+    pub fn start_activations(&self) -> Option<Vec<Vec<S>>> {
+        let mut layers: Option<Vec<Vec<S>>> = None;
+        for chunk in &self.chunks {
+            let NetworkTaylor::Mlp(t) = &chunk.taylor else { return None };
+            let hidden = t.net.num_layers() - 1;
+            let acc = layers.get_or_insert_with(|| vec![Vec::new(); hidden]);
+            for (l, layer) in acc.iter_mut().enumerate() {
+                layer.extend_from_slice(t.activations(l + 1, 0));
+            }
+        }
+        layers
+    }
+
     /// The network outputs `h(w)` (not centred, not scaled).
     pub fn outputs_at(&mut self, w: &[S]) -> Vec<S> {
         let params = vec![w.to_vec()];

@@ -4,7 +4,7 @@
 //! `2 c_l P_l V_l a_{l-1}'` (products of two weight directions), each bounded with spectral
 //! norms and local activation derivatives. Used, as the per-input minimum with the box recursion
 //! of `model::bounds`, by the theory bounds (`theory::local`, over the reachable ball) and by the
-//! integrator's `mu` and output slack (`model::bounds::derivative_bounds`, over a tube box,
+//! integrator's `mu` and output slack (`model::bounds::derivative_bounds_given`, over a tube box,
 //! radius 0).
 //!
 //! Proof: `proofs/theory-local-constant.md`. Cost: one interval forward pass (the caller's)
@@ -12,9 +12,8 @@
 //! side `k` is at most 64: no backward pass, no `p x p` work.
 
 use super::activation::global_derivative_bounds;
-use super::bounds::DerivativeBounds;
-use super::mlp::{Mlp, MlpTaylor};
-use crate::arith::fast_interval::FastInterval;
+use super::bounds::{DerivativeBounds, HiddenActivations};
+use super::mlp::Mlp;
 use crate::arith::vector::{norm2_upper, point};
 use crate::problem::Activation;
 use inari::{const_interval, Interval};
@@ -136,9 +135,9 @@ fn local_activation_bounds(act: Activation, a: Interval) -> (f64, f64) {
 
 /// The layered recursion (`proofs/theory-local-constant.md`, section "The layered bound"):
 /// per-input bounds of `|Dh_i(w)|` and `sup_{|v|=1} |D^2 h_i(w)[v, v]|` for every `w` within
-/// `radius` (2-norm) of some point of the box `w0` (`radius = 0`: the box itself). `taylor`
-/// must hold a forward pass (order 0) over the box `w0` (`taylor.forward(&[w0], 0)`).
-pub fn mlp_layered(net: &Mlp<Interval>, taylor: &MlpTaylor<FastInterval>, w0: &[Interval], radius: f64) -> DerivativeBounds {
+/// `radius` (2-norm) of some point of the box `w0` (`radius = 0`: the box itself). `hidden`
+/// must enclose the hidden activations over the box `w0` (`model::bounds::HiddenActivations`).
+pub fn mlp_layered(net: &Mlp<Interval>, hidden: &HiddenActivations, w0: &[Interval], radius: f64) -> DerivativeBounds {
     let layers = net.num_layers();
     let rho = point(radius);
     let zero = const_interval!(0.0, 0.0);
@@ -188,11 +187,10 @@ pub fn mlp_layered(net: &Mlp<Interval>, taylor: &MlpTaylor<FastInterval>, w0: &[
                 let delta = rho * norm(&gz);
                 let spread = point(g1) * delta;
                 let spread = Interval::try_from((-spread.sup(), spread.sup())).unwrap_or(Interval::ENTIRE);
-                let a0: Vec<Interval> =
-                    taylor.activations(l, 0)[i * width..(i + 1) * width].iter().map(|v| v.to_inari()).collect();
+                let a0 = &hidden[l - 1][i * width..(i + 1) * width];
                 let mut s1 = 0.0f64;
                 let mut s2 = Vec::with_capacity(width);
-                for &aj in &a0 {
+                for &aj in a0 {
                     let (b1, b2) = local_activation_bounds(act, aj + spread);
                     s1 = s1.max(b1);
                     s2.push(point(b2));

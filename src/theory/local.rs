@@ -9,7 +9,7 @@
 //! side `k` is at most 64): no backward pass, no `p x p` work.
 
 use crate::arith::fast_interval::FastInterval;
-use crate::model::bounds::{derivative_bounds_on_ball, mlp_bounds_on_ball, DerivativeBounds};
+use crate::model::bounds::{derivative_bounds_on_ball, mlp_bounds_on_ball, DerivativeBounds, HiddenActivations};
 use crate::model::layered::mlp_layered;
 use crate::model::mlp::{Mlp, MlpTaylor};
 use crate::problem::{Architecture, Problem};
@@ -29,26 +29,36 @@ pub struct LayeredBounds {
 /// `model::bounds`), shared by the bounds below and by the computation of `R0` (for an MLP;
 /// nothing for the quadratic family).
 pub struct Forward {
-    taylor: Option<(Mlp<Interval>, MlpTaylor<FastInterval>)>,
+    mlp: Option<ForwardPass>,
+}
+
+/// The network (interval constants), its outputs `h(w0)` and its hidden activations at `w0`.
+struct ForwardPass {
+    net: Mlp<Interval>,
+    outputs: Vec<Interval>,
+    hidden: HiddenActivations,
 }
 
 impl Forward {
     pub fn new(problem: &Problem) -> Self {
-        let taylor = match &problem.architecture {
+        let mlp = match &problem.architecture {
             Architecture::Quadratic(_) => None,
             Architecture::Mlp(arch) => {
-                let net = Mlp::<Interval>::new(arch, &problem.inputs);
                 let mut t = MlpTaylor::new(Mlp::<FastInterval>::new(arch, &problem.inputs));
                 t.forward(&[problem.params0.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
-                Some((net, t))
+                Some(ForwardPass {
+                    net: Mlp::<Interval>::new(arch, &problem.inputs),
+                    outputs: t.outputs(0).iter().map(|v| v.to_inari()).collect(),
+                    hidden: (1..arch.num_layers()).map(|l| t.activations(l, 0).iter().map(|v| v.to_inari()).collect()).collect(),
+                })
             }
         };
-        Forward { taylor }
+        Forward { mlp }
     }
 
     /// `h(w0)` for an MLP (input-major), `None` for the quadratic family.
     pub fn outputs(&self) -> Option<Vec<Interval>> {
-        self.taylor.as_ref().map(|(_, t)| t.outputs(0).iter().map(|v| v.to_inari()).collect())
+        self.mlp.as_ref().map(|f| f.outputs.clone())
     }
 }
 
@@ -60,14 +70,14 @@ pub fn layered_bounds_on_ball(problem: &Problem, radius: f64) -> LayeredBounds {
 
 /// As [`layered_bounds_on_ball`], reusing the forward pass `fwd` of this problem.
 pub fn layered_bounds_with(problem: &Problem, fwd: &Forward, radius: f64) -> LayeredBounds {
-    match &fwd.taylor {
+    match &fwd.mlp {
         None => {
             let b = derivative_bounds_on_ball(problem, &problem.params0, radius);
             LayeredBounds { bounds: b.clone(), box_bounds: b }
         }
-        Some((net, taylor)) => {
-            let box_bounds = mlp_bounds_on_ball(net, taylor, &problem.params0, radius);
-            let layered = mlp_layered(net, taylor, &problem.params0, radius);
+        Some(ForwardPass { net, hidden, .. }) => {
+            let box_bounds = mlp_bounds_on_ball(net, hidden, &problem.params0, radius);
+            let layered = mlp_layered(net, hidden, &problem.params0, radius);
             let bounds = layered.min(&box_bounds);
             LayeredBounds { bounds, box_bounds }
         }
