@@ -70,6 +70,10 @@ enum Command {
         /// Repetitions of each measurement (the minimum is reported).
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Also time the independent checker on each certificate (`ntkcert check`, in
+        /// process), interleaved with the other two.
+        #[arg(long)]
+        check: bool,
     },
     /// Certified theory bounds (MATH.md F3-F6) of sup_{t<=T} D(t) and their constants.
     Bound {
@@ -129,7 +133,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match cli.command {
         Command::Certify { spec, json, out, order, quiet, trace } => run_certify(&spec, json, out, order, quiet, trace),
         Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),
-        Command::Bench { specs, repeat } => crate::bench::run(&specs, repeat),
+        Command::Bench { specs, repeat, check } => crate::bench::run(&specs, repeat, check),
         Command::Bound { spec, json, compare, bench, repeat } => crate::theory::report::run(&spec, json, compare, bench, repeat),
         Command::Regress { paths } => crate::regress::run(&paths),
         Command::Sweep(args) => crate::sweep::cli_sweep(&args),
