@@ -61,16 +61,7 @@ pub fn mag(x: &Float) -> f64 {
         let exp = raw.exp as i64;
         (*raw.d.as_ptr().add(limbs - 1), exp)
     };
-    let e = exp - 64;
-    if e > 1023 - 64 {
-        return f64::INFINITY;
-    }
-    if e < -1000 {
-        return 2f64.powi(-960);
-    }
-    // 2^e exactly, built from its bits (e is in the normal range here).
-    let scale = f64::from_bits(((e + 1023) as u64) << 52);
-    (top as f64 + 1.0) * scale
+    mag_parts(u128::from(top) << 64, exp)
 }
 
 /// The radius of a result: the propagated radius `prop` (an f64 expression as in [`up`]) plus
@@ -307,6 +298,7 @@ fn mag_parts(mant: u128, exp: i64) -> f64 {
     if e < -1000 {
         return 2f64.powi(-960);
     }
+    // 2^e exactly, built from its bits (e is in the normal range here).
     let scale = f64::from_bits(((e + 1023) as u64) << 52);
     ((mant >> 64) as u64 as f64 + 1.0) * scale
 }
