@@ -248,12 +248,12 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                 break;
             }
         }
-        // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
-        // slowly; a wrong guess only costs a rejection).
         proposal_scale = match &accepted {
             Some((step, _)) if remainder_rejected && proposed > 0.0 => (proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
             _ => (proposal_scale * 1.05).min(1.0),
         };
+        // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
+        // slowly; a wrong guess only costs a rejection).
         growth_limit = accepted.as_ref().map_or(growth_limit, |(step, _)| {
             if step.mu > 0.0 && radius > 0.0 { growth_step_cap(step.mu) } else { f64::INFINITY }
         });
