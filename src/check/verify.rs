@@ -113,9 +113,40 @@ impl Piece {
         let sq = pow(s, q + 1);
         (0..self.lag.len()).map(|i| horner(&self.p, i, s).add(&sq.mul(&self.lag[i]))).collect()
     }
-    /// Upper bound of `D` on `t_k + [a, b]`.
+    /// Upper bound of `D` on `t_k + [a, b]`: per component the smaller magnitude of two
+    /// enclosures of `P(s)`, Horner's ([`Piece::value`]) and the mean value form
+    /// ([`Piece::value_mean`]), which converges quadratically near a maximum of `D` where the
+    /// certifier's search (`poly::range`) also uses it.
     fn upper_on(&self, a: &Float, b: &Float) -> f64 {
-        up(norm2_upper(&self.value(&interval_to_ball(a, b))) + self.rho)
+        let s = interval_to_ball(a, b);
+        let best: Vec<Ball> = self
+            .value(&s)
+            .into_iter()
+            .zip(self.value_mean(&s))
+            .map(|(h, m)| if m.abs_upper() < h.abs_upper() { m } else { h })
+            .collect();
+        up(norm2_upper(&best) + self.rho)
+    }
+    /// An enclosure of `P(s)` for every `s` in the ball `s`: `P(c) + P'(S) [-r, r]` for the
+    /// polynomial part (`c`, `r` the ball's midpoint and radius; mean value theorem for the
+    /// fixed real coefficients inside their balls, `P'` enclosed by Horner over the ball) plus
+    /// `s^{q+1}` times the Lagrange box, as in [`Piece::value`].
+    fn value_mean(&self, s: &Ball) -> Vec<Ball> {
+        let q = self.p.len() - 1;
+        let centre = Ball { m: s.m.clone(), r: 0.0 };
+        let sq = pow(s, q + 1);
+        (0..self.lag.len())
+            .map(|i| {
+                let at_centre = horner(&self.p, i, &centre);
+                let mut slope = self.p[q][i].mul_int(q as i64);
+                for j in (1..q).rev() {
+                    slope = slope.mul(s).add(&self.p[j][i].mul_int(j as i64));
+                }
+                let spread = up(slope.abs_upper() * s.r);
+                let mean = Ball { m: at_centre.m, r: up(at_centre.r + spread) };
+                mean.add(&sq.mul(&self.lag[i]))
+            })
+            .collect()
     }
     /// Lower bound of `D(t_k + s)` for every `s` in the ball.
     fn lower_at(&self, s: &Ball) -> f64 {
