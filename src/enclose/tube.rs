@@ -14,7 +14,7 @@ use crate::arith::ball::Ball;
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
 use crate::arith::vector::{norm2_upper, point, radius_norm2_upper, symmetric};
-use crate::model::bounds::{derivative_bounds_given, DerivativeBounds, HiddenActivations};
+use crate::model::bounds::{derivative_bounds, DerivativeBounds, HiddenActivations};
 use crate::model::flow::{Expansion, GradientFlow};
 use crate::problem::Problem;
 use inari::Interval;
@@ -202,7 +202,7 @@ impl<'a> TubeIntegrator<'a> {
 
         // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
         let residual = self.residual(&remainder.outputs[0]);
-        let bounds = derivative_bounds_given(self.problem, &tube, hidden.as_ref());
+        let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
         let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.alpha()).sup();
         let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
         if radius > 0.0 && tube_radius >= guard {

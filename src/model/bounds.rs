@@ -49,11 +49,6 @@ fn root_sum_squares(v: &[f64]) -> f64 {
     s.sqrt().sup()
 }
 
-/// Bounds over the box `w` (every real parameter vector with `w_j` in the interval `w[j]`).
-pub fn derivative_bounds(problem: &Problem, w: &[Interval]) -> DerivativeBounds {
-    region_bounds(problem, w, None)
-}
-
 /// Bounds over the union of the 2-norm balls of radius `radius` around the points of the box
 /// `centre` (for example the reachable ball `B(w0, sqrt(T R0)/alpha)` of MATH.md F2).
 pub fn derivative_bounds_on_ball(problem: &Problem, centre: &[Interval], radius: f64) -> DerivativeBounds {
@@ -78,12 +73,20 @@ pub type HiddenActivations = Vec<Vec<Interval>>;
 pub fn hidden_activations(arch: &MlpArchitecture, inputs: &[Vec<Interval>], w: &[Interval]) -> HiddenActivations {
     let mut taylor = MlpTaylor::new(Mlp::<FastInterval>::new(arch, inputs));
     taylor.forward(&[w.iter().map(|&v| FastInterval::from_inari(v)).collect()], 0);
-    (1..arch.num_layers()).map(|l| taylor.activations(l, 0).iter().map(|v| v.to_inari()).collect()).collect()
+    hidden_of_forward(&taylor)
 }
 
-/// Bounds over the box `w`, with the hidden activations over it already enclosed (`hidden`,
-/// ignored for the quadratic family): the tube step passes those of its expansion over the box.
-pub fn derivative_bounds_given(problem: &Problem, w: &[Interval], hidden: Option<&HiddenActivations>) -> DerivativeBounds {
+/// The hidden activations held by a forward pass (`taylor.forward(.., 0)` has run), as inari
+/// intervals.
+pub fn hidden_of_forward(taylor: &MlpTaylor<FastInterval>) -> HiddenActivations {
+    (1..taylor.net.num_layers()).map(|l| taylor.activations(l, 0).iter().map(|v| v.to_inari()).collect()).collect()
+}
+
+/// Bounds over the box `w` (every real parameter vector with `w_j` in the interval `w[j]`).
+/// `hidden`, if given, encloses the hidden activations over the box (ignored for the quadratic
+/// family): the tube step passes those of its expansion over the box; otherwise one forward
+/// pass computes them.
+pub fn derivative_bounds(problem: &Problem, w: &[Interval], hidden: Option<&HiddenActivations>) -> DerivativeBounds {
     match (&problem.architecture, hidden) {
         (Architecture::Mlp(arch), Some(hidden)) => mlp_region_bounds(&Mlp::<Interval>::new(arch, &problem.inputs), hidden, w, None),
         _ => region_bounds(problem, w, None),

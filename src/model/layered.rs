@@ -4,7 +4,7 @@
 //! `2 c_l P_l V_l a_{l-1}'` (products of two weight directions), each bounded with spectral
 //! norms and local activation derivatives. Used, as the per-input minimum with the box recursion
 //! of `model::bounds`, by the theory bounds (`theory::local`, over the reachable ball) and by the
-//! integrator's `mu` and output slack (`model::bounds::derivative_bounds_given`, over a tube box,
+//! integrator's `mu` and output slack (`model::bounds::derivative_bounds`, over a tube box,
 //! radius 0).
 //!
 //! Proof: `proofs/theory-local-constant.md`. Cost: one interval forward pass (the caller's)

@@ -9,7 +9,7 @@
 //! side `k` is at most 64): no backward pass, no `p x p` work.
 
 use crate::arith::fast_interval::FastInterval;
-use crate::model::bounds::{derivative_bounds_on_ball, mlp_bounds_on_ball, DerivativeBounds, HiddenActivations};
+use crate::model::bounds::{derivative_bounds_on_ball, hidden_of_forward, mlp_bounds_on_ball, DerivativeBounds, HiddenActivations};
 use crate::model::layered::mlp_layered;
 use crate::model::mlp::{Mlp, MlpTaylor};
 use crate::problem::{Architecture, Problem};
@@ -49,7 +49,7 @@ impl Forward {
                 Some(ForwardPass {
                     net: Mlp::<Interval>::new(arch, &problem.inputs),
                     outputs: t.outputs(0).iter().map(|v| v.to_inari()).collect(),
-                    hidden: (1..arch.num_layers()).map(|l| t.activations(l, 0).iter().map(|v| v.to_inari()).collect()).collect(),
+                    hidden: hidden_of_forward(&t),
                 })
             }
         };
