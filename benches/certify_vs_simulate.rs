@@ -1,4 +1,4 @@
-//! `cargo bench`: the same measurement as `ntkcert bench` (certify against the plain f64
+//! `cargo bench`: the same measurement as `ntkcert bench --check` (certify against the plain f64
 //! simulation, interleaved in one run) on the benchmark specs that finish in seconds.
 //! `gf-mlp-large` takes minutes: run `ntkcert bench specs/bench/gf-mlp-large.toml --repeat 1`.
 
@@ -10,5 +10,5 @@ fn main() {
         .iter()
         .map(|name| root.join("specs/bench").join(format!("{name}.toml")))
         .collect();
-    std::process::exit(ntkcert::bench::run(&specs, 3));
+    std::process::exit(ntkcert::bench::run(&specs, 3, true));
 }
