@@ -11,21 +11,21 @@ fn main() {
     let loaded = ntkcert::spec::load(std::path::Path::new(&path)).unwrap();
     let p = &loaded.problem;
     let c: Vec<f64> = p.params0.iter().map(|v| v.mid()).collect();
-    let off = GradientFlow::<Interval>::new(p, None).outputs_at(&p.params0);
+    let off = GradientFlow::<Vec<Interval>>::new(p, None).outputs_at(&p.params0);
     let q = 16;
     match mode.as_str() {
-        "f64" => { GradientFlow::<f64>::new(p, Some(&off)).expand(&c, q); }
+        "f64" => { GradientFlow::<Vec<f64>>::new(p, Some(&off)).expand(&c, q); }
         "fast" => {
             let s: Vec<FastInterval> = c.iter().map(|&x| FastInterval::point(x)).collect();
-            GradientFlow::<FastInterval>::new(p, Some(&off)).expand(&s, q);
+            GradientFlow::<Vec<FastInterval>>::new(p, Some(&off)).expand(&s, q);
         }
         "ball" => {
             let s: Vec<Ball> = c.iter().map(|&x| Ball::point(x)).collect();
-            GradientFlow::<Ball>::new(p, Some(&off)).expand(&s, q);
+            GradientFlow::<Vec<Ball>>::new(p, Some(&off)).expand(&s, q);
         }
         "box" => {
             let s: Vec<FastInterval> = c.iter().map(|&x| FastInterval { lo: x - 1e-6, hi: x + 1e-6 }).collect();
-            GradientFlow::<FastInterval>::new(p, Some(&off)).expand(&s, q + 1);
+            GradientFlow::<Vec<FastInterval>>::new(p, Some(&off)).expand(&s, q + 1);
         }
         _ => {}
     }

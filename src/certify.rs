@@ -100,7 +100,7 @@ pub struct InitialState {
 
 impl InitialState {
     pub fn new(problem: &Problem) -> Self {
-        let outputs = GradientFlow::<Interval>::new(problem, None).outputs_at(&problem.params0);
+        let outputs = GradientFlow::<Vec<Interval>>::new(problem, None).outputs_at(&problem.params0);
         let alpha = problem.alpha.enclosure;
         let residual: Vec<Interval> = if problem.centred {
             problem.targets.iter().map(|&y| -y).collect()

@@ -43,11 +43,11 @@ pub fn simulate(problem: &Problem, order: usize) -> Simulation {
     let w0: Vec<f64> = problem.params0.iter().map(|v| v.mid()).collect();
     let alpha = problem.alpha.enclosure.mid();
     let targets: Vec<f64> = problem.targets.iter().map(|v| v.mid()).collect();
-    let initial = GradientFlow::<f64>::new(problem, None).outputs_at(&w0);
+    let initial = GradientFlow::<Vec<f64>>::new(problem, None).outputs_at(&w0);
     let offset: Vec<f64> = if problem.centred { initial.clone() } else { vec![0.0; initial.len()] };
     let offset_iv: Option<Vec<inari::Interval>> =
         problem.centred.then(|| offset.iter().map(|&o| crate::arith::vector::point(o)).collect());
-    let mut flow = GradientFlow::<f64>::new(problem, offset_iv.as_deref());
+    let mut flow = GradientFlow::<Vec<f64>>::new(problem, offset_iv.as_deref());
     let residual = |h: &[f64]| -> Vec<f64> {
         h.iter().zip(&offset).zip(&targets).map(|((&h, &o), &y)| alpha * (h - o) - y).collect()
     };

@@ -71,10 +71,10 @@ pub struct TubeIntegrator<'a> {
     /// The vector field in midpoint-radius arithmetic (`arith::ball`: about 1.8x fewer
     /// instructions than endpoint intervals), for the expansion through a point, where every
     /// quantity is thin; results are converted to inari intervals (supersets).
-    flow: GradientFlow<Ball>,
+    flow: GradientFlow<Vec<Ball>>,
     /// The same in endpoint intervals, for the expansion over wide a-priori boxes: there the
     /// balls overestimate, and steps collapsed on far-from-lazy problems.
-    box_flow: GradientFlow<FastInterval>,
+    box_flow: GradientFlow<Vec<FastInterval>>,
     offset: Option<Vec<Interval>>,
     order: usize,
 }
@@ -92,19 +92,15 @@ impl<'a> TubeIntegrator<'a> {
     }
 
     /// The Taylor expansion through the balls `start`, as inari intervals.
-    fn expand(&mut self, start: &[Ball], order: usize) -> Expansion<Interval> {
-        let e = self.flow.expand(start, order);
-        let convert = |v: Vec<Vec<Ball>>| -> Vec<Vec<Interval>> {
-            v.into_iter().map(|c| c.into_iter().map(Scalar::to_interval).collect()).collect()
-        };
-        Expansion { params: convert(e.params), outputs: convert(e.outputs) }
+    fn expand(&mut self, start: &[Ball], order: usize) -> Expansion<Vec<Interval>> {
+        self.flow.expand(&start.to_vec(), order).to_intervals()
     }
 
     /// The Taylor expansion through every point of the box `start`, as inari intervals, and the
     /// hidden activations over the box (its order-0 pass). Thin boxes (largest width at most
     /// [`BALL_BOX_MAX_SPREAD`] times the largest magnitude) go through the balls, wider ones
     /// through endpoint intervals. Both are enclosures; the choice is about cost and width only.
-    fn expand_box(&mut self, start: &[Interval], order: usize) -> (Expansion<Interval>, Option<HiddenActivations>) {
+    fn expand_box(&mut self, start: &[Interval], order: usize) -> (Expansion<Vec<Interval>>, Option<HiddenActivations>) {
         let spread = start.iter().map(|v| v.wid()).fold(0.0, f64::max);
         let size = start.iter().map(|v| v.mag()).fold(0.0, f64::max);
         if spread <= BALL_BOX_MAX_SPREAD * size {
@@ -114,20 +110,17 @@ impl<'a> TubeIntegrator<'a> {
         }
         let start: Vec<FastInterval> = start.iter().map(|&v| FastInterval::from_inari(v)).collect();
         let e = self.box_flow.expand(&start, order);
-        let convert = |v: Vec<Vec<FastInterval>>| -> Vec<Vec<Interval>> {
-            v.into_iter().map(|c| c.into_iter().map(FastInterval::to_inari).collect()).collect()
-        };
-        (Expansion { params: convert(e.params), outputs: convert(e.outputs) }, intervals(self.box_flow.start_activations()))
+        (e.to_intervals(), intervals(self.box_flow.start_activations()))
     }
 
     /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
-    pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Interval> {
+    pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Vec<Interval>> {
         let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
         self.expand(&start, self.order)
     }
 
     /// A step length for which the last terms of the point series are below the tolerances.
-    pub fn propose_step(&self, expansion: &Expansion<Interval>, tol: Tolerances) -> f64 {
+    pub fn propose_step(&self, expansion: &Expansion<Vec<Interval>>, tol: Tolerances) -> f64 {
         expansion.step_for(self.order, self.alpha().sup(), tol.params, tol.outputs)
     }
 
@@ -153,7 +146,7 @@ impl<'a> TubeIntegrator<'a> {
         &mut self,
         centre: &[f64],
         radius: f64,
-        expansion: &Expansion<Interval>,
+        expansion: &Expansion<Vec<Interval>>,
         h: Interval,
         tol: Tolerances,
     ) -> Result<TubeStep, Rejection> {

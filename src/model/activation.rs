@@ -6,80 +6,31 @@
 //! `z`, so the series are built order by order together with the flow, and only the order-0
 //! coefficients call an elementary function.
 
+use super::coeffs::{CoeffVec, Elementary};
 use crate::arith::scalar::Scalar;
 use crate::problem::Activation;
 
-/// Series of one layer's activations: `values[k][e]` is coefficient `k` of element `e`.
+/// Series of one layer's activations: `values[k]` holds coefficient `k` of every element.
 #[derive(Debug, Clone)]
-pub struct ActivationSeries<S> {
+pub struct ActivationSeries<V> {
     pub activation: Activation,
     /// `sigma(z(s))`.
-    pub values: Vec<Vec<S>>,
+    pub values: Vec<V>,
     /// `sigma'(z(s))`, needed by the backward pass.
-    pub slopes: Vec<Vec<S>>,
+    pub slopes: Vec<V>,
     /// Auxiliary series, meaning per activation (see the `push_*` functions).
-    aux: [Vec<Vec<S>>; 3],
+    aux: [Vec<V>; 3],
 }
 
-/// `sum_{j=1}^{k} j a[j] b[k-j] / k` for every element: coefficient `k >= 1` of `y` when
-/// `y' = b a'`. Loops run over contiguous elements innermost.
-fn ode_coefficients<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>]) -> Vec<S> {
-    let n = a[k].len();
-    let mut acc = vec![S::zero(); n];
-    for j in 1..=k {
-        let jf = S::exact(j as f64);
-        for ((out, &x), &y) in acc.iter_mut().zip(&a[j][..n]).zip(&b[k - j][..n]) {
-            *out = (jf * x).mul_add(y, *out);
-        }
-    }
-    let inv_k = S::one() / S::exact(k as f64);
-    acc.iter_mut().for_each(|v| *v = *v * inv_k);
-    acc
-}
-
-/// `sum_{j=0}^{k} a[j] b[k-j]`: coefficient `k` of the product `a b`, for every element.
-pub fn cauchy<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>]) -> Vec<S> {
-    let n = a[k].len();
-    let mut acc = vec![S::zero(); n];
-    for j in 0..=k {
-        for ((out, &x), &y) in acc.iter_mut().zip(&a[j][..n]).zip(&b[k - j][..n]) {
-            *out = x.mul_add(y, *out);
-        }
-    }
-    acc
-}
-
-/// `sum_{j=0}^{k} a[j] a[k-j]`: coefficient `k` of `a^2`, for every element, as
-/// `2 sum_{j < k-j} a[j] a[k-j] + [k even] a[k/2]^2` (the same real number; about half the
-/// multiplications of [`cauchy`]; for intervals an enclosure of the same width up to rounding,
-/// since the factor 2 is exact).
-pub fn cauchy_square<S: Scalar>(k: usize, a: &[Vec<S>]) -> Vec<S> {
-    let n = a[k].len();
-    let mut acc = vec![S::zero(); n];
-    for j in 0..k.div_ceil(2) {
-        for ((out, &x), &y) in acc.iter_mut().zip(&a[j][..n]).zip(&a[k - j][..n]) {
-            *out = x.mul_add(y, *out);
-        }
-    }
-    let two = S::exact(2.0);
-    acc.iter_mut().for_each(|v| *v = two * *v);
-    if k % 2 == 0 {
-        for (out, &x) in acc.iter_mut().zip(&a[k / 2][..n]) {
-            *out = x.mul_add(x, *out);
-        }
-    }
-    acc
-}
-
-/// Coefficient `k` of `y` with `y' = b a'` and `y(0) = y0`.
-fn integrate<S: Scalar>(k: usize, a: &[Vec<S>], b: &[Vec<S>], y0: impl Fn(usize) -> S) -> Vec<S> {
+/// Coefficient `k` of `y` with `y' = b a'` and `y(0) = y0()` (evaluated only at `k = 0`).
+fn integrate<V: CoeffVec>(k: usize, a: &[V], b: &[V], y0: impl FnOnce() -> V) -> V {
     if k == 0 {
-        return (0..a[0].len()).map(y0).collect();
+        return y0();
     }
-    ode_coefficients(k, a, b)
+    V::ode(k, a, b)
 }
 
-impl<S: Scalar> ActivationSeries<S> {
+impl<V: CoeffVec> ActivationSeries<V> {
     pub fn new(activation: Activation) -> Self {
         ActivationSeries { activation, values: Vec::new(), slopes: Vec::new(), aux: Default::default() }
     }
@@ -103,7 +54,7 @@ impl<S: Scalar> ActivationSeries<S> {
     }
 
     /// Computes coefficient `k = self.len()` of every series from `z[0..=k]`.
-    pub fn push_order(&mut self, z: &[Vec<S>]) {
+    pub fn push_order(&mut self, z: &[V]) {
         let k = self.values.len();
         match self.activation {
             Activation::Identity => self.push_identity(k, z),
@@ -116,35 +67,34 @@ impl<S: Scalar> ActivationSeries<S> {
         }
     }
 
-    fn push_identity(&mut self, k: usize, z: &[Vec<S>]) {
+    fn push_identity(&mut self, k: usize, z: &[V]) {
         self.values.push(z[k].clone());
-        let one = if k == 0 { S::one() } else { S::zero() };
-        self.slopes.push(vec![one; z[k].len()]);
+        let one = if k == 0 { V::S::one() } else { V::S::zero() };
+        self.slopes.push(V::filled(z[k].len(), one));
     }
 
     /// `y = tanh z`: `y' = s z'`, `s = 1 - y^2`.
-    fn push_tanh(&mut self, k: usize, z: &[Vec<S>]) {
-        let y = integrate(k, z, &self.slopes, |e| z[0][e].tanh());
+    fn push_tanh(&mut self, k: usize, z: &[V]) {
+        let y = integrate(k, z, &self.slopes, || z[0].map(Elementary::Tanh));
         self.values.push(y);
-        let sq = cauchy_square(k, &self.values);
-        let s = sq.into_iter().map(|v| if k == 0 { S::one() - v } else { -v }).collect();
+        let minus_sq = V::cauchy_square(k, &self.values).neg();
+        let s = if k == 0 { minus_sq.add_scalar(V::S::one()) } else { minus_sq };
         self.slopes.push(s);
     }
 
     /// `y = 1/(1+exp(-z))`: `y' = s z'`, `s = y - y^2`.
-    fn push_sigmoid(&mut self, k: usize, z: &[Vec<S>]) {
-        let y = integrate(k, z, &self.slopes, |e| z[0][e].sigmoid());
+    fn push_sigmoid(&mut self, k: usize, z: &[V]) {
+        let y = integrate(k, z, &self.slopes, || z[0].map(Elementary::Sigmoid));
         self.values.push(y);
-        let sq = cauchy_square(k, &self.values);
-        let s = self.values[k].iter().zip(sq).map(|(&y, q)| y - q).collect();
+        let s = self.values[k].sub(&V::cauchy_square(k, &self.values));
         self.slopes.push(s);
     }
 
     /// `y = sin z`, `aux[0] = cos z`: `y' = c z'`, `c' = -y z'`; `s = c`.
-    fn push_sin(&mut self, k: usize, z: &[Vec<S>]) {
-        let y = integrate(k, z, &self.aux[0], |e| z[0][e].sin());
-        let minus_c = integrate(k, z, &self.values, |e| -z[0][e].cos());
-        let c: Vec<S> = minus_c.into_iter().map(|v| -v).collect();
+    fn push_sin(&mut self, k: usize, z: &[V]) {
+        let y = integrate(k, z, &self.aux[0], || z[0].map(Elementary::Sin));
+        let minus_c = integrate(k, z, &self.values, || z[0].map(Elementary::Cos).neg());
+        let c = minus_c.neg();
         self.values.push(y);
         self.slopes.push(c.clone());
         self.aux[0].push(c);
@@ -152,13 +102,12 @@ impl<S: Scalar> ActivationSeries<S> {
 
     /// `y = erf z`: `aux[1] = g = -z^2`, `aux[0] = exp(g)` (`aux' = aux g'`),
     /// `s = (2/sqrt(pi)) aux`, `y' = s z'`.
-    fn push_erf(&mut self, k: usize, z: &[Vec<S>]) {
-        let g: Vec<S> = cauchy_square(k, z).into_iter().map(|v| -v).collect();
+    fn push_erf(&mut self, k: usize, z: &[V]) {
+        let g = V::cauchy_square(k, z).neg();
         self.aux[1].push(g);
-        let y = integrate(k, z, &self.slopes, |e| z[0][e].erf());
-        let ex = integrate(k, &self.aux[1], &self.aux[0], |e| self.aux[1][0][e].exp());
-        let c = two_over_sqrt_pi::<S>();
-        let s = ex.iter().map(|&v| c * v).collect();
+        let y = integrate(k, z, &self.slopes, || z[0].map(Elementary::Erf));
+        let ex = integrate(k, &self.aux[1], &self.aux[0], || self.aux[1][0].map(Elementary::Exp));
+        let s = ex.scale(two_over_sqrt_pi::<V::S>());
         self.aux[0].push(ex);
         self.values.push(y);
         self.slopes.push(s);
@@ -166,12 +115,11 @@ impl<S: Scalar> ActivationSeries<S> {
 
     /// `y = ln(1 + exp z)`: `aux[0] = sigma(z)`, `aux[1] = sigma - sigma^2`;
     /// `y' = sigma z'`, `sigma' = aux[1] z'`; `s = sigma`.
-    fn push_softplus(&mut self, k: usize, z: &[Vec<S>]) {
-        let y = integrate(k, z, &self.aux[0], |e| z[0][e].softplus());
-        let sig = integrate(k, z, &self.aux[1], |e| z[0][e].sigmoid());
+    fn push_softplus(&mut self, k: usize, z: &[V]) {
+        let y = integrate(k, z, &self.aux[0], || z[0].map(Elementary::Softplus));
+        let sig = integrate(k, z, &self.aux[1], || z[0].map(Elementary::Sigmoid));
         self.aux[0].push(sig);
-        let sq = cauchy_square(k, &self.aux[0]);
-        let tau = self.aux[0][k].iter().zip(sq).map(|(&v, q)| v - q).collect();
+        let tau = self.aux[0][k].sub(&V::cauchy_square(k, &self.aux[0]));
         self.aux[1].push(tau);
         self.values.push(y);
         self.slopes.push(self.aux[0][k].clone());
@@ -180,19 +128,20 @@ impl<S: Scalar> ActivationSeries<S> {
     /// `y = z Phi(z)` with `Phi = (1 + erf(z/sqrt 2))/2`: `aux[2] = g = -z^2/2`,
     /// `aux[0] = phi = exp(g)/sqrt(2 pi)` (`phi' = phi g'`), `aux[1] = Phi` (`Phi' = phi z'`);
     /// `y = z Phi`, `s = Phi + z phi`.
-    fn push_gelu(&mut self, k: usize, z: &[Vec<S>]) {
-        let half = S::exact(0.5);
-        let g: Vec<S> = cauchy_square(k, z).into_iter().map(|v| -(half * v)).collect();
+    fn push_gelu(&mut self, k: usize, z: &[V]) {
+        let half = V::S::exact(0.5);
+        let g = V::cauchy_square(k, z).scale(-half);
         self.aux[2].push(g);
-        let inv_sqrt_2pi = (S::exact(2.0) * pi::<S>()).sqrt().recip();
-        let inv_sqrt_2 = S::exact(2.0).sqrt().recip();
-        let phi = integrate(k, &self.aux[2], &self.aux[0], |e| self.aux[2][0][e].exp() * inv_sqrt_2pi);
-        let cdf = integrate(k, z, &self.aux[0], |e| half * (S::one() + (z[0][e] * inv_sqrt_2).erf()));
+        let inv_sqrt_2pi = (V::S::exact(2.0) * pi::<V::S>()).sqrt().recip();
+        let inv_sqrt_2 = V::S::exact(2.0).sqrt().recip();
+        let phi = integrate(k, &self.aux[2], &self.aux[0], || self.aux[2][0].map(Elementary::Exp).scale(inv_sqrt_2pi));
+        let cdf = integrate(k, z, &self.aux[0], || {
+            z[0].scale(inv_sqrt_2).map(Elementary::Erf).add_scalar(V::S::one()).scale(half)
+        });
         self.aux[0].push(phi);
         self.aux[1].push(cdf);
-        let y = cauchy(k, z, &self.aux[1]);
-        let zphi = cauchy(k, z, &self.aux[0]);
-        let s = self.aux[1][k].iter().zip(zphi).map(|(&c, v)| c + v).collect();
+        let y = V::cauchy(k, z, &self.aux[1]);
+        let s = self.aux[1][k].add(&V::cauchy(k, z, &self.aux[0]));
         self.values.push(y);
         self.slopes.push(s);
     }
@@ -247,8 +196,8 @@ mod tests {
             let a: Vec<Vec<Interval>> = (0..=k)
                 .map(|j| vec![Interval::try_from(((j as f64 * 0.7 - 1.3).sin(), (j as f64 * 0.7 - 1.3).sin())).unwrap(); 3])
                 .collect();
-            let sq = cauchy_square(k, &a);
-            let plain = cauchy(k, &a, &a);
+            let sq = CoeffVec::cauchy_square(k, &a);
+            let plain = CoeffVec::cauchy(k, &a, &a);
             let mut truth = BigRational::from_integer(0.into());
             for j in 0..=k {
                 truth += exact(a[j][0].inf()) * exact(a[k - j][0].inf());
@@ -264,7 +213,7 @@ mod tests {
     fn recurrences_match_derivatives() {
         let z0 = 0.37_f64;
         for act in Activation::ALL {
-            let mut series = ActivationSeries::<Interval>::new(act);
+            let mut series = ActivationSeries::<Vec<Interval>>::new(act);
             let z = vec![
                 vec![Interval::try_from((z0, z0)).unwrap()],
                 vec![Interval::try_from((1.0, 1.0)).unwrap()],

@@ -5,7 +5,8 @@
 //! Notation (as in `problem::MlpArchitecture`): `a_0 = x`, `z_l = c_l W_l a_{l-1} + b_l`,
 //! `a_l = sigma_l(z_l)` for hidden layers, `h = z_L`. `c_l = 1/sqrt(fan_in)` (NTK) or 1.
 
-use super::activation::{cauchy, ActivationSeries};
+use super::activation::ActivationSeries;
+use super::coeffs::CoeffVec;
 use crate::arith::scalar::Scalar;
 use crate::problem::{Activation, MlpArchitecture, Parameterization};
 use inari::Interval;
@@ -22,8 +23,8 @@ pub struct Mlp<S> {
     pub inputs: Vec<S>,
     pub num_inputs: usize,
     /// Offset of `W_l` and of `b_l` in the flat parameter vector (index `l - 1`).
-    weight_offsets: Vec<usize>,
-    bias_offsets: Vec<usize>,
+    pub weight_offsets: Vec<usize>,
+    pub bias_offsets: Vec<usize>,
     pub num_params: usize,
 }
 
@@ -82,31 +83,33 @@ impl<S: Scalar> Mlp<S> {
         let o = self.weight_offsets[l - 1];
         &w[o..o + self.widths[l] * self.widths[l - 1]]
     }
-
-    fn biases<'a, T>(&self, w: &'a [T], l: usize) -> &'a [T] {
-        let o = self.bias_offsets[l - 1];
-        &w[o..o + self.widths[l]]
-    }
 }
 
-/// Buffers of one Taylor expansion of an MLP over its inputs. `z[l-1][k]` holds coefficient `k`
-/// of `z_l` for all inputs (`n x width_l`, row-major); likewise the activation series and the
-/// backward-pass series `delta[l-1][k]` (the cotangent of `z_l`).
+/// Buffers of one Taylor expansion of an MLP over its inputs, in the coefficient representation
+/// `V`. `z[l-1][k]` holds coefficient `k` of `z_l` for all inputs (`n x width_l`, row-major);
+/// likewise the activation series and the backward-pass series `delta[l-1][k]` (the cotangent
+/// of `z_l`).
 #[derive(Debug, Clone)]
-pub struct MlpTaylor<S> {
-    pub net: Mlp<S>,
-    z: Vec<Vec<Vec<S>>>,
-    act: Vec<ActivationSeries<S>>,
-    delta: Vec<Vec<Vec<S>>>,
+pub struct MlpSeries<V: CoeffVec> {
+    pub net: Mlp<V::S>,
+    /// The inputs `a_0 = x` (`n x d`).
+    inputs: V,
+    z: Vec<Vec<V>>,
+    act: Vec<ActivationSeries<V>>,
+    delta: Vec<Vec<V>>,
     /// `upstream[l-1][k]`: coefficient `k` of the cotangent of `a_l` (hidden layers).
-    upstream: Vec<Vec<Vec<S>>>,
+    upstream: Vec<Vec<V>>,
 }
 
-impl<S: Scalar> MlpTaylor<S> {
-    pub fn new(net: Mlp<S>) -> Self {
+/// The expansion with one scalar per entry.
+pub type MlpTaylor<S> = MlpSeries<Vec<S>>;
+
+impl<V: CoeffVec> MlpSeries<V> {
+    pub fn new(net: Mlp<V::S>) -> Self {
         let layers = net.num_layers();
         let act = net.activations.iter().map(|&a| ActivationSeries::new(a)).collect();
-        MlpTaylor {
+        MlpSeries {
+            inputs: V::from_scalars(&net.inputs),
             z: vec![Vec::new(); layers],
             delta: vec![Vec::new(); layers],
             upstream: vec![Vec::new(); layers.saturating_sub(1)],
@@ -124,57 +127,48 @@ impl<S: Scalar> MlpTaylor<S> {
     }
 
     /// Coefficient `k` of the outputs `h` (`n x outputs`), after `forward(.., k)`.
-    pub fn outputs(&self, k: usize) -> &[S] {
+    pub fn outputs(&self, k: usize) -> &V {
         &self.z[self.net.num_layers() - 1][k]
     }
 
     /// Pre-activations of layer `l` (1-based) at order `k`.
-    pub fn pre_activations(&self, l: usize, k: usize) -> &[S] {
+    pub fn pre_activations(&self, l: usize, k: usize) -> &V {
         &self.z[l - 1][k]
     }
 
     /// Activations of hidden layer `l` (1-based) at order `k`.
-    pub fn activations(&self, l: usize, k: usize) -> &[S] {
+    pub fn activations(&self, l: usize, k: usize) -> &V {
         &self.act[l - 1].values[k]
+    }
+
+    /// The activations `a_{l-1}` at order `k` feeding layer `l` (the inputs for `l = 1`).
+    fn layer_input(&self, l: usize, k: usize) -> &V {
+        if l == 1 {
+            &self.inputs
+        } else {
+            &self.act[l - 2].values[k]
+        }
     }
 
     /// Computes coefficient `k` of every forward series from the parameter coefficients
     /// `w[0..=k]`; coefficients `< k` must have been computed.
-    pub fn forward(&mut self, w: &[Vec<S>], k: usize) {
-        let net = &self.net;
-        let n = net.num_inputs;
-        for l in 1..=net.num_layers() {
-            let (din, dout) = (net.widths[l - 1], net.widths[l]);
-            let c = net.scales[l - 1];
-            let mut zk = vec![S::zero(); n * dout];
+    pub fn forward(&mut self, w: &[V], k: usize) {
+        let n = self.net.num_inputs;
+        for l in 1..=self.net.num_layers() {
+            let (din, dout) = (self.net.widths[l - 1], self.net.widths[l]);
+            let mut zk = V::zeros(n * dout);
             // z_l[k] = c sum_j A[k-j] W[j]^T (+ b[k]); A_0 = x is constant.
-            let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
+            let js = if l == 1 { k..=k } else { 0..=k };
             for j in js {
-                let wl = net.weights(&w[j], l);
-                let a: &[S] = if l == 1 { &net.inputs } else { &self.act[l - 2].values[k - j] };
-                for i in 0..n {
-                    let arow = &a[i * din..(i + 1) * din];
-                    for o in 0..dout {
-                        let wrow = &wl[o * din..(o + 1) * din];
-                        zk[i * dout + o] = S::dot(zk[i * dout + o], arow, wrow);
-                    }
-                }
+                let a = self.layer_input(l, if l == 1 { 0 } else { k - j });
+                V::matmul_acc(&mut zk, a, &w[j], self.net.weight_offsets[l - 1], din, dout);
             }
-            let b = if net.bias { Some(net.biases(&w[k], l)) } else { None };
-            for i in 0..n {
-                for o in 0..dout {
-                    let v = c * zk[i * dout + o];
-                    zk[i * dout + o] = match b {
-                        Some(b) => v + b[o],
-                        None => v,
-                    };
-                }
+            let mut zk = zk.scale(self.net.scales[l - 1]);
+            if self.net.bias {
+                V::add_bias(&mut zk, &w[k], self.net.bias_offsets[l - 1], dout);
             }
-            if self.z[l - 1].len() <= k {
-                self.z[l - 1].resize(k + 1, Vec::new());
-            }
-            self.z[l - 1][k] = zk;
-            if l < net.num_layers() {
+            set_coefficient(&mut self.z[l - 1], k, zk);
+            if l < self.net.num_layers() {
                 self.act[l - 1].push_order(&self.z[l - 1]);
             }
         }
@@ -183,79 +177,45 @@ impl<S: Scalar> MlpTaylor<S> {
     /// Given coefficient `k` of the output cotangent (`n x outputs`), computes coefficient `k` of
     /// `sum_i Dh(x_i)^T cotangent_i` (the gradient, flat in the parameter layout). Needs the
     /// forward coefficients `<= k` and the cotangent coefficients `< k` from earlier calls.
-    pub fn backward(&mut self, w: &[Vec<S>], k: usize, cotangent: Vec<S>) -> Vec<S> {
-        let net = &self.net;
-        let n = net.num_inputs;
-        let layers = net.num_layers();
-        let mut grad = vec![S::zero(); net.num_params];
+    pub fn backward(&mut self, w: &[V], k: usize, cotangent: V) -> V {
+        let n = self.net.num_inputs;
+        let layers = self.net.num_layers();
+        let mut grad = V::zeros(self.net.num_params);
         set_coefficient(&mut self.delta[layers - 1], k, cotangent);
         for l in (1..=layers).rev() {
-            let (din, dout) = (net.widths[l - 1], net.widths[l]);
-            let c = net.scales[l - 1];
+            let (din, dout) = (self.net.widths[l - 1], self.net.widths[l]);
+            let c = self.net.scales[l - 1];
             // grad W_l[k] = c sum_j delta_l[j]^T A_{l-1}[k-j]
-            let wo = net.weight_offsets[l - 1];
-            let js: Vec<usize> = if l == 1 { vec![k] } else { (0..=k).collect() };
+            let wo = self.net.weight_offsets[l - 1];
+            let js = if l == 1 { k..=k } else { 0..=k };
             for j in js {
-                let dl = &self.delta[l - 1][j];
-                let a: &[S] = if l == 1 { &net.inputs } else { &self.act[l - 2].values[k - j] };
-                for i in 0..n {
-                    let arow = &a[i * din..(i + 1) * din];
-                    for o in 0..dout {
-                        let dv = dl[i * dout + o];
-                        let g = &mut grad[wo + o * din..wo + (o + 1) * din];
-                        for (gv, av) in g.iter_mut().zip(arow) {
-                            *gv = dv.mul_add(*av, *gv);
-                        }
-                    }
-                }
+                let a = self.layer_input(l, if l == 1 { 0 } else { k - j });
+                V::outer_acc(&mut grad, wo, &self.delta[l - 1][j], a, din, dout);
             }
-            for g in &mut grad[wo..wo + dout * din] {
-                *g = c * *g;
-            }
-            if net.bias {
-                let bo = net.bias_offsets[l - 1];
-                let dl = &self.delta[l - 1][k];
-                for i in 0..n {
-                    for o in 0..dout {
-                        grad[bo + o] += dl[i * dout + o];
-                    }
-                }
+            V::scale_range(&mut grad, wo..wo + dout * din, c);
+            if self.net.bias {
+                V::column_sums_acc(&mut grad, self.net.bias_offsets[l - 1], &self.delta[l - 1][k], dout);
             }
             if l == 1 {
                 break;
             }
             // e[k] = c sum_j delta_l[j] W_l[k-j]   (n x din)
-            let mut e = vec![S::zero(); n * din];
+            let mut e = V::zeros(n * din);
             for j in 0..=k {
-                let dl = &self.delta[l - 1][j];
-                let wl = net.weights(&w[k - j], l);
-                for i in 0..n {
-                    let erow = &mut e[i * din..(i + 1) * din];
-                    for o in 0..dout {
-                        let dv = dl[i * dout + o];
-                        for (ev, wv) in erow.iter_mut().zip(&wl[o * din..(o + 1) * din]) {
-                            *ev = dv.mul_add(*wv, *ev);
-                        }
-                    }
-                }
-            }
-            for v in &mut e {
-                *v = c * *v;
+                V::transposed_matmul_acc(&mut e, &self.delta[l - 1][j], &w[k - j], wo, din, dout);
             }
             // delta_{l-1}[k] = sum_j sigma'_{l-1}[j] * e[k-j], e[k-j] from earlier orders.
-            set_coefficient(&mut self.upstream[l - 2], k, e);
-            let slopes = &self.act[l - 2].slopes;
-            let es = &self.upstream[l - 2];
-            let dk: Vec<S> = cauchy(k, slopes, es);
+            set_coefficient(&mut self.upstream[l - 2], k, e.scale(c));
+            let dk = V::cauchy(k, &self.act[l - 2].slopes, &self.upstream[l - 2]);
             set_coefficient(&mut self.delta[l - 2], k, dk);
         }
         grad
     }
 }
 
-fn set_coefficient<S: Clone>(series: &mut Vec<Vec<S>>, k: usize, value: Vec<S>) {
-    if series.len() <= k {
-        series.resize(k + 1, Vec::new());
-    }
-    series[k] = value;
+/// Stores coefficient `k` of a series whose coefficients `< k` are set (later ones are dropped).
+fn set_coefficient<V>(series: &mut Vec<V>, k: usize, value: V) {
+    series.truncate(k);
+    assert_eq!(series.len(), k, "coefficient {k} set before the lower ones");
+    series.push(value);
 }

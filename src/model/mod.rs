@@ -1,5 +1,6 @@
 //! Networks: their Taylor expansion along the gradient flow, and derivative bounds.
 //!
+//! - [`coeffs`]: the vectors of Taylor coefficients the expansions are generic over.
 //! - [`activation`]: Taylor recurrences of the activations and their global derivative bounds.
 //! - [`mlp`]: the multilayer perceptron's forward/backward Taylor passes.
 //! - [`quadratic`]: the scalar tightness family (MATH.md F7).
@@ -8,6 +9,7 @@
 //!   its per-input minimum with [`layered`], the sharper layered bound).
 
 pub mod activation;
+pub mod coeffs;
 pub mod bounds;
 pub mod layered;
 pub mod flow;

@@ -60,10 +60,10 @@ pub fn estimate(problem: &Problem, order: usize, samples: usize) -> TrajectoryEs
     let order = order.max(2);
     let w0: Vec<f64> = problem.params0.iter().map(|v| v.mid()).collect();
     let alpha = problem.alpha.enclosure.mid();
-    let initial = GradientFlow::<f64>::new(problem, None).outputs_at(&w0);
+    let initial = GradientFlow::<Vec<f64>>::new(problem, None).outputs_at(&w0);
     let offset_iv: Option<Vec<inari::Interval>> =
         problem.centred.then(|| initial.iter().map(|&o| crate::arith::vector::point(o)).collect());
-    let mut flow = GradientFlow::<f64>::new(problem, offset_iv.as_deref());
+    let mut flow = GradientFlow::<Vec<f64>>::new(problem, offset_iv.as_deref());
     let j0 = jacobian::<f64>(problem, &w0);
     let horizon = problem.horizon.enclosure.mid();
     // Parameter scale: |w0| or the reachable radius sqrt(T R0)/alpha (w0 may be 0).

@@ -1,0 +1,291 @@
+//! Vectors of Taylor coefficients: the number representation the network expansions are
+//! generic over.
+//!
+//! A Taylor expansion handles whole vectors (one coefficient of every neuron and input, or of
+//! every parameter) and only a few operations on them: elementwise sums and products with
+//! constants, the Cauchy products of series, the order-0 elementary functions, and the layer
+//! kernels (matrix products with parameter blocks). [`CoeffVec`] names these operations, so
+//! that one implementation of the recurrences (`activation`, `mlp`, `quadratic`, `flow`) serves
+//! every representation:
+//! - `Vec<S>` for a [`Scalar`] `S`: one number per entry (`f64` for the plain simulation,
+//!   intervals and balls with a radius per entry);
+//! - [`SharedBall`](crate::arith::shared_ball::SharedBall): f64 midpoints with one radius for the
+//!   whole vector, bounded per kernel from norms (`proofs/shared-ball.md`).
+//!
+//! Contract for enclosure types: every operation returns a vector whose entries contain the
+//! exact results for every choice of real numbers in the operands' entries. Layouts are
+//! row-major: a layer vector is `n x width` (input-major), a weight block `dout x din`.
+
+use crate::arith::scalar::Scalar;
+use inari::Interval;
+use std::fmt::Debug;
+use std::ops::Range;
+
+/// The order-0 elementary functions of the activation recurrences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elementary {
+    Tanh,
+    Sigmoid,
+    Sin,
+    Cos,
+    Erf,
+    Softplus,
+    Exp,
+}
+
+impl Elementary {
+    /// The function applied to a scalar (an enclosure for enclosure types).
+    pub fn apply<S: Scalar>(self, x: S) -> S {
+        match self {
+            Elementary::Tanh => x.tanh(),
+            Elementary::Sigmoid => x.sigmoid(),
+            Elementary::Sin => x.sin(),
+            Elementary::Cos => x.cos(),
+            Elementary::Erf => x.erf(),
+            Elementary::Softplus => x.softplus(),
+            Elementary::Exp => x.exp(),
+        }
+    }
+}
+
+/// A vector of Taylor coefficients (see the module documentation for the contract).
+pub trait CoeffVec: Clone + Debug + Send + Sync + 'static {
+    /// The scalar type of single numbers: constants, and the entries seen one by one.
+    type S: Scalar;
+
+    fn zeros(len: usize) -> Self;
+    /// Every entry `v`.
+    fn filled(len: usize, v: Self::S) -> Self;
+    fn from_scalars(v: &[Self::S]) -> Self;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The entries one by one (each contains the entry's exact value).
+    fn to_scalars(&self) -> Vec<Self::S>;
+    /// Enclosures of the entries.
+    fn to_intervals(&self) -> Vec<Interval> {
+        self.to_scalars().into_iter().map(Scalar::to_interval).collect()
+    }
+    /// An upper bound of every entry's magnitude.
+    fn magnitude(&self) -> f64;
+    /// Entries `range`.
+    fn slice(&self, range: Range<usize>) -> Self;
+    /// The concatenation of `parts`.
+    fn concat(parts: &[Self]) -> Self;
+
+    /// `f` of every entry.
+    fn map(&self, f: Elementary) -> Self;
+    /// `c * v`.
+    fn scale(&self, c: Self::S) -> Self;
+    /// `c + v`.
+    fn add_scalar(&self, c: Self::S) -> Self;
+    fn add(&self, other: &Self) -> Self;
+    fn sub(&self, other: &Self) -> Self;
+    fn neg(&self) -> Self;
+
+    /// `sum_{j=0}^{k} a[j] b[k-j]` entrywise: coefficient `k` of the product of two series.
+    fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self;
+    /// `sum_{j=0}^{k} a[j] a[k-j]` entrywise: coefficient `k` of the square.
+    fn cauchy_square(k: usize, a: &[Self]) -> Self;
+    /// `sum_{j=1}^{k} j a[j] b[k-j] / k` entrywise (`k >= 1`): coefficient `k` of `y` when
+    /// `y' = b a'`.
+    fn ode(k: usize, a: &[Self], b: &[Self]) -> Self;
+
+    /// `acc[i, o] += sum_m a[i, m] w[offset + o din + m]` (`acc`: `n x dout`, `a`: `n x din`).
+    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize);
+    /// `e[i, m] += sum_o delta[i, o] w[offset + o din + m]` (`e`: `n x din`, `delta`: `n x dout`).
+    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize);
+    /// `grad[offset + o din + m] += sum_i delta[i, o] a[i, m]`.
+    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize);
+    /// `grad[offset + o] += sum_i delta[i, o]`.
+    fn column_sums_acc(grad: &mut Self, offset: usize, delta: &Self, dout: usize);
+    /// `z[i, o] += b[offset + o]` (`z`: `n x dout`).
+    fn add_bias(z: &mut Self, b: &Self, offset: usize, dout: usize);
+    /// `v[range] *= c`.
+    fn scale_range(v: &mut Self, range: Range<usize>, c: Self::S);
+}
+
+impl<S: Scalar> CoeffVec for Vec<S> {
+    type S = S;
+
+    fn zeros(len: usize) -> Self {
+        vec![S::zero(); len]
+    }
+    fn filled(len: usize, v: S) -> Self {
+        vec![v; len]
+    }
+    fn from_scalars(v: &[S]) -> Self {
+        v.to_vec()
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn to_scalars(&self) -> Vec<S> {
+        self.clone()
+    }
+    fn magnitude(&self) -> f64 {
+        self.iter().map(|x| x.magnitude()).fold(0.0, f64::max)
+    }
+    fn slice(&self, range: Range<usize>) -> Self {
+        self[range].to_vec()
+    }
+    fn concat(parts: &[Self]) -> Self {
+        parts.concat()
+    }
+
+    fn map(&self, f: Elementary) -> Self {
+        self.iter().map(|&x| f.apply(x)).collect()
+    }
+    fn scale(&self, c: S) -> Self {
+        self.iter().map(|&x| c * x).collect()
+    }
+    fn add_scalar(&self, c: S) -> Self {
+        self.iter().map(|&x| c + x).collect()
+    }
+    fn add(&self, other: &Self) -> Self {
+        self.iter().zip(other).map(|(&x, &y)| x + y).collect()
+    }
+    fn sub(&self, other: &Self) -> Self {
+        self.iter().zip(other).map(|(&x, &y)| x - y).collect()
+    }
+    fn neg(&self) -> Self {
+        self.iter().map(|&x| -x).collect()
+    }
+
+    fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self {
+        kernels::cauchy(k, |j| &a[j], |j| &b[j])
+    }
+    fn cauchy_square(k: usize, a: &[Self]) -> Self {
+        kernels::cauchy_square(k, |j| &a[j])
+    }
+    fn ode(k: usize, a: &[Self], b: &[Self]) -> Self {
+        kernels::ode(k, |j| &a[j], |j| &b[j])
+    }
+
+    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+        kernels::matmul_acc(acc, a, &w[offset..offset + din * dout], din, dout)
+    }
+    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+        kernels::transposed_matmul_acc(e, delta, &w[offset..offset + din * dout], din, dout)
+    }
+    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize) {
+        kernels::outer_acc(&mut grad[offset..offset + din * dout], delta, a, din, dout)
+    }
+    fn column_sums_acc(grad: &mut Self, offset: usize, delta: &Self, dout: usize) {
+        kernels::column_sums_acc(&mut grad[offset..offset + dout], delta, dout)
+    }
+    fn add_bias(z: &mut Self, b: &Self, offset: usize, dout: usize) {
+        kernels::add_bias(z, &b[offset..offset + dout], dout)
+    }
+    fn scale_range(v: &mut Self, range: Range<usize>, c: S) {
+        for x in &mut v[range] {
+            *x = c * *x;
+        }
+    }
+}
+
+/// The loops over entries, shared by every representation that stores one number per entry
+/// (`Vec<S>`, and the midpoints of `SharedBall`, which must cost what the plain f64 code
+/// costs). Coefficient `j` of a series is `a(j)`.
+pub mod kernels {
+    use crate::arith::scalar::Scalar;
+
+    /// `sum_{j=0}^{k} a(j) b(k-j)` entrywise, one fused multiply-add per term, in order of `j`.
+    pub fn cauchy<'a, S: Scalar>(k: usize, a: impl Fn(usize) -> &'a [S], b: impl Fn(usize) -> &'a [S]) -> Vec<S> {
+        let n = a(k).len();
+        let mut acc = vec![S::zero(); n];
+        for j in 0..=k {
+            for ((out, &x), &y) in acc.iter_mut().zip(&a(j)[..n]).zip(&b(k - j)[..n]) {
+                *out = x.mul_add(y, *out);
+            }
+        }
+        acc
+    }
+
+    /// `sum_{j=0}^{k} a(j) a(k-j)` as `2 sum_{j < k-j} a(j) a(k-j) + [k even] a(k/2)^2` (the
+    /// same real number; about half the multiplications of [`cauchy`]; for intervals an
+    /// enclosure as wide as the plain product up to rounding, since the factor 2 is exact).
+    pub fn cauchy_square<'a, S: Scalar>(k: usize, a: impl Fn(usize) -> &'a [S]) -> Vec<S> {
+        let n = a(k).len();
+        let mut acc = vec![S::zero(); n];
+        for j in 0..k.div_ceil(2) {
+            for ((out, &x), &y) in acc.iter_mut().zip(&a(j)[..n]).zip(&a(k - j)[..n]) {
+                *out = x.mul_add(y, *out);
+            }
+        }
+        let two = S::exact(2.0);
+        acc.iter_mut().for_each(|v| *v = two * *v);
+        if k % 2 == 0 {
+            for (out, &x) in acc.iter_mut().zip(&a(k / 2)[..n]) {
+                *out = x.mul_add(x, *out);
+            }
+        }
+        acc
+    }
+
+    /// `(sum_{j=1}^{k} (j a(j)) b(k-j)) * (1/k)` entrywise: the product `j a(j)` first, then
+    /// one fused multiply-add per term; the quotient by `k` as a product with `1/k`.
+    pub fn ode<'a, S: Scalar>(k: usize, a: impl Fn(usize) -> &'a [S], b: impl Fn(usize) -> &'a [S]) -> Vec<S> {
+        let n = a(k).len();
+        let mut acc = vec![S::zero(); n];
+        for j in 1..=k {
+            let jf = S::exact(j as f64);
+            for ((out, &x), &y) in acc.iter_mut().zip(&a(j)[..n]).zip(&b(k - j)[..n]) {
+                *out = (jf * x).mul_add(y, *out);
+            }
+        }
+        let inv_k = S::one() / S::exact(k as f64);
+        acc.iter_mut().for_each(|v| *v = *v * inv_k);
+        acc
+    }
+
+    /// `acc[i, o] = dot(acc[i, o]; a[i, :], w[o, :])` with [`Scalar::dot`] (`w`: `dout x din`).
+    pub fn matmul_acc<S: Scalar>(acc: &mut [S], a: &[S], w: &[S], din: usize, dout: usize) {
+        for (arow, zrow) in a.chunks_exact(din).zip(acc.chunks_exact_mut(dout)) {
+            for (z, wrow) in zrow.iter_mut().zip(w.chunks_exact(din)) {
+                *z = S::dot(*z, arow, wrow);
+            }
+        }
+    }
+
+    /// `e[i, m] += delta[i, o] w[o, m]` for `o = 0, 1, ...` in turn (fused multiply-adds).
+    pub fn transposed_matmul_acc<S: Scalar>(e: &mut [S], delta: &[S], w: &[S], din: usize, dout: usize) {
+        for (erow, drow) in e.chunks_exact_mut(din).zip(delta.chunks_exact(dout)) {
+            for (&dv, wrow) in drow.iter().zip(w.chunks_exact(din)) {
+                for (ev, &wv) in erow.iter_mut().zip(wrow) {
+                    *ev = dv.mul_add(wv, *ev);
+                }
+            }
+        }
+    }
+
+    /// `g[o, m] += delta[i, o] a[i, m]` for `i = 0, 1, ...` in turn (fused multiply-adds).
+    pub fn outer_acc<S: Scalar>(g: &mut [S], delta: &[S], a: &[S], din: usize, dout: usize) {
+        for (arow, drow) in a.chunks_exact(din).zip(delta.chunks_exact(dout)) {
+            for (&dv, grow) in drow.iter().zip(g.chunks_exact_mut(din)) {
+                for (gv, &av) in grow.iter_mut().zip(arow) {
+                    *gv = dv.mul_add(av, *gv);
+                }
+            }
+        }
+    }
+
+    /// `g[o] += delta[i, o]` for `i = 0, 1, ...` in turn.
+    pub fn column_sums_acc<S: Scalar>(g: &mut [S], delta: &[S], dout: usize) {
+        for drow in delta.chunks_exact(dout) {
+            for (gv, &d) in g.iter_mut().zip(drow) {
+                *gv += d;
+            }
+        }
+    }
+
+    /// `z[i, o] += b[o]`.
+    pub fn add_bias<S: Scalar>(z: &mut [S], b: &[S], dout: usize) {
+        for zrow in z.chunks_exact_mut(dout) {
+            for (zv, &bv) in zrow.iter_mut().zip(b) {
+                *zv += bv;
+            }
+        }
+    }
+}
