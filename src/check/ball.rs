@@ -80,22 +80,78 @@ fn radius(prop: f64, dir: std::cmp::Ordering, m: &Float, exact_inputs: bool) -> 
     }
 }
 
+thread_local! {
+    /// Floats of precision [`PREC`] given back by [`recycle`], handed out again by [`fresh`]:
+    /// an expansion creates and drops hundreds of thousands of midpoints, and an MPFR
+    /// allocation plus its release costs more instructions than the arithmetic on it.
+    static SPARE: std::cell::RefCell<Vec<Float>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// At most this many spare floats are kept per thread (about 50 MB).
+const SPARE_LIMIT: usize = 1 << 20;
+
+/// A float of precision [`PREC`] with an unspecified value (a spare one when available). Every
+/// caller assigns it before reading it.
+#[inline]
+fn fresh() -> Float {
+    SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_else(|| Float::new(PREC))
+}
+
+/// Gives the midpoints of `balls` back for reuse by [`fresh`] (on this thread). Only a matter
+/// of speed: values are never read from a spare float.
+pub fn recycle(balls: impl IntoIterator<Item = Ball>) {
+    SPARE.with(|s| {
+        let mut spare = s.borrow_mut();
+        for b in balls {
+            if spare.len() >= SPARE_LIMIT {
+                break;
+            }
+            if b.m.prec() == PREC {
+                spare.push(b.m);
+            }
+        }
+    })
+}
+
+/// [`recycle`] for a series (a vector of coefficient vectors).
+pub fn recycle_series(series: impl IntoIterator<Item = Vec<Ball>>) {
+    for v in series {
+        recycle(v);
+    }
+}
+
 /// A ball `[m - r, m + r]`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Ball {
     pub m: Float,
     pub r: f64,
 }
 
+impl Clone for Ball {
+    /// The same ball (the midpoint copied exactly into a float of its own precision).
+    fn clone(&self) -> Ball {
+        if self.m.prec() != PREC {
+            return Ball { m: self.m.clone(), r: self.r };
+        }
+        let mut m = fresh();
+        m.assign(&self.m);
+        Ball { m, r: self.r }
+    }
+}
+
 impl Ball {
     /// `{0}`.
     pub fn zero() -> Ball {
-        Ball { m: Float::new(PREC), r: 0.0 }
+        let mut m = fresh();
+        m.assign(0u32);
+        Ball { m, r: 0.0 }
     }
 
     /// The exact f64 `x` (exact since `PREC >= 53`).
     pub fn exact(x: f64) -> Ball {
-        Ball { m: Float::with_val(PREC, x), r: 0.0 }
+        let mut m = fresh();
+        m.assign(x);
+        Ball { m, r: 0.0 }
     }
 
     /// The exact float `x`, rounded to `PREC` bits (error added to the radius).
@@ -156,26 +212,31 @@ impl Ball {
 
     /// `self + other`.
     pub fn add(&self, o: &Ball) -> Ball {
-        let (m, dir) = Float::with_val_round(PREC, &self.m + &o.m, Round::Nearest);
+        let mut m = fresh();
+        let dir = m.assign_round(&self.m + &o.m, Round::Nearest);
         let r = radius(self.r + o.r, dir, &m, self.r == 0.0 && o.r == 0.0);
         Ball { m, r }
     }
 
     /// `self - other`.
     pub fn sub(&self, o: &Ball) -> Ball {
-        let (m, dir) = Float::with_val_round(PREC, &self.m - &o.m, Round::Nearest);
+        let mut m = fresh();
+        let dir = m.assign_round(&self.m - &o.m, Round::Nearest);
         let r = radius(self.r + o.r, dir, &m, self.r == 0.0 && o.r == 0.0);
         Ball { m, r }
     }
 
     /// `-self` (exact).
     pub fn neg(&self) -> Ball {
-        Ball { m: Float::with_val(PREC, -&self.m), r: self.r }
+        let mut m = fresh();
+        m.assign(-&self.m);
+        Ball { m, r: self.r }
     }
 
     /// `self * other`.
     pub fn mul(&self, o: &Ball) -> Ball {
-        let (m, dir) = Float::with_val_round(PREC, &self.m * &o.m, Round::Nearest);
+        let mut m = fresh();
+        let dir = m.assign_round(&self.m * &o.m, Round::Nearest);
         let prop = if self.r == 0.0 && o.r == 0.0 { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
         let r = radius(prop, dir, &m, self.r == 0.0 && o.r == 0.0);
         Ball { m, r }
@@ -183,14 +244,16 @@ impl Ball {
 
     /// `self * k` for an integer `k`.
     pub fn mul_int(&self, k: i64) -> Ball {
-        let (m, dir) = Float::with_val_round(PREC, &self.m * k, Round::Nearest);
+        let mut m = fresh();
+        let dir = m.assign_round(&self.m * k, Round::Nearest);
         let r = radius(self.r * (k.unsigned_abs() as f64), dir, &m, self.r == 0.0);
         Ball { m, r }
     }
 
     /// `self / k` for an integer `k != 0`.
     pub fn div_int(&self, k: i64) -> Ball {
-        let (m, dir) = Float::with_val_round(PREC, &self.m / k, Round::Nearest);
+        let mut m = fresh();
+        let dir = m.assign_round(&self.m / k, Round::Nearest);
         let r = radius(self.r / (k.unsigned_abs() as f64), dir, &m, self.r == 0.0);
         Ball { m, r }
     }

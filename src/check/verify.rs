@@ -372,6 +372,8 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         lin_centre = lin_end.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
         lin_radius = up(lin_rad_step + rad_norm(&lin_end));
         let _ = &pieces[k].h;
+        pt.recycle();
+        bx.recycle();
     }
 
     for i in 0..n_out {
