@@ -391,6 +391,22 @@ struct Acc256 {
 }
 
 impl Acc256 {
+    /// `floor(self / 2^d)` (arithmetic shift of the 256-bit two's complement value, `d >= 1`).
+    #[inline]
+    fn shift_right(&mut self, d: u64) {
+        if d >= 256 {
+            let fill = self.hi >> 127;
+            self.hi = fill;
+            self.lo = fill as u128;
+        } else if d >= 128 {
+            self.lo = (self.hi >> (d - 128)) as u128;
+            self.hi >>= 127;
+        } else if d > 0 {
+            self.lo = (self.lo >> d) | ((self.hi as u128) << (128 - d));
+            self.hi >>= d;
+        }
+    }
+
     /// Adds (or subtracts, `negative`) the non-negative value `vh 2^128 + vl`, `vh < 2^64`,
     /// without branches: the operand is negated in 256-bit two's complement (`!v + 1`) when
     /// `negative`, then added modulo `2^256`; the result is exact as long as the true sum lies
@@ -435,31 +451,27 @@ thread_local! {
 /// value the checker meets) the result is the whole line.
 const EXP_LIMIT: i64 = 1 << 40;
 
-/// One exact term `+-M 2^(E - 256)`, `M = (high, low) < 2^256`.
-#[derive(Clone, Copy)]
-struct Term {
-    negative: bool,
-    high: u128,
-    low: u128,
-    e: i64,
-}
-
 /// An exact dot-product accumulator: `begin(acc)`, `add(x, y)` for every pair, `finish(out)`
 /// writes a ball containing `acc + sum x y` for every choice of the numbers in the balls.
 ///
 /// Method (proof: `proofs/checker.md`, "Ball arithmetic", `dot_acc`): every product of
-/// midpoints is formed exactly (256 bits, [`mul_128`]); at `finish` each is truncated to the
-/// fixed point `2^L`, `L = max_i E_i - 192`, and added into a 256-bit integer (error below
-/// `2^L` per non-zero term); the sum is truncated to its top 128 bits (error below
-/// `ROUND |result|`) and scaled exactly by MPFR. The radius is the propagated radii
-/// `|a_i| r(b_i) + r(a_i) |b_i| + r(a_i) r(b_i)` plus `r(acc)`, the truncations `nz 2^L`
-/// (`nz` non-zero terms) and `ROUND |result|`, inflated by [`up_n`].
+/// midpoints is formed exactly (256 bits, [`mul_128`]) and added, truncated to the fixed point
+/// `2^L`, `L = E - 192` for the largest exponent `E` so far, into a 256-bit integer (error below
+/// `2^L` per non-zero term); when a larger exponent arrives, the integer is shifted right to the
+/// new fixed point (error below the new `2^L`). At `finish` the sum is truncated to its top 128
+/// bits (error below `ROUND |result|`) and scaled exactly by MPFR. The radius is the
+/// propagated radii `|a_i| r(b_i) + r(a_i) |b_i| + r(a_i) r(b_i)` plus `r(acc)`, the
+/// truncations `(nz + shifts) 2^L` and `ROUND |result|`, inflated by [`up_n`].
 pub struct Dot {
-    terms: Vec<Term>,
+    sum: Acc256,
+    /// The largest exponent `E` of the non-zero terms so far (`i64::MIN` before the first).
+    emax: i64,
+    /// Non-zero terms added, and right shifts of `sum` to a new fixed point.
+    nz: usize,
+    shifts: usize,
     rad: f64,
     n: usize,
     finite: bool,
-    emax: i64,
 }
 
 impl Default for Dot {
@@ -471,32 +483,56 @@ impl Default for Dot {
 impl Dot {
     /// An accumulator (call [`Dot::begin`] before use).
     pub fn new() -> Dot {
-        Dot { terms: Vec::with_capacity(64), rad: 0.0, n: 0, finite: true, emax: i64::MIN }
-    }
-
-    /// Starts the sum `acc + ...`.
-    #[inline]
-    pub fn begin(&mut self, acc: &Ball) {
-        self.terms.clear();
-        self.rad = acc.r;
-        self.n = 0;
-        self.finite = acc.m.is_finite();
-        self.emax = i64::MIN;
-        if acc.m.is_normal() {
-            let (negative, mant, e) = parts(&acc.m);
-            self.emax = e;
-            self.terms.push(Term { negative, high: mant, low: 0, e });
-        }
+        Dot { sum: Acc256 { hi: 0, lo: 0 }, emax: i64::MIN, nz: 0, shifts: 0, rad: 0.0, n: 0, finite: true }
     }
 
     /// Starts the sum `0 + ...`.
     #[inline]
     pub fn begin_zero(&mut self) {
-        self.terms.clear();
+        self.sum = Acc256 { hi: 0, lo: 0 };
+        self.emax = i64::MIN;
+        self.nz = 0;
+        self.shifts = 0;
         self.rad = 0.0;
         self.n = 0;
         self.finite = true;
-        self.emax = i64::MIN;
+    }
+
+    /// Starts the sum `acc + ...`.
+    #[inline]
+    pub fn begin(&mut self, acc: &Ball) {
+        self.begin_zero();
+        self.rad = acc.r;
+        self.finite = acc.m.is_finite();
+        if acc.m.is_normal() {
+            let (negative, mant, e) = parts(&acc.m);
+            self.add_term(negative, mant, 0, e);
+        }
+    }
+
+    /// Adds the exact term `+-(high 2^128 + low) 2^(e - 256)`, truncated to the fixed point.
+    #[inline]
+    fn add_term(&mut self, negative: bool, high: u128, low: u128, e: i64) {
+        if self.nz == 0 {
+            self.emax = e;
+        } else if e > self.emax {
+            // New fixed point 2^(e - 192): floor(sum / 2^d), an error below the new unit.
+            self.sum.shift_right(e.saturating_sub(self.emax) as u64);
+            self.emax = e;
+            self.shifts += 1;
+        }
+        self.nz += 1;
+        // The term is added as floor(P / 2^s) 2^L, s = emax - E + 64 >= 64 (L = emax - 192):
+        // each added value is below 2^192, and the sum fits in 256 bits.
+        let s = self.emax.saturating_sub(e).saturating_add(64) as u64;
+        let (vh, vl) = if s >= 256 {
+            (0, 0)
+        } else if s >= 128 {
+            (0, high >> (s - 128))
+        } else {
+            (high >> s, (low >> s) | (high << (128 - s)))
+        };
+        self.sum.add(negative, vh, vl);
     }
 
     /// Adds `x * y`.
@@ -510,9 +546,7 @@ impl Dot {
                 self.rad += mag_parts(mx, ex) * y.r + x.r * mag_parts(my, ey) + x.r * y.r;
             }
             let (high, low) = mul_128(mx, my);
-            let e = ex + ey;
-            self.emax = self.emax.max(e);
-            self.terms.push(Term { negative: sx != sy, high, low, e });
+            self.add_term(sx != sy, high, low, ex + ey);
         } else {
             if x.r != 0.0 || y.r != 0.0 {
                 self.rad += mag(&x.m) * y.r + x.r * mag(&y.m) + x.r * y.r;
@@ -525,7 +559,7 @@ impl Dot {
 
     /// Writes the ball of the sum into `out` (reusing its float).
     pub fn finish(&mut self, out: &mut Ball) {
-        let nz = self.terms.len();
+        let nz = self.nz;
         if !self.finite || (nz > 0 && self.emax.abs() > EXP_LIMIT) {
             out.m.assign(0);
             out.r = f64::INFINITY;
@@ -537,22 +571,8 @@ impl Dot {
             out.r = up_n(self.rad, self.n);
             return;
         }
-        // Each term M 2^(E - 256) is added as floor(M / 2^s) 2^L, s = emax - E + 64 >= 64
-        // (L = emax - 192): each added value is below 2^192, and nz of them fit in 256 bits.
-        let emax = self.emax;
-        let l = emax - 192;
-        let mut sum = Acc256 { hi: 0, lo: 0 };
-        for t in &self.terms {
-            let s = (emax - t.e + 64) as u64;
-            let (vh, vl) = if s >= 256 {
-                (0, 0)
-            } else if s >= 128 {
-                (0, t.high >> (s - 128))
-            } else {
-                (t.high >> s, (t.low >> s) | (t.high << (128 - s)))
-            };
-            sum.add(t.negative, vh, vl);
-        }
+        let l = self.emax - 192;
+        let sum = self.sum;
         let negative = sum.hi < 0;
         let (hi, lo) = if negative {
             // two's complement negation of the 256-bit value
@@ -576,7 +596,7 @@ impl Dot {
             out.m.neg_assign();
         }
         out.m <<= (l + sh as i64) as isize;
-        let trunc = nz as f64 * pow2_up(l);
+        let trunc = (nz + self.shifts) as f64 * pow2_up(l);
         let round = if sh == 0 { 0.0 } else { ROUND * mag(&out.m) };
         out.r = up_n(self.rad + trunc + round, self.n);
     }
