@@ -39,11 +39,9 @@ pub fn up_n(x: f64, n: usize) -> f64 {
     x * (1.0 + k * 2.220446049250313e-16) + k * TINY
 }
 
-/// An upper bound of `|x|` as an f64 up to one rounding (relative `2^-53`), which the radius
-/// expressions account for through [`up`]. Read from MPFR's representation: a finite non-zero
-/// `x` is `0.b1b2... * 2^exp` with the top limb `L` (64 bits, top bit set) holding `b1..b64`,
-/// so `|x| <= (L + 1) 2^(exp - 64)`. Exponents outside f64's range give `+inf` (huge) or
-/// `2^-960` (tiny, `>= 2^exp`).
+/// An upper bound of `|x|` as an f64, read from MPFR's representation: a finite non-zero `x`
+/// is `0.b1b2... * 2^exp` with the top limb (64 bits, top bit set) holding `b1..b64`; the bound
+/// is [`mag_parts`] of it. Exponents outside f64's range give `+inf` (huge) or `2^-960` (tiny).
 #[inline]
 pub fn mag(x: &Float) -> f64 {
     if x.is_zero() {
@@ -350,20 +348,21 @@ fn parts(x: &Float) -> (bool, u128, i64) {
     }
 }
 
-/// [`mag`] of a finite non-zero float from its [`parts`] `(M, e)`: the same bound
-/// `(L + 1) 2^(e - 64)` with the top limb `L = M >> 64`, the same out-of-range cases.
+/// [`mag`] of a finite non-zero float from its [`parts`] `(M, e)`: `(T + 1) 2^(e - 53)` with
+/// the top 53 bits `T = M >> 75` (so `|x| = M 2^(e - 128) < (T + 1) 2^(e - 53)`, computed
+/// exactly: `T + 1 <= 2^53`, and the scale is a power of two); `+inf` for `e > 1023` and
+/// `2^-960 >= 2^e > |x|` for `e < -960`.
 #[inline]
 fn mag_parts(mant: u128, exp: i64) -> f64 {
-    let e = exp - 64;
-    if e > 1023 - 64 {
+    if exp > 1023 {
         return f64::INFINITY;
     }
-    if e < -1000 {
+    if exp < -960 {
         return 2f64.powi(-960);
     }
-    // 2^e exactly, built from its bits (e is in the normal range here).
-    let scale = f64::from_bits(((e + 1023) as u64) << 52);
-    ((mant >> 64) as u64 as f64 + 1.0) * scale
+    // 2^(e - 53) exactly, built from its bits (normal range here); T < 2^53 converts exactly.
+    let scale = f64::from_bits(((exp - 53 + 1023) as u64) << 52);
+    ((mant >> 75) as i64 as f64 + 1.0) * scale
 }
 
 /// The exact 256-bit product `a * b` of two 128-bit integers as `(high, low)` halves.
