@@ -214,9 +214,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         let mut accepted = None;
         let mut remainder_rejected = false;
         for _ in 0..40 {
-            // The last step is the exact remainder of the horizon, enclosed.
-            // Compared exactly, so that the last step ends exactly at T.
-            let (h_exact, h_iv) = if !h_try.is_finite() || f64_to_rational(h_try) >= remaining {
+            // The last step is the exact remainder of the horizon, enclosed: taken whenever the
+            // attempt reaches the nearest f64 of the remainder (an attempt rounded just below
+            // the exact remainder would leave a sub-ulp last step, one more step's work).
+            let (h_exact, h_iv) = if !h_try.is_finite() || h_try >= remaining_f || f64_to_rational(h_try) >= remaining {
                 (remaining.clone(), rational_to_interval(&remaining))
             } else {
                 let h = h_try;
