@@ -165,6 +165,15 @@ impl Scalar for Ball {
         let spread = self.rad.mul_add(a.mid.abs() + a.rad, self.mid.abs() * a.rad) + b.rad;
         Ball { mid, rad: radius_up(REL_ROUNDING.mul_add(mid.abs(), spread)) }
     }
+    /// Below 8 terms sequential `mul_add`s: the four lanes of `dot_four_way` would cost three
+    /// more ball additions than they save (gf-mlp-small's first layer has 2 inputs).
+    fn dot(acc: Self, xs: &[Self], ys: &[Self]) -> Self {
+        if xs.len().min(ys.len()) < 8 {
+            xs.iter().zip(ys).fold(acc, |a, (x, y)| x.mul_add(*y, a))
+        } else {
+            super::scalar::dot_four_way(acc, xs, ys)
+        }
+    }
     fn recip(self) -> Self {
         Ball::from_fast(Scalar::recip(self.to_fast()))
     }
