@@ -73,8 +73,6 @@ pub trait CoeffVec: Clone + Debug + Send + Sync + 'static {
     }
     /// An upper bound of every entry's magnitude.
     fn magnitude(&self) -> f64;
-    /// Entries `range`.
-    fn slice(&self, range: Range<usize>) -> Self;
     /// The concatenation of `parts`.
     fn concat(parts: &[Self]) -> Self;
 
@@ -130,9 +128,6 @@ impl<S: Scalar> CoeffVec for Vec<S> {
     }
     fn magnitude(&self) -> f64 {
         self.iter().map(|x| x.magnitude()).fold(0.0, f64::max)
-    }
-    fn slice(&self, range: Range<usize>) -> Self {
-        self[range].to_vec()
     }
     fn concat(parts: &[Self]) -> Self {
         parts.concat()
@@ -220,7 +215,7 @@ pub mod kernels {
         }
         let two = S::exact(2.0);
         acc.iter_mut().for_each(|v| *v = two * *v);
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             for (out, &x) in acc.iter_mut().zip(&a(k / 2)[..n]) {
                 *out = x.mul_add(x, *out);
             }
