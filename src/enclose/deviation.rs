@@ -65,6 +65,10 @@ impl DeviationPiece {
     }
 }
 
+/// The search stops when the bracket is within this fraction of `2 rho` (the width no
+/// bisection can remove) of its limit, so that `sup D`'s width grows by at most this fraction.
+const RADIUS_SLACK: f64 = 0.01;
+
 /// A candidate subinterval `[lo, hi]` of piece `piece` with its upper bound.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
@@ -91,8 +95,9 @@ impl Ord for Candidate {
     }
 }
 
-/// Brackets `sup D` over the union of the pieces, stopping when the bracket's relative width is
-/// below `rtol` or after `max_evaluations` bisections. `lower` may start from a known lower bound.
+/// Brackets `sup D` over the union of the pieces, stopping when the bracket's width is within
+/// `rtol` (relative) plus [`RADIUS_SLACK`] of twice the top piece's radius, or after
+/// `max_evaluations` bisections. `lower` may start from a known lower bound.
 pub fn sup_deviation(pieces: &[DeviationPiece], rtol: f64, max_evaluations: usize) -> Interval {
     let mut lower: f64 = 0.0;
     let mut heap = BinaryHeap::new();
@@ -108,7 +113,12 @@ pub fn sup_deviation(pieces: &[DeviationPiece], rtol: f64, max_evaluations: usiz
     }
     let mut evaluations = 0;
     while let Some(top) = heap.peek().copied() {
-        let converged = top.upper <= lower + rtol * lower.abs() || top.upper <= f64::MIN_POSITIVE;
+        // The bracket cannot close below twice the piece's radius (the upper bounds add it, the
+        // lower bounds subtract it): stop when the search's own excess is within RADIUS_SLACK
+        // of that gap (or within rtol of lower). A heuristic: stopping earlier only widens the
+        // returned bracket, which stays valid.
+        let floor = 2.0 * pieces[top.piece].radius * (1.0 + RADIUS_SLACK);
+        let converged = top.upper <= lower + floor + rtol * lower.abs() || top.upper <= f64::MIN_POSITIVE;
         if converged || evaluations >= max_evaluations {
             break;
         }

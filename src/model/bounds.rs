@@ -141,22 +141,30 @@ fn mlp_bounds(net: &Mlp<Interval>, hidden: &HiddenActivations, w: &[Interval], b
     let d = net.widths[0];
     let mut gradient = Vec::with_capacity(net.num_inputs);
     let mut hessian = Vec::with_capacity(net.num_inputs);
+    // Workspaces reused for every input: linear forms (length L) and quadratic forms (L x L,
+    // row-major).
+    let mut ga = vec![F::ZERO; layers];
+    let mut qa = vec![F::ZERO; layers * layers];
+    let mut gz = ga.clone();
+    let mut qz = qa.clone();
     for i in 0..net.num_inputs {
         let mut a_norm = pt(poly::norm2_upper(&net.inputs[i * d..(i + 1) * d]));
-        let mut ga = vec![F::ZERO; layers];
-        let mut qa = vec![vec![F::ZERO; layers]; layers];
-        let mut gz = ga.clone();
-        let mut qz = qa.clone();
+        ga.fill(F::ZERO);
+        qa.fill(F::ZERO);
         for l in 1..=layers {
             let c = pt(net.scales[l - 1].mag());
             let co = c * omegas[l - 1];
             // |z_l'| <= c omega |a'| + nu_l sqrt(c^2 |a|^2 + [bias])
-            gz = ga.iter().map(|&g| co * g).collect();
+            for (z, &a) in gz.iter_mut().zip(&ga) {
+                *z = co * a;
+            }
             gz[l - 1] = gz[l - 1] + Scalar::sqrt(c * c * a_norm * a_norm + bias_term);
             // |z_l''| <= c omega |a''| + 2 c nu_l |a'|
-            qz = qa.iter().map(|row| row.iter().map(|&q| co * q).collect()).collect();
+            for (z, &a) in qz.iter_mut().zip(&qa) {
+                *z = co * a;
+            }
             for k in 0..layers {
-                qz[l - 1][k] = qz[l - 1][k] + two * c * ga[k];
+                qz[(l - 1) * layers + k] = qz[(l - 1) * layers + k] + two * c * ga[k];
             }
             if l == layers {
                 break;
@@ -165,10 +173,14 @@ fn mlp_bounds(net: &Mlp<Interval>, hidden: &HiddenActivations, w: &[Interval], b
             let (s1, s2) = (pt(s1), pt(s2));
             let width = net.widths[l];
             // |a_l'| <= s1 |z_l'|;  |a_l''| <= s2 |z_l'|^2 + s1 |z_l''|
-            ga = gz.iter().map(|&g| s1 * g).collect();
-            qa = (0..layers)
-                .map(|r| (0..layers).map(|k| s2 * gz[r] * gz[k] + s1 * qz[r][k]).collect())
-                .collect();
+            for (a, &z) in ga.iter_mut().zip(&gz) {
+                *a = s1 * z;
+            }
+            for r in 0..layers {
+                for k in 0..layers {
+                    qa[r * layers + k] = s2 * gz[r] * gz[k] + s1 * qz[r * layers + k];
+                }
+            }
             a_norm = pt(poly::norm2_upper(&hidden[l - 1][i * width..(i + 1) * width]));
             if ball.is_some() {
                 // Mean value inequality along the segment from the centre (inside the ball).
@@ -176,8 +188,7 @@ fn mlp_bounds(net: &Mlp<Interval>, hidden: &HiddenActivations, w: &[Interval], b
             }
         }
         gradient.push(poly::norm2_upper(&gz));
-        let flat: Vec<F> = qz.into_iter().flatten().collect();
-        hessian.push(poly::norm2_upper(&flat));
+        hessian.push(poly::norm2_upper(&qz));
     }
     DerivativeBounds { gradient, hessian }
 }

@@ -185,48 +185,53 @@ pub fn mlp_layered(net: &Mlp<Interval>, hidden: &HiddenActivations, w0: &[Interv
     let mut hessian = Vec::with_capacity(n);
     let norm = |v: &[F]| pt(norm2_upper(v));
     let inorm = |v: &[Interval]| pt(norm2_upper(v));
-    let mut s2 = Vec::new();
+    // Workspaces reused for every input: per layer l (index l - 1) the linear forms gz_l and
+    // ga_{l-1} (length L each, row-major), s1_l, and max_j |W_{l+1}[:, j]| s2_{l,j} (the factor
+    // pi_{l+1} c_{l+1} of gamma_l is applied below, once per layer instead of once per neuron).
+    let mut gzs = vec![F::ZERO; layers * layers];
+    let mut gas_prev = vec![F::ZERO; layers * layers];
+    let mut s1s = vec![F::ZERO; layers];
+    let mut col_s2 = vec![0.0f64; layers];
+    let mut ga = vec![F::ZERO; layers];
+    let mut pis = vec![pt(1.0); layers + 1];
     for i in 0..n {
         let mut a_norm = inorm(&net.inputs[i * d..(i + 1) * d]);
-        let mut ga = vec![F::ZERO; layers];
-        // Per layer: gz_l, ga_{l-1}, s1_l, and gamma_l (below).
-        let mut gzs: Vec<Vec<F>> = Vec::with_capacity(layers);
-        let mut gas_prev: Vec<Vec<F>> = Vec::with_capacity(layers);
-        let mut s1s: Vec<F> = Vec::with_capacity(layers);
-        // max_j |W_{l+1}[:, j]| |sigma_l''_j| per hidden layer l (the factor pi_{l+1} c_{l+1}
-        // is applied below, once per layer, instead of once per neuron).
-        let mut col_s2: Vec<f64> = Vec::with_capacity(layers);
+        ga.fill(F::ZERO);
         for l in 1..=layers {
             let c = scales[l - 1];
-            let mut gz: Vec<F> = ga.iter().map(|&g| c * omegas[l - 1] * g).collect();
-            gz[l - 1] = gz[l - 1] + Scalar::sqrt(c * c * a_norm * a_norm + bias_term);
-            gas_prev.push(ga.clone());
+            let co = c * omegas[l - 1];
+            let row = (l - 1) * layers..l * layers;
+            for (z, &g) in gzs[row.clone()].iter_mut().zip(&ga) {
+                *z = co * g;
+            }
+            gzs[(l - 1) * layers + l - 1] = gzs[(l - 1) * layers + l - 1] + Scalar::sqrt(c * c * a_norm * a_norm + bias_term);
+            gas_prev[row.clone()].copy_from_slice(&ga);
             if l < layers {
                 let width = net.widths[l];
                 let act = net.activations[l - 1];
                 let (g1, _) = global_derivative_bounds(act);
                 // Every pre-activation moves by at most delta = rho |gz| over the ball, every
                 // activation by at most g1 delta.
-                let delta = rho * norm(&gz);
+                let delta = rho * norm(&gzs[row.clone()]);
                 let spread = (pt(g1) * delta).hi;
                 let spread = F { lo: -spread, hi: spread };
                 let a0 = &hidden[l - 1][i * width..(i + 1) * width];
                 let mut s1 = 0.0f64;
-                s2.clear();
-                for &aj in a0 {
+                let mut cs2 = 0.0f64;
+                for (&aj, cn) in a0.iter().zip(&col_norms[l]) {
                     let (b1, b2) = local_activation_bounds(act, F::from_inari(aj) + spread);
                     s1 = s1.max(b1);
-                    s2.push(b2);
+                    cs2 = cs2.max((*cn * pt(b2)).hi);
                 }
-                s1s.push(pt(s1));
-                col_s2.push(col_norms[l].iter().zip(&s2).map(|(cn, &b2)| (*cn * pt(b2)).hi).fold(0.0, f64::max));
-                ga = gz.iter().map(|&g| pt(s1) * g).collect();
+                s1s[l - 1] = pt(s1);
+                col_s2[l - 1] = cs2;
+                for (g, &z) in ga.iter_mut().zip(&gzs[row.clone()]) {
+                    *g = pt(s1) * z;
+                }
                 a_norm = inorm(a0) + rho * norm(&ga);
             }
-            gzs.push(gz);
         }
         // pi_l >= |dz_L/dz_l| over the ball: pi_L = 1, pi_l = pi_{l+1} c_{l+1} Omega_{l+1} s1_l.
-        let mut pis = vec![pt(1.0); layers + 1];
         for l in (1..layers).rev() {
             pis[l] = pis[l + 1] * scales[l] * omegas[l] * s1s[l - 1];
         }
@@ -234,15 +239,15 @@ pub fn mlp_layered(net: &Mlp<Interval>, hidden: &HiddenActivations, w0: &[Interv
         for l in 1..layers {
             // gamma_l = max_j |Q_l[:, j]| |sigma_l''_j|, |Q_l[:, j]| <= pi_{l+1} c_{l+1} |W_{l+1}[:, j]|.
             let gamma = pis[l + 1] * scales[l] * pt(col_s2[l - 1]);
-            let g = norm(&gzs[l - 1]);
+            let g = norm(&gzs[(l - 1) * layers..l * layers]);
             m = m + pt(gamma.hi) * g * g;
         }
         for l in 2..=layers {
             // 2 c_l pi_l sup_{|nu|=1} nu_l (ga_{l-1} . nu) = c_l pi_l (|ga_{l-1}| + ga_{l-1}[l]).
-            let g = &gas_prev[l - 1];
+            let g = &gas_prev[(l - 1) * layers..l * layers];
             m = m + scales[l - 1] * pis[l] * (norm(g) + g[l - 1]);
         }
-        gradient.push(norm2_upper(&gzs[layers - 1]));
+        gradient.push(norm2_upper(&gzs[(layers - 1) * layers..]));
         hessian.push(m.hi);
     }
     DerivativeBounds { gradient, hessian }
@@ -252,6 +257,47 @@ pub fn mlp_layered(net: &Mlp<Interval>, hidden: &HiddenActivations, w0: &[Interv
 mod tests {
     use super::*;
     use crate::arith::vector::point;
+
+    /// Lemma A in endpoint arithmetic: for pre-activations `z` whose activation value lies in
+    /// the enclosure, `|sigma'(z)|` and `|sigma''(z)|` stay below the local bounds (MPFR at 200
+    /// bits for tanh, sigmoid and sin).
+    #[test]
+    fn local_activation_bounds_contain_sampled_derivatives() {
+        use rug::Float;
+        let prec = 200;
+        for k in 0..400 {
+            let z = Float::with_val(prec, k - 200) / 37u32;
+            for act in [Activation::Tanh, Activation::Sigmoid, Activation::Sin] {
+                let (value, d1, d2) = match act {
+                    Activation::Tanh => {
+                        let t = z.clone().tanh();
+                        let s = Float::with_val(prec, 1) - t.clone().square();
+                        let d2 = Float::with_val(prec, -2) * t.clone() * s.clone();
+                        (t, s, d2)
+                    }
+                    Activation::Sigmoid => {
+                        let e = (-z.clone()).exp();
+                        let t = Float::with_val(prec, 1) / (Float::with_val(prec, 1) + e);
+                        let s = t.clone() * (Float::with_val(prec, 1) - t.clone());
+                        let d2 = s.clone() * (Float::with_val(prec, 1) - Float::with_val(prec, 2) * t.clone());
+                        (t, s, d2)
+                    }
+                    _ => (z.clone().sin(), z.clone().cos(), -z.clone().sin()),
+                };
+                // Enclosures of the value: thin, and widened by 1e-3 and 0.3 on each side.
+                for pad in [0.0, 1e-3, 0.3] {
+                    let lo = value.to_f64_round(rug::float::Round::Down) - pad;
+                    let hi = value.to_f64_round(rug::float::Round::Up) + pad;
+                    let (b1, b2) = local_activation_bounds(act, F { lo, hi });
+                    assert!(d1.clone().abs() <= b1, "{act:?} sigma' at {z}: {b1}");
+                    assert!(d2.clone().abs() <= b2, "{act:?} sigma'' at {z}: {b2}");
+                }
+            }
+        }
+        // A NaN enclosure stands for the whole line: the global bounds (or below them) hold.
+        let (b1, b2) = local_activation_bounds(Activation::Tanh, F { lo: f64::NAN, hi: f64::NAN });
+        assert!(b1 >= 1.0 && b2 >= 0.7698, "{b1} {b2}");
+    }
 
     #[test]
     fn spectral_bound_is_close_and_above() {
