@@ -88,16 +88,16 @@ pub fn derivative_coeffs<C: Endpoints, R: AsRef<[C]>>(coeffs: &[R]) -> Vec<Vec<F
         .collect()
 }
 
-/// An enclosure of `{P(s) : s in S}` for `S ⊆ [0, inf)`: the intersection of the Horner
-/// enclosure and the mean value form `P(m) + P'(S) (S - m)`, `m` a point of `S` (both contain
-/// the range, so their intersection does). `derivative` holds the coefficients of `P'`
-/// ([`derivative_coeffs`]). The mean value form is tight (quadratic in the width of `S`)
-/// where the derivative is small, e.g. near a maximum.
-pub fn range(coeffs: &[Vec<FastInterval>], derivative: &[Vec<FastInterval>], s: FastInterval) -> Vec<FastInterval> {
-    let direct = horner(coeffs, s);
+/// An enclosure of `{P(s) : s in S}` for `S ⊆ [0, inf)`: the mean value form
+/// `P(m) + P'(S) (S - m)`, `m` a point of `S`, intersected, if `with_horner`, with the Horner
+/// enclosure (both contain the range, so their intersection does). `derivative` holds the
+/// coefficients of `P'` ([`derivative_coeffs`]). The mean value form is tight (quadratic in the
+/// width of `S`) where the derivative is small, e.g. near a maximum; Horner's helps on wide `S`.
+pub fn range(coeffs: &[Vec<FastInterval>], derivative: &[Vec<FastInterval>], s: FastInterval, with_horner: bool) -> Vec<FastInterval> {
     if derivative.is_empty() || !(s.lo >= 0.0 && s.lo <= s.hi) {
-        return direct;
+        return horner(coeffs, s);
     }
+    let direct = if with_horner { horner(coeffs, s) } else { vec![FastInterval::ENTIRE; coeffs[0].len()] };
     // Any point of S; the clamps keep it inside S whatever the rounding of the midpoint.
     let m = (0.5 * (s.lo + s.hi)).max(s.lo).min(s.hi);
     let centre = horner(coeffs, FastInterval::point(m));
@@ -281,9 +281,11 @@ mod tests {
             prop_assert!(contains(direct[0], &value));
             prop_assert!(contains(direct[1], &-value.clone()));
             let derivative = derivative_coeffs(&rows);
-            let r = range(&rows, &derivative, s);
-            prop_assert!(contains(r[0], &value));
-            prop_assert!(contains(r[1], &-value.clone()));
+            for with_horner in [true, false] {
+                let r = range(&rows, &derivative, s, with_horner);
+                prop_assert!(contains(r[0], &value));
+                prop_assert!(contains(r[1], &-value.clone()));
+            }
             let at = horner(&rows, FastInterval::point(a));
             prop_assert!(contains(at[0], &exact_poly(&members, &exact(a))));
             let k = cs.len() as u32;
