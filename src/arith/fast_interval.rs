@@ -42,6 +42,15 @@ impl FastInterval {
         FastInterval { lo, hi }
     }
 
+    /// `[down(lo), up(hi)]` for `lo`, `hi` that are round-to-nearest results of single
+    /// operations (`+ - *`, `fma`, or minima/maxima of such) whose exact values bound a set:
+    /// the returned interval contains that set (`proofs/fast-interval.md`, Lemmas 1 and 1b).
+    /// For callers that form their own candidate endpoints (e.g. `enclose::poly`).
+    #[inline(always)]
+    pub fn from_nearest(lo: f64, hi: f64) -> Self {
+        Self::outward(lo, hi)
+    }
+
     pub fn from_inari(x: Interval) -> Self {
         if x.is_empty() {
             return FastInterval { lo: f64::NAN, hi: f64::NAN };

@@ -4,17 +4,20 @@
 //! badly conditioned `K0` costs nothing. Proof: `proofs/matrix-exponential.md`.
 
 use super::poly;
-use crate::arith::vector::{norm2_upper, point, radius_norm2_upper};
+use crate::arith::ball::Ball;
+use crate::arith::fast_interval::FastInterval;
+use crate::arith::scalar::Scalar;
 use crate::model::flow::jacobian;
 use crate::problem::Problem;
-use inari::{const_interval, Interval};
+use inari::Interval;
 use rayon::prelude::*;
 
 /// `K0` enclosed, and an upper bound of its 2-norm.
 #[derive(Debug, Clone)]
 pub struct LinearFlow {
-    /// `N x N`, contains `J(w0) J(w0)^T` for every `w0` in the initial box.
-    pub kernel: Vec<Vec<Interval>>,
+    /// `N x N` midpoint-radius balls (`arith::ball`), containing `J(w0) J(w0)^T` for every
+    /// `w0` in the initial box.
+    pub kernel: Vec<Vec<Ball>>,
     /// `>= |K0|_2` (Frobenius norm of the magnitudes).
     pub kernel_norm: f64,
 }
@@ -23,56 +26,39 @@ pub struct LinearFlow {
 #[derive(Debug, Clone)]
 pub struct LinearStep {
     /// `coeffs[j] = (-K0)^j c / j!`, `j <= q`, `c` the centre at `t_k`.
-    pub coeffs: Vec<Vec<Interval>>,
+    pub coeffs: Vec<Vec<FastInterval>>,
     /// `rbar(t_k + s)` lies within this distance of `sum_j coeffs[j] s^j` for all s in [0, h].
     pub radius: f64,
     /// `sum_j coeffs[j] h^j`: `rbar(t_k + h)` lies within `radius` of a point of this box.
-    pub end: Vec<Interval>,
+    pub end: Vec<FastInterval>,
+    /// The ball `B(next_centre, next_spread)` contains the box `end` (`poly::advance`).
+    next_centre: Vec<f64>,
+    next_spread: f64,
 }
 
 impl LinearStep {
     /// The next step's centre and radius: `rbar(t_k + h)` lies in the ball they describe.
     pub fn next_ball(&self) -> (Vec<f64>, f64) {
-        let centre = self.end.iter().map(|v| v.mid()).collect();
-        let radius = (point(self.radius) + point(radius_norm2_upper(&self.end))).sup();
-        (centre, radius)
+        (self.next_centre.clone(), (FastInterval::point(self.radius) + FastInterval::point(self.next_spread)).hi)
     }
 }
 
 impl LinearFlow {
-    /// `w0`: the initial parameter box.
+    /// `w0`: the initial parameter box. The Jacobian and `K0 = J J^T` are enclosed in balls
+    /// (`proofs/fast-interval.md`, section "Balls"); `K0` is symmetric, so only `b >= a` is
+    /// computed and mirrored (the same enclosure of the same real number).
     pub fn new(problem: &Problem, w0: &[Interval]) -> Self {
-        let j = jacobian::<Interval>(problem, w0);
+        let start: Vec<Ball> = w0.iter().map(|&v| Ball::from_interval(v)).collect();
+        let j = jacobian::<Ball>(problem, &start);
         let n = j.len();
-        let kernel: Vec<Vec<Interval>> = (0..n)
+        let upper: Vec<Vec<Ball>> = (0..n)
             .into_par_iter()
-            .map(|a| {
-                (0..n)
-                    .map(|b| {
-                        let mut acc = const_interval!(0.0, 0.0);
-                        for (x, y) in j[a].iter().zip(&j[b]) {
-                            acc = x.mul_add(*y, acc);
-                        }
-                        acc
-                    })
-                    .collect()
-            })
+            .map(|a| (a..n).map(|b| Ball::dot(Ball::ZERO, &j[a], &j[b])).collect())
             .collect();
-        let flat: Vec<Interval> = kernel.iter().flatten().copied().collect();
-        LinearFlow { kernel_norm: norm2_upper(&flat), kernel }
-    }
-
-    fn apply_negative(&self, v: &[Interval]) -> Vec<Interval> {
-        self.kernel
-            .iter()
-            .map(|row| {
-                let mut acc = const_interval!(0.0, 0.0);
-                for (k, x) in row.iter().zip(v) {
-                    acc = k.mul_add(*x, acc);
-                }
-                -acc
-            })
-            .collect()
+        let kernel: Vec<Vec<Ball>> =
+            (0..n).map(|a| (0..n).map(|b| if b >= a { upper[a][b - a] } else { upper[b][a - b] }).collect()).collect();
+        let flat: Vec<FastInterval> = kernel.iter().flatten().map(|k| k.to_fast()).collect();
+        LinearFlow { kernel_norm: poly::norm2_upper(&flat), kernel }
     }
 
     /// The largest step for which the remainder factor `(|K0| h)^{q+1} / (q+1)!` is below `tol`.
@@ -87,22 +73,29 @@ impl LinearFlow {
     /// One step from `rbar(t_k)` in the ball `B(centre, radius)` over `s in [0, h.sup()]`;
     /// `h` encloses the step length.
     pub fn step(&self, centre: &[f64], radius: f64, h: Interval, order: usize) -> LinearStep {
-        let mut coeffs = vec![centre.iter().map(|&c| point(c)).collect::<Vec<_>>()];
+        let mut balls: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
+        let mut coeffs: Vec<Vec<FastInterval>> = Vec::with_capacity(order + 1);
+        coeffs.push(centre.iter().map(|&c| FastInterval::point(c)).collect());
         for j in 0..order {
-            let inv = point(1.0) / point((j + 1) as f64);
-            let next = self.apply_negative(&coeffs[j]).into_iter().map(|v| v * inv).collect();
-            coeffs.push(next);
+            // coeffs[j+1] = -K0 coeffs[j] / (j+1), with 1/(j+1) enclosed.
+            let inv = Ball::from_fast(FastInterval::point(1.0) / FastInterval::point((j + 1) as f64));
+            balls = self.kernel.iter().map(|row| -(Ball::dot(Ball::ZERO, row, &balls) * inv)).collect();
+            coeffs.push(balls.iter().map(|b| b.to_fast()).collect());
         }
         // |exp(-K0 s) c - sum_{j<=q} (-K0 s)^j c / j!| <= (|K0| s)^{q+1} / (q+1)! |c|, K0 >= 0.
-        let mut factor = point(self.kernel_norm) * point(h.sup());
-        factor = factor.powi(order as i32 + 1);
+        let x = (FastInterval::point(self.kernel_norm) * FastInterval::point(h.sup())).hi;
+        let mut factor = poly::pow_nonneg(FastInterval::point(x), order as u32 + 1);
         for i in 1..=order + 1 {
-            factor = factor / point(i as f64);
+            factor = factor / FastInterval::point(i as f64);
         }
-        let centre_iv: Vec<Interval> = coeffs[0].clone();
-        let remainder = factor * point(norm2_upper(&centre_iv));
-        let total = (point(radius) + remainder).sup();
-        let end = poly::evaluate(&coeffs, h);
-        LinearStep { coeffs, radius: total, end }
+        let remainder = factor * FastInterval::point(poly::norm2_upper(&coeffs[0]));
+        let total = (FastInterval::point(radius) + remainder).hi;
+        // end = c + h sum_{j>=1} coeffs[j] h^{j-1}; the next centre by an exact TwoSum.
+        let hi = FastInterval::from_inari(h);
+        let increment: Vec<FastInterval> =
+            poly::horner(&coeffs[1..], hi).into_iter().map(|v| poly::mul_add_nonneg(v, hi, FastInterval::ZERO)).collect();
+        let (next_centre, next_spread) = poly::advance(centre, &increment);
+        let end = coeffs[0].iter().zip(&increment).map(|(&c, &d)| c + d).collect();
+        LinearStep { coeffs, radius: total, end, next_centre, next_spread }
     }
 }

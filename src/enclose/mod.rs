@@ -4,8 +4,10 @@
 //! - [`linear`]: the linearised flow by a rigorous matrix exponential of `K0`.
 //! - [`deviation`]: the supremum of `D(t)` over `[0, T]`.
 //! - [`poly`]: interval polynomials in the step variable.
+//! - [`tight`]: inari intervals with a one-call MPFR tanh, for the forward pass of `h(w0)`.
 
 pub mod deviation;
 pub mod linear;
 pub mod poly;
+pub mod tight;
 pub mod tube;

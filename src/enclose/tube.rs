@@ -11,9 +11,9 @@
 
 use super::poly;
 use crate::arith::ball::Ball;
+use crate::arith::elementary;
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
-use crate::arith::vector::{norm2_upper, point, radius_norm2_upper, symmetric};
 use crate::model::bounds::{derivative_bounds, DerivativeBounds, HiddenActivations};
 use crate::model::flow::{Expansion, GradientFlow};
 use crate::problem::Problem;
@@ -24,8 +24,6 @@ use inari::Interval;
 pub struct TubeStep {
     /// Encloses the step length `h`; the step's statements hold for `s in [0, step.sup()]`.
     pub step: Interval,
-    /// Coefficients `0..=q` of `u(s)` and the remainder coefficient `q+1`.
-    pub params: Vec<Vec<Interval>>,
     /// Same for the network outputs `h(u(s))` (stacked, not centred, not scaled).
     pub outputs: Vec<Vec<Interval>>,
     /// `|w(t_k + s) - u(s)| <= tube_radius` for `s in [0, h]`.
@@ -140,6 +138,25 @@ impl<'a> TubeIntegrator<'a> {
             .collect()
     }
 
+    /// An upper bound of `|alpha (h - offset) - y|_2` over the outputs' enclosure `h` (endpoint
+    /// arithmetic, `proofs/fast-interval.md`).
+    fn residual_norm_upper(&self, outputs: &[Interval]) -> f64 {
+        let alpha = FastInterval::from_inari(self.alpha());
+        let residual: Vec<FastInterval> = outputs
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| {
+                let h = FastInterval::from_inari(h);
+                let g = match &self.offset {
+                    Some(off) => h - FastInterval::from_inari(off[i]),
+                    None => h,
+                };
+                alpha * g - FastInterval::from_inari(self.problem.targets[i])
+            })
+            .collect();
+        poly::norm2_upper(&residual)
+    }
+
     /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)`, given the point
     /// expansion through `centre`.
     pub fn try_step(
@@ -151,59 +168,70 @@ impl<'a> TubeIntegrator<'a> {
         tol: Tolerances,
     ) -> Result<TubeStep, Rejection> {
         let q = self.order;
-        let span = Interval::try_from((0.0, h.sup())).expect("step >= 0");
+        // Series evaluations run in endpoint intervals (`enclose::poly`, lemma E: s >= 0).
+        let span = FastInterval { lo: 0.0, hi: h.sup() };
         // Tube half-width assumed when bounding mu; verified below.
         let guard = 2.0 * radius;
+        let guard_box = FastInterval { lo: -guard, hi: guard };
 
         // 1. A-priori enclosure B of u([0, h]) by the high-order test: if
         //    sum_{j<=q} u_j [0,h]^j + [0,h]^{q+1} U_{q+1}(B) lies in the interior of B, the
         //    solution exists on [0, h] and stays in B (proofs/tube-integrator.md, Lemma 1).
-        let series_range = poly::evaluate(&expansion.params[..=q], span);
-        let h_pow = point(h.sup()).powi(q as i32 + 1);
-        let power_span = Interval::try_from((0.0, h_pow.sup())).expect("h^(q+1) >= 0");
-        let mut candidate: Vec<Interval> = series_range
+        let series_range = poly::horner(&expansion.params[..=q], span);
+        let h_pow = poly::pow_nonneg(FastInterval::point(h.sup()), q as u32 + 1).hi;
+        let power_span = FastInterval { lo: 0.0, hi: h_pow };
+        // The candidate is any box (a heuristic guess); only the test below matters.
+        let mut candidate: Vec<FastInterval> = series_range
             .iter()
             .zip(centre)
-            .map(|(r, &c)| *r + symmetric(0.05 * r.wid() + 8.0 * f64::EPSILON * c.abs() + f64::MIN_POSITIVE))
+            .map(|(r, &c)| {
+                let pad = 0.05 * (r.hi - r.lo) + 8.0 * f64::EPSILON * c.abs() + f64::MIN_POSITIVE;
+                FastInterval { lo: r.lo - pad, hi: r.hi + pad }
+            })
             .collect();
         let mut verified = None;
         for _ in 0..4 {
-            let tube: Vec<Interval> = candidate.iter().map(|&b| b + symmetric(guard)).collect();
+            // Outward, so that every point within `guard` of the candidate is in the tube.
+            let tube: Vec<Interval> = candidate.iter().map(|&b| (b + guard_box).to_inari()).collect();
             let (remainder, hidden) = self.expand_box(&tube, q + 1);
-            let enclosure: Vec<Interval> = series_range
+            let enclosure: Vec<FastInterval> = series_range
                 .iter()
                 .zip(&remainder.params[q + 1])
-                .map(|(&r, &u)| power_span.mul_add(u, r))
+                .map(|(&r, &u)| poly::mul_add_nonneg(FastInterval::from_inari(u), power_span, r))
                 .collect();
-            if enclosure.iter().zip(&candidate).all(|(e, b)| e.interior(*b)) {
+            // Interior: strict inequalities (false for NaN).
+            if enclosure.iter().zip(&candidate).all(|(e, b)| b.lo < e.lo && e.hi < b.hi) {
                 verified = Some((tube, remainder, hidden));
                 break;
             }
-            if enclosure.iter().any(|e| !e.is_common_interval()) {
+            if enclosure.iter().any(|e| !(e.lo.is_finite() && e.hi.is_finite())) {
                 break;
             }
             candidate = candidate
                 .iter()
                 .zip(&enclosure)
                 .map(|(b, e)| {
-                    let grown = b.convex_hull(*e);
-                    grown + symmetric(0.1 * grown.wid() + f64::MIN_POSITIVE)
+                    let (lo, hi) = (b.lo.min(e.lo), b.hi.max(e.hi));
+                    let pad = 0.1 * (hi - lo) + f64::MIN_POSITIVE;
+                    FastInterval { lo: lo - pad, hi: hi + pad }
                 })
                 .collect();
         }
         let (tube, remainder, hidden) = verified.ok_or(Rejection::Enclosure)?;
 
         // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
-        let residual = self.residual(&remainder.outputs[0]);
+        let residual_norm = self.residual_norm_upper(&remainder.outputs[0]);
         let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
-        let mu = (point(norm2_upper(&residual)) * point(bounds.hessian_total()) / self.alpha()).sup();
-        let tube_radius = (point(radius) * (point(mu) * point(h.sup())).exp()).sup();
-        if radius > 0.0 && tube_radius >= guard {
+        let alpha = FastInterval::from_inari(self.alpha());
+        let mu = (FastInterval::point(residual_norm) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
+        let growth = elementary::exp(FastInterval::point(mu) * FastInterval::point(h.sup()));
+        // e = 0: the solution is u itself (Lemma 4), whatever the growth factor.
+        let tube_radius = if radius == 0.0 { 0.0 } else { (FastInterval::point(radius) * growth).hi };
+        if radius > 0.0 && !(tube_radius < guard) {
             return Err(Rejection::TubeGrowth(mu));
         }
 
         // 3. The Lagrange remainders must be small enough to keep the step accurate.
-        let h_pow = h_pow.sup();
         let param_rem = max_magnitude(&remainder.params[q + 1]) * h_pow;
         let output_rem = self.alpha().sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
         let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
@@ -212,14 +240,18 @@ impl<'a> TubeIntegrator<'a> {
             return Err(Rejection::Remainder(factor));
         }
 
-        let mut params: Vec<Vec<Interval>> = expansion.params[..=q].to_vec();
-        params.push(remainder.params[q + 1].clone());
+        // The next ball: u(h) in c + [h] sum_{1<=j<=q+1} U_j [h]^{j-1} (Horner with V = U_{q+1} on
+        // top; u_0 = c exactly), re-centred by an exact TwoSum (`poly::advance`).
+        let hi = FastInterval::from_inari(h);
+        let rows: Vec<&[Interval]> =
+            expansion.params[1..=q].iter().chain(std::iter::once(&remainder.params[q + 1])).map(|v| v.as_slice()).collect();
+        let increment: Vec<FastInterval> =
+            poly::horner(&rows, hi).into_iter().map(|v| poly::mul_add_nonneg(v, hi, FastInterval::ZERO)).collect();
+        let (next_centre, spread) = poly::advance(centre, &increment);
+        let next_radius = (FastInterval::point(tube_radius) + FastInterval::point(spread)).hi;
         let mut outputs: Vec<Vec<Interval>> = expansion.outputs[..=q].to_vec();
         outputs.push(remainder.outputs[q + 1].clone());
-        let end = poly::evaluate(&params, h);
-        let next_centre = end.iter().map(|v| v.mid()).collect();
-        let next_radius = (point(tube_radius) + point(radius_norm2_upper(&end))).sup();
-        Ok(TubeStep { step: h, params, outputs, tube_radius, mu, bounds, next_centre, next_radius })
+        Ok(TubeStep { step: h, outputs, tube_radius, mu, bounds, next_centre, next_radius })
     }
 }
 

@@ -12,7 +12,9 @@ use super::activation::global_derivative_bounds;
 use super::mlp::{Mlp, MlpTaylor};
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::rational::rational_to_interval;
-use crate::arith::vector::{norm2_upper, point};
+use crate::arith::scalar::Scalar;
+use crate::arith::vector::point;
+use crate::enclose::poly;
 use crate::problem::{Architecture, MlpArchitecture, Problem};
 use inari::{const_interval, Interval};
 
@@ -124,55 +126,69 @@ fn mlp_region_bounds(net: &Mlp<Interval>, hidden: &HiddenActivations, w: &[Inter
 /// The layer recursion of `proofs/derivative-bounds.md`, per input, with first-order
 /// coefficients `g` (a linear form in the per-layer direction norms `nu_l`) and second-order
 /// coefficients `q` (a quadratic form in `nu`). Over a ball of radius `rho` around the box
-/// `w`, `|W_l|_F <= |W_l(w)|_F + rho` and `|a_l| <= |a_l(w)| + rho sup|Da_l|`.
+/// `w`, `|W_l|_F <= |W_l(w)|_F + rho` and `|a_l| <= |a_l(w)| + rho sup|Da_l|`. Arithmetic in
+/// the endpoint intervals of `arith::fast_interval` (the same formulas as in inari, rounded
+/// outward one ulp more per operation; `proofs/fast-interval.md`); only upper ends are used.
 fn mlp_bounds(net: &Mlp<Interval>, hidden: &HiddenActivations, w: &[Interval], ball: Option<f64>) -> DerivativeBounds {
+    type F = FastInterval;
+    let pt = F::point;
     let layers = net.num_layers();
-    let zero = const_interval!(0.0, 0.0);
-    let two = const_interval!(2.0, 2.0);
-    let rho = point(ball.unwrap_or(0.0));
+    let two = pt(2.0);
+    let rho = pt(ball.unwrap_or(0.0));
     // omega_l >= sup over the region of |W_l|_F >= |W_l|_2.
-    let omegas: Vec<Interval> = (1..=layers).map(|l| point(norm2_upper(net.weights(w, l))) + rho).collect();
-    let bias_term = if net.bias { const_interval!(1.0, 1.0) } else { zero };
+    let omegas: Vec<F> = (1..=layers).map(|l| pt(poly::norm2_upper(net.weights(w, l))) + rho).collect();
+    let bias_term = if net.bias { pt(1.0) } else { F::ZERO };
     let d = net.widths[0];
     let mut gradient = Vec::with_capacity(net.num_inputs);
     let mut hessian = Vec::with_capacity(net.num_inputs);
+    // Workspaces reused for every input: linear forms (length L) and quadratic forms (L x L,
+    // row-major).
+    let mut ga = vec![F::ZERO; layers];
+    let mut qa = vec![F::ZERO; layers * layers];
+    let mut gz = ga.clone();
+    let mut qz = qa.clone();
     for i in 0..net.num_inputs {
-        let mut a_norm = point(norm2_upper(&net.inputs[i * d..(i + 1) * d]));
-        let mut ga = vec![zero; layers];
-        let mut qa = vec![vec![zero; layers]; layers];
-        let mut gz = ga.clone();
-        let mut qz = qa.clone();
+        let mut a_norm = pt(poly::norm2_upper(&net.inputs[i * d..(i + 1) * d]));
+        ga.fill(F::ZERO);
+        qa.fill(F::ZERO);
         for l in 1..=layers {
-            let c = net.scales[l - 1].abs();
+            let c = pt(net.scales[l - 1].mag());
             let co = c * omegas[l - 1];
             // |z_l'| <= c omega |a'| + nu_l sqrt(c^2 |a|^2 + [bias])
-            gz = ga.iter().map(|&g| co * g).collect();
-            gz[l - 1] += (c.sqr() * a_norm.sqr() + bias_term).sqrt();
+            for (z, &a) in gz.iter_mut().zip(&ga) {
+                *z = co * a;
+            }
+            gz[l - 1] = gz[l - 1] + Scalar::sqrt(c * c * a_norm * a_norm + bias_term);
             // |z_l''| <= c omega |a''| + 2 c nu_l |a'|
-            qz = qa.iter().map(|row| row.iter().map(|&q| co * q).collect()).collect();
+            for (z, &a) in qz.iter_mut().zip(&qa) {
+                *z = co * a;
+            }
             for k in 0..layers {
-                qz[l - 1][k] += two * c * ga[k];
+                qz[(l - 1) * layers + k] = qz[(l - 1) * layers + k] + two * c * ga[k];
             }
             if l == layers {
                 break;
             }
             let (s1, s2) = global_derivative_bounds(net.activations[l - 1]);
-            let (s1, s2) = (point(s1), point(s2));
+            let (s1, s2) = (pt(s1), pt(s2));
             let width = net.widths[l];
             // |a_l'| <= s1 |z_l'|;  |a_l''| <= s2 |z_l'|^2 + s1 |z_l''|
-            ga = gz.iter().map(|&g| s1 * g).collect();
-            qa = (0..layers)
-                .map(|r| (0..layers).map(|k| s2 * gz[r] * gz[k] + s1 * qz[r][k]).collect())
-                .collect();
-            a_norm = point(norm2_upper(&hidden[l - 1][i * width..(i + 1) * width]));
+            for (a, &z) in ga.iter_mut().zip(&gz) {
+                *a = s1 * z;
+            }
+            for r in 0..layers {
+                for k in 0..layers {
+                    qa[r * layers + k] = s2 * gz[r] * gz[k] + s1 * qz[r * layers + k];
+                }
+            }
+            a_norm = pt(poly::norm2_upper(&hidden[l - 1][i * width..(i + 1) * width]));
             if ball.is_some() {
                 // Mean value inequality along the segment from the centre (inside the ball).
-                a_norm += rho * point(norm2_upper(&ga));
+                a_norm = a_norm + rho * pt(poly::norm2_upper(&ga));
             }
         }
-        gradient.push(norm2_upper(&gz));
-        let flat: Vec<Interval> = qz.into_iter().flatten().collect();
-        hessian.push(norm2_upper(&flat));
+        gradient.push(poly::norm2_upper(&gz));
+        hessian.push(poly::norm2_upper(&qz));
     }
     DerivativeBounds { gradient, hessian }
 }
