@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 fn main() {
-    ntkcert::cli::tune_allocator();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let specs: Vec<PathBuf> = ["gf-mlp-small", "gf-mlp-capd-edge", "gf-mlp-mid"]
         .iter()

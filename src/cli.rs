@@ -107,17 +107,18 @@ enum Command {
     Plot(crate::sweep::PlotArgs),
 }
 
-/// Tunes glibc's allocator for this program's pattern: the Taylor expansions allocate and
-/// free coefficient vectors of 100 kB and more at every order, which by default are returned
-/// to the system (mmap, and the trimming of the worker threads' arenas) and page-faulted back
-/// in at the next order: about a fifth of `certify`'s time on gf-mlp-mid (perf). Keeping them
-/// (vectors below 32 MiB from the heap, no trimming below 1 GiB) made gf-mlp-mid's certify
-/// 10-20% faster and simulate likewise (`ntkcert bench`, side by side). A no-op elsewhere.
+/// Tunes glibc's allocator for the integrator: the Taylor expansions allocate and free
+/// coefficient vectors of 100 kB and more at every order, and by default the worker threads'
+/// arenas are trimmed (madvise) and page-faulted back at the next order, about a fifth of
+/// `certify`'s time on gf-mlp-mid (perf). Without trimming below 1 GiB, gf-mlp-mid's certify
+/// took 1.63 s instead of 2.36 s, simulate 0.14 s instead of 0.23 s (`ntkcert bench`, side by
+/// side). The checker's many small MPFR allocations went the other way (gf-mlp-capd-edge check
+/// 3.5 s of CPU time against 4.5-5.1 s with it), so `check` and `bench --check` run without it.
+/// Call before any thread starts; a no-op off glibc.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    // SAFETY: mallopt only sets an allocator parameter.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
@@ -145,6 +146,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             };
         }
     };
+    if !matches!(cli.command, Command::Check { .. } | Command::Bench { check: true, .. }) {
+        tune_allocator();
+    }
     match cli.command {
         Command::Certify { spec, json, out, order, quiet, trace } => run_certify(&spec, json, out, order, quiet, trace),
         Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),

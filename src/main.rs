@@ -1,6 +1,5 @@
 //! The `ntkcert` command line: a thin layer over the library (see `ntkcert::cli`).
 
 fn main() {
-    ntkcert::cli::tune_allocator();
     std::process::exit(ntkcert::cli::run(std::env::args_os()));
 }
