@@ -108,18 +108,22 @@ enum Command {
 }
 
 /// Tunes glibc's allocator for the integrator: the Taylor expansions allocate and free
-/// coefficient vectors of 100 kB and more at every order, and by default the worker threads'
+/// coefficient vectors of 100 kB to several MB at every order. By default the worker threads'
 /// arenas are trimmed (madvise) and page-faulted back at the next order, about a fifth of
-/// `certify`'s time on gf-mlp-mid (perf). Without trimming below 1 GiB, gf-mlp-mid's certify
+/// `certify`'s time on gf-mlp-mid (perf); without trimming below 1 GiB, gf-mlp-mid's certify
 /// took 1.63 s instead of 2.36 s, simulate 0.14 s instead of 0.23 s (`ntkcert bench`, side by
-/// side). The checker's many small MPFR allocations went the other way (gf-mlp-capd-edge check
-/// 3.5 s of CPU time against 4.5-5.1 s with it), so `check` and `bench --check` run without it.
-/// Call before any thread starts; a no-op off glibc.
+/// side). Setting the trim threshold switches off glibc's adaptive mmap threshold, so that is
+/// set too (32 MiB, the adaptive maximum): without it gf-mlp-large's simulate spent 80 s in the
+/// kernel (10 million page faults) and took 54 s instead of 18 s. The checker's many small MPFR
+/// allocations went the other way (gf-mlp-capd-edge check 3.5 s of CPU time against 4.5-5.1 s),
+/// so `check` and `bench --check` run without it. Call before any thread starts; a no-op off
+/// glibc.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter.
+    // SAFETY: mallopt only sets allocator parameters.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
     }
 }
 
