@@ -441,7 +441,7 @@ fn confirm_sup(pieces: &[Piece], claim: Claim) -> Result<(), String> {
         best = best.max(pc.lower_at(&pc.h));
     }
     // The certifier's search (`enclose::deviation::sup_deviation`, called with at most
-    // 1000 + 40 * pieces bisections, two evaluations each) may end at its budget with a claim
+    // 500 + 20 * pieces bisections since stop 9, two evaluations each) may end at its budget with a claim
     // that only as many bisections reach: allow at least twice that, so that a claim the
     // certifier reached is not rejected for want of subdivisions. The search stops as soon as
     // the claim is confirmed, so easy claims cost little.
