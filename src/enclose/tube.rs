@@ -89,11 +89,6 @@ impl<'a> TubeIntegrator<'a> {
         self.problem.alpha.enclosure
     }
 
-    /// The Taylor expansion through the balls `start`, as inari intervals.
-    fn expand(&mut self, start: &[Ball], order: usize) -> Expansion<Vec<Interval>> {
-        self.flow.expand(&start.to_vec(), order).to_intervals()
-    }
-
     /// The Taylor expansion through every point of the box `start`, as inari intervals, and the
     /// hidden activations over the box (its order-0 pass). Thin boxes (largest width at most
     /// [`BALL_BOX_MAX_SPREAD`] times the largest magnitude) go through the balls, wider ones
@@ -103,7 +98,7 @@ impl<'a> TubeIntegrator<'a> {
         let size = start.iter().map(|v| v.mag()).fold(0.0, f64::max);
         if spread <= BALL_BOX_MAX_SPREAD * size {
             let balls: Vec<Ball> = start.iter().map(|&v| Ball::from_interval(v)).collect();
-            let expansion = self.expand(&balls, order);
+            let expansion = self.flow.expand(&balls, order).to_intervals();
             return (expansion, intervals(self.flow.start_activations()));
         }
         let start: Vec<FastInterval> = start.iter().map(|&v| FastInterval::from_inari(v)).collect();
@@ -114,28 +109,12 @@ impl<'a> TubeIntegrator<'a> {
     /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
     pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Vec<Interval>> {
         let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
-        self.expand(&start, self.order)
+        self.flow.expand(&start, self.order).to_intervals()
     }
 
     /// A step length for which the last terms of the point series are below the tolerances.
     pub fn propose_step(&self, expansion: &Expansion<Vec<Interval>>, tol: Tolerances) -> f64 {
         expansion.step_for(self.order, self.alpha().sup(), tol.params, tol.outputs)
-    }
-
-    /// Residual `alpha (h - offset) - y` from outputs `h` (an enclosure).
-    pub fn residual(&self, outputs: &[Interval]) -> Vec<Interval> {
-        let alpha = self.alpha();
-        outputs
-            .iter()
-            .enumerate()
-            .map(|(i, &h)| {
-                let g = match &self.offset {
-                    Some(off) => h - off[i],
-                    None => h,
-                };
-                alpha * g - self.problem.targets[i]
-            })
-            .collect()
     }
 
     /// An upper bound of `|alpha (h - offset) - y|_2` over the outputs' enclosure `h` (endpoint
