@@ -69,6 +69,27 @@ fn inverse_factorials_f64() -> &'static [f64; F64_DEGREE + 2] {
     })
 }
 
+/// The f64 Horner value of `sum_{j <= 16} m^j / j!` (fused multiply-adds; Lemma 3b).
+fn horner_exp(m: f64) -> f64 {
+    let c = inverse_factorials_f64();
+    let mut p = c[F64_DEGREE];
+    for j in (0..F64_DEGREE).rev() {
+        p = p.mul_add(m, c[j]);
+    }
+    p
+}
+
+/// The f64 Horner value of `sum_{j <= 16} m^j / (j+1)!`, i.e. of `expm1(m) / m` without its
+/// tail (fused multiply-adds; Lemma 3b).
+fn horner_expm1_quotient(m: f64) -> f64 {
+    let c = inverse_factorials_f64();
+    let mut q = c[F64_DEGREE + 1];
+    for j in (1..=F64_DEGREE).rev() {
+        q = q.mul_add(m, c[j]);
+    }
+    q
+}
+
 /// `4 u = 2^-51`: bounds the absolute error of the f64 Horner value of `exp(m)`, `|m| <= 0.36`
 /// (Lemma 3b: at most `3.39 u`), and, relative to the value, that of `expm1(m)/m` (at most
 /// `3.15 u`).
@@ -85,11 +106,7 @@ fn exp_small_f64(r: FastInterval) -> Option<FastInterval> {
     if !(m.abs() <= 0.36) {
         return None;
     }
-    let c = inverse_factorials_f64();
-    let mut p = c[F64_DEGREE];
-    for j in (0..F64_DEGREE).rev() {
-        p = p.mul_add(m, c[j]);
-    }
+    let p = horner_exp(m);
     let spread = (FastInterval::point(r.hi) - FastInterval::point(m)).hi.max((FastInterval::point(m) - FastInterval::point(r.lo)).hi);
     let error = (FastInterval::point(1.5) * FastInterval::point(spread) + FastInterval::point(HORNER_ERROR)).hi;
     Some(FastInterval::point(p) + FastInterval { lo: -error, hi: error })
@@ -137,11 +154,7 @@ fn expm1_small(r: f64) -> FastInterval {
     debug_assert!(r.abs() <= 0.35);
     // q(r) = sum_{j <= 16} r^j / (j+1)! by f64 Horner (relative error <= 2^-51, Lemma 3b), plus
     // the tail sum_{j > 16} r^j/(j+1)! <= e^{|r|} |r|^17 / 18! <= 1e-22 for |r| <= 0.36.
-    let c = inverse_factorials_f64();
-    let mut q = c[F64_DEGREE + 1];
-    for j in (1..=F64_DEGREE).rev() {
-        q = q.mul_add(r, c[j]);
-    }
+    let q = horner_expm1_quotient(r);
     let error = (FastInterval::point(q.abs()) * FastInterval::point(HORNER_ERROR)).hi + EXPM1_TAIL;
     FastInterval::point(r) * (FastInterval::point(q) + FastInterval { lo: -error, hi: error })
 }
@@ -244,23 +257,16 @@ mod tests {
         let tail = Float::with_val(300, 0.36f64).exp() * Float::with_val(300, 0.36f64).pow(17u32)
             / Float::with_val(300, rug::Integer::from(rug::Integer::factorial(18)));
         assert!(tail < EXPM1_TAIL, "{tail}");
-        let c = inverse_factorials_f64();
         let u = f64::EPSILON / 2.0;
         let mut worst = (0.0f64, 0.0f64);
         for i in -3600..=3600 {
             let m = i as f64 * 1e-4;
-            let mut p = c[F64_DEGREE];
-            for j in (0..F64_DEGREE).rev() {
-                p = p.mul_add(m, c[j]);
-            }
+            let p = horner_exp(m);
             let exact = Float::with_val(300, m).exp();
             let err = Float::with_val(300, &exact - p).abs().to_f64() / u;
             worst.0 = worst.0.max(err);
             if m != 0.0 {
-                let mut q = c[F64_DEGREE + 1];
-                for j in (1..=F64_DEGREE).rev() {
-                    q = q.mul_add(m, c[j]);
-                }
+                let q = horner_expm1_quotient(m);
                 let exact_q = (Float::with_val(300, m).exp_m1()) / m;
                 let rel = (Float::with_val(300, &exact_q - q) / &exact_q).abs().to_f64() / u;
                 worst.1 = worst.1.max(rel);
