@@ -422,6 +422,40 @@ impl Acc256 {
     }
 }
 
+/// A ball's midpoint unpacked once for many [`Dot::add_fixed`] calls: the exact sign, 128-bit
+/// mantissa and exponent of [`parts`] (mantissa 0 for a zero or non-finite midpoint), its
+/// [`mag`] and the radius, in one contiguous record. The same numbers as the ball's, so
+/// `add_fixed` adds exactly what [`Dot::add`] adds (proof: `proofs/checker.md`, "Ball
+/// arithmetic", `Fixed`); only the repeated reads of MPFR's layout are saved.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixed {
+    mant: u128,
+    exp: i64,
+    mag: f64,
+    r: f64,
+    negative: bool,
+    finite: bool,
+}
+
+impl Fixed {
+    /// The record of `b`.
+    #[inline]
+    pub fn of(b: &Ball) -> Fixed {
+        let finite = b.m.is_finite();
+        if b.m.is_normal() {
+            let (negative, mant, exp) = parts(&b.m);
+            Fixed { mant, exp, mag: mag_parts(mant, exp), r: b.r, negative, finite }
+        } else {
+            Fixed { mant: 0, exp: 0, mag: mag(&b.m), r: b.r, negative: false, finite }
+        }
+    }
+}
+
+/// [`Fixed::of`] of every ball.
+pub fn pack(v: &[Ball]) -> Vec<Fixed> {
+    v.iter().map(Fixed::of).collect()
+}
+
 /// Accumulates `acc += sum_i a_i * b_i` over the pairs with [`Dot`] (one rounding; proof:
 /// `proofs/checker.md`, "Ball arithmetic", `dot_acc`).
 pub fn dot_acc<'a>(acc: &mut Ball, pairs: impl Iterator<Item = (&'a Ball, &'a Ball)>) {
@@ -553,6 +587,21 @@ impl Dot {
             if !x.m.is_finite() || !y.m.is_finite() {
                 self.finite = false;
             }
+        }
+    }
+
+    /// Adds `x * y` for the balls unpacked in `x` and `y` ([`Fixed`]): the same term and radius
+    /// as [`Dot::add`] on those balls.
+    #[inline]
+    pub fn add_fixed(&mut self, x: &Fixed, y: &Fixed) {
+        self.n += 1;
+        self.finite &= x.finite & y.finite;
+        if x.r != 0.0 || y.r != 0.0 {
+            self.rad += x.mag * y.r + x.r * y.mag + x.r * y.r;
+        }
+        if x.mant != 0 && y.mant != 0 {
+            let (high, low) = mul_128(x.mant, y.mant);
+            self.add_term(x.negative != y.negative, high, low, x.exp + y.exp);
         }
     }
 
@@ -747,6 +796,14 @@ mod tests {
             }
             let mut out = Ball::exact(7.0);
             d.finish(&mut out);
+            // The unpacked path adds the same terms: the identical ball.
+            d.begin(&acc0);
+            for (x, y) in pack(&xs).iter().zip(&pack(&ys)) {
+                d.add_fixed(x, y);
+            }
+            let mut unpacked = Ball::exact(7.0);
+            d.finish(&mut unpacked);
+            assert!(unpacked.m == out.m && unpacked.r == out.r, "case {case}: add_fixed {unpacked:?} != add {out:?}");
             // Exact value at the midpoints and at a corner.
             let q = |b: &Ball, sign: i32| {
                 let mut v = b.m.to_rational().unwrap();

@@ -6,7 +6,7 @@
 //! Every function takes ball inputs and returns balls that contain the exact quantity for every
 //! choice of the inputs inside their balls.
 
-use super::ball::{norm2_upper, recycle_series, up, with_dot, Ball, PREC};
+use super::ball::{norm2_upper, pack, recycle_series, up, with_dot, Ball, Fixed, PREC};
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use rug::float::Round;
 use rug::ops::NegAssign;
@@ -29,6 +29,8 @@ pub struct Mlp {
     pub bias: bool,
     pub scales: Vec<Ball>,
     pub inputs: Vec<Ball>,
+    /// `inputs` unpacked for the dot products ([`Fixed`]).
+    inputs_fixed: Vec<Fixed>,
     pub n: usize,
     pub(super) w_off: Vec<usize>,
     b_off: Vec<usize>,
@@ -76,13 +78,15 @@ impl Net {
                         }
                     })
                     .collect();
-                let inputs = problem.inputs.iter().flatten().map(|x| Ball::from_interval(x.inf(), x.sup())).collect();
+                let inputs: Vec<Ball> = problem.inputs.iter().flatten().map(|x| Ball::from_interval(x.inf(), x.sup())).collect();
+                let inputs_fixed = pack(&inputs);
                 Ok(Net::Mlp(Mlp {
                     widths: a.widths.clone(),
                     acts: a.activations.clone(),
                     bias: a.bias,
                     scales,
                     inputs,
+                    inputs_fixed,
                     n: problem.inputs.len(),
                     w_off,
                     b_off,
@@ -246,6 +250,9 @@ struct MlpSeries {
     delta: Vec<Vec<Vec<Ball>>>,
     /// `cot[l-1][k]`: cotangent of `a_l` (hidden layers).
     cot: Vec<Vec<Vec<Ball>>>,
+    /// `y` and `delta` unpacked for the dot products of the layers ([`Fixed`]).
+    y_fixed: Vec<Vec<Vec<Fixed>>>,
+    delta_fixed: Vec<Vec<Vec<Fixed>>>,
 }
 
 /// Buffers for the quadratic model: the parameter and residual series.
@@ -261,7 +268,8 @@ enum Buffers {
 impl MlpSeries {
     fn new(layers: usize) -> Self {
         let e = || vec![Vec::new(); layers];
-        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), aux2: e(), delta: e(), cot: e() }
+        let f = || vec![Vec::new(); layers];
+        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), aux2: e(), delta: e(), cot: e(), y_fixed: f(), delta_fixed: f() }
     }
 
     /// Gives every midpoint back for reuse ([`recycle_series`]; speed only).
@@ -278,6 +286,7 @@ impl Mlp {
         let d = self.widths[0];
         let mut sub = self.clone();
         sub.inputs = self.inputs[a * d..b * d].to_vec();
+        sub.inputs_fixed = self.inputs_fixed[a * d..b * d].to_vec();
         sub.n = b - a;
         sub
     }
@@ -389,21 +398,22 @@ impl FlowData<'_> {
                 (m.restricted(a, b), MlpSeries::new(m.widths.len() - 1), a)
             })
             .collect();
+        let mut w_fixed = vec![pack(&start)];
         let mut w = vec![start];
         let mut out = Vec::new();
         let mut residual0 = Vec::new();
         for k in 0..=order {
-            let wr = &w;
+            let (wr, wfr) = (&w, &w_fixed);
             type ChunkResult = (Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>);
             let results: Vec<ChunkResult> = parts
                 .par_iter_mut()
                 .map(|(mm, buf, first)| {
-                    let hk = mlp_forward(mm, buf, wr, k);
+                    let hk = mlp_forward(mm, buf, wr, wfr, k);
                     if k == order {
                         return (hk, Vec::new(), None);
                     }
                     let rk = self.residual(&hk, k, *first * od);
-                    let g = mlp_backward(mm, buf, wr, k, rk.clone());
+                    let g = mlp_backward(mm, buf, wfr, k, rk.clone());
                     (hk, rk, Some(g))
                 })
                 .collect();
@@ -430,7 +440,11 @@ impl FlowData<'_> {
                 residual0 = rk_all;
             }
             match grad {
-                Some(g) => w.push(self.next_coefficient(&g, k)),
+                Some(g) => {
+                    let next = self.next_coefficient(&g, k);
+                    w_fixed.push(pack(&next));
+                    w.push(next);
+                }
                 None => break,
             }
         }
@@ -473,8 +487,9 @@ impl FlowData<'_> {
     }
 }
 
-/// Coefficient `k` of every forward series of the MLP; returns `z_L[k]`.
-fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Ball> {
+/// Coefficient `k` of every forward series of the MLP; returns `z_L[k]`. `w_fixed` holds
+/// `w` unpacked ([`Fixed`]).
+fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], w_fixed: &[Vec<Fixed>], k: usize) -> Vec<Ball> {
     let layers = m.widths.len() - 1;
     let n = m.n;
     for l in 1..=layers {
@@ -487,10 +502,10 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Bal
                 for o in 0..dout {
                     d.begin_zero();
                     for &j in &js {
-                        let wl = &w[j][m.w_off[l - 1] + o * din..m.w_off[l - 1] + (o + 1) * din];
-                        let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
+                        let wl = &w_fixed[j][m.w_off[l - 1] + o * din..m.w_off[l - 1] + (o + 1) * din];
+                        let a: &[Fixed] = if l == 1 { &m.inputs_fixed } else { &b.y_fixed[l - 2][k - j] };
                         for (x, y) in a[i * din..(i + 1) * din].iter().zip(wl) {
-                            d.add(x, y);
+                            d.add_fixed(x, y);
                         }
                     }
                     d.finish(&mut zk[i * dout + o]);
@@ -510,6 +525,8 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize) -> Vec<Bal
         b.z[l - 1].push(zk);
         if l < layers {
             push_activation(m.acts[l - 1], b, l - 1, k);
+            let yk = pack(&b.y[l - 1][k]);
+            b.y_fixed[l - 1].push(yk);
         }
     }
     b.z[layers - 1][k].clone()
@@ -697,10 +714,12 @@ fn two_over_sqrt_pi() -> Ball {
 
 /// Proof: `proofs/checker.md`, "Taylor coefficients" (reverse mode on series).
 /// Coefficient `k` of `J^T r` for the MLP (reverse mode on series), given `r[k]` (`n x out`).
-fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<Ball>) -> Vec<Ball> {
+/// `w_fixed` holds the parameter series unpacked ([`Fixed`]).
+fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w_fixed: &[Vec<Fixed>], k: usize, rk: Vec<Ball>) -> Vec<Ball> {
     let layers = m.widths.len() - 1;
     let n = m.n;
     let mut grad = vec![Ball::zero(); m.p];
+    b.delta_fixed[layers - 1].push(pack(&rk));
     b.delta[layers - 1].push(rk);
     for l in (1..=layers).rev() {
         let (din, dout) = (m.widths[l - 1], m.widths[l]);
@@ -713,10 +732,10 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
                 for q in 0..din {
                     d.begin_zero();
                     for &j in &js {
-                        let a: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][k - j] };
-                        let dl = &b.delta[l - 1][j];
+                        let a: &[Fixed] = if l == 1 { &m.inputs_fixed } else { &b.y_fixed[l - 2][k - j] };
+                        let dl = &b.delta_fixed[l - 1][j];
                         for i in 0..n {
-                            d.add(&dl[i * dout + o], &a[i * din + q]);
+                            d.add_fixed(&dl[i * dout + o], &a[i * din + q]);
                         }
                     }
                     let mut v = Ball::zero();
@@ -746,10 +765,10 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
                 for q in 0..din {
                     d.begin_zero();
                     for j in 0..=k {
-                        let dl = &b.delta[l - 1][j];
-                        let wl = &w[k - j][wo..wo + din * dout];
+                        let dl = &b.delta_fixed[l - 1][j];
+                        let wl = &w_fixed[k - j][wo..wo + din * dout];
                         for o in 0..dout {
-                            d.add(&dl[i * dout + o], &wl[o * din + q]);
+                            d.add_fixed(&dl[i * dout + o], &wl[o * din + q]);
                         }
                     }
                     let mut v = Ball::zero();
@@ -762,6 +781,7 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], k: usize, rk: Vec<B
         b.cot[l - 2].push(e);
         // delta_{l-1}[k] = sum_j s[j] * cot[k-j] (elementwise)
         let dk = cauchy(k, &b.s[l - 2], &b.cot[l - 2]);
+        b.delta_fixed[l - 2].push(pack(&dk));
         b.delta[l - 2].push(dk);
     }
     grad
@@ -875,7 +895,7 @@ pub fn hidden_activations(net: &Net, wbox: &[Ball]) -> Vec<Vec<Ball>> {
             let layers = m.widths.len() - 1;
             let mut b = MlpSeries::new(layers);
             let w = vec![wbox.to_vec()];
-            mlp_forward(m, &mut b, &w, 0);
+            mlp_forward(m, &mut b, &w, &[pack(wbox)], 0);
             b.y.into_iter().take(layers - 1).map(|mut v| v.swap_remove(0)).collect()
         }
     }
@@ -886,6 +906,7 @@ pub fn hidden_activations(net: &Net, wbox: &[Ball]) -> Vec<Vec<Ball>> {
 pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> {
     use rayon::prelude::*;
     let w = vec![wbox.to_vec()];
+    let w_fixed = vec![pack(wbox)];
     (0..num_outputs)
         .into_par_iter()
         .map(|row| {
@@ -898,8 +919,8 @@ pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> 
                 }
                 Net::Mlp(m) => {
                     let mut b = MlpSeries::new(m.widths.len() - 1);
-                    mlp_forward(m, &mut b, &w, 0);
-                    mlp_backward(m, &mut b, &w, 0, unit)
+                    mlp_forward(m, &mut b, &w, &w_fixed, 0);
+                    mlp_backward(m, &mut b, &w_fixed, 0, unit)
                 }
             }
         })
