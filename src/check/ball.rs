@@ -475,9 +475,26 @@ pub fn with_dot<R>(f: impl FnOnce(&mut Dot) -> R) -> R {
     DOT.with(|cell| f(&mut cell.borrow_mut()))
 }
 
+/// Runs `f` with `n` accumulators of this thread, each started at `0` ([`Dot::begin_zero`]), for
+/// `n` dot products that are best accumulated side by side (term `j` of every product, then term
+/// `j + 1`: the operands are then read in memory order). Not re-entrant.
+pub fn with_dots<R>(n: usize, f: impl FnOnce(&mut [Dot]) -> R) -> R {
+    DOTS.with(|cell| {
+        let mut dots = cell.borrow_mut();
+        if dots.len() < n {
+            dots.resize(n, Dot::new());
+        }
+        let dots = &mut dots[..n];
+        dots.iter_mut().for_each(Dot::begin_zero);
+        f(dots)
+    })
+}
+
 thread_local! {
     /// The accumulator of [`dot_acc`] and [`with_dot`] (its term buffer is reused).
     static DOT: std::cell::RefCell<Dot> = std::cell::RefCell::new(Dot::new());
+    /// The accumulators of [`with_dots`].
+    static DOTS: std::cell::RefCell<Vec<Dot>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Largest magnitude of the exponent `E` accepted by [`Dot`]; beyond it (far outside every
@@ -495,6 +512,7 @@ const EXP_LIMIT: i64 = 1 << 40;
 /// bits (error below `ROUND |result|`) and scaled exactly by MPFR. The radius is the
 /// propagated radii `|a_i| r(b_i) + r(a_i) |b_i| + r(a_i) r(b_i)` plus `r(acc)`, the
 /// truncations `(nz + shifts) 2^L` and `ROUND |result|`, inflated by [`up_n`].
+#[derive(Clone)]
 pub struct Dot {
     sum: Acc256,
     /// The largest exponent `E` of the non-zero terms so far (`i64::MIN` before the first).

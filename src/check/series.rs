@@ -6,7 +6,7 @@
 //! Every function takes ball inputs and returns balls that contain the exact quantity for every
 //! choice of the inputs inside their balls.
 
-use super::ball::{norm2_upper, pack, recycle_series, up, with_dot, Ball, Fixed, PREC};
+use super::ball::{norm2_upper, pack, recycle_series, up, with_dot, with_dots, Ball, Fixed, PREC};
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use rug::float::Round;
 use rug::ops::NegAssign;
@@ -105,67 +105,104 @@ impl Net {
     }
 }
 
-/// Coefficient `k` of the product of two series, elementwise: `sum_{j=0}^k a[j] b[k-j]`.
-fn cauchy(k: usize, a: &[Vec<Ball>], b: &[Vec<Ball>]) -> Vec<Ball> {
-    let n = a[k].len();
-    with_dot(|d| {
-        (0..n)
-            .map(|e| {
-                d.begin_zero();
-                for j in 0..=k {
-                    d.add(&a[j][e], &b[k - j][e]);
-                }
+/// A series: coefficient vectors `c[0], c[1], ...` of balls, each kept with its unpacked copy
+/// ([`Fixed`]) for the dot products that read it many times. Indexing gives the balls.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    balls: Vec<Vec<Ball>>,
+    fixed: Vec<Vec<Fixed>>,
+}
+
+impl Series {
+    /// The series whose only coefficient is `c0`.
+    pub fn starting(c0: Vec<Ball>) -> Series {
+        let mut s = Series::default();
+        s.push(c0);
+        s
+    }
+
+    /// Appends the next coefficient.
+    pub fn push(&mut self, c: Vec<Ball>) {
+        self.fixed.push(pack(&c));
+        self.balls.push(c);
+    }
+
+    pub fn len(&self) -> usize {
+        self.balls.len()
+    }
+
+    /// Coefficient `k` unpacked.
+    fn fixed(&self, k: usize) -> &[Fixed] {
+        &self.fixed[k]
+    }
+
+    /// The coefficient vectors.
+    pub fn into_balls(self) -> Vec<Vec<Ball>> {
+        self.balls
+    }
+}
+
+impl std::ops::Index<usize> for Series {
+    type Output = Vec<Ball>;
+    fn index(&self, k: usize) -> &Vec<Ball> {
+        &self.balls[k]
+    }
+}
+
+/// `sum_{j in js} x_j[e] y_j[e]` for every `e < n`, accumulated side by side ([`with_dots`]),
+/// each then passed to `finish(e, ball)`.
+fn elementwise_dots<'a>(
+    n: usize,
+    pairs: impl Iterator<Item = (&'a [Fixed], &'a [Fixed])>,
+    mut finish: impl FnMut(usize, Ball) -> Ball,
+) -> Vec<Ball> {
+    with_dots(n, |dots| {
+        for (x, y) in pairs {
+            for ((d, a), b) in dots.iter_mut().zip(&x[..n]).zip(&y[..n]) {
+                d.add_fixed(a, b);
+            }
+        }
+        dots.iter_mut()
+            .enumerate()
+            .map(|(e, d)| {
                 let mut acc = Ball::zero();
                 d.finish(&mut acc);
-                acc
+                finish(e, acc)
             })
             .collect()
     })
+}
+
+/// Coefficient `k` of the product of two series, elementwise: `sum_{j=0}^k a[j] b[k-j]`.
+fn cauchy(k: usize, a: &Series, b: &Series) -> Vec<Ball> {
+    elementwise_dots(a[k].len(), (0..=k).map(|j| (a.fixed(j), b.fixed(k - j))), |_, acc| acc)
 }
 
 /// Coefficient `k` of the square of a series, elementwise:
 /// `2 sum_{j < k - j} a[j] a[k-j] + [k even] a[k/2]^2` (the same sum as `cauchy(k, a, a)`,
 /// each pair counted once; for balls the product enclosure is symmetric in its factors).
-fn square(k: usize, a: &[Vec<Ball>]) -> Vec<Ball> {
-    let n = a[k].len();
-    with_dot(|d| {
-        (0..n)
-            .map(|e| {
-                d.begin_zero();
-                for j in 0..k.div_ceil(2) {
-                    d.add(&a[j][e], &a[k - j][e]);
-                }
-                let mut acc = Ball::zero();
+fn square(k: usize, a: &Series) -> Vec<Ball> {
+    let pairs = (0..k.div_ceil(2)).map(|j| (a.fixed(j), a.fixed(k - j)));
+    let middle = k.is_multiple_of(2).then(|| a.fixed(k / 2));
+    elementwise_dots(a[k].len(), pairs, |e, mut acc| {
+        acc.mul_int_assign(2);
+        if let Some(m) = middle {
+            with_dot(|d| {
+                d.begin(&acc);
+                d.add_fixed(&m[e], &m[e]);
                 d.finish(&mut acc);
-                acc.mul_int_assign(2);
-                if k.is_multiple_of(2) {
-                    d.begin(&acc);
-                    d.add(&a[k / 2][e], &a[k / 2][e]);
-                    d.finish(&mut acc);
-                }
-                acc
-            })
-            .collect()
+            });
+        }
+        acc
     })
 }
 
 /// Coefficient `k >= 1` of `y` where `y' = s z'`: `(1/k) sum_{j=1}^k (j z[j]) s[k-j]`, with
 /// `jz[j] = j z[j]` given.
-fn ode(k: usize, jz: &[Vec<Ball>], s: &[Vec<Ball>]) -> Vec<Ball> {
-    let n = jz[k].len();
-    with_dot(|d| {
-        (0..n)
-            .map(|e| {
-                d.begin_zero();
-                for j in 1..=k {
-                    d.add(&jz[j][e], &s[k - j][e]);
-                }
-                let mut acc = Ball::zero();
-                d.finish(&mut acc);
-                acc.div_int_assign(k as i64);
-                acc
-            })
-            .collect()
+fn ode(k: usize, jz: &Series, s: &Series) -> Vec<Ball> {
+    elementwise_dots(jz[k].len(), (1..=k).map(|j| (jz.fixed(j), s.fixed(k - j))), |_, mut acc| {
+        acc.div_int_assign(k as i64);
+        acc
     })
 }
 
@@ -233,32 +270,29 @@ fn softplus_dir(x: &Float, r: Round) -> Float {
 /// Series buffers of one expansion of an MLP along `s -> w(s)`.
 struct MlpSeries {
     /// `z[l-1][k]`: coefficient `k` of `z_l`, `n x width_l`.
-    z: Vec<Vec<Vec<Ball>>>,
+    z: Vec<Series>,
     /// `jz[l-1][k] = k z[l-1][k]` (hidden layers).
-    jz: Vec<Vec<Vec<Ball>>>,
+    jz: Vec<Series>,
     /// `y[l-1][k]`: activations of hidden layer `l`.
-    y: Vec<Vec<Vec<Ball>>>,
+    y: Vec<Series>,
     /// `s[l-1][k]`: `sigma'(z_l)` series.
-    s: Vec<Vec<Vec<Ball>>>,
+    s: Vec<Series>,
     /// Auxiliary series: softplus: `sigma(z)` in `aux0`, `sigma(1-sigma)` in `aux1`;
     /// erf: `exp(-z^2)` in `aux0`, `z exp(-z^2)` in `aux1`; sin: `cos(z)` in `aux0`;
     /// gelu: `phi(z)` in `aux0`, `z phi(z)` in `aux1`, `Phi(z)` in `aux2`.
-    aux0: Vec<Vec<Vec<Ball>>>,
-    aux1: Vec<Vec<Vec<Ball>>>,
-    aux2: Vec<Vec<Vec<Ball>>>,
+    aux0: Vec<Series>,
+    aux1: Vec<Series>,
+    aux2: Vec<Series>,
     /// `delta[l-1][k]`: cotangent of `z_l`.
-    delta: Vec<Vec<Vec<Ball>>>,
+    delta: Vec<Series>,
     /// `cot[l-1][k]`: cotangent of `a_l` (hidden layers).
-    cot: Vec<Vec<Vec<Ball>>>,
-    /// `y` and `delta` unpacked for the dot products of the layers ([`Fixed`]).
-    y_fixed: Vec<Vec<Vec<Fixed>>>,
-    delta_fixed: Vec<Vec<Vec<Fixed>>>,
+    cot: Vec<Series>,
 }
 
 /// Buffers for the quadratic model: the parameter and residual series.
 struct QuadSeries {
     out: Vec<Vec<Ball>>,
-    res: Vec<Vec<Ball>>,
+    res: Series,
 }
 
 enum Buffers {
@@ -267,15 +301,14 @@ enum Buffers {
 
 impl MlpSeries {
     fn new(layers: usize) -> Self {
-        let e = || vec![Vec::new(); layers];
-        let f = || vec![Vec::new(); layers];
-        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), aux2: e(), delta: e(), cot: e(), y_fixed: f(), delta_fixed: f() }
+        let e = || vec![Series::default(); layers];
+        MlpSeries { z: e(), jz: e(), y: e(), s: e(), aux0: e(), aux1: e(), aux2: e(), delta: e(), cot: e() }
     }
 
     /// Gives every midpoint back for reuse ([`recycle_series`]; speed only).
     fn recycle(self) {
         for field in [self.z, self.jz, self.y, self.s, self.aux0, self.aux1, self.aux2, self.delta, self.cot] {
-            field.into_iter().for_each(recycle_series);
+            field.into_iter().for_each(|series| recycle_series(series.into_balls()));
         }
     }
 }
@@ -335,8 +368,8 @@ impl FlowData<'_> {
         if let Net::Mlp(m) = self.net {
             return self.expand_mlp(m, start, order);
         }
-        let mut buf = Buffers::Quad(QuadSeries { out: Vec::new(), res: Vec::new() });
-        let mut w = vec![start];
+        let mut buf = Buffers::Quad(QuadSeries { out: Vec::new(), res: Series::default() });
+        let mut w = Series::starting(start);
         let mut out = Vec::new();
         let mut residual0 = Vec::new();
         for k in 0..=order {
@@ -353,7 +386,7 @@ impl FlowData<'_> {
             let g = self.backward(&mut buf, &w, k, rk);
             w.push(self.next_coefficient(&g, k));
         }
-        Expansion { w, out, residual0, hidden0: Vec::new() }
+        Expansion { w: w.into_balls(), out, residual0, hidden0: Vec::new() }
     }
 
     /// Coefficient `k` of the residual for the outputs `hk` of outputs `first..`:
@@ -398,22 +431,21 @@ impl FlowData<'_> {
                 (m.restricted(a, b), MlpSeries::new(m.widths.len() - 1), a)
             })
             .collect();
-        let mut w_fixed = vec![pack(&start)];
-        let mut w = vec![start];
+        let mut w = Series::starting(start);
         let mut out = Vec::new();
         let mut residual0 = Vec::new();
         for k in 0..=order {
-            let (wr, wfr) = (&w, &w_fixed);
+            let wr = &w;
             type ChunkResult = (Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>);
             let results: Vec<ChunkResult> = parts
                 .par_iter_mut()
                 .map(|(mm, buf, first)| {
-                    let hk = mlp_forward(mm, buf, wr, wfr, k);
+                    let hk = mlp_forward(mm, buf, wr, k);
                     if k == order {
                         return (hk, Vec::new(), None);
                     }
                     let rk = self.residual(&hk, k, *first * od);
-                    let g = mlp_backward(mm, buf, wfr, k, rk.clone());
+                    let g = mlp_backward(mm, buf, wr, k, rk.clone());
                     (hk, rk, Some(g))
                 })
                 .collect();
@@ -440,24 +472,21 @@ impl FlowData<'_> {
                 residual0 = rk_all;
             }
             match grad {
-                Some(g) => {
-                    let next = self.next_coefficient(&g, k);
-                    w_fixed.push(pack(&next));
-                    w.push(next);
-                }
+                Some(g) => w.push(self.next_coefficient(&g, k)),
                 None => break,
             }
         }
         let hidden0 = (0..m.widths.len() - 2)
             .map(|l| parts.iter().flat_map(|(_, buf, _)| buf.y[l][0].iter().cloned()).collect())
             .collect();
+        let w = w.into_balls();
         // On the worker threads, whose next expansion reuses the floats.
         parts.into_par_iter().for_each(|(_, buf, _)| buf.recycle());
         Expansion { w, out, residual0, hidden0 }
     }
 
     /// Coefficient `k` of `h(w(s))` (input-major), given `w[0..=k]`.
-    fn forward(&self, buf: &mut Buffers, w: &[Vec<Ball>], k: usize) -> Vec<Ball> {
+    fn forward(&self, buf: &mut Buffers, w: &Series, k: usize) -> Vec<Ball> {
         match (self.net, buf) {
             (Net::Quadratic { slope, half_curvature, .. }, Buffers::Quad(q)) => {
                 // h[k] = slope w[k] + (L/2) (w*w)[k]
@@ -472,7 +501,7 @@ impl FlowData<'_> {
     }
 
     /// Coefficient `k` of `J(w(s))^T r(s)` given the residual coefficient `r[k]`.
-    fn backward(&self, buf: &mut Buffers, w: &[Vec<Ball>], k: usize, rk: Vec<Ball>) -> Vec<Ball> {
+    fn backward(&self, buf: &mut Buffers, w: &Series, k: usize, rk: Vec<Ball>) -> Vec<Ball> {
         match (self.net, buf) {
             (Net::Quadratic { slope, curvature, .. }, Buffers::Quad(q)) => {
                 // Dh = slope + L w: (Dh r)[k] = slope r[k] + L (w*r)[k]
@@ -487,9 +516,8 @@ impl FlowData<'_> {
     }
 }
 
-/// Coefficient `k` of every forward series of the MLP; returns `z_L[k]`. `w_fixed` holds
-/// `w` unpacked ([`Fixed`]).
-fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], w_fixed: &[Vec<Fixed>], k: usize) -> Vec<Ball> {
+/// Coefficient `k` of every forward series of the MLP; returns `z_L[k]`.
+fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &Series, k: usize) -> Vec<Ball> {
     let layers = m.widths.len() - 1;
     let n = m.n;
     for l in 1..=layers {
@@ -502,8 +530,8 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], w_fixed: &[Vec<Fixed
                 for o in 0..dout {
                     d.begin_zero();
                     for &j in &js {
-                        let wl = &w_fixed[j][m.w_off[l - 1] + o * din..m.w_off[l - 1] + (o + 1) * din];
-                        let a: &[Fixed] = if l == 1 { &m.inputs_fixed } else { &b.y_fixed[l - 2][k - j] };
+                        let wl = &w.fixed(j)[m.w_off[l - 1] + o * din..m.w_off[l - 1] + (o + 1) * din];
+                        let a: &[Fixed] = if l == 1 { &m.inputs_fixed } else { b.y[l - 2].fixed(k - j) };
                         for (x, y) in a[i * din..(i + 1) * din].iter().zip(wl) {
                             d.add_fixed(x, y);
                         }
@@ -525,8 +553,6 @@ fn mlp_forward(m: &Mlp, b: &mut MlpSeries, w: &[Vec<Ball>], w_fixed: &[Vec<Fixed
         b.z[l - 1].push(zk);
         if l < layers {
             push_activation(m.acts[l - 1], b, l - 1, k);
-            let yk = pack(&b.y[l - 1][k]);
-            b.y_fixed[l - 1].push(yk);
         }
     }
     b.z[layers - 1][k].clone()
@@ -714,12 +740,10 @@ fn two_over_sqrt_pi() -> Ball {
 
 /// Proof: `proofs/checker.md`, "Taylor coefficients" (reverse mode on series).
 /// Coefficient `k` of `J^T r` for the MLP (reverse mode on series), given `r[k]` (`n x out`).
-/// `w_fixed` holds the parameter series unpacked ([`Fixed`]).
-fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w_fixed: &[Vec<Fixed>], k: usize, rk: Vec<Ball>) -> Vec<Ball> {
+fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w: &Series, k: usize, rk: Vec<Ball>) -> Vec<Ball> {
     let layers = m.widths.len() - 1;
     let n = m.n;
     let mut grad = vec![Ball::zero(); m.p];
-    b.delta_fixed[layers - 1].push(pack(&rk));
     b.delta[layers - 1].push(rk);
     for l in (1..=layers).rev() {
         let (din, dout) = (m.widths[l - 1], m.widths[l]);
@@ -732,8 +756,8 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w_fixed: &[Vec<Fixed>], k: usize, rk
                 for q in 0..din {
                     d.begin_zero();
                     for &j in &js {
-                        let a: &[Fixed] = if l == 1 { &m.inputs_fixed } else { &b.y_fixed[l - 2][k - j] };
-                        let dl = &b.delta_fixed[l - 1][j];
+                        let a: &[Fixed] = if l == 1 { &m.inputs_fixed } else { b.y[l - 2].fixed(k - j) };
+                        let dl = b.delta[l - 1].fixed(j);
                         for i in 0..n {
                             d.add_fixed(&dl[i * dout + o], &a[i * din + q]);
                         }
@@ -758,30 +782,33 @@ fn mlp_backward(m: &Mlp, b: &mut MlpSeries, w_fixed: &[Vec<Fixed>], k: usize, rk
         if l == 1 {
             break;
         }
-        // cot_{l-1}[k][i][q] = c sum_j sum_o delta_l[j][i][o] W_l[k-j][o][q]
-        let mut e = Vec::with_capacity(n * din);
-        with_dot(|d| {
-            for i in 0..n {
-                for q in 0..din {
-                    d.begin_zero();
-                    for j in 0..=k {
-                        let dl = &b.delta_fixed[l - 1][j];
-                        let wl = &w_fixed[k - j][wo..wo + din * dout];
-                        for o in 0..dout {
-                            d.add_fixed(&dl[i * dout + o], &wl[o * din + q]);
+        // cot_{l-1}[k][i][q] = c sum_j sum_o delta_l[j][i][o] W_l[k-j][o][q], the n x din
+        // products accumulated side by side (W_l and delta_l are read in memory order).
+        let e = with_dots(n * din, |dots| {
+            for j in 0..=k {
+                let dl = b.delta[l - 1].fixed(j);
+                let wl = &w.fixed(k - j)[wo..wo + din * dout];
+                for (i, row) in dots.chunks_exact_mut(din).enumerate() {
+                    for (o, wo_row) in wl.chunks_exact(din).enumerate() {
+                        let d = &dl[i * dout + o];
+                        for (acc, wq) in row.iter_mut().zip(wo_row) {
+                            acc.add_fixed(d, wq);
                         }
                     }
+                }
+            }
+            dots.iter_mut()
+                .map(|d| {
                     let mut v = Ball::zero();
                     d.finish(&mut v);
                     v.mul_assign(c);
-                    e.push(v);
-                }
-            }
+                    v
+                })
+                .collect::<Vec<Ball>>()
         });
         b.cot[l - 2].push(e);
         // delta_{l-1}[k] = sum_j s[j] * cot[k-j] (elementwise)
         let dk = cauchy(k, &b.s[l - 2], &b.cot[l - 2]);
-        b.delta_fixed[l - 2].push(pack(&dk));
         b.delta[l - 2].push(dk);
     }
     grad
@@ -894,9 +921,8 @@ pub fn hidden_activations(net: &Net, wbox: &[Ball]) -> Vec<Vec<Ball>> {
         Net::Mlp(m) => {
             let layers = m.widths.len() - 1;
             let mut b = MlpSeries::new(layers);
-            let w = vec![wbox.to_vec()];
-            mlp_forward(m, &mut b, &w, &[pack(wbox)], 0);
-            b.y.into_iter().take(layers - 1).map(|mut v| v.swap_remove(0)).collect()
+            mlp_forward(m, &mut b, &Series::starting(wbox.to_vec()), 0);
+            b.y.into_iter().take(layers - 1).map(|v| v.into_balls().swap_remove(0)).collect()
         }
     }
 }
@@ -905,8 +931,7 @@ pub fn hidden_activations(net: &Net, wbox: &[Ball]) -> Vec<Vec<Ball>> {
 /// order-0 reverse pass per output with a unit cotangent.
 pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> {
     use rayon::prelude::*;
-    let w = vec![wbox.to_vec()];
-    let w_fixed = vec![pack(wbox)];
+    let w = Series::starting(wbox.to_vec());
     (0..num_outputs)
         .into_par_iter()
         .map(|row| {
@@ -919,8 +944,8 @@ pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> 
                 }
                 Net::Mlp(m) => {
                     let mut b = MlpSeries::new(m.widths.len() - 1);
-                    mlp_forward(m, &mut b, &w, &w_fixed, 0);
-                    mlp_backward(m, &mut b, &w_fixed, 0, unit)
+                    mlp_forward(m, &mut b, &w, 0);
+                    mlp_backward(m, &mut b, &w, 0, unit)
                 }
             }
         })
