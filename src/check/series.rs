@@ -1101,11 +1101,11 @@ mod tests {
                     b.z[0].push(vec![zk]);
                     push_activation(act, &mut b, 0, k);
                 }
-                let sum = |c: &[Vec<Ball>]| {
+                let sum = |c: &Series| {
                     let mut acc = Float::with_val(REF_PREC, 0);
                     let mut rad = 0.0f64;
                     let mut pw = Float::with_val(REF_PREC, 1);
-                    for ck in c.iter().take(order + 1) {
+                    for ck in (0..c.len().min(order + 1)).map(|k| &c[k]) {
                         acc += Float::with_val(REF_PREC, &ck[0].m * &pw);
                         rad += ck[0].r * pw.to_f64();
                         pw *= &s;
