@@ -75,6 +75,8 @@ pub struct TubeIntegrator<'a> {
     box_flow: GradientFlow<Vec<FastInterval>>,
     offset: Option<Vec<Interval>>,
     order: usize,
+    /// The a-priori box of the last new box expansion, tried first by the next attempt.
+    last_box: Option<AprioriBox>,
 }
 
 impl<'a> TubeIntegrator<'a> {
@@ -82,7 +84,7 @@ impl<'a> TubeIntegrator<'a> {
     pub fn new(problem: &'a Problem, offset: Option<Vec<Interval>>, order: usize) -> Self {
         let flow = GradientFlow::new(problem, offset.as_deref());
         let box_flow = GradientFlow::new(problem, offset.as_deref());
-        TubeIntegrator { problem, flow, box_flow, offset, order }
+        TubeIntegrator { problem, flow, box_flow, offset, order, last_box: None }
     }
 
     pub fn alpha(&self) -> Interval {
@@ -137,7 +139,9 @@ impl<'a> TubeIntegrator<'a> {
     }
 
     /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)`, given the point
-    /// expansion through `centre`.
+    /// expansion through `centre`. The a-priori box of an earlier attempt or step is tried
+    /// first (Lemma 5 of the proof: every test is redone for this step); a new box is expanded
+    /// only when that fails.
     pub fn try_step(
         &mut self,
         centre: &[f64],
@@ -148,19 +152,43 @@ impl<'a> TubeIntegrator<'a> {
     ) -> Result<TubeStep, Rejection> {
         let q = self.order;
         // Series evaluations run in endpoint intervals (`enclose::poly`, lemma E: s >= 0).
-        let span = FastInterval { lo: 0.0, hi: h.sup() };
-        // Tube half-width assumed when bounding mu; verified below.
+        let series_range = poly::horner(&expansion.params[..=q], FastInterval { lo: 0.0, hi: h.sup() });
+        let h_pow = poly::pow_nonneg(FastInterval::point(h.sup()), q as u32 + 1).hi;
+        if let Some(reused) = &self.last_box {
+            if reused.encloses(&series_range, h_pow, q) {
+                if let Ok(step) = self.finish_step(reused, centre, radius, expansion, h, h_pow, tol) {
+                    return Ok(step);
+                }
+            }
+        }
+        let fresh = self.new_box(centre, radius, expansion, &series_range, h, h_pow)?;
+        let step = self.finish_step(&fresh, centre, radius, expansion, h, h_pow, tol);
+        self.last_box = Some(fresh);
+        step
+    }
+
+    /// A verified a-priori box for the step (Lemma 1), with `mu` and the derivative bounds over
+    /// its tube (Lemma 3). The candidate is guessed from the point series over
+    /// `[0, BOX_REACH h]`, so that the next step can usually reuse the box.
+    fn new_box(
+        &mut self,
+        centre: &[f64],
+        radius: f64,
+        expansion: &Expansion<Vec<Interval>>,
+        series_range: &[FastInterval],
+        h: Interval,
+        h_pow: f64,
+    ) -> Result<AprioriBox, Rejection> {
+        let q = self.order;
+        // Tube half-width assumed when bounding mu; verified in `finish_step`.
         let guard = 2.0 * radius;
         let guard_box = FastInterval { lo: -guard, hi: guard };
-
         // 1. A-priori enclosure B of u([0, h]) by the high-order test: if
         //    sum_{j<=q} u_j [0,h]^j + [0,h]^{q+1} U_{q+1}(B) lies in the interior of B, the
         //    solution exists on [0, h] and stays in B (proofs/tube-integrator.md, Lemma 1).
-        let series_range = poly::horner(&expansion.params[..=q], span);
-        let h_pow = poly::pow_nonneg(FastInterval::point(h.sup()), q as u32 + 1).hi;
-        let power_span = FastInterval { lo: 0.0, hi: h_pow };
         // The candidate is any box (a heuristic guess); only the test below matters.
-        let mut candidate: Vec<FastInterval> = series_range
+        let reach = poly::horner(&expansion.params[..=q], FastInterval { lo: 0.0, hi: BOX_REACH * h.sup() });
+        let mut candidate: Vec<FastInterval> = reach
             .iter()
             .zip(centre)
             .map(|(r, &c)| {
@@ -168,20 +196,19 @@ impl<'a> TubeIntegrator<'a> {
                 FastInterval { lo: r.lo - pad, hi: r.hi + pad }
             })
             .collect();
-        let mut verified = None;
         for _ in 0..4 {
             // Outward, so that every point within `guard` of the candidate is in the tube.
             let tube: Vec<Interval> = candidate.iter().map(|&b| (b + guard_box).to_inari()).collect();
             let (remainder, hidden) = self.expand_box(&tube, q + 1);
-            let enclosure: Vec<FastInterval> = series_range
-                .iter()
-                .zip(&remainder.params[q + 1])
-                .map(|(&r, &u)| poly::mul_add_nonneg(FastInterval::from_inari(u), power_span, r))
-                .collect();
+            let enclosure = lagrange_enclosure(series_range, &remainder.params[q + 1], h_pow);
             // Interior: strict inequalities (false for NaN).
-            if enclosure.iter().zip(&candidate).all(|(e, b)| b.lo < e.lo && e.hi < b.hi) {
-                verified = Some((tube, remainder, hidden));
-                break;
+            if inside(&enclosure, &candidate) {
+                // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
+                let residual_norm = self.residual_norm_upper(&remainder.outputs[0]);
+                let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
+                let alpha = FastInterval::from_inari(self.alpha());
+                let mu = (FastInterval::point(residual_norm) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
+                return Ok(AprioriBox { candidate, guard, remainder, bounds, mu });
             }
             if enclosure.iter().any(|e| !(e.lo.is_finite() && e.hi.is_finite())) {
                 break;
@@ -196,21 +223,33 @@ impl<'a> TubeIntegrator<'a> {
                 })
                 .collect();
         }
-        let (tube, remainder, hidden) = verified.ok_or(Rejection::Enclosure)?;
+        Err(Rejection::Enclosure)
+    }
 
-        // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
-        let residual_norm = self.residual_norm_upper(&remainder.outputs[0]);
-        let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
-        let alpha = FastInterval::from_inari(self.alpha());
-        let mu = (FastInterval::point(residual_norm) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
-        let growth = elementary::exp(FastInterval::point(mu) * FastInterval::point(h.sup()));
+    /// The step from the ball `B(centre, radius)` inside the verified box `b` (whose Lemma 1
+    /// test the caller has passed for this step): the tube radius (Lemma 4), the remainder's
+    /// size, the next ball.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_step(
+        &self,
+        b: &AprioriBox,
+        centre: &[f64],
+        radius: f64,
+        expansion: &Expansion<Vec<Interval>>,
+        h: Interval,
+        h_pow: f64,
+        tol: Tolerances,
+    ) -> Result<TubeStep, Rejection> {
+        let q = self.order;
+        let growth = elementary::exp(FastInterval::point(b.mu) * FastInterval::point(h.sup()));
         // e = 0: the solution is u itself (Lemma 4), whatever the growth factor.
         let tube_radius = if radius == 0.0 { 0.0 } else { (FastInterval::point(radius) * growth).hi };
-        if radius > 0.0 && !(tube_radius < guard) {
-            return Err(Rejection::TubeGrowth(mu));
+        if radius > 0.0 && !(tube_radius < b.guard) {
+            return Err(Rejection::TubeGrowth(b.mu));
         }
 
         // 3. The Lagrange remainders must be small enough to keep the step accurate.
+        let remainder = &b.remainder;
         let param_rem = max_magnitude(&remainder.params[q + 1]) * h_pow;
         let output_rem = self.alpha().sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
         let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
@@ -230,8 +269,44 @@ impl<'a> TubeIntegrator<'a> {
         let next_radius = (FastInterval::point(tube_radius) + FastInterval::point(spread)).hi;
         let mut outputs: Vec<Vec<Interval>> = expansion.outputs[..=q].to_vec();
         outputs.push(remainder.outputs[q + 1].clone());
-        Ok(TubeStep { step: h, outputs, tube_radius, mu, bounds, next_centre, next_radius })
+        Ok(TubeStep { step: h, outputs, tube_radius, mu: b.mu, bounds: b.bounds.clone(), next_centre, next_radius })
     }
+}
+
+/// The candidate of a new a-priori box covers the point series over `[0, BOX_REACH h]`, so that
+/// it usually contains the next step's trajectory as well and that step needs no expansion over
+/// a box of its own (Lemma 5 of the proof).
+const BOX_REACH: f64 = 2.0;
+
+/// A verified a-priori box: Lemma 1's test passed for the step that built it. The tube is
+/// `candidate + [-guard, guard]`; `remainder` is the expansion over the tube (its coefficient
+/// `q + 1` is Lemma 1's `V`), `mu` and `bounds` hold over the tube (Lemma 3).
+struct AprioriBox {
+    candidate: Vec<FastInterval>,
+    guard: f64,
+    remainder: Expansion<Vec<Interval>>,
+    bounds: DerivativeBounds,
+    mu: f64,
+}
+
+impl AprioriBox {
+    /// Lemma 1's test for a step with point series range `series_range` over `[0, h]` and
+    /// `h^{q+1} <= h_pow`: the Lagrange enclosure lies in the interior of the candidate.
+    fn encloses(&self, series_range: &[FastInterval], h_pow: f64, q: usize) -> bool {
+        inside(&lagrange_enclosure(series_range, &self.remainder.params[q + 1], h_pow), &self.candidate)
+    }
+}
+
+/// `sum_{j<=q} u_j [0,h]^j + [0, h_pow] V` per component (Lemma 1's `E`), from the range of the
+/// series over `[0, h]` and `V`.
+fn lagrange_enclosure(series_range: &[FastInterval], v: &[Interval], h_pow: f64) -> Vec<FastInterval> {
+    let power_span = FastInterval { lo: 0.0, hi: h_pow };
+    series_range.iter().zip(v).map(|(&r, &u)| poly::mul_add_nonneg(FastInterval::from_inari(u), power_span, r)).collect()
+}
+
+/// Every `e` strictly inside its `b` (false for NaN).
+fn inside(e: &[FastInterval], b: &[FastInterval]) -> bool {
+    e.iter().zip(b).all(|(e, b)| b.lo < e.lo && e.hi < b.hi)
 }
 
 /// Per-layer scalars as inari intervals (supersets).
