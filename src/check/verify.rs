@@ -5,7 +5,7 @@
 //! "Claims".
 
 use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, up_n, Ball, PREC};
-use super::series::{jacobian, to_rug, FlowData, Net};
+use super::series::{jacobian, to_rug, DerivativeBounds, Expansion, FlowData, Net};
 use crate::problem::Problem;
 use rug::float::Round;
 use rug::{Float, Rational};
@@ -241,6 +241,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
     let mut pieces: Vec<Piece> = Vec::with_capacity(steps.len());
     let mut final_outputs: Vec<Ball> = Vec::new();
     let mut final_linear: Vec<Ball> = Vec::new();
+    let mut last_box: Option<VerifiedBox> = None;
 
     for (k, h_exact) in steps.iter().enumerate() {
         let h = Ball::from_rational(h_exact);
@@ -254,48 +255,28 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         let u = &pt.w;
         let p_dim = centre.len();
         let e_poly: Vec<Ball> = (0..p_dim).map(|i| horner(u, i, &s_box)).collect();
-        let hq = h_hi_f.powi(q as i32);
-        let mut cand: Vec<Ball> = e_poly
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-9 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
-                Ball { m: e.m.clone(), r: up(e.r + extra) }
-            })
-            .collect();
-        let g_rad = up(2.0 * radius) + 1e-200;
-        // (2) The a-priori enclosure (high-order test), at most 6 attempts.
-        let mut accepted = None;
-        for _ in 0..6 {
-            let tube: Vec<Ball> = cand.iter().map(|c| Ball { m: c.m.clone(), r: up(c.r + g_rad) }).collect();
-            let bx = flow.expand(tube.clone(), q + 1);
-            let s_pow = pow(&s_box, q + 1);
-            let encl: Vec<Ball> = (0..p_dim).map(|i| e_poly[i].add(&s_pow.mul(&bx.w[q + 1][i]))).collect();
-            let mut ok = true;
-            for i in 0..p_dim {
-                let inside = up(diff_upper(&encl[i].m, &cand[i].m) + encl[i].r) <= cand[i].r;
-                if !inside {
-                    ok = false;
-                    cand[i] = Ball { m: encl[i].m.clone(), r: up(2.0 * encl[i].r + 1e-30 * encl[i].abs_upper()) };
-                }
-            }
-            if ok {
-                accepted = Some((tube, bx));
-                break;
+        let s_pow = pow(&s_box, q + 1);
+        // (2)-(3) A box verified for this step: the last one if it passes this step's tests
+        // (proofs/checker.md, "The step", Lemma S4), else a new one.
+        let reusable = last_box.as_ref().is_some_and(|b| b.encloses(&e_poly, &s_pow, q) && b.tube_radius(radius, h_hi_f) < b.g_rad);
+        if !reusable {
+            // The candidate covers the polynomial up to the next step's end too, so that the
+            // next step can usually reuse the box.
+            let reach = match steps.get(k + 1) {
+                Some(next) => Ball::zero_to(&h.add(&Ball::from_rational(next))),
+                None => s_box.clone(),
+            };
+            let fresh = new_box(&flow, net, u, &e_poly, &s_pow, &reach, radius, inv_alpha.abs_upper(), h_hi_f, q)
+                .ok_or_else(|| format!("step {k}: the checker could not verify an a-priori enclosure for the hinted step length (order {q})"))?;
+            if let Some(old) = last_box.replace(fresh) {
+                old.bx.recycle();
             }
         }
-        let Some((tube, bx)) = accepted else {
-            return Err(format!("step {k}: the checker could not verify an a-priori enclosure for the hinted step length (order {q})"));
-        };
-        // (3) Logarithmic norm over the tube and the derivative bounds.
-        let hidden = bx.hidden0.clone(); // = hidden_activations(net, &tube), from the expansion
-        let bounds = super::layered::tube_bounds(net, &tube, &hidden);
-        let mu = up(norm2_upper(&bx.residual0) * bounds.hessian_total() * inv_alpha.abs_upper());
-        let growth = Float::with_val_round(64, up(mu * h_hi_f), Round::Up).0;
-        let growth = Float::with_val_round(64, growth.exp_ref(), Round::Up).0.to_f64_round(Round::Up);
-        let e_t = up(radius * growth);
-        if !(e_t < g_rad) {
-            return Err(format!("step {k}: the tube radius {e_t:e} exceeds the assumed {g_rad:e}"));
+        let b = last_box.as_ref().expect("a box was just verified");
+        let (bx, bounds) = (&b.bx, &b.bounds);
+        let e_t = b.tube_radius(radius, h_hi_f);
+        if !(e_t < b.g_rad) {
+            return Err(format!("step {k}: the tube radius {e_t:e} exceeds the assumed {:e}", b.g_rad));
         }
         // (4) The next ball.
         let hpow = pow(&h, q + 1);
@@ -373,7 +354,9 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         lin_radius = up(lin_rad_step + rad_norm(&lin_end));
         let _ = &pieces[k].h;
         pt.recycle();
-        bx.recycle();
+    }
+    if let Some(b) = last_box {
+        b.bx.recycle();
     }
 
     for i in 0..n_out {
@@ -387,6 +370,83 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         confirm_sup(&pieces, claims.sup_deviation)?;
     }
     Ok(Derived { r0: big_r0 })
+}
+
+/// An a-priori box that passed Lemma S1's test for the step that built it: the candidate
+/// `C`, the tube `T = C + [-G, G]` (`g_rad = G`), the expansion over `T`, and `mu` and the
+/// derivative bounds over `T` (Lemma S2).
+struct VerifiedBox {
+    cand: Vec<Ball>,
+    g_rad: f64,
+    bx: Expansion,
+    bounds: DerivativeBounds,
+    mu: f64,
+}
+
+impl VerifiedBox {
+    /// Lemma S1's test for a step with `e_poly_i = sum_{j<=q} U_{j,i} S^j` and `s_pow = S^{q+1}`:
+    /// `E_i = e_poly_i + s_pow V_i` inside `C_i` for every `i`.
+    fn encloses(&self, e_poly: &[Ball], s_pow: &Ball, q: usize) -> bool {
+        e_poly.iter().zip(&self.bx.w[q + 1]).zip(&self.cand).all(|((e, v), c)| {
+            let encl = e.add(&s_pow.mul(v));
+            up(diff_upper(&encl.m, &c.m) + encl.r) <= c.r
+        })
+    }
+
+    /// `E_t = e exp(mu h)`, rounded up (Lemma S3).
+    fn tube_radius(&self, radius: f64, h_hi: f64) -> f64 {
+        let growth = Float::with_val_round(64, up(self.mu * h_hi), Round::Up).0;
+        let growth = Float::with_val_round(64, growth.exp_ref(), Round::Up).0.to_f64_round(Round::Up);
+        up(radius * growth)
+    }
+}
+
+/// Steps (2) and (3) of "The step": a candidate from the point series `u` over `reach`
+/// (a guess), the tube with `G = 2e`, the expansion over it, Lemma S1's test with the step's
+/// `e_poly` and `s_pow` (at most 6 candidates), then `mu` and the bounds over the tube.
+#[allow(clippy::too_many_arguments)]
+fn new_box(
+    flow: &FlowData,
+    net: &Net,
+    u: &[Vec<Ball>],
+    e_poly: &[Ball],
+    s_pow: &Ball,
+    reach: &Ball,
+    radius: f64,
+    inv_alpha_up: f64,
+    h_hi: f64,
+    q: usize,
+) -> Option<VerifiedBox> {
+    let hq = h_hi.powi(q as i32);
+    let mut cand: Vec<Ball> = (0..e_poly.len())
+        .map(|i| {
+            let e = horner(u, i, reach);
+            let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-9 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
+            Ball { m: e.m.clone(), r: up(e.r + extra) }
+        })
+        .collect();
+    let g_rad = up(2.0 * radius) + 1e-200;
+    for _ in 0..6 {
+        let tube: Vec<Ball> = cand.iter().map(|c| Ball { m: c.m.clone(), r: up(c.r + g_rad) }).collect();
+        let bx = flow.expand(tube.clone(), q + 1);
+        let mut ok = true;
+        for (i, (e, v)) in e_poly.iter().zip(&bx.w[q + 1]).enumerate() {
+            let encl = e.add(&s_pow.mul(v));
+            let inside = up(diff_upper(&encl.m, &cand[i].m) + encl.r) <= cand[i].r;
+            if !inside {
+                ok = false;
+                cand[i] = Ball { m: encl.m.clone(), r: up(2.0 * encl.r + 1e-30 * encl.abs_upper()) };
+            }
+        }
+        if ok {
+            // = hidden_activations(net, &tube), from the expansion
+            let bounds = super::layered::tube_bounds(net, &tube, &bx.hidden0);
+            let mu = up(norm2_upper(&bx.residual0) * bounds.hessian_total() * inv_alpha_up);
+            return Some(VerifiedBox { cand, g_rad, bx, bounds, mu });
+        }
+        bx.recycle();
+    }
+    None
 }
 
 /// `x^2` for a ball: `[0, (|m|+r)^2]` when the ball is near 0, else the product bound.
