@@ -79,6 +79,11 @@ pub struct Reference {
     /// `sup D <= max_k D(t_k) + deviation_slope_max * dt / 2` up to the variation of `|e'|`
     /// between samples.
     pub deviation_slope_max: Float,
+    /// `(t, D(t), |e'(t)|)` at every macro step end of the reported (finer) run, `t = 0` and the
+    /// sample times included, in time order: a grid that is fine where the flow changes fast
+    /// (the step-size control sees it), so that `D` between two consecutive points `a < b` is
+    /// at most `(D_a + D_b + S (b - a)) / 2` for any bound `S` of `|e'|` on `[a, b]`.
+    pub step_samples: Vec<(Float, Float, Float)>,
     /// Total macro steps of the reported (finer) run.
     pub macro_steps_used: usize,
     /// Vector-field evaluations of both runs.
@@ -630,6 +635,8 @@ struct Run {
     slope_max: Float,
     /// Accepted macro step lengths, per sample interval.
     grid: Vec<Vec<Float>>,
+    /// `(t, D, |e'|)` at every macro step end, `t = 0` included (checking run only, else empty).
+    step_samples: Vec<(Float, Float, Float)>,
     /// The largest error indicator of a step that did not converge (fine run only), else 0;
     /// infinite when a step of the fine run was abandoned as diverging.
     unconverged: Float,
@@ -679,6 +686,7 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
     let mut slope_max = Float::new(prec);
     let mut unconverged = Float::new(prec);
     let mut grid: Vec<Vec<Float>> = Vec::with_capacity(intervals);
+    let mut step_samples = Vec::new();
     let mut field = |s: &[Float]| flow.field(s);
     let mut total = 0usize;
     let mut h_next = match &steps {
@@ -688,16 +696,21 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
     for s in 0..=intervals {
         let t = Float::with_val(prec, &dt * (s as u32));
         let (d, slope) = flow.diagnostics(&y);
+        if let Steps::Halved { .. } = steps {
+            step_samples.push((t.clone(), d.clone(), slope.clone()));
+        }
         if slope > slope_max {
             slope_max = slope;
         }
-        out.push((t, d));
+        out.push((t.clone(), d));
         if s == intervals {
             break;
         }
         let mut taken = Vec::new();
         match &steps {
             Steps::Halved { grid, tol } => {
+                let mut t_step = t;
+                let halves = 2 * grid[s].len();
                 for h in &grid[s] {
                     let half = Float::with_val(prec, h / 2u32);
                     for _ in 0..2 {
@@ -715,7 +728,13 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
                             }
                         }
                         y = step.value;
+                        t_step += &half;
                         taken.push(half.clone());
+                        // The interval's last step ends on the next sample time, recorded there.
+                        if taken.len() < halves {
+                            let (d, slope) = flow.diagnostics(&y);
+                            step_samples.push((t_step.clone(), d, slope));
+                        }
                     }
                     if flow.evals.get() > flow.max_evals {
                         return None;
@@ -765,7 +784,7 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
             }
         }
     }
-    Some(Run { y_final: y, samples: out, slope_max, grid, unconverged })
+    Some(Run { y_final: y, samples: out, slope_max, grid, step_samples, unconverged })
 }
 
 /// Computes the reference solution of `problem` (interval data replaced by midpoints).
@@ -860,6 +879,7 @@ pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u
         r0,
         error_estimate: err,
         deviation_slope_max: fine.slope_max,
+        step_samples: fine.step_samples,
         macro_steps_used: fine.grid.iter().map(Vec::len).sum(),
         evaluations: flow.evals.get(),
     })
@@ -1093,6 +1113,13 @@ mod tests {
         assert!(r.error_estimate < 1e-30, "error estimate {}", r.error_estimate);
         assert_eq!(r.samples.len(), ReferenceOptions::default().samples);
         assert_eq!(r.samples[0].1, 0u32);
+        // One step sample per macro step end of the reported run, plus t = 0, in time order,
+        // agreeing with the equally spaced samples where they meet.
+        assert_eq!(r.step_samples.len(), r.macro_steps_used + 1);
+        assert!(r.step_samples.windows(2).all(|p| p[0].0 < p[1].0));
+        for (t, d) in &r.samples {
+            assert!(r.step_samples.iter().any(|(ts, ds, _)| ts == t && ds == d), "sample at {t} not among the step ends");
+        }
         // Outputs at T = 0 of a centred model are 0; the linear model starts at the same point.
         assert!(r.final_deviation > 0u32);
     }
