@@ -16,7 +16,10 @@
 //!   indicator `|T_{j,j} - T_{j,j-1}| / (1 + |T_{j,j}|)` is at most `tol = 2^(-0.55 prec)`
 //!   (about 1e-33 at 200 bits), with at most `levels` rows, else it is rejected and retried
 //!   shorter; the next step length minimises the work per unit time. Macro steps are at most
-//!   `T / macro_steps` and end exactly on the sample times.
+//!   `T / macro_steps` and end exactly on the sample times. A step whose midpoint iterates
+//!   diverge (move a component more than 1024 times the exact flow's whole motion) is
+//!   abandoned at once and retried shorter: the cost of an MPFR `sin` grows with the exponent
+//!   of its argument, so a diverging sequence would otherwise stall a single evaluation.
 //! - A second run repeats that grid with every macro step halved, a tolerance `2^(-0.75 prec)`
 //!   and two more rows allowed; it has no step-size control of its own. Its results are
 //!   reported, and the largest difference between the two runs is the error estimate (about
@@ -76,6 +79,11 @@ pub struct Reference {
     /// `sup D <= max_k D(t_k) + deviation_slope_max * dt / 2` up to the variation of `|e'|`
     /// between samples.
     pub deviation_slope_max: Float,
+    /// `(t, D(t), |e'(t)|)` at every macro step end of the reported (finer) run, `t = 0` and the
+    /// sample times included, in time order: a grid that is fine where the flow changes fast
+    /// (the step-size control sees it), so that `D` between two consecutive points `a < b` is
+    /// at most `(D_a + D_b + S (b - a)) / 2` for any bound `S` of `|e'|` on `[a, b]`.
+    pub step_samples: Vec<(Float, Float, Float)>,
     /// Total macro steps of the reported (finer) run.
     pub macro_steps_used: usize,
     /// Vector-field evaluations of both runs.
@@ -411,11 +419,21 @@ struct GbsStep {
     errors: Vec<Float>,
     /// Whether `err_j <= tol` (always true without a tolerance).
     converged: bool,
+    /// Whether a midpoint iterate left the escape box (then `value` is `y0`, `converged` false).
+    escaped: bool,
 }
 
 /// One GBS macro step of length `h_macro` from `y0` with `f0 = f(y0)`: builds the extrapolation
 /// tableau row by row (substeps 2, 4, ..., 2j) up to `max_levels` rows, stopping early at the
 /// first row `j >= 2` whose error indicator is at most `tol` (when given).
+///
+/// With `escape` (one bound per component), the step is abandoned (`escaped`) as soon as a
+/// midpoint iterate is not finite or moves a component `i` farther than `escape[i]` from `y0`:
+/// a step too long for the problem's stiffness makes the midpoint sequence diverge, its
+/// magnitudes squaring or cubing at every substep (2^(3e7) after eight rows on a standard-
+/// parameterised sin network), and MPFR's `sin` and `cos` reduce such arguments with pi to
+/// as many bits as the exponent, so one evaluation could take minutes. Abandoning only
+/// rejects a step, which the caller retries shorter; it never accepts a value.
 fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
     f: &mut F,
     y0: &[Float],
@@ -423,9 +441,18 @@ fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
     h_macro: &Float,
     max_levels: usize,
     tol: Option<&Float>,
+    escape: Option<&[Float]>,
 ) -> GbsStep {
     let prec = h_macro.prec();
     let dim = y0.len();
+    let escaped = |z: &[Float]| {
+        escape.is_some_and(|bound| {
+            z.iter().zip(y0).zip(bound).any(|((zi, yi), bi)| {
+                !zi.is_finite() || Float::with_val(prec, zi - yi).abs() > *bi
+            })
+        })
+    };
+    let abandon = |errors: Vec<Float>| GbsStep { value: y0.to_vec(), errors, converged: false, escaped: true };
     let mut prev_row: Vec<Vec<Float>> = Vec::new();
     let mut errors = Vec::new();
     for j in 1..=max_levels {
@@ -436,6 +463,9 @@ fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
         // a = z_{m-1}, b = z_m.
         let mut a: Vec<Float> = y0.to_vec();
         let mut b: Vec<Float> = y0.iter().zip(f0).map(|(y, d)| Float::with_val(prec, y + &h * d)).collect();
+        if escaped(&b) {
+            return abandon(errors);
+        }
         for _ in 1..n {
             let fb = f(&b);
             for i in 0..dim {
@@ -443,6 +473,9 @@ fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
                 a[i] += &tmp;
             }
             std::mem::swap(&mut a, &mut b);
+            if escaped(&b) {
+                return abandon(errors);
+            }
         }
         // Aitken–Neville: T_{j,m+1} = T_{j,m} + (T_{j,m} - T_{j-1,m}) / ((n_j/n_{j-m})^2 - 1).
         let mut row: Vec<Vec<Float>> = vec![b];
@@ -471,7 +504,7 @@ fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
             let done = tol.is_some_and(|t| err <= *t);
             errors.push(err);
             if done {
-                return GbsStep { value: row.pop().expect("row"), errors, converged: true };
+                return GbsStep { value: row.pop().expect("row"), errors, converged: true, escaped: false };
             }
         }
         prev_row = row;
@@ -480,6 +513,7 @@ fn gbs_step<F: FnMut(&[Float]) -> Vec<Float>>(
         value: prev_row.pop().expect("max_levels >= 1"),
         errors,
         converged: tol.is_none(),
+        escaped: false,
     }
 }
 
@@ -496,7 +530,7 @@ pub fn gbs_integrate<F: FnMut(&[Float]) -> Vec<Float>>(
     let mut y = y0.to_vec();
     for _ in 0..steps.max(1) {
         let f0 = f(&y);
-        y = gbs_step(f, &y, &f0, &h, levels, None).value;
+        y = gbs_step(f, &y, &f0, &h, levels, None, None).value;
     }
     y
 }
@@ -518,6 +552,29 @@ struct Flow {
     evals: std::cell::Cell<u64>,
     /// Give up beyond this many evaluations.
     max_evals: u64,
+    /// Per component of `(w, rbar)`: how far a GBS midpoint iterate may move from the start of
+    /// its macro step before the step is abandoned ([`escape_bounds`]).
+    escape: Vec<Float>,
+}
+
+/// A midpoint iterate moving a component farther than this many times the exact flow's whole
+/// motion is taken as divergence (the first rows of a converging step stay within a small
+/// multiple of it; a diverging sequence passes any such bound within a few substeps).
+const ESCAPE_FACTOR: u32 = 1024;
+
+/// [`ESCAPE_FACTOR`] times the exact flow's motion over `[0, T]`, per component: gradient flow
+/// moves the parameters at most `sqrt(T R0) / alpha` in norm (the length of `w'` integrates to
+/// at most `sqrt(T (R0 - R(T))) / alpha`, as `R' = -alpha^2 |w'|^2`; proofs/theory-f1-f2.md), and
+/// `rbar' = -K0 rbar` with `K0` positive semi-definite keeps `|rbar| <= |r0|`, so it moves at most
+/// `2 |r0|`. (Computed at the reference's data and rounding: a heuristic bound, which only
+/// decides when to reject a step.)
+fn escape_bounds(p: usize, n: usize, r0: &Float, horizon: &Float, alpha: &Float) -> Vec<Float> {
+    let prec = r0.prec();
+    let w_motion = Float::with_val(prec, horizon * r0).sqrt() / alpha * ESCAPE_FACTOR;
+    let r_motion = Float::with_val(prec, r0 * 2u32).sqrt() * (2 * ESCAPE_FACTOR);
+    let mut escape = vec![w_motion; p];
+    escape.extend(std::iter::repeat_n(r_motion, n));
+    escape
 }
 
 impl Flow {
@@ -578,7 +635,10 @@ struct Run {
     slope_max: Float,
     /// Accepted macro step lengths, per sample interval.
     grid: Vec<Vec<Float>>,
-    /// The largest error indicator of a step that did not converge (fine run only), else 0.
+    /// `(t, D, |e'|)` at every macro step end, `t = 0` included (checking run only, else empty).
+    step_samples: Vec<(Float, Float, Float)>,
+    /// The largest error indicator of a step that did not converge (fine run only), else 0;
+    /// infinite when a step of the fine run was abandoned as diverging.
     unconverged: Float,
 }
 
@@ -626,6 +686,7 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
     let mut slope_max = Float::new(prec);
     let mut unconverged = Float::new(prec);
     let mut grid: Vec<Vec<Float>> = Vec::with_capacity(intervals);
+    let mut step_samples = Vec::new();
     let mut field = |s: &[Float]| flow.field(s);
     let mut total = 0usize;
     let mut h_next = match &steps {
@@ -635,22 +696,31 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
     for s in 0..=intervals {
         let t = Float::with_val(prec, &dt * (s as u32));
         let (d, slope) = flow.diagnostics(&y);
+        if let Steps::Halved { .. } = steps {
+            step_samples.push((t.clone(), d.clone(), slope.clone()));
+        }
         if slope > slope_max {
             slope_max = slope;
         }
-        out.push((t, d));
+        out.push((t.clone(), d));
         if s == intervals {
             break;
         }
         let mut taken = Vec::new();
         match &steps {
             Steps::Halved { grid, tol } => {
+                let mut t_step = t;
+                let halves = 2 * grid[s].len();
                 for h in &grid[s] {
                     let half = Float::with_val(prec, h / 2u32);
                     for _ in 0..2 {
                         let f0 = field(&y);
-                        let step = gbs_step(&mut field, &y, &f0, &half, levels, Some(tol));
-                        if !step.converged {
+                        let step = gbs_step(&mut field, &y, &f0, &half, levels, Some(tol), Some(&flow.escape));
+                        if step.escaped {
+                            // The first run passed this interval in steps twice as long: the
+                            // reference is not to be trusted; say so through its error estimate.
+                            unconverged = Float::with_val(prec, rug::float::Special::Infinity);
+                        } else if !step.converged {
                             if let Some(e) = step.errors.last() {
                                 if *e > unconverged {
                                     unconverged = e.clone();
@@ -658,7 +728,13 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
                             }
                         }
                         y = step.value;
+                        t_step += &half;
                         taken.push(half.clone());
+                        // The interval's last step ends on the next sample time, recorded there.
+                        if taken.len() < halves {
+                            let (d, slope) = flow.diagnostics(&y);
+                            step_samples.push((t_step.clone(), d, slope));
+                        }
                     }
                     if flow.evals.get() > flow.max_evals {
                         return None;
@@ -671,7 +747,7 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
                     let last = h_next >= remaining;
                     let h = if last { remaining.clone() } else { h_next.clone() };
                     let f0 = field(&y);
-                    let step = gbs_step(&mut field, &y, &f0, &h, levels, Some(tol));
+                    let step = gbs_step(&mut field, &y, &f0, &h, levels, Some(tol), Some(&flow.escape));
                     total += 1;
                     assert!(total < MAX_STEPS, "reference: more than {MAX_STEPS} steps");
                     if flow.evals.get() > flow.max_evals {
@@ -708,7 +784,7 @@ fn run(flow: &Flow, y0: &[Float], horizon: &Float, samples: usize, steps: Steps<
             }
         }
     }
-    Some(Run { y_final: y, samples: out, slope_max, grid, unconverged })
+    Some(Run { y_final: y, samples: out, slope_max, grid, step_samples, unconverged })
 }
 
 /// Computes the reference solution of `problem` (interval data replaced by midpoints).
@@ -741,9 +817,11 @@ pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u
     let j0 = net.jacobian(&w0, &tape0);
     let k0 = gram(&j0);
     let inv_alpha = Float::with_val(prec, alpha.recip_ref());
-    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0, evals: Default::default(), max_evals };
+    let mut flow =
+        Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0, evals: Default::default(), max_evals, escape: Vec::new() };
     let r_init = flow.residual(&tape0.outputs);
     let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
+    flow.escape = escape_bounds(p, r_init.len(), &r0, &horizon, &flow.alpha);
     let mut y0 = w0.clone();
     y0.extend(r_init.iter().cloned());
 
@@ -801,6 +879,7 @@ pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u
         r0,
         error_estimate: err,
         deviation_slope_max: fine.slope_max,
+        step_samples: fine.step_samples,
         macro_steps_used: fine.grid.iter().map(Vec::len).sum(),
         evaluations: flow.evals.get(),
     })
@@ -1034,6 +1113,13 @@ mod tests {
         assert!(r.error_estimate < 1e-30, "error estimate {}", r.error_estimate);
         assert_eq!(r.samples.len(), ReferenceOptions::default().samples);
         assert_eq!(r.samples[0].1, 0u32);
+        // One step sample per macro step end of the reported run, plus t = 0, in time order,
+        // agreeing with the equally spaced samples where they meet.
+        assert_eq!(r.step_samples.len(), r.macro_steps_used + 1);
+        assert!(r.step_samples.windows(2).all(|p| p[0].0 < p[1].0));
+        for (t, d) in &r.samples {
+            assert!(r.step_samples.iter().any(|(ts, ds, _)| ts == t && ds == d), "sample at {t} not among the step ends");
+        }
         // Outputs at T = 0 of a centred model are 0; the linear model starts at the same point.
         assert!(r.final_deviation > 0u32);
     }
