@@ -610,7 +610,7 @@ impl Dot {
 
     /// Adds `x * y` for the balls unpacked in `x` and `y` ([`Fixed`]): the same term and radius
     /// as [`Dot::add`] on those balls.
-    #[inline]
+    #[inline(always)]
     pub fn add_fixed(&mut self, x: &Fixed, y: &Fixed) {
         self.n += 1;
         self.finite &= x.finite & y.finite;
