@@ -387,10 +387,7 @@ impl VerifiedBox {
     /// Lemma S1's test for a step with `e_poly_i = sum_{j<=q} U_{j,i} S^j` and `s_pow = S^{q+1}`:
     /// `E_i = e_poly_i + s_pow V_i` inside `C_i` for every `i`.
     fn encloses(&self, e_poly: &[Ball], s_pow: &Ball, q: usize) -> bool {
-        e_poly.iter().zip(&self.bx.w[q + 1]).zip(&self.cand).all(|((e, v), c)| {
-            let encl = e.add(&s_pow.mul(v));
-            up(diff_upper(&encl.m, &c.m) + encl.r) <= c.r
-        })
+        e_poly.iter().zip(&self.bx.w[q + 1]).zip(&self.cand).all(|((e, v), c)| lagrange_component(e, s_pow, v, c).1)
     }
 
     /// `E_t = e exp(mu h)`, rounded up (Lemma S3).
@@ -399,6 +396,14 @@ impl VerifiedBox {
         let growth = Float::with_val_round(64, growth.exp_ref(), Round::Up).0.to_f64_round(Round::Up);
         up(radius * growth)
     }
+}
+
+/// Component `i` of Lemma S1's `E = e_poly + s_pow V` and whether it lies in `C_i`
+/// (`|mid E - mid C| + rad E <= rad C`, rounded up).
+fn lagrange_component(e_poly_i: &Ball, s_pow: &Ball, v_i: &Ball, c_i: &Ball) -> (Ball, bool) {
+    let encl = e_poly_i.add(&s_pow.mul(v_i));
+    let inside = up(diff_upper(&encl.m, &c_i.m) + encl.r) <= c_i.r;
+    (encl, inside)
 }
 
 /// Steps (2) and (3) of "The step": a candidate from the point series `u` over `reach`
@@ -431,8 +436,7 @@ fn new_box(
         let bx = flow.expand(tube.clone(), q + 1);
         let mut ok = true;
         for (i, (e, v)) in e_poly.iter().zip(&bx.w[q + 1]).enumerate() {
-            let encl = e.add(&s_pow.mul(v));
-            let inside = up(diff_upper(&encl.m, &cand[i].m) + encl.r) <= cand[i].r;
+            let (encl, inside) = lagrange_component(e, s_pow, v, &cand[i]);
             if !inside {
                 ok = false;
                 cand[i] = Ball { m: encl.m.clone(), r: up(2.0 * encl.r + 1e-30 * encl.abs_upper()) };
