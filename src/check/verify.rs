@@ -10,6 +10,7 @@ use crate::problem::Problem;
 use rug::float::Round;
 use rug::{Float, Rational};
 use std::cmp::Ordering;
+use rayon::prelude::*;
 use std::collections::BinaryHeap;
 
 /// A claimed interval `[lo, hi]` (f64 endpoints, `-inf`/`+inf` for a `null` endpoint).
@@ -254,7 +255,8 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         let pt = flow.expand(centre.clone(), q);
         let u = &pt.w;
         let p_dim = centre.len();
-        let e_poly: Vec<Ball> = (0..p_dim).map(|i| horner(u, i, &s_box)).collect();
+        // Per-parameter series evaluations run on every core (the expansions already do).
+        let e_poly: Vec<Ball> = (0..p_dim).into_par_iter().map(|i| horner(u, i, &s_box)).collect();
         let s_pow = pow(&s_box, q + 1);
         // (2)-(3) A box verified for this step: the last one if it passes this step's tests
         // (proofs/checker.md, "The step", Lemma S4), else a new one.
@@ -280,7 +282,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         }
         // (4) The next ball.
         let hpow = pow(&h, q + 1);
-        let end: Vec<Ball> = (0..p_dim).map(|i| horner(u, i, &h).add(&hpow.mul(&bx.w[q + 1][i]))).collect();
+        let end: Vec<Ball> = (0..p_dim).into_par_iter().map(|i| horner(u, i, &h).add(&hpow.mul(&bx.w[q + 1][i]))).collect();
 
         // The linearised flow on the step.
         let mut lin_coeffs: Vec<Vec<Ball>> = vec![lin_centre.clone()];
@@ -387,7 +389,7 @@ impl VerifiedBox {
     /// Lemma S1's test for a step with `e_poly_i = sum_{j<=q} U_{j,i} S^j` and `s_pow = S^{q+1}`:
     /// `E_i = e_poly_i + s_pow V_i` inside `C_i` for every `i`.
     fn encloses(&self, e_poly: &[Ball], s_pow: &Ball, q: usize) -> bool {
-        e_poly.iter().zip(&self.bx.w[q + 1]).zip(&self.cand).all(|((e, v), c)| lagrange_component(e, s_pow, v, c).1)
+        (e_poly, &self.bx.w[q + 1][..], &self.cand[..]).into_par_iter().all(|(e, v, c)| lagrange_component(e, s_pow, v, c).1)
     }
 
     /// `E_t = e exp(mu h)`, rounded up (Lemma S3).
@@ -424,6 +426,7 @@ fn new_box(
 ) -> Option<VerifiedBox> {
     let hq = h_hi.powi(q as i32);
     let mut cand: Vec<Ball> = (0..e_poly.len())
+        .into_par_iter()
         .map(|i| {
             let e = horner(u, i, reach);
             let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-9 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
