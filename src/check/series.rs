@@ -127,8 +127,13 @@ impl Series {
         self.balls.push(c);
     }
 
+    /// The number of coefficients.
     pub fn len(&self) -> usize {
         self.balls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.balls.is_empty()
     }
 
     /// Coefficient `k` unpacked.
@@ -149,8 +154,8 @@ impl std::ops::Index<usize> for Series {
     }
 }
 
-/// `sum_{j in js} x_j[e] y_j[e]` for every `e < n`, accumulated side by side ([`with_dots`]),
-/// each then passed to `finish(e, ball)`.
+/// The sum over `pairs` of `x[e] y[e]` for every `e < n`, accumulated side by side
+/// ([`with_dots`]), each ball then passed through `finish(e, ball)`.
 fn elementwise_dots<'a>(
     n: usize,
     pairs: impl Iterator<Item = (&'a [Fixed], &'a [Fixed])>,
