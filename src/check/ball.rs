@@ -424,9 +424,9 @@ impl Acc256 {
 
 /// A ball's midpoint unpacked once for many [`Dot::add_fixed`] calls: the exact sign, 128-bit
 /// mantissa and exponent of [`parts`] (mantissa 0 for a zero or non-finite midpoint), its
-/// [`mag`] and the radius, in one contiguous record. The same numbers as the ball's, so
-/// `add_fixed` adds exactly what [`Dot::add`] adds (proof: `proofs/checker.md`, "Ball
-/// arithmetic", `Fixed`); only the repeated reads of MPFR's layout are saved.
+/// [`mag`] and the radius, in one contiguous record: the same numbers as the ball's (proof:
+/// `proofs/checker.md`, "Ball arithmetic", `Fixed`); the series unpack each coefficient once
+/// and so save re-reading MPFR's layout for every term.
 #[derive(Clone, Copy, Debug)]
 pub struct Fixed {
     mant: u128,
@@ -586,30 +586,15 @@ impl Dot {
         self.sum.add(negative, vh, vl);
     }
 
-    /// Adds `x * y`.
+    /// Adds `x * y` (through their [`Fixed`] records).
     #[inline]
     pub fn add(&mut self, x: &Ball, y: &Ball) {
-        self.n += 1;
-        if x.m.is_normal() && y.m.is_normal() {
-            let (sx, mx, ex) = parts(&x.m);
-            let (sy, my, ey) = parts(&y.m);
-            if x.r != 0.0 || y.r != 0.0 {
-                self.rad += mag_parts(mx, ex) * y.r + x.r * mag_parts(my, ey) + x.r * y.r;
-            }
-            let (high, low) = mul_128(mx, my);
-            self.add_term(sx != sy, high, low, ex + ey);
-        } else {
-            if x.r != 0.0 || y.r != 0.0 {
-                self.rad += mag(&x.m) * y.r + x.r * mag(&y.m) + x.r * y.r;
-            }
-            if !x.m.is_finite() || !y.m.is_finite() {
-                self.finite = false;
-            }
-        }
+        self.add_fixed(&Fixed::of(x), &Fixed::of(y));
     }
 
-    /// Adds `x * y` for the balls unpacked in `x` and `y` ([`Fixed`]): the same term and radius
-    /// as [`Dot::add`] on those balls.
+    /// Adds `x * y` for the balls unpacked in `x` and `y` ([`Fixed`]): the exact product of the
+    /// midpoints as a term (zero and non-finite midpoints have mantissa 0 and add none) and the
+    /// propagated radius `|a| rb + ra |b| + ra rb`.
     #[inline(always)]
     pub fn add_fixed(&mut self, x: &Fixed, y: &Fixed) {
         self.n += 1;
@@ -814,14 +799,6 @@ mod tests {
             }
             let mut out = Ball::exact(7.0);
             d.finish(&mut out);
-            // The unpacked path adds the same terms: the identical ball.
-            d.begin(&acc0);
-            for (x, y) in pack(&xs).iter().zip(&pack(&ys)) {
-                d.add_fixed(x, y);
-            }
-            let mut unpacked = Ball::exact(7.0);
-            d.finish(&mut unpacked);
-            assert!(unpacked.m == out.m && unpacked.r == out.r, "case {case}: add_fixed {unpacked:?} != add {out:?}");
             // Exact value at the midpoints and at a corner.
             let q = |b: &Ball, sign: i32| {
                 let mut v = b.m.to_rational().unwrap();
