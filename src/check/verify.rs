@@ -260,8 +260,11 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         let s_pow = pow(&s_box, q + 1);
         // (2)-(3) A box verified for this step: the last one if it passes this step's tests
         // (proofs/checker.md, "The step", Lemma S4), else a new one.
-        let reusable = last_box.as_ref().is_some_and(|b| b.encloses(&e_poly, &s_pow, q) && b.tube_radius(radius, h_hi_f) < b.g_rad);
-        if !reusable {
+        let reused = last_box.as_ref().and_then(|b| {
+            let e_t = b.tube_radius(radius, h_hi_f);
+            (e_t < b.g_rad && b.encloses(&e_poly, &s_pow, q)).then_some(e_t)
+        });
+        if reused.is_none() {
             // The candidate covers the polynomial up to the end of the next BOX_STEPS - 1
             // hinted steps too, so that they can usually reuse the box.
             let ahead = steps[k..(k + BOX_STEPS).min(steps.len())].iter().fold(Ball::zero(), |t, s| t.add(&Ball::from_rational(s)));
@@ -274,7 +277,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         }
         let b = last_box.as_ref().expect("a box was just verified");
         let (bx, bounds) = (&b.bx, &b.bounds);
-        let e_t = b.tube_radius(radius, h_hi_f);
+        let e_t = reused.unwrap_or_else(|| b.tube_radius(radius, h_hi_f));
         if !(e_t < b.g_rad) {
             return Err(format!("step {k}: the tube radius {e_t:e} exceeds the assumed {:e}", b.g_rad));
         }
