@@ -1,6 +1,7 @@
 //! Networks: their Taylor expansion along the gradient flow, and derivative bounds.
 //!
 //! - [`coeffs`]: the vectors of Taylor coefficients the expansions are generic over.
+//! - [`ball_vec`]: balls with midpoints and radii in separate arrays (the certified expansions).
 //! - [`activation`]: Taylor recurrences of the activations and their global derivative bounds.
 //! - [`mlp`]: the multilayer perceptron's forward/backward Taylor passes.
 //! - [`quadratic`]: the scalar tightness family (MATH.md F7).
@@ -10,6 +11,7 @@
 
 pub mod activation;
 pub mod coeffs;
+pub mod ball_vec;
 pub mod bounds;
 pub mod layered;
 pub mod flow;

@@ -1,0 +1,349 @@
+//! [`BallVec`]: a vector of balls stored as two arrays, the midpoints and the radii.
+//!
+//! It represents exactly what `Vec<Ball>` represents, and every operation computes each entry
+//! with the same [`Ball`] operations in the same order, so the results are identical bit for
+//! bit (a test asserts this). Only the memory layout differs: with midpoints and radii in
+//! separate arrays, the elementwise loops of the expansion (Cauchy products, the outer and
+//! transposed layer products) compile to 4-wide SIMD instructions, where the interleaved
+//! layout of `Vec<Ball>` runs one ball at a time. Soundness is therefore that of [`Ball`]
+//! (`proofs/fast-interval.md`, section "Balls") and of the recurrences
+//! (`proofs/taylor-recurrences.md`).
+
+use super::coeffs::{CoeffVec, Elementary};
+use crate::arith::ball::Ball;
+use crate::arith::scalar::Scalar;
+use std::ops::Range;
+
+/// Entry `i` is the ball `mid[i] +- rad[i]`; both arrays have the same length.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BallVec {
+    pub mid: Vec<f64>,
+    pub rad: Vec<f64>,
+}
+
+impl BallVec {
+    /// Entry `i`.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> Ball {
+        Ball { mid: self.mid[i], rad: self.rad[i] }
+    }
+
+    /// Sets entry `i`.
+    #[inline(always)]
+    fn set(&mut self, i: usize, b: Ball) {
+        self.mid[i] = b.mid;
+        self.rad[i] = b.rad;
+    }
+
+    /// `f` of every entry, as a new vector.
+    #[inline(always)]
+    fn map_balls(&self, f: impl Fn(Ball) -> Ball) -> BallVec {
+        let n = self.len();
+        let (mut mid, mut rad) = (vec![0.0; n], vec![0.0; n]);
+        for (((m, r), &xm), &xr) in mid.iter_mut().zip(&mut rad).zip(&self.mid).zip(&self.rad) {
+            let b = f(Ball { mid: xm, rad: xr });
+            (*m, *r) = (b.mid, b.rad);
+        }
+        BallVec { mid, rad }
+    }
+
+    /// `f(entry, other's entry)` for every entry, as a new vector (common length).
+    #[inline(always)]
+    fn zip_balls(&self, other: &BallVec, f: impl Fn(Ball, Ball) -> Ball) -> BallVec {
+        let n = self.len().min(other.len());
+        let (mut mid, mut rad) = (vec![0.0; n], vec![0.0; n]);
+        let xs = self.mid[..n].iter().zip(&self.rad[..n]);
+        let ys = other.mid[..n].iter().zip(&other.rad[..n]);
+        for (((m, r), (&xm, &xr)), (&ym, &yr)) in mid.iter_mut().zip(&mut rad).zip(xs).zip(ys) {
+            let b = f(Ball { mid: xm, rad: xr }, Ball { mid: ym, rad: yr });
+            (*m, *r) = (b.mid, b.rad);
+        }
+        BallVec { mid, rad }
+    }
+}
+
+/// `out[i] = f(x[i], out[i])` over the common length of the three slice pairs: the loop body
+/// every accumulating kernel reduces to (one contiguous stream per array, so it vectorises).
+#[inline(always)]
+fn accumulate(out_mid: &mut [f64], out_rad: &mut [f64], x_mid: &[f64], x_rad: &[f64], f: impl Fn(Ball, Ball) -> Ball) {
+    let n = out_mid.len().min(out_rad.len()).min(x_mid.len()).min(x_rad.len());
+    let outs = out_mid[..n].iter_mut().zip(&mut out_rad[..n]);
+    let xs = x_mid[..n].iter().zip(&x_rad[..n]);
+    for ((om, or), (&xm, &xr)) in outs.zip(xs) {
+        let b = f(Ball { mid: xm, rad: xr }, Ball { mid: *om, rad: *or });
+        (*om, *or) = (b.mid, b.rad);
+    }
+}
+
+/// `out[i] = f(x[i], y[i], out[i])` over the common length: the Cauchy-product loop body.
+#[inline(always)]
+fn combine_into(out: &mut BallVec, x: &BallVec, y: &BallVec, f: impl Fn(Ball, Ball, Ball) -> Ball) {
+    let n = out.len().min(x.len()).min(y.len());
+    let outs = out.mid[..n].iter_mut().zip(&mut out.rad[..n]);
+    let xs = x.mid[..n].iter().zip(&x.rad[..n]);
+    let ys = y.mid[..n].iter().zip(&y.rad[..n]);
+    for (((om, or), (&xm, &xr)), (&ym, &yr)) in outs.zip(xs).zip(ys) {
+        let b = f(Ball { mid: xm, rad: xr }, Ball { mid: ym, rad: yr }, Ball { mid: *om, rad: *or });
+        (*om, *or) = (b.mid, b.rad);
+    }
+}
+
+/// Entry `i` of the ball vector given by its two arrays.
+#[inline(always)]
+fn entry((mid, rad): (&[f64], &[f64]), i: usize) -> Ball {
+    Ball { mid: mid[i], rad: rad[i] }
+}
+
+/// [`Ball::dot`] of `acc` and two vectors given by their arrays, with the same operations in
+/// the same order (sequential below 8 terms, else the four lanes of
+/// [`dot_four_way`](crate::arith::scalar::dot_four_way)).
+#[inline(always)]
+fn dot(acc: Ball, x: (&[f64], &[f64]), y: (&[f64], &[f64])) -> Ball {
+    let len = x.0.len().min(x.1.len()).min(y.0.len()).min(y.1.len());
+    if len < 8 {
+        return (0..len).fold(acc, |a, t| entry(x, t).mul_add(entry(y, t), a));
+    }
+    let mut parts = [acc, Ball::ZERO, Ball::ZERO, Ball::ZERO];
+    let full = len - len % 4;
+    for chunk in (0..full).step_by(4) {
+        for (lane, part) in parts.iter_mut().enumerate() {
+            *part = entry(x, chunk + lane).mul_add(entry(y, chunk + lane), *part);
+        }
+    }
+    for t in full..len {
+        parts[0] = entry(x, t).mul_add(entry(y, t), parts[0]);
+    }
+    (parts[0] + parts[1]) + (parts[2] + parts[3])
+}
+
+/// The rows of length `width` of a vector, as pairs of midpoint and radius slices.
+fn rows(v: &BallVec, width: usize) -> impl Iterator<Item = (&[f64], &[f64])> {
+    v.mid.chunks_exact(width).zip(v.rad.chunks_exact(width))
+}
+
+/// The same, mutable.
+fn rows_mut(v: &mut BallVec, width: usize) -> impl Iterator<Item = (&mut [f64], &mut [f64])> {
+    v.mid.chunks_exact_mut(width).zip(v.rad.chunks_exact_mut(width))
+}
+
+/// Entries `offset..offset + len` of a vector, as a new vector.
+fn block(v: &BallVec, offset: usize, len: usize) -> BallVec {
+    BallVec { mid: v.mid[offset..offset + len].to_vec(), rad: v.rad[offset..offset + len].to_vec() }
+}
+
+impl CoeffVec for BallVec {
+    type S = Ball;
+
+    fn zeros(len: usize) -> Self {
+        BallVec { mid: vec![0.0; len], rad: vec![0.0; len] }
+    }
+    fn filled(len: usize, v: Ball) -> Self {
+        BallVec { mid: vec![v.mid; len], rad: vec![v.rad; len] }
+    }
+    fn from_scalars(v: &[Ball]) -> Self {
+        BallVec { mid: v.iter().map(|b| b.mid).collect(), rad: v.iter().map(|b| b.rad).collect() }
+    }
+    fn len(&self) -> usize {
+        self.mid.len()
+    }
+    fn to_scalars(&self) -> Vec<Ball> {
+        (0..self.len()).map(|i| self.get(i)).collect()
+    }
+    fn magnitude(&self) -> f64 {
+        (0..self.len()).map(|i| self.get(i).magnitude()).fold(0.0, f64::max)
+    }
+    fn concat(parts: &[Self]) -> Self {
+        BallVec {
+            mid: parts.iter().flat_map(|p| p.mid.iter().copied()).collect(),
+            rad: parts.iter().flat_map(|p| p.rad.iter().copied()).collect(),
+        }
+    }
+
+    fn map(&self, f: Elementary) -> Self {
+        // Elementary functions go through endpoint intervals one entry at a time anyway.
+        BallVec::from_scalars(&self.to_scalars().into_iter().map(|x| f.apply(x)).collect::<Vec<_>>())
+    }
+    fn scale(&self, c: Ball) -> Self {
+        self.map_balls(|x| c * x)
+    }
+    fn add_scalar(&self, c: Ball) -> Self {
+        self.map_balls(|x| c + x)
+    }
+    fn add(&self, other: &Self) -> Self {
+        self.zip_balls(other, |x, y| x + y)
+    }
+    fn sub(&self, other: &Self) -> Self {
+        self.zip_balls(other, |x, y| x - y)
+    }
+    fn neg(&self) -> Self {
+        BallVec { mid: self.mid.iter().map(|m| -m).collect(), rad: self.rad.clone() }
+    }
+
+    /// As `kernels::cauchy`: one `mul_add` per term, in order of `j`.
+    fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self {
+        let mut acc = BallVec::zeros(a[k].len());
+        for j in 0..=k {
+            combine_into(&mut acc, &a[j], &b[k - j], |x, y, out| x.mul_add(y, out));
+        }
+        acc
+    }
+    /// As `kernels::cauchy_square`.
+    fn cauchy_square(k: usize, a: &[Self]) -> Self {
+        let mut acc = BallVec::zeros(a[k].len());
+        for j in 0..k.div_ceil(2) {
+            combine_into(&mut acc, &a[j], &a[k - j], |x, y, out| x.mul_add(y, out));
+        }
+        let two = Ball::point(2.0);
+        let mut acc = acc.map_balls(|v| two * v);
+        if k.is_multiple_of(2) {
+            let half = &a[k / 2];
+            combine_into(&mut acc, half, half, |x, y, out| x.mul_add(y, out));
+        }
+        acc
+    }
+    /// As `kernels::ode`: `(j a[j]) b[k-j]` accumulated, then the product with `1/k`.
+    fn ode(k: usize, a: &[Self], b: &[Self]) -> Self {
+        let mut acc = BallVec::zeros(a[k].len());
+        for j in 1..=k {
+            let jf = Ball::point(j as f64);
+            combine_into(&mut acc, &a[j], &b[k - j], |x, y, out| (jf * x).mul_add(y, out));
+        }
+        let inv_k = Ball::one() / Ball::point(k as f64);
+        acc.map_balls(|v| v * inv_k)
+    }
+
+    /// As `kernels::matmul_acc`: one [`Ball::dot`] per output entry.
+    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+        let w = (&w.mid[offset..offset + din * dout], &w.rad[offset..offset + din * dout]);
+        for (arow, (zm, zr)) in rows(a, din).zip(rows_mut(acc, dout)) {
+            let wrows = w.0.chunks_exact(din).zip(w.1.chunks_exact(din));
+            for ((zm, zr), wrow) in zm.iter_mut().zip(zr.iter_mut()).zip(wrows) {
+                let z = dot(Ball { mid: *zm, rad: *zr }, arow, wrow);
+                (*zm, *zr) = (z.mid, z.rad);
+            }
+        }
+    }
+    /// As `kernels::transposed_matmul_acc`: `e[i, m] = delta[i, o] w[o, m] + e[i, m]` for
+    /// `o = 0, 1, ...` in turn.
+    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+        let w = (&w.mid[offset..offset + din * dout], &w.rad[offset..offset + din * dout]);
+        for ((em, er), drow) in rows_mut(e, din).zip(rows(delta, dout)) {
+            for (o, (wm, wr)) in w.0.chunks_exact(din).zip(w.1.chunks_exact(din)).enumerate() {
+                let dv = entry(drow, o);
+                accumulate(em, er, wm, wr, |wv, ev| dv.mul_add(wv, ev));
+            }
+        }
+    }
+    /// As `kernels::outer_acc`: `g[o, m] = delta[i, o] a[i, m] + g[o, m]` for `i = 0, 1, ...`.
+    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize) {
+        let (gm, gr) = (&mut grad.mid[offset..offset + din * dout], &mut grad.rad[offset..offset + din * dout]);
+        for ((am, ar), drow) in rows(a, din).zip(rows(delta, dout)) {
+            for (o, (gm, gr)) in gm.chunks_exact_mut(din).zip(gr.chunks_exact_mut(din)).enumerate() {
+                let dv = entry(drow, o);
+                accumulate(gm, gr, am, ar, |av, gv| dv.mul_add(av, gv));
+            }
+        }
+    }
+    /// As `kernels::column_sums_acc`.
+    fn column_sums_acc(grad: &mut Self, offset: usize, delta: &Self, dout: usize) {
+        let (gm, gr) = (&mut grad.mid[offset..offset + dout], &mut grad.rad[offset..offset + dout]);
+        for (dm, dr) in rows(delta, dout) {
+            accumulate(gm, gr, dm, dr, |dv, gv| gv + dv);
+        }
+    }
+    /// As `kernels::add_bias`.
+    fn add_bias(z: &mut Self, b: &Self, offset: usize, dout: usize) {
+        let bias = block(b, offset, dout);
+        for (zm, zr) in rows_mut(z, dout) {
+            accumulate(zm, zr, &bias.mid, &bias.rad, |bv, zv| zv + bv);
+        }
+    }
+    fn scale_range(v: &mut Self, range: Range<usize>, c: Ball) {
+        for i in range {
+            let x = v.get(i);
+            v.set(i, c * x);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ball() -> impl Strategy<Value = Ball> {
+        (-4.0..4.0f64, prop_oneof![Just(0.0), 0.0..1e-9f64]).prop_map(|(mid, rad)| Ball { mid, rad })
+    }
+
+    /// `count` series coefficients of length `len`, as both representations.
+    fn series(count: usize, len: usize) -> impl Strategy<Value = Vec<Vec<Ball>>> {
+        proptest::collection::vec(proptest::collection::vec(ball(), len), count)
+    }
+
+    fn soa(v: &[Vec<Ball>]) -> Vec<BallVec> {
+        v.iter().map(|c| BallVec::from_scalars(c)).collect()
+    }
+
+    proptest! {
+        /// Every kernel gives the balls of `Vec<Ball>`'s kernel, bit for bit.
+        #[test]
+        fn kernels_match_vec_of_balls(
+            (din, dout, rows) in (1usize..12, 1usize..4, 1usize..4),
+            k in 0usize..5,
+            a in series(5, 48),
+            b in series(5, 48),
+            c in ball(),
+        ) {
+            let bits = |v: &[Ball]| v.iter().map(|b| (b.mid.to_bits(), b.rad.to_bits())).collect::<Vec<_>>();
+            let same = |x: &BallVec, y: &Vec<Ball>| -> Result<(), TestCaseError> {
+                prop_assert_eq!(bits(&x.to_scalars()), bits(y));
+                Ok(())
+            };
+            let (sa, sb) = (soa(&a), soa(&b));
+            same(&BallVec::cauchy(k, &sa, &sb), &Vec::cauchy(k, &a, &b))?;
+            same(&BallVec::cauchy_square(k, &sa), &Vec::cauchy_square(k, &a))?;
+            if k >= 1 {
+                same(&BallVec::ode(k, &sa, &sb), &Vec::ode(k, &a, &b))?;
+            }
+            same(&sa[0].scale(c), &a[0].scale(c))?;
+            same(&sa[0].add_scalar(c), &a[0].add_scalar(c))?;
+            same(&sa[0].add(&sb[1]), &a[0].add(&b[1]))?;
+            same(&sa[0].sub(&sb[1]), &a[0].sub(&b[1]))?;
+            same(&sa[0].neg(), &a[0].neg())?;
+            same(&sa[2].map(Elementary::Tanh), &a[2].map(Elementary::Tanh))?;
+            prop_assert_eq!(sa[3].magnitude(), a[3].magnitude());
+
+            // Layer kernels on `rows x din` inputs, `dout x din` weights at offset 3.
+            let input = |v: &Vec<Ball>, len: usize| v[..len].to_vec();
+            let (x, w) = (input(&a[0], rows * din), input(&b[0], (3 + dout * din).min(48)));
+            prop_assume!(w.len() == 3 + dout * din);
+            let (delta, grad) = (input(&a[1], rows * dout), input(&b[1], w.len()));
+            let (sx, sw, sdelta) = (BallVec::from_scalars(&x), BallVec::from_scalars(&w), BallVec::from_scalars(&delta));
+
+            let mut z = input(&a[2], rows * dout);
+            let mut sz = BallVec::from_scalars(&z);
+            Vec::matmul_acc(&mut z, &x, &w, 3, din, dout);
+            BallVec::matmul_acc(&mut sz, &sx, &sw, 3, din, dout);
+            same(&sz, &z)?;
+            Vec::add_bias(&mut z, &w, 3, dout);
+            BallVec::add_bias(&mut sz, &sw, 3, dout);
+            same(&sz, &z)?;
+
+            let mut e = input(&a[3], rows * din);
+            let mut se = BallVec::from_scalars(&e);
+            Vec::transposed_matmul_acc(&mut e, &delta, &w, 3, din, dout);
+            BallVec::transposed_matmul_acc(&mut se, &sdelta, &sw, 3, din, dout);
+            same(&se, &e)?;
+
+            let mut g = grad.clone();
+            let mut sg = BallVec::from_scalars(&grad);
+            Vec::outer_acc(&mut g, 3, &delta, &x, din, dout);
+            BallVec::outer_acc(&mut sg, 3, &sdelta, &sx, din, dout);
+            Vec::column_sums_acc(&mut g, 0, &delta, dout);
+            BallVec::column_sums_acc(&mut sg, 0, &sdelta, dout);
+            Vec::scale_range(&mut g, 1..w.len(), c);
+            BallVec::scale_range(&mut sg, 1..w.len(), c);
+            same(&sg, &g)?;
+        }
+    }
+}
