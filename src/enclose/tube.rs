@@ -14,6 +14,8 @@ use crate::arith::ball::Ball;
 use crate::arith::elementary;
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
+use crate::model::ball_vec::BallVec;
+use crate::model::coeffs::CoeffVec;
 use crate::model::bounds::{derivative_bounds, DerivativeBounds, HiddenActivations};
 use crate::model::flow::{Expansion, GradientFlow};
 use crate::problem::Problem;
@@ -68,8 +70,9 @@ pub struct TubeIntegrator<'a> {
     problem: &'a Problem,
     /// The vector field in midpoint-radius arithmetic (`arith::ball`: about 1.8x fewer
     /// instructions than endpoint intervals), for the expansion through a point, where every
-    /// quantity is thin; results are converted to inari intervals (supersets).
-    flow: GradientFlow<Vec<Ball>>,
+    /// quantity is thin; results are converted to inari intervals (supersets). Stored as
+    /// separate midpoint and radius arrays ([`BallVec`]) so that its loops vectorise.
+    flow: GradientFlow<BallVec>,
     /// The same in endpoint intervals, for the expansion over wide a-priori boxes: there the
     /// balls overestimate, and steps collapsed on far-from-lazy problems.
     box_flow: GradientFlow<Vec<FastInterval>>,
@@ -99,7 +102,7 @@ impl<'a> TubeIntegrator<'a> {
         let spread = start.iter().map(|v| v.wid()).fold(0.0, f64::max);
         let size = start.iter().map(|v| v.mag()).fold(0.0, f64::max);
         if spread <= BALL_BOX_MAX_SPREAD * size {
-            let balls: Vec<Ball> = start.iter().map(|&v| Ball::from_interval(v)).collect();
+            let balls = BallVec::from_scalars(&start.iter().map(|&v| Ball::from_interval(v)).collect::<Vec<_>>());
             let expansion = self.flow.expand(&balls, order).to_intervals();
             return (expansion, intervals(self.flow.start_activations()));
         }
@@ -110,7 +113,7 @@ impl<'a> TubeIntegrator<'a> {
 
     /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
     pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Vec<Interval>> {
-        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
+        let start = BallVec { mid: centre.to_vec(), rad: vec![0.0; centre.len()] };
         self.flow.expand(&start, self.order).to_intervals()
     }
 

@@ -103,13 +103,20 @@ fn dot(acc: Ball, x: (&[f64], &[f64]), y: (&[f64], &[f64])) -> Ball {
     if len < 8 {
         return (0..len).fold(acc, |a, t| entry(x, t).mul_add(entry(y, t), a));
     }
-    let mut parts = [acc, Ball::ZERO, Ball::ZERO, Ball::ZERO];
+    // The four lanes as separate midpoint and radius arrays, so that a chunk is one SIMD
+    // operation per array.
+    let (mut mids, mut rads) = ([acc.mid, 0.0, 0.0, 0.0], [acc.rad, 0.0, 0.0, 0.0]);
     let full = len - len % 4;
-    for chunk in (0..full).step_by(4) {
-        for (lane, part) in parts.iter_mut().enumerate() {
-            *part = entry(x, chunk + lane).mul_add(entry(y, chunk + lane), *part);
+    let xs = x.0[..full].chunks_exact(4).zip(x.1[..full].chunks_exact(4));
+    let ys = y.0[..full].chunks_exact(4).zip(y.1[..full].chunks_exact(4));
+    for ((xm, xr), (ym, yr)) in xs.zip(ys) {
+        for lane in 0..4 {
+            let part = Ball { mid: mids[lane], rad: rads[lane] };
+            let b = Ball { mid: xm[lane], rad: xr[lane] }.mul_add(Ball { mid: ym[lane], rad: yr[lane] }, part);
+            (mids[lane], rads[lane]) = (b.mid, b.rad);
         }
     }
+    let mut parts = [0, 1, 2, 3].map(|lane| Ball { mid: mids[lane], rad: rads[lane] });
     for t in full..len {
         parts[0] = entry(x, t).mul_add(entry(y, t), parts[0]);
     }
