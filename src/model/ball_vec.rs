@@ -138,6 +138,54 @@ fn block(v: &BallVec, offset: usize, len: usize) -> BallVec {
     BallVec { mid: v.mid[offset..offset + len].to_vec(), rad: v.rad[offset..offset + len].to_vec() }
 }
 
+/// The transpose (`cols x rows`) of a `rows x cols` row-major matrix given by its arrays.
+fn transpose((mid, rad): (&[f64], &[f64]), rows: usize, cols: usize) -> BallVec {
+    let mut t = BallVec::zeros(rows * cols);
+    for r in 0..rows {
+        for c in 0..cols {
+            t.mid[c * rows + r] = mid[r * cols + c];
+            t.rad[c * rows + r] = rad[r * cols + c];
+        }
+    }
+    t
+}
+
+/// `acc[i, o] = dot(acc[i, o]; a[i, :], w[o, :])` with, for every entry, the operations of
+/// [`Ball::dot`] in its order, but with the entries of a row side by side: `w` is transposed,
+/// and each lane of the dot is a vector over the outputs (lane 0 is the row of `acc` itself).
+fn matmul_by_columns(acc: &mut BallVec, a: &BallVec, w: (&[f64], &[f64]), din: usize, dout: usize) {
+    let wt = transpose(w, dout, din);
+    // Ball::dot: one sequential lane below 8 terms, else four lanes over the first multiple
+    // of 4 terms, the rest in lane 0, and the lanes summed as (0 + 1) + (2 + 3).
+    let (lanes, full) = if din < 8 { (1, din) } else { (4, din - din % 4) };
+    let mut extra: Vec<BallVec> = (1..lanes).map(|_| BallVec::zeros(dout)).collect();
+    for (arow, (zm, zr)) in rows(a, din).zip(rows_mut(acc, dout)) {
+        for lane in &mut extra {
+            lane.mid.fill(0.0);
+            lane.rad.fill(0.0);
+        }
+        for (m, (wm, wr)) in rows(&wt, dout).enumerate() {
+            let av = entry(arow, m);
+            let lane = if m < full { m % lanes } else { 0 };
+            let term = |wv: Ball, part: Ball| av.mul_add(wv, part);
+            match lane {
+                0 => accumulate(zm, zr, wm, wr, term),
+                l => {
+                    let part = &mut extra[l - 1];
+                    accumulate(&mut part.mid, &mut part.rad, wm, wr, term)
+                }
+            }
+        }
+        if lanes == 4 {
+            let (l1, l2, l3) = (&extra[0], &extra[1], &extra[2]);
+            for o in 0..dout {
+                let z = (Ball { mid: zm[o], rad: zr[o] } + l1.get(o)) + (l2.get(o) + l3.get(o));
+                (zm[o], zr[o]) = (z.mid, z.rad);
+            }
+        }
+    }
+}
+
 impl CoeffVec for BallVec {
     type S = Ball;
 
@@ -219,9 +267,14 @@ impl CoeffVec for BallVec {
         acc.map_balls(|v| v * inv_k)
     }
 
-    /// As `kernels::matmul_acc`: one [`Ball::dot`] per output entry.
+    /// As `kernels::matmul_acc`: per output entry the operations of one [`Ball::dot`]. With
+    /// four or more outputs, the entries of a row are computed side by side (see
+    /// [`matmul_by_columns`]).
     fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
         let w = (&w.mid[offset..offset + din * dout], &w.rad[offset..offset + din * dout]);
+        if dout >= 4 {
+            return matmul_by_columns(acc, a, w, din, dout);
+        }
         for (arow, (zm, zr)) in rows(a, din).zip(rows_mut(acc, dout)) {
             let wrows = w.0.chunks_exact(din).zip(w.1.chunks_exact(din));
             for ((zm, zr), wrow) in zm.iter_mut().zip(zr.iter_mut()).zip(wrows) {
@@ -242,8 +295,24 @@ impl CoeffVec for BallVec {
         }
     }
     /// As `kernels::outer_acc`: `g[o, m] = delta[i, o] a[i, m] + g[o, m]` for `i = 0, 1, ...`.
+    /// With short rows (`din < 8`, as many outputs or more) the block is transposed, so that
+    /// the loop runs over the outputs; every entry sees the same operations in the same order.
     fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize) {
-        let (gm, gr) = (&mut grad.mid[offset..offset + din * dout], &mut grad.rad[offset..offset + din * dout]);
+        let block = offset..offset + din * dout;
+        if din < 8 && dout >= din {
+            let mut gt = transpose((&grad.mid[block.clone()], &grad.rad[block.clone()]), dout, din);
+            for ((am, ar), drow) in rows(a, din).zip(rows(delta, dout)) {
+                for (m, (gm, gr)) in rows_mut(&mut gt, dout).enumerate() {
+                    let av = entry((am, ar), m);
+                    accumulate(gm, gr, drow.0, drow.1, |dv, gv| dv.mul_add(av, gv));
+                }
+            }
+            let g = transpose((&gt.mid, &gt.rad), din, dout);
+            grad.mid[block.clone()].copy_from_slice(&g.mid);
+            grad.rad[block].copy_from_slice(&g.rad);
+            return;
+        }
+        let (gm, gr) = (&mut grad.mid[block.clone()], &mut grad.rad[block]);
         for ((am, ar), drow) in rows(a, din).zip(rows(delta, dout)) {
             for (o, (gm, gr)) in gm.chunks_exact_mut(din).zip(gr.chunks_exact_mut(din)).enumerate() {
                 let dv = entry(drow, o);
@@ -295,10 +364,10 @@ mod tests {
         /// Every kernel gives the balls of `Vec<Ball>`'s kernel, bit for bit.
         #[test]
         fn kernels_match_vec_of_balls(
-            (din, dout, rows) in (1usize..12, 1usize..4, 1usize..4),
+            (din, dout, rows) in (1usize..14, 1usize..12, 1usize..4),
             k in 0usize..5,
-            a in series(5, 48),
-            b in series(5, 48),
+            a in series(5, 200),
+            b in series(5, 200),
             c in ball(),
         ) {
             let bits = |v: &[Ball]| v.iter().map(|b| (b.mid.to_bits(), b.rad.to_bits())).collect::<Vec<_>>();
@@ -322,8 +391,7 @@ mod tests {
 
             // Layer kernels on `rows x din` inputs, `dout x din` weights at offset 3.
             let input = |v: &Vec<Ball>, len: usize| v[..len].to_vec();
-            let (x, w) = (input(&a[0], rows * din), input(&b[0], (3 + dout * din).min(48)));
-            prop_assume!(w.len() == 3 + dout * din);
+            let (x, w) = (input(&a[0], rows * din), input(&b[0], 3 + dout * din));
             let (delta, grad) = (input(&a[1], rows * dout), input(&b[1], w.len()));
             let (sx, sw, sdelta) = (BallVec::from_scalars(&x), BallVec::from_scalars(&w), BallVec::from_scalars(&delta));
 
