@@ -6,7 +6,7 @@
 //! separate arrays, the elementwise loops of the expansion (Cauchy products, the outer and
 //! transposed layer products) compile to 4-wide SIMD instructions, where the interleaved
 //! layout of `Vec<Ball>` runs one ball at a time. Soundness is therefore that of [`Ball`]
-//! (`proofs/fast-interval.md`, section "Balls") and of the recurrences
+//! (`proofs/fast-interval.md`, section "Balls", paragraph "Layout") and of the recurrences
 //! (`proofs/taylor-recurrences.md`).
 
 use super::coeffs::{CoeffVec, Elementary};

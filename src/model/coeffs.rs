@@ -15,7 +15,8 @@
 //! Proof (the recurrences these operations implement, and why `Vec<S>` of an enclosure type
 //! encloses): `proofs/taylor-recurrences.md`, sections 1, 3 and 5.
 //!
-//! Only `Vec<S>` implements it so far. A vector type with one radius per coefficient vector
+//! `Vec<S>` and [`BallVec`](super::ball_vec::BallVec) (balls as separate midpoint and radius
+//! arrays, for SIMD) implement it. A vector type with one radius per coefficient vector
 //! (f64 midpoints, the radius bounded from norms per kernel) was tried and dropped: its bounds
 //! lose a factor 2-4 per kernel against per-entry radii and the losses compound over the
 //! orders (gf-mlp-small from a box of radius 1e-3: radius 4e16 at order 17, against 7e-8).
@@ -184,9 +185,8 @@ impl<S: Scalar> CoeffVec for Vec<S> {
     }
 }
 
-/// The loops over entries, shared by every representation that stores one number per entry
-/// (`Vec<S>`, and the midpoints of `SharedBall`, which must cost what the plain f64 code
-/// costs). Coefficient `j` of a series is `a(j)`.
+/// The loops over entries of `Vec<S>` (one number per entry). [`BallVec`](super::ball_vec::BallVec)
+/// repeats their order of operations entry by entry. Coefficient `j` of a series is `a(j)`.
 pub mod kernels {
     use crate::arith::scalar::Scalar;
 
