@@ -28,11 +28,10 @@ impl BallVec {
         Ball { mid: self.mid[i], rad: self.rad[i] }
     }
 
-    /// Sets entry `i`.
+    /// `f` of every entry, in place.
     #[inline(always)]
-    fn set(&mut self, i: usize, b: Ball) {
-        self.mid[i] = b.mid;
-        self.rad[i] = b.rad;
+    fn update(&mut self, f: impl Fn(Ball) -> Ball) {
+        update(&mut self.mid, &mut self.rad, f)
     }
 
     /// `f` of every entry, as a new vector.
@@ -59,6 +58,15 @@ impl BallVec {
             (*m, *r) = (b.mid, b.rad);
         }
         BallVec { mid, rad }
+    }
+}
+
+/// `v[i] = f(v[i])` for the vector given by its two arrays.
+#[inline(always)]
+fn update(mid: &mut [f64], rad: &mut [f64], f: impl Fn(Ball) -> Ball) {
+    for (m, r) in mid.iter_mut().zip(rad) {
+        let b = f(Ball { mid: *m, rad: *r });
+        (*m, *r) = (b.mid, b.rad);
     }
 }
 
@@ -249,7 +257,7 @@ impl CoeffVec for BallVec {
             combine_into(&mut acc, &a[j], &a[k - j], |x, y, out| x.mul_add(y, out));
         }
         let two = Ball::point(2.0);
-        let mut acc = acc.map_balls(|v| two * v);
+        acc.update(|v| two * v);
         if k.is_multiple_of(2) {
             let half = &a[k / 2];
             combine_into(&mut acc, half, half, |x, y, out| x.mul_add(y, out));
@@ -264,12 +272,13 @@ impl CoeffVec for BallVec {
             combine_into(&mut acc, &a[j], &b[k - j], |x, y, out| (jf * x).mul_add(y, out));
         }
         let inv_k = Ball::one() / Ball::point(k as f64);
-        acc.map_balls(|v| v * inv_k)
+        acc.update(|v| v * inv_k);
+        acc
     }
 
     /// As `kernels::matmul_acc`: per output entry the operations of one [`Ball::dot`]. With
     /// four or more outputs, the entries of a row are computed side by side (see
-    /// [`matmul_by_columns`]).
+    /// `matmul_by_columns`).
     fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
         let w = (&w.mid[offset..offset + din * dout], &w.rad[offset..offset + din * dout]);
         if dout >= 4 {
@@ -335,10 +344,7 @@ impl CoeffVec for BallVec {
         }
     }
     fn scale_range(v: &mut Self, range: Range<usize>, c: Ball) {
-        for i in range {
-            let x = v.get(i);
-            v.set(i, c * x);
-        }
+        update(&mut v.mid[range.clone()], &mut v.rad[range], |x| c * x);
     }
 }
 
