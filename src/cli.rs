@@ -62,6 +62,9 @@ enum Command {
         /// The spec file (default: the certificate's `spec.path`).
         #[arg(long)]
         spec: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Measure certify against simulate on benchmark specs, in one run.
     Bench {
@@ -163,7 +166,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Merge(args) => crate::sweep::cli_merge(&args),
         Command::Table(args) => crate::sweep::cli_table(&args),
         Command::Plot(args) => crate::sweep::cli_plot(&args),
-        Command::Check { cert, spec } => crate::check::run(&cert, spec.as_deref()),
+        Command::Check { cert, spec, quiet } => crate::check::run(&cert, spec.as_deref(), !quiet),
     }
 }
 

@@ -48,8 +48,9 @@ fn malformed(field: &str, why: impl std::fmt::Display) -> CheckError {
 }
 
 /// Runs the command: returns the process exit code (0 valid, 1 invalid, 64 usage, 65 malformed
-/// certificate or invalid spec, 66 unreadable file, 70 unsupported).
-pub fn run(cert_path: &Path, spec_override: Option<&Path>) -> i32 {
+/// certificate or invalid spec, 66 unreadable file, 70 unsupported). `progress`: show a
+/// progress bar on stderr (on a terminal).
+pub fn run(cert_path: &Path, spec_override: Option<&Path>, progress: bool) -> i32 {
     use crate::cli::{EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT};
     let label = cert_path.display().to_string();
     let bytes = match std::fs::read(cert_path) {
@@ -94,7 +95,7 @@ pub fn run(cert_path: &Path, spec_override: Option<&Path>) -> i32 {
             return if e.is_io() { EXIT_NO_INPUT } else { EXIT_DATA };
         }
     };
-    match check_value(&cert, &loaded) {
+    match check_value_showing(&cert, &loaded, progress) {
         Ok(()) => {
             println!("valid");
             0
@@ -199,6 +200,12 @@ fn get_claims(v: &Value, path: &str) -> Result<Vec<Claim>, CheckError> {
 /// the verdict's consistency, then every numerical claim by re-verification
 /// (`proofs/checker.md`, "What `valid` means").
 pub fn check_value(cert: &Value, loaded: &LoadedSpec) -> Result<(), CheckError> {
+    check_value_showing(cert, loaded, false)
+}
+
+/// [`check_value`], with a progress bar over the hinted steps on stderr when `progress` (the
+/// bar is drawn only on a terminal and cleared at the end).
+pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) -> Result<(), CheckError> {
     check_format(cert)?;
     let problem = &loaded.problem;
 
@@ -328,6 +335,6 @@ pub fn check_value(cert: &Value, loaded: &LoadedSpec) -> Result<(), CheckError> 
     if problem.num_inputs() == 0 {
         return Err(CheckError::Unsupported("the problem has no training inputs".into()));
     }
-    verify::verify(problem, &net, order, &steps, &claims).map_err(CheckError::Invalid)?;
+    verify::verify(problem, &net, order, &steps, &claims, progress).map_err(CheckError::Invalid)?;
     Ok(())
 }

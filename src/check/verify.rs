@@ -167,11 +167,23 @@ pub struct Derived {
     pub r0: Ball,
 }
 
+/// A progress bar over `steps` steps on stderr, cleared when dropped.
+fn step_bar(steps: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(steps as u64), indicatif::ProgressDrawTarget::stderr())
+        .with_finish(indicatif::ProgressFinish::AndClear);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("checking [{bar:40}] step {pos}/{len} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 /// Re-verifies the numerical claims for `problem` on the step grid `steps` (exact step
 /// lengths; they sum exactly to `T`), at Taylor order `order`. Proof: `proofs/checker.md`,
 /// "The step" (Lemmas S1-S3), "The linearised flow" (Lemma L), "Deviation". Returns `Err(reason)` for the
-/// first claim that the checker's enclosures do not confirm.
-pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], claims: &Claims) -> Result<Derived, String> {
+/// first claim that the checker's enclosures do not confirm. `progress`: a progress bar over the
+/// steps on stderr.
+pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], claims: &Claims, progress: bool) -> Result<Derived, String> {
     let q = order;
     let alpha_q = to_rug(&problem.alpha.value);
     let alpha = Ball::from_rational(&alpha_q);
@@ -243,8 +255,12 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
     let mut final_outputs: Vec<Ball> = Vec::new();
     let mut final_linear: Vec<Ball> = Vec::new();
     let mut last_box: Option<VerifiedBox> = None;
+    let bar = progress.then(|| step_bar(steps.len()));
 
     for (k, h_exact) in steps.iter().enumerate() {
+        if let Some(bar) = &bar {
+            bar.set_position(k as u64);
+        }
         let h = Ball::from_rational(h_exact);
         let h_hi = h.hi();
         let h_lo = h.lo();
