@@ -119,14 +119,20 @@ enum Command {
 /// set too (32 MiB, the adaptive maximum): without it gf-mlp-large's simulate spent 80 s in the
 /// kernel (10 million page faults) and took 54 s instead of 18 s. The checker's many small MPFR
 /// allocations went the other way (gf-mlp-capd-edge check 3.5 s of CPU time against 4.5-5.1 s),
-/// so `check` and `bench --check` run without it. Call before any thread starts; a no-op off
-/// glibc.
+/// so `check` and `bench --check` run without it. One arena: the worker threads' arenas are
+/// heaps of at most 64 MiB that glibc unmaps whenever one empties, whatever the trim
+/// threshold; gf-mlp-large's vectors (2 MiB each) emptied and refilled them at every order:
+/// its certify took 126.7 s (94 s in the kernel, 13.6 million page faults) against 60.5 s
+/// (1.6 s, 0.17 million) with one arena, run after each other. The expansions allocate whole
+/// coefficient vectors, so the two threads rarely contend for the arena's lock. Call before
+/// any thread starts; a no-op off glibc.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
