@@ -427,4 +427,25 @@ mod tests {
             same(&sg, &g)?;
         }
     }
+
+    /// Whole expansions of the gradient flow agree bit for bit with `Vec<Ball>`'s: erf, sin and
+    /// gelu layers with biases, and the mid benchmark (tanh, split into parallel chunks on a
+    /// multi-core machine),
+    /// from a box of radius 1e-6 around `w0`.
+    #[test]
+    fn flow_expansions_match_vec_of_balls() {
+        use crate::model::flow::GradientFlow;
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for spec in ["specs/examples/mlp-inline.toml", "tests/data/check/sin-gelu.toml", "specs/bench/gf-mlp-mid.toml"] {
+            let problem = crate::spec::load(&root.join(spec)).expect("shipped spec").problem;
+            let start: Vec<Ball> = problem.params0.iter().map(|v| Ball { mid: v.mid(), rad: 1e-6 }).collect();
+            let plain = GradientFlow::<Vec<Ball>>::new(&problem, None).expand(&start, 12);
+            let split = GradientFlow::<BallVec>::new(&problem, None).expand(&BallVec::from_scalars(&start), 12);
+            let bits = |v: &[Ball]| v.iter().map(|b| (b.mid.to_bits(), b.rad.to_bits())).collect::<Vec<_>>();
+            for (x, y) in split.params.iter().zip(&plain.params).chain(split.outputs.iter().zip(&plain.outputs)) {
+                assert_eq!(bits(&x.to_scalars()), bits(y), "{spec}");
+            }
+            assert_eq!(split.params.len(), plain.params.len());
+        }
+    }
 }
