@@ -202,8 +202,10 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let mut growth_limit = f64::INFINITY;
     // The point series' proposal tends to overshoot the verified remainder by a steady factor
     // on smooth problems (27 rejected attempts in 73 steps on gf-mlp-mid, each costing an
-    // expansion over the box): the correction of the last rejected step is carried forward and
-    // relaxed by 5% per step without a remainder rejection.
+    // expansion over the box): the correction of the last rejected step, or of a step kept
+    // with a remainder above its target (`TubeStep::remainder_shrink`), is carried forward and
+    // relaxed by 5% per step without one. (With the kept steps, mid has 1 rejection instead of
+    // 10 and 3.5% fewer instructions; its output width grew by 1%.)
     let mut proposal_scale: f64 = 1.0;
 
     while t < horizon {
@@ -260,6 +262,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         }
         proposal_scale = match &accepted {
             Some((step, _)) if remainder_rejected && proposed > 0.0 => (proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
+            Some((TubeStep { remainder_shrink: Some(factor), .. }, _)) => (proposal_scale * factor).clamp(0.01, 1.0),
             _ => (proposal_scale * 1.05).min(1.0),
         };
         // The next step starts below the growth limit of this one's mu (a heuristic: mu varies

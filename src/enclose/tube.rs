@@ -37,6 +37,9 @@ pub struct TubeStep {
     /// The ball containing `w(t_k + h)`.
     pub next_centre: Vec<f64>,
     pub next_radius: f64,
+    /// When the remainder exceeded its target but stayed within the accepted slack: the
+    /// factor by which the next proposals should shrink.
+    pub remainder_shrink: Option<f64>,
 }
 
 /// Why a step was rejected; the caller shrinks the step.
@@ -65,6 +68,8 @@ pub struct Tolerances {
 /// random reference problems balls on every box made inconclusive runs 4-50x longer (the
 /// steps shrank), while with this threshold they behave as with endpoint intervals.
 const BALL_BOX_MAX_SPREAD: f64 = 1e-2;
+/// A remainder up to this many times its target is accepted (the next proposals shrink).
+const REMAINDER_SLACK: f64 = 16.0;
 
 pub struct TubeIntegrator<'a> {
     problem: &'a Problem,
@@ -256,10 +261,11 @@ impl<'a> TubeIntegrator<'a> {
         let param_rem = max_magnitude(&remainder.params[q + 1]) * h_pow;
         let output_rem = self.alpha().sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
         let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
-        if excess > 1.0 || !excess.is_finite() {
-            let factor = if excess.is_finite() { (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8) } else { 0.5 };
-            return Err(Rejection::Remainder(factor));
+        let shrink = |excess: f64| (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8);
+        if excess > REMAINDER_SLACK || !excess.is_finite() {
+            return Err(Rejection::Remainder(if excess.is_finite() { shrink(excess) } else { 0.5 }));
         }
+        let remainder_shrink = (excess > 1.0).then(|| shrink(excess));
 
         // The next ball: u(h) in c + [h] sum_{1<=j<=q+1} U_j [h]^{j-1} (Horner with V = U_{q+1} on
         // top; u_0 = c exactly), re-centred by an exact TwoSum (`poly::advance`).
@@ -272,7 +278,7 @@ impl<'a> TubeIntegrator<'a> {
         let next_radius = (FastInterval::point(tube_radius) + FastInterval::point(spread)).hi;
         let mut outputs: Vec<Vec<Interval>> = expansion.outputs[..=q].to_vec();
         outputs.push(remainder.outputs[q + 1].clone());
-        Ok(TubeStep { step: h, outputs, tube_radius, mu: b.mu, bounds: b.bounds.clone(), next_centre, next_radius })
+        Ok(TubeStep { step: h, outputs, tube_radius, mu: b.mu, bounds: b.bounds.clone(), next_centre, next_radius, remainder_shrink })
     }
 }
 
