@@ -123,9 +123,10 @@ enum Command {
 /// heaps of at most 64 MiB that glibc unmaps whenever one empties, whatever the trim
 /// threshold; gf-mlp-large's vectors (2 MiB each) emptied and refilled them at every order:
 /// its certify took 126.7 s (94 s in the kernel, 13.6 million page faults) against 60.5 s
-/// (1.6 s, 0.17 million) with one arena, run after each other. The expansions allocate whole
-/// coefficient vectors, so the two threads rarely contend for the arena's lock. Call before
-/// any thread starts; a no-op off glibc.
+/// (1.6 s, 0.17 million) with one arena, run after each other; small, capd-edge and mid were
+/// unchanged (the expansions allocate whole coefficient vectors, so the threads rarely meet at
+/// the arena's lock). The checker with one arena: mid 21.9 s -> 29.0 s, another reason it runs
+/// without this. Call before any thread starts; a no-op off glibc.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters.
