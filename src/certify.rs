@@ -466,16 +466,7 @@ fn deviation_piece(
 }
 
 fn progress_bar(enabled: bool, horizon: f64) -> Option<indicatif::ProgressBar> {
-    if !enabled {
-        return None;
-    }
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some((horizon * 1000.0).max(1.0) as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("certifying [{bar:40}] t = {msg} {percent}% eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    Some(pb)
+    enabled.then(|| {
+        crate::report::progress_bar((horizon * 1000.0).max(1.0) as u64, "certifying [{bar:40}] t = {msg} {percent}% eta {eta}")
+    })
 }

@@ -6,6 +6,14 @@ use crate::simulate::Simulation;
 use inari::Interval;
 use serde_json::{json, Value};
 
+/// A progress bar over `len` units on stderr with the indicatif `template` (the default style if
+/// the template does not parse). indicatif draws it only when stderr is a terminal.
+pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar
+}
+
 /// A JSON number for an f64 endpoint (exact: serde_json prints the shortest decimal that reads
 /// back to the same f64), or `null` when the endpoint is infinite.
 fn endpoint(x: f64) -> Value {

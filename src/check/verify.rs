@@ -169,13 +169,8 @@ pub struct Derived {
 
 /// A progress bar over `steps` steps on stderr, cleared when dropped.
 fn step_bar(steps: usize) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(Some(steps as u64), indicatif::ProgressDrawTarget::stderr())
-        .with_finish(indicatif::ProgressFinish::AndClear);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("checking [{bar:40}] step {pos}/{len} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
+    crate::report::progress_bar(steps as u64, "checking [{bar:40}] step {pos}/{len} eta {eta}")
+        .with_finish(indicatif::ProgressFinish::AndClear)
 }
 
 /// Re-verifies the numerical claims for `problem` on the step grid `steps` (exact step

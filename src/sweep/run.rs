@@ -237,10 +237,9 @@ pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummar
     let file = Mutex::new(file);
 
     let pb = if options.progress && !pending.is_empty() {
-        let pb = indicatif::ProgressBar::with_draw_target(Some(pending.len() as u64), indicatif::ProgressDrawTarget::stderr());
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, eta {eta} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        let pb = crate::report::progress_bar(
+            pending.len() as u64,
+            "sweep [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, eta {eta} {msg}",
         );
         pb.enable_steady_tick(std::time::Duration::from_millis(500));
         Some(pb)
