@@ -37,27 +37,18 @@ impl BallVec {
     /// `f` of every entry, as a new vector.
     #[inline(always)]
     fn map_balls(&self, f: impl Fn(Ball) -> Ball) -> BallVec {
-        let n = self.len();
-        let (mut mid, mut rad) = (vec![0.0; n], vec![0.0; n]);
-        for (((m, r), &xm), &xr) in mid.iter_mut().zip(&mut rad).zip(&self.mid).zip(&self.rad) {
-            let b = f(Ball { mid: xm, rad: xr });
-            (*m, *r) = (b.mid, b.rad);
-        }
-        BallVec { mid, rad }
+        let mut out = self.clone();
+        out.update(f);
+        out
     }
 
     /// `f(entry, other's entry)` for every entry, as a new vector (common length).
     #[inline(always)]
     fn zip_balls(&self, other: &BallVec, f: impl Fn(Ball, Ball) -> Ball) -> BallVec {
         let n = self.len().min(other.len());
-        let (mut mid, mut rad) = (vec![0.0; n], vec![0.0; n]);
-        let xs = self.mid[..n].iter().zip(&self.rad[..n]);
-        let ys = other.mid[..n].iter().zip(&other.rad[..n]);
-        for (((m, r), (&xm, &xr)), (&ym, &yr)) in mid.iter_mut().zip(&mut rad).zip(xs).zip(ys) {
-            let b = f(Ball { mid: xm, rad: xr }, Ball { mid: ym, rad: yr });
-            (*m, *r) = (b.mid, b.rad);
-        }
-        BallVec { mid, rad }
+        let mut out = BallVec { mid: self.mid[..n].to_vec(), rad: self.rad[..n].to_vec() };
+        accumulate(&mut out.mid, &mut out.rad, &other.mid, &other.rad, |y, x| f(x, y));
+        out
     }
 }
 
@@ -139,11 +130,6 @@ fn rows(v: &BallVec, width: usize) -> impl Iterator<Item = (&[f64], &[f64])> {
 /// The same, mutable.
 fn rows_mut(v: &mut BallVec, width: usize) -> impl Iterator<Item = (&mut [f64], &mut [f64])> {
     v.mid.chunks_exact_mut(width).zip(v.rad.chunks_exact_mut(width))
-}
-
-/// Entries `offset..offset + len` of a vector, as a new vector.
-fn block(v: &BallVec, offset: usize, len: usize) -> BallVec {
-    BallVec { mid: v.mid[offset..offset + len].to_vec(), rad: v.rad[offset..offset + len].to_vec() }
 }
 
 /// The transpose (`cols x rows`) of a `rows x cols` row-major matrix given by its arrays.
@@ -338,9 +324,9 @@ impl CoeffVec for BallVec {
     }
     /// As `kernels::add_bias`.
     fn add_bias(z: &mut Self, b: &Self, offset: usize, dout: usize) {
-        let bias = block(b, offset, dout);
+        let (bm, br) = (&b.mid[offset..offset + dout], &b.rad[offset..offset + dout]);
         for (zm, zr) in rows_mut(z, dout) {
-            accumulate(zm, zr, &bias.mid, &bias.rad, |bv, zv| zv + bv);
+            accumulate(zm, zr, bm, br, |bv, zv| zv + bv);
         }
     }
     fn scale_range(v: &mut Self, range: Range<usize>, c: Ball) {
