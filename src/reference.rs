@@ -381,6 +381,46 @@ impl Net {
     }
 }
 
+/// The gradient of `phi(w) = sum_i r_i^T h_i(w)` (the residual-weighted outputs, `residual`
+/// stacked input-major) at the point `w`, in MPFR at `prec` bits, rounded to f64. With
+/// [`residual_hessian_vector`], an independent reference for the residual-weighted Hessian bound
+/// (`model::curvature`, `proofs/residual-hessian.md`).
+pub fn residual_gradient(problem: &Problem, w: &[f64], residual: &[f64], prec: u32) -> Vec<f64> {
+    let net = Net::new(problem, prec);
+    let point: Vec<Float> = w.iter().map(|&x| Float::with_val(prec, x)).collect();
+    residual_gradient_mpfr(&net, problem, &point, residual, prec).iter().map(Float::to_f64).collect()
+}
+
+fn residual_gradient_mpfr(net: &Net, problem: &Problem, w: &[Float], residual: &[f64], prec: u32) -> Vec<Float> {
+    let tape = net.forward(w);
+    let outputs = problem.architecture.output_dim();
+    let mut grad: Vec<Float> = (0..w.len()).map(|_| Float::new(prec)).collect();
+    for i in 0..problem.num_inputs().max(1) {
+        let r: Vec<Float> = residual[i * outputs..(i + 1) * outputs].iter().map(|&x| Float::with_val(prec, x)).collect();
+        net.backward_input(w, &tape, i, &r, &mut grad);
+    }
+    grad
+}
+
+/// `(sum_i r_i^T D^2 h_i(w)) v` at the point `w`: the central difference of
+/// [`residual_gradient`] along `v` with step `2^-(prec/4)` in MPFR at `prec` bits (truncation
+/// error of order `2^-(prec/2)`, cancellation of order `2^-(3 prec/4)`), rounded to f64.
+pub fn residual_hessian_vector(problem: &Problem, w: &[f64], residual: &[f64], v: &[f64], prec: u32) -> Vec<f64> {
+    let net = Net::new(problem, prec);
+    let step = Float::with_val(prec, Float::i_exp(1, -(prec as i32 / 4)));
+    let shifted = |sign: i32| -> Vec<Float> {
+        let point: Vec<Float> = w
+            .iter()
+            .zip(v)
+            .map(|(&wi, &vi)| Float::with_val(prec, wi) + Float::with_val(prec, vi * sign as f64) * &step)
+            .collect();
+        residual_gradient_mpfr(&net, problem, &point, residual, prec)
+    };
+    let (plus, minus) = (shifted(1), shifted(-1));
+    let twice = Float::with_val(prec, &step * 2u32);
+    plus.into_iter().zip(minus).map(|(a, b)| (Float::with_val(prec, a - b) / &twice).to_f64()).collect()
+}
+
 fn dot(a: &[Float], b: &[Float]) -> Float {
     let mut acc = Float::new(a[0].prec());
     let mut tmp = Float::new(a[0].prec());

@@ -8,10 +8,13 @@
 //! - [`fast_interval`], [`ball`]: rigorous interval types built on round-to-nearest f64
 //!   arithmetic for the integrator's inner loops (endpoints; midpoint-radius).
 //! - [`vector`]: rigorous norms of interval vectors.
+//! - [`spd`]: largest eigenvalues and spectral norms of interval matrices (a floating-point
+//!   Cholesky factor with an enclosed residual; `proofs/residual-hessian.md`, Lemma S).
 
 pub mod ball;
 pub mod elementary;
 pub mod fast_interval;
 pub mod rational;
 pub mod scalar;
+pub mod spd;
 pub mod vector;

@@ -108,7 +108,7 @@ pub fn spectral_norm_upper(w: &[Interval], rows: usize, cols: usize) -> f64 {
 /// Local bounds `(|sigma'|, |sigma''|)` over the pre-activations whose activation values lie in
 /// `a` (an enclosure of `sigma` over the pre-activation range), where this determines them;
 /// otherwise the global bounds. Proof: `proofs/theory-local-constant.md`, lemma A.
-fn local_activation_bounds(act: Activation, a: F) -> (f64, f64) {
+pub(crate) fn local_activation_bounds(act: Activation, a: F) -> (f64, f64) {
     let (g1, g2) = global_derivative_bounds(act);
     let one = pt(1.0);
     match act {

@@ -13,6 +13,7 @@ pub mod activation;
 pub mod coeffs;
 pub mod ball_vec;
 pub mod bounds;
+pub mod curvature;
 pub mod layered;
 pub mod flow;
 pub mod mlp;
