@@ -6,12 +6,15 @@
 //! `crate::arith::fast_interval`, `crate::arith::elementary` or `crate::certify`.
 //!
 //! The bounds of `|Dh|`, `|D^2 h|` over a tube: [`series::derivative_bounds`] and the sharper
-//! [`layered`] bound; `verify` uses their minimum ([`layered::tube_bounds`]).
+//! [`layered`] bound; `verify` uses their minimum ([`layered::tube_bounds`]). For MLPs `mu` is
+//! also bounded by the residual-weighted Hessian bound of [`curvature`]
+//! (`proofs/residual-hessian.md`), and `verify` takes the smaller.
 //!
 //! - [`run`]: the command (reads files, prints `valid` / `invalid: ...`, returns the exit code).
 //! - [`check_value`]: the check of a parsed certificate against a loaded spec.
 
 pub mod ball;
+pub mod curvature;
 pub mod layered;
 pub mod series;
 pub mod verify;

@@ -466,7 +466,13 @@ fn new_box(
         if ok {
             // = hidden_activations(net, &tube), from the expansion
             let bounds = super::layered::tube_bounds(net, &tube, &bx.hidden0);
-            let mu = up(norm2_upper(&bx.residual0) * bounds.hessian_total() * inv_alpha_up);
+            // Lemma S2: mu = |r|_T M_T / alpha, or for an MLP the smaller H_T / alpha with the
+            // residual-weighted bound H_T of proofs/residual-hessian.md (both valid over T).
+            let mut mu = up(norm2_upper(&bx.residual0) * bounds.hessian_total() * inv_alpha_up);
+            if let Net::Mlp(_) = net {
+                let h = super::curvature::residual_hessian_upper(net, &tube, &bx.hidden0, &bx.residual0);
+                mu = mu.min(up(h * inv_alpha_up));
+            }
             return Some(VerifiedBox { cand, g_rad, bx, bounds, mu });
         }
         bx.recycle();

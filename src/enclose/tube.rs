@@ -17,8 +17,10 @@ use crate::arith::scalar::Scalar;
 use crate::model::ball_vec::BallVec;
 use crate::model::coeffs::CoeffVec;
 use crate::model::bounds::{derivative_bounds, DerivativeBounds, HiddenActivations};
+use crate::model::curvature::residual_hessian_upper;
 use crate::model::flow::{Expansion, GradientFlow};
-use crate::problem::Problem;
+use crate::model::mlp::Mlp;
+use crate::problem::{Architecture, Problem};
 use inari::Interval;
 
 /// The certified content of one step.
@@ -82,6 +84,8 @@ pub struct TubeIntegrator<'a> {
     /// balls overestimate, and steps collapsed on far-from-lazy problems.
     box_flow: GradientFlow<Vec<FastInterval>>,
     offset: Option<Vec<Interval>>,
+    /// The network in inari intervals, for the residual-weighted Hessian bound of `mu`.
+    net: Option<Mlp<Interval>>,
     order: usize,
     /// The a-priori box of the last new box expansion, tried first by the next attempt.
     last_box: Option<AprioriBox>,
@@ -92,7 +96,11 @@ impl<'a> TubeIntegrator<'a> {
     pub fn new(problem: &'a Problem, offset: Option<Vec<Interval>>, order: usize) -> Self {
         let flow = GradientFlow::new(problem, offset.as_deref());
         let box_flow = GradientFlow::new(problem, offset.as_deref());
-        TubeIntegrator { problem, flow, box_flow, offset, order, last_box: None }
+        let net = match &problem.architecture {
+            Architecture::Mlp(arch) => Some(Mlp::new(arch, &problem.inputs)),
+            Architecture::Quadratic(_) => None,
+        };
+        TubeIntegrator { problem, flow, box_flow, offset, net, order, last_box: None }
     }
 
     pub fn alpha(&self) -> Interval {
@@ -127,11 +135,11 @@ impl<'a> TubeIntegrator<'a> {
         expansion.step_for(self.order, self.alpha().sup(), tol.params, tol.outputs)
     }
 
-    /// An upper bound of `|alpha (h - offset) - y|_2` over the outputs' enclosure `h` (endpoint
-    /// arithmetic, `proofs/fast-interval.md`).
-    fn residual_norm_upper(&self, outputs: &[Interval]) -> f64 {
+    /// An enclosure of the residual `alpha (h - offset) - y` over the outputs' enclosure `h`
+    /// (endpoint arithmetic, `proofs/fast-interval.md`).
+    fn residual_enclosure(&self, outputs: &[Interval]) -> Vec<FastInterval> {
         let alpha = FastInterval::from_inari(self.alpha());
-        let residual: Vec<FastInterval> = outputs
+        outputs
             .iter()
             .enumerate()
             .map(|(i, &h)| {
@@ -142,8 +150,20 @@ impl<'a> TubeIntegrator<'a> {
                 };
                 alpha * g - FastInterval::from_inari(self.problem.targets[i])
             })
-            .collect();
-        poly::norm2_upper(&residual)
+            .collect()
+    }
+
+    /// `mu` over the tube (Lemma 3 of `proofs/tube-integrator.md`): the minimum of
+    /// `|r| sup|D^2 h| / alpha` and, for an MLP, `H / alpha` with `H` the residual-weighted
+    /// Hessian bound (`proofs/residual-hessian.md`), both upper bounds of the log norm.
+    fn log_norm_bound(&self, tube: &[Interval], outputs: &[Interval], bounds: &DerivativeBounds, hidden: Option<&HiddenActivations>) -> f64 {
+        let residual = self.residual_enclosure(outputs);
+        let alpha = FastInterval::from_inari(self.alpha());
+        let per_input = (FastInterval::point(poly::norm2_upper(&residual)) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
+        let (Some(net), Some(hidden)) = (&self.net, hidden) else { return per_input };
+        let residual: Vec<Interval> = residual.iter().map(|r| r.to_inari()).collect();
+        let weighted = residual_hessian_upper(net, hidden, tube, &residual);
+        per_input.min((FastInterval::point(weighted) / alpha).hi)
     }
 
     /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)`, given the point
@@ -211,11 +231,9 @@ impl<'a> TubeIntegrator<'a> {
             let enclosure = lagrange_enclosure(series_range, &remainder.params[q + 1], h_pow);
             // Interior: strict inequalities (false for NaN).
             if inside(&enclosure, &candidate) {
-                // 2. mu >= (1/alpha) |r| sup |D^2 h| over the tube (Gauss-Newton split).
-                let residual_norm = self.residual_norm_upper(&remainder.outputs[0]);
+                // 2. mu >= lambda_max(DF) over the tube (Gauss-Newton split, Lemma 3).
                 let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
-                let alpha = FastInterval::from_inari(self.alpha());
-                let mu = (FastInterval::point(residual_norm) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
+                let mu = self.log_norm_bound(&tube, &remainder.outputs[0], &bounds, hidden.as_ref());
                 return Ok(AprioriBox { candidate, guard, remainder, bounds, mu });
             }
             if enclosure.iter().any(|e| !(e.lo.is_finite() && e.hi.is_finite())) {

@@ -244,9 +244,13 @@ fn perron_upper(m: &[f64], k: usize) -> f64 {
     if m.iter().any(|x| !x.is_finite()) {
         return f64::INFINITY;
     }
+    // Iterates on M + s I (same Perron vector): plain M oscillates when -rho(M) is also an
+    // eigenvalue (a zero diagonal, e.g. two layers with identity activations).
+    let shift = m.iter().cloned().fold(0.0, f64::max);
     let mut u = vec![1.0f64; k];
     for _ in 0..60 {
-        let next: Vec<f64> = (0..k).map(|i| m[i * k..(i + 1) * k].iter().zip(&u).map(|(a, b)| a * b).sum()).collect();
+        let next: Vec<f64> =
+            (0..k).map(|i| m[i * k..(i + 1) * k].iter().zip(&u).map(|(a, b)| a * b).sum::<f64>() + shift * u[i]).collect();
         let top = next.iter().cloned().fold(0.0, f64::max);
         if !(top > 0.0 && top.is_finite()) {
             break;
