@@ -250,3 +250,56 @@ fn quadratic_family_ratio() {
         "certified ratio {certified_ratio:?} not within 2e-4 of 0.5602"
     );
 }
+
+/// A deep tanh net in NTK parameterisation with N(0,1)-like weights ([3, 24, 24, 1], 12 inputs,
+/// alpha = 2, T = 10; issue 19): `|r| sup|D^2 h| / alpha` alone gives `mu T` of about 62 at
+/// `w0` (an error growth of `e^62`: inconclusive); with the residual-weighted Hessian bound
+/// (`model::curvature`) the run is decided (refuted at eps = 0.01, sup D about 0.05), and its
+/// enclosures contain the reference.
+#[test]
+fn deep_net_decided_and_contains_reference() {
+    use ntkcert::certify::Verdict;
+    use ntkcert::model::bounds::derivative_bounds;
+    use ntkcert::problem::{Activation, MlpArchitecture, Parameterization};
+    let mut state: u64 = 19;
+    let mut gaussian = move || {
+        let mut s = 0.0;
+        for _ in 0..3 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s += ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0;
+        }
+        s
+    };
+    let arch = MlpArchitecture {
+        widths: vec![3, 24, 24, 1],
+        activations: vec![Activation::Tanh; 2],
+        parameterization: Parameterization::Ntk,
+        bias: false,
+    };
+    let params: Vec<Interval> = (0..arch.num_params()).map(|_| thin(gaussian())).collect();
+    let inputs: Vec<Vec<Interval>> = (0..12).map(|_| (0..3).map(|_| thin(gaussian() / 2.0)).collect()).collect();
+    let targets: Vec<Interval> = (0..12).map(|_| thin(gaussian())).collect();
+    let problem = Problem {
+        name: "deep".into(),
+        architecture: Architecture::Mlp(arch),
+        params0: params,
+        inputs,
+        targets,
+        centred: true,
+        alpha: Exact::parse("2").unwrap(),
+        horizon: Exact::parse("10").unwrap(),
+        tolerance: Exact::parse("0.01").unwrap(),
+    };
+    // The per-input bound at w0 (centred: r = -y there).
+    let r0: f64 = problem.targets.iter().map(|y| y.sup() * y.sup()).sum::<f64>().sqrt();
+    let old_mu = r0 * derivative_bounds(&problem, &problem.params0, None).hessian_total() / 2.0;
+    eprintln!("old mu at w0: {old_mu} (mu T = {})", old_mu * 10.0);
+    assert!(old_mu * 10.0 > 40.0, "the case should be out of reach of the per-input bound (mu T = {})", old_mu * 10.0);
+    let cert = certify(&problem, &Options::default()).expect("certify the deep net");
+    eprintln!("{:?} in {} steps, sup D {:?}", cert.verdict, cert.steps, cert.sup_deviation);
+    assert!(cert.verdict != Verdict::Inconclusive, "inconclusive: {:?}", cert.reason);
+    let r = reference(&problem, &reference_options());
+    if let Err(msg) = check(&problem, &cert, &r) {
+        panic!("{msg}");
+    }
+}
