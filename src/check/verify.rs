@@ -239,7 +239,10 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             dot_acc(&mut k0[a][b], j0[a].iter().zip(&j0[b]));
         }
     }
-    let k_norm = norm2_upper(&k0.iter().flatten().cloned().collect::<Vec<_>>());
+    // |K0|_2 = lambda_max(K0) (symmetric positive semi-definite): the smaller of the Frobenius
+    // norm and Lemma S's bound (proofs/residual-hessian.md).
+    let k0_flat: Vec<Ball> = k0.iter().flatten().cloned().collect();
+    let k_norm = norm2_upper(&k0_flat).min(super::curvature::lambda_max_upper(&k0_flat, n_out));
 
     let mut centre: Vec<Ball> = w0.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
     let mut radius = rad_norm(&w0);

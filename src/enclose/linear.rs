@@ -10,6 +10,7 @@ use crate::arith::scalar::Scalar;
 use crate::model::flow::jacobian;
 use crate::problem::Problem;
 use inari::Interval;
+use crate::arith::spd::lambda_max_upper;
 use rayon::prelude::*;
 
 /// `K0` enclosed, and an upper bound of its 2-norm.
@@ -18,7 +19,8 @@ pub struct LinearFlow {
     /// `N x N` midpoint-radius balls (`arith::ball`), containing `J(w0) J(w0)^T` for every
     /// `w0` in the initial box.
     pub kernel: Vec<Vec<Ball>>,
-    /// `>= |K0|_2` (Frobenius norm of the magnitudes).
+    /// `>= |K0|_2`: the smaller of the Frobenius norm of the magnitudes and the largest-eigenvalue
+    /// bound of `arith::spd` (`K0` is symmetric positive semi-definite, so `|K0|_2 = lambda_max`).
     pub kernel_norm: f64,
 }
 
@@ -58,7 +60,8 @@ impl LinearFlow {
         let kernel: Vec<Vec<Ball>> =
             (0..n).map(|a| (0..n).map(|b| if b >= a { upper[a][b - a] } else { upper[b][a - b] }).collect()).collect();
         let flat: Vec<FastInterval> = kernel.iter().flatten().map(|k| k.to_fast()).collect();
-        LinearFlow { kernel_norm: poly::norm2_upper(&flat), kernel }
+        let kernel_norm = poly::norm2_upper(&flat).min(lambda_max_upper(&flat, n));
+        LinearFlow { kernel_norm, kernel }
     }
 
     /// The largest step for which the remainder factor `(|K0| h)^{q+1} / (q+1)!` is below `tol`.
