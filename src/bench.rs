@@ -32,9 +32,10 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
             Ok(l) => l,
             Err(code) => return code,
         };
-        let mut options = Options::default();
-        if let Some(q) = loaded.solver.order {
-            options.order = q;
+        let mut options = Options::from_solver(&loaded.solver, None);
+        if with_check {
+            // The checker confirms tight certificates only (`Accuracy::checkable`).
+            options.accuracy = crate::certify::Accuracy::Tight;
         }
         let mut sim_best = f64::INFINITY;
         let mut cert_best = f64::INFINITY;
@@ -44,7 +45,7 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
         let mut sim_steps = 0;
         // Interleave the two so that machine noise hits both alike.
         for _ in 0..repeat {
-            let sim = simulate(&loaded.problem, options.order);
+            let sim = simulate(&loaded.problem, options.first_pass());
             sim_best = sim_best.min(sim.seconds);
             sim_steps = sim.steps;
             let cert = match certify(&loaded.problem, &options) {
@@ -56,7 +57,7 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
             };
             cert_best = cert_best.min(cert.seconds);
             if with_check {
-                let certificate = Certificate::new(&loaded, &options, &cert);
+                let certificate = Certificate::new(&loaded, &cert);
                 let started = std::time::Instant::now();
                 if let Err(e) = crate::check::check_value(&certificate.value, &loaded) {
                     eprintln!("error: {}: the checker did not confirm the certificate: {e:?}", path.display());

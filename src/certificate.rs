@@ -2,7 +2,7 @@
 //! (sha256 of the canonical spec and of every data file), and the hints an independent checker
 //! needs. Format: `specs/certificate.md`.
 
-use crate::certify::{Certified, Options, StepRecord};
+use crate::certify::{Certified, StepRecord};
 use crate::report::{certify_value, interval_json};
 use crate::spec::LoadedSpec;
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ pub struct Certificate {
 }
 
 impl Certificate {
-    pub fn new(loaded: &LoadedSpec, options: &Options, result: &Certified) -> Self {
+    pub fn new(loaded: &LoadedSpec, result: &Certified) -> Self {
         let problem = &loaded.problem;
         let exact = |q: &num_rational::BigRational| crate::arith::rational::rational_to_string(q);
         let data_files: Vec<Value> = loaded
@@ -43,7 +43,7 @@ impl Certificate {
             "r0": interval_json(result.r0),
             "hints": {
                 "method": "taylor-tube",
-                "order": options.order,
+                "order": result.order,
                 "steps": steps,
             },
         });

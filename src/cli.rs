@@ -2,7 +2,7 @@
 //! 0 certified / success, 1 refuted, 2 inconclusive, 64 bad command line, 65 invalid spec or
 //! data, 66 missing or unreadable input file, 70 internal error, 73 cannot write output.
 
-use crate::certify::{certify, Options, Verdict};
+use crate::certify::{certify, Accuracy, Options, Verdict};
 use crate::report;
 use crate::spec;
 use clap::{Parser, Subcommand};
@@ -39,6 +39,10 @@ enum Command {
         /// Taylor order of the integrator (overrides the spec's [solver] order).
         #[arg(long)]
         order: Option<usize>,
+        /// `tight` (step targets at half an ulp, order 16: the most accurate and slowest), or
+        /// the relative width of sup D to aim for (default 1e-4; overrides [solver] accuracy).
+        #[arg(long, value_parser = parse_accuracy)]
+        accuracy: Option<Accuracy>,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -54,6 +58,9 @@ enum Command {
         json: bool,
         #[arg(long)]
         order: Option<usize>,
+        /// As for certify: simulate takes the steps of certify's first pass at this accuracy.
+        #[arg(long, value_parser = parse_accuracy)]
+        accuracy: Option<Accuracy>,
     },
     /// Re-verify a certificate independently (MPFR ball arithmetic); prints `valid` or `invalid: ...`.
     Check {
@@ -164,8 +171,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         tune_allocator();
     }
     match cli.command {
-        Command::Certify { spec, json, out, order, quiet, trace } => run_certify(&spec, json, out, order, quiet, trace),
-        Command::Simulate { spec, json, order } => run_simulate(&spec, json, order),
+        Command::Certify { spec, json, out, order, accuracy, quiet, trace } => run_certify(&spec, json, out, order, accuracy, quiet, trace),
+        Command::Simulate { spec, json, order, accuracy } => run_simulate(&spec, json, order, accuracy),
         Command::Bench { specs, repeat, check } => crate::bench::run(&specs, repeat, check),
         Command::Bound { spec, json, compare, bench, repeat } => crate::theory::report::run(&spec, json, compare, bench, repeat),
         Command::Regress { paths } => crate::regress::run(&paths),
@@ -209,11 +216,12 @@ pub fn load_spec(path: &std::path::Path) -> Result<spec::LoadedSpec, i32> {
     })
 }
 
-fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, progress: bool) -> Options {
-    Options { progress, ..Options::from_solver(&loaded.solver, order) }
+fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, accuracy: Option<Accuracy>, progress: bool) -> Options {
+    let options = Options { progress, ..Options::from_solver(&loaded.solver, order) };
+    Options { accuracy: accuracy.unwrap_or(options.accuracy), ..options }
 }
 
-fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, quiet: bool, trace: bool) -> i32 {
+fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, accuracy: Option<Accuracy>, quiet: bool, trace: bool) -> i32 {
     let loaded = match load_spec(path) {
         Ok(l) => l,
         Err(code) => return code,
@@ -222,7 +230,13 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
         eprintln!("error: --order must be at least 2");
         return EXIT_USAGE;
     }
-    let options = Options { trace, ..options_for(&loaded, order, !quiet && !json) };
+    let options = Options { trace, ..options_for(&loaded, order, accuracy, !quiet && !json) };
+    if out.is_some() && !options.accuracy.checkable() {
+        eprintln!(
+            "error: --out writes a certificate, which needs --accuracy tight (the checker cannot yet confirm the claims of looser accuracies)"
+        );
+        return EXIT_USAGE;
+    }
     let result = match certify(&loaded.problem, &options) {
         Ok(r) => r,
         Err(e) => {
@@ -231,7 +245,7 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
         }
     };
     if let Some(out) = out {
-        let mut cert = crate::certificate::Certificate::new(&loaded, &options, &result);
+        let mut cert = crate::certificate::Certificate::new(&loaded, &result);
         cert.value["spec"]["path"] = serde_json::Value::from(path.display().to_string());
         if let Err(e) = cert.write_atomically(&out) {
             eprintln!("error: cannot write certificate '{}': {e}", out.display());
@@ -250,17 +264,22 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
     }
 }
 
-fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>) -> i32 {
+fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>, accuracy: Option<Accuracy>) -> i32 {
     let loaded = match load_spec(path) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let options = options_for(&loaded, order, false);
-    let sim = crate::simulate::simulate(&loaded.problem, options.order);
+    let options = options_for(&loaded, order, accuracy, false);
+    let sim = crate::simulate::simulate(&loaded.problem, options.first_pass());
     if json {
         println!("{}", report::simulate_json(&sim));
     } else {
         print!("{}", report::simulate_text(&loaded.problem, &sim));
     }
     0
+}
+
+/// `--accuracy`: `tight` or a relative width in (0, 1).
+fn parse_accuracy(text: &str) -> Result<Accuracy, String> {
+    Accuracy::parse(text).ok_or_else(|| format!("expected 'tight' or a relative width in (0, 1) such as 1e-4, got '{text}'"))
 }

@@ -2,6 +2,7 @@
 //! step-size rule and order as the certified run, so that `certify / simulate` measures the
 //! price of rigour at comparable accuracy.
 
+use crate::certify::PassSettings;
 use crate::model::flow::{jacobian, GradientFlow};
 use crate::problem::Problem;
 
@@ -36,10 +37,12 @@ fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
-/// Integrates both flows on `[0, T]` in f64 with Taylor order `order`.
-pub fn simulate(problem: &Problem, order: usize) -> Simulation {
+/// Integrates both flows on `[0, T]` in f64 with the Taylor order and step targets of
+/// `settings` (those of `certify`'s first pass: `Options::first_pass`).
+pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
     let started = std::time::Instant::now();
-    let order = order.max(2);
+    let order = settings.order.max(2);
+    let relative = settings.relative;
     let w0: Vec<f64> = problem.params0.iter().map(|v| v.mid()).collect();
     let alpha = problem.alpha.enclosure.mid();
     let targets: Vec<f64> = problem.targets.iter().map(|v| v.mid()).collect();
@@ -62,11 +65,11 @@ pub fn simulate(problem: &Problem, order: usize) -> Simulation {
     let kernel_norm = largest_eigenvalue_estimate(&kernel) * 1.01;
 
     let horizon = problem.horizon.enclosure.mid();
-    let tol_params = w0.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-300) * 2f64.powi(-56);
-    let tol_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.abs())).max(1e-300) * 2f64.powi(-56);
+    let tol_params = w0.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-300) * relative;
+    let tol_outputs = r0.iter().fold(0.0f64, |m, r| m.max(r.abs())).max(1e-300) * relative;
     let log_fact: f64 = (1..=order + 1).map(|i| (i as f64).ln()).sum();
     let lin_max = if kernel_norm > 0.0 {
-        ((2f64.powi(-56).ln() + log_fact) / (order + 1) as f64).exp() / kernel_norm
+        ((relative.ln() + log_fact) / (order + 1) as f64).exp() / kernel_norm
     } else {
         f64::INFINITY
     };

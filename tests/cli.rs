@@ -211,6 +211,36 @@ fn step_limit_is_inconclusive_with_whole_line_enclosures() {
     check_against_schema(&cert);
 }
 
+/// `--accuracy`: a relative target certifies the same verdict in fewer steps with a wider
+/// enclosure that contains the tight one's midpoint region; `--out` needs `tight`; a bad value
+/// is a usage error.
+#[test]
+fn accuracy_targets() {
+    let tight = ntkcert(&["certify", SMALL, "--json", "--accuracy", "tight"]);
+    let loose = ntkcert(&["certify", SMALL, "--json", "--accuracy", "1e-4"]);
+    assert_eq!(code(&tight), 0);
+    assert_eq!(code(&loose), 0);
+    let (t, l) = (json_stdout(&tight), json_stdout(&loose));
+    assert_eq!(t["verdict"], l["verdict"]);
+    assert!(l["steps"].as_u64().unwrap() < t["steps"].as_u64().unwrap(), "{} vs {}", l["steps"], t["steps"]);
+    let (tlo, thi) = interval(&t["sup_deviation"], "tight sup D");
+    let (llo, lhi) = interval(&l["sup_deviation"], "loose sup D");
+    // Both enclose the same number: they intersect, and the loose one meets its target.
+    assert!(llo <= thi && tlo <= lhi, "[{llo}, {lhi}] and [{tlo}, {thi}] are disjoint");
+    assert!((lhi - llo) / lhi <= 1e-4, "relative width {}", (lhi - llo) / lhi);
+    // The default is tight, bit for bit.
+    assert_eq!(json_stdout(&ntkcert(&["certify", SMALL, "--json"]))["sup_deviation"], t["sup_deviation"]);
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("c.json");
+    let out = ntkcert(&[OsStr::new("certify"), OsStr::new(SMALL), "--accuracy".as_ref(), "1e-4".as_ref(), "--out".as_ref(), cert.as_os_str()]);
+    assert_eq!(code(&out), 64);
+    assert!(stderr(&out).contains("--accuracy tight"), "{}", stderr(&out));
+    assert!(!cert.exists());
+    let out = ntkcert(&["certify", SMALL, "--accuracy", "fast"]);
+    assert_eq!(code(&out), 64);
+    assert!(stderr(&out).contains("'fast'"), "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------------------------------------
 // simulate, help.
 

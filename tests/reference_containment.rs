@@ -207,6 +207,24 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, rng_seed: seed(), max_shrink_iters: 16, ..ProptestConfig::default() })]
+
+    /// The same containment at a loose accuracy target (`Accuracy::Relative(1e-4)`: longer
+    /// steps, several passes): accuracy changes widths, never soundness.
+    #[test]
+    fn loose_accuracy_enclosures_contain_the_reference(problem in arb_problem()) {
+        let options = Options { accuracy: ntkcert::certify::Accuracy::Relative(1e-4), ..certify_options() };
+        let cert = certify(&problem, &options).expect("certify");
+        eprintln!("loose case: {} ({} passes, {} steps)", describe(&problem), cert.passes, cert.steps);
+        if let Some(r) = try_reference(&problem, &reference_options(), eval_budget(&problem)) {
+            if let Err(msg) = check(&problem, &cert, &r) {
+                prop_assert!(false, "{}", msg);
+            }
+        }
+    }
+}
+
 /// MATH.md F7 at u = lambda T = 0.8, T = 10, L = 1, y = 1, kappa = T L sqrt(R0) / alpha ~ 1e-3:
 /// `D(T) / (kappa sqrt(R0))` is about 0.5602 (the kappa -> 0 limit is 0.56015...).
 #[test]

@@ -53,7 +53,7 @@ fn assert_tight(x: Interval, v: &Float, ulps: u32, what: &str) {
 fn every_shipped_spec_loads() {
     let bench = specs_in("specs/bench");
     let examples = specs_in("specs/examples");
-    assert_eq!(bench.len(), 4, "{bench:?}");
+    assert_eq!(bench.len(), 6, "{bench:?}");
     assert!(examples.len() >= 5, "{examples:?}");
     for p in bench.iter().chain(&examples) {
         let s = spec::load(p).unwrap_or_else(|e| panic!("{e}"));
@@ -339,6 +339,9 @@ fn rejects_bad_scalars() {
     bad(err(&SMALL.replace("n = 8", "n = 0")), "data.n", &[">= 1"]);
     bad(err(&SMALL.replace("n = 8", "n = \"8\"")), "data.n", &["expected an integer"]);
     bad(err(&format!("{SMALL}\n[solver]\norder = 0\n")), "solver.order", &[">= 1"]);
+    bad(err(&format!("{SMALL}\n[solver]\naccuracy = \"loose\"\n")), "solver.accuracy", &["\"tight\"", "'loose'"]);
+    bad(err(&format!("{SMALL}\n[solver]\naccuracy = \"2\"\n")), "solver.accuracy", &["(0, 1)"]);
+    bad(err(&format!("{SMALL}\n[solver]\naccuracy = 0.001\n")), "solver.accuracy", &["expected a string"]);
 }
 
 #[test]

@@ -365,6 +365,17 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
                 })
                 .collect();
         }
+        if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() {
+            let vmax = bx.w[q + 1].iter().map(|v| v.abs_upper()).fold(0.0, f64::max);
+            let vrad = bx.w[q + 1].iter().map(|v| v.r).fold(0.0, f64::max);
+            let candw = b.cand.iter().map(|c| c.r).fold(0.0, f64::max);
+            let polyw = e_poly.iter().map(|c| c.r).fold(0.0, f64::max);
+            let wout = bx.out[q + 1].iter().map(|v| v.r).fold(0.0, f64::max);
+            eprintln!(
+                "TRACE k={k} h={h_hi_f:.3e} reused={} e={radius:.3e} e_t={e_t:.3e} G={:.3e} mu={:.3e} rad_end={:.3e} hpow*|V|={:.3e} hpow*radV={:.3e} cand_r={candw:.3e} poly_r={polyw:.3e} hpow*radW={:.3e} grad={:.3e} lin_rad={lin_rad_step:.3e}",
+                reused.is_some(), b.g_rad, b.mu, rad_norm(&end), f64_up(&hpow.hi()) * vmax, f64_up(&hpow.hi()) * vrad, f64_up(&hpow.hi()) * wout, bounds.gradient_total()
+            );
+        }
         centre = end.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
         radius = up(e_t + rad_norm(&end));
         lin_centre = lin_end.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
@@ -376,6 +387,17 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         b.bx.recycle();
     }
 
+    if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() {
+        for i in 0..n_out {
+            let c = claims.outputs_final[i];
+            let l = claims.linear_outputs_final[i];
+            eprintln!("TRACE out[{i}] claim w {:.3e} checker w {:.3e} ratio {:.2}; lin claim w {:.3e} checker w {:.3e}", c.hi - c.lo, 2.0 * final_outputs[i].r, 2.0 * final_outputs[i].r / (c.hi - c.lo), l.hi - l.lo, 2.0 * final_linear[i].r);
+        }
+        let last = pieces.last().expect("at least one step");
+        let (dlo, dhi) = last.enclosure_at(&last.h);
+        let c = claims.final_deviation;
+        eprintln!("TRACE D(T) claim w {:.3e} checker w {:.3e}", c.hi - c.lo, dhi - dlo);
+    }
     for i in 0..n_out {
         claim_contains_ball(&format!("claims.outputs_final[{i}]"), claims.outputs_final[i], &final_outputs[i])?;
         claim_contains_ball(&format!("claims.linear_outputs_final[{i}]"), claims.linear_outputs_final[i], &final_linear[i])?;
@@ -455,7 +477,14 @@ fn new_box(
         })
         .collect();
     let g_rad = up(2.0 * radius) + 1e-200;
-    for _ in 0..6 {
+    if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() {
+        let r = reach.hi().to_f64();
+        eprintln!("TRACE new_box reach {r:.3e} h {h_hi:.3e} cand0 max r {:.3e}", cand.iter().map(|c| c.r).fold(0.0, f64::max));
+    }
+    for attempt in 0..6 {
+        if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() && attempt > 0 {
+            eprintln!("TRACE new_box attempt {attempt} cand max r {:.3e}", cand.iter().map(|c| c.r).fold(0.0, f64::max));
+        }
         let tube: Vec<Ball> = cand.iter().map(|c| Ball { m: c.m.clone(), r: up(c.r + g_rad) }).collect();
         let bx = flow.expand(tube.clone(), q + 1);
         let mut ok = true;

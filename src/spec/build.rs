@@ -172,9 +172,14 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
 
     let mut solver = SolverSettings::default();
     if let Some(s) = root.section("solver")? {
-        s.check_keys(&["order", "max_steps"], "")?;
+        s.check_keys(&["order", "max_steps", "accuracy"], "")?;
         solver.order = s.count("order", 1)?;
         solver.max_steps = s.count("max_steps", 1)?;
+        if let Some(text) = s.str("accuracy")? {
+            solver.accuracy = Some(crate::certify::Accuracy::parse(text).ok_or_else(|| {
+                SpecError::invalid(s.field("accuracy"), format!("expected \"tight\" or a relative width in (0, 1) such as \"1e-4\", got '{text}'"))
+            })?);
+        }
     }
 
     let problem = Problem {

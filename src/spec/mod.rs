@@ -25,12 +25,14 @@ use crate::problem::Problem;
 use std::path::{Path, PathBuf};
 
 /// Optional `[solver]` settings of a spec.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SolverSettings {
     /// Taylor order of the integrator.
     pub order: Option<usize>,
     /// Maximum number of integration steps.
     pub max_steps: Option<usize>,
+    /// The accuracy target (`"tight"` or a relative width).
+    pub accuracy: Option<crate::certify::Accuracy>,
 }
 
 /// A data file referenced by a spec.

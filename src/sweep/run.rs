@@ -361,12 +361,14 @@ fn set_string_field(table: &mut toml::Table, field: &str, value: String) -> Resu
 /// Certifies one cell, writes its certificate atomically and returns its results line.
 fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> Result<Value, SweepError> {
     let (loaded, cell_spec) = load_cell_in(plan, cell, &out_dir.join("certs"))?;
-    let options = Options::from_solver(&loaded.solver, order);
+    // Every cell writes a certificate: tight, whatever the spec's [solver] accuracy says
+    // (`Accuracy::checkable`).
+    let options = Options { accuracy: crate::certify::Accuracy::Tight, ..Options::from_solver(&loaded.solver, order) };
     let problem = &loaded.problem;
     let result = certify(problem, &options).map_err(|e| SweepError::data(format!("{} (cell {}): {e}", plan.label, cell.key())))?;
     let theory = crate::theory::theory_bounds(problem);
     let cert_name = certificate_name(&cell.key());
-    let mut certificate = Certificate::new(&loaded, &options, &result);
+    let mut certificate = Certificate::new(&loaded, &result);
     {
         // The cell's own spec beside its certificate, so that `ntkcert check` finds it
         // (`spec.path` is relative to the certificate's directory; so are its data paths).

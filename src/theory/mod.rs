@@ -50,6 +50,11 @@ pub struct TheoryBounds {
     pub lip_dh_box: f64,
     /// `T L sqrt(R0) / alpha` with `L = lip_dh_local` (enclosure given that L).
     pub kappa: Interval,
+    /// The error-growth rate at `w0` (upper bounds of `lambda_max(-Hess F(w0))`, the rate the
+    /// integrator's `mu` bounds over each step's tube): `|r0| sup|D^2 h(w0)| / alpha`, and the
+    /// residual-weighted `H(w0) / alpha` (MLPs; `proofs/residual-hessian.md`), which keeps the
+    /// cancellation over the inputs.
+    pub growth_rate: GrowthRate,
     pub bounds: Vec<NamedBound>,
     /// Wall-clock seconds of [`theory_bounds`].
     pub seconds: f64,
@@ -93,6 +98,39 @@ pub fn sharpened_constant() -> Interval {
 /// `pi / (2 sqrt(e))` enclosed (the second part of F5).
 fn second_part_constant() -> Interval {
     Interval::PI / (point(2.0) * Interval::E.sqrt())
+}
+
+/// Upper bounds of the local error-growth rate at `w0` (see [`TheoryBounds::growth_rate`]).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct GrowthRate {
+    /// `|r0| sup|D^2 h(w0)| / alpha`.
+    pub per_input: f64,
+    /// `H(w0) / alpha`, `None` for the quadratic family.
+    pub residual_weighted: Option<f64>,
+}
+
+/// [`GrowthRate`] at the initial box (one forward pass over it and the curvature bound).
+fn growth_rate_at_w0(problem: &Problem) -> GrowthRate {
+    use crate::model::bounds::{derivative_bounds, hidden_activations};
+    use crate::problem::Architecture;
+    let alpha = problem.alpha.enclosure;
+    let residual = InitialState::new(problem).residual;
+    let residual_norm = point(crate::enclose::poly::norm2_upper(&residual));
+    let hidden = match &problem.architecture {
+        Architecture::Mlp(arch) => Some(hidden_activations(arch, &problem.inputs, &problem.params0)),
+        Architecture::Quadratic(_) => None,
+    };
+    let bounds = derivative_bounds(problem, &problem.params0, hidden.as_ref());
+    let per_input = (residual_norm * point(bounds.hessian_total()) / alpha).sup();
+    let residual_weighted = match (&problem.architecture, &hidden) {
+        (Architecture::Mlp(arch), Some(hidden)) => {
+            let net = crate::model::mlp::Mlp::<Interval>::new(arch, &problem.inputs);
+            let h = crate::model::curvature::residual_hessian_upper(&net, hidden, &problem.params0, &residual);
+            Some((point(h) / alpha).sup())
+        }
+        _ => None,
+    };
+    GrowthRate { per_input, residual_weighted }
 }
 
 /// Computes the certified constants and bounds F3-F6 (proofs: `proofs/theory-f5-f6.md`,
@@ -166,6 +204,7 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
         lip_dh_local: lip_dh,
         lip_dh_box,
         kappa,
+        growth_rate: growth_rate_at_w0(problem),
         bounds,
         seconds: started.elapsed().as_secs_f64(),
     }

@@ -24,7 +24,7 @@ pub struct Comparison {
 
 /// Runs the certified integration and the f64 samples, and adds the loss-decrease bound.
 pub fn compare(problem: &Problem, tb: &mut TheoryBounds, options: &Options) -> Result<Comparison, String> {
-    let sampled = trajectory::estimate(problem, options.order, 32);
+    let sampled = trajectory::estimate(problem, options.order.unwrap_or(16), 32);
     let certified = certify(problem, options).map_err(|e| e.to_string())?;
     if certified.outputs_final.iter().all(|x| x.sup().is_finite() && x.inf().is_finite()) {
         let residual: Vec<Interval> = certified.outputs_final.iter().zip(&problem.targets).map(|(&o, &y)| o - y).collect();
@@ -53,6 +53,10 @@ pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison
         "lip_dh_local": endpoint(tb.lip_dh_local),
         "lip_dh_box": endpoint(tb.lip_dh_box),
         "kappa": interval_json(tb.kappa),
+        "growth_rate": {
+            "per_input": endpoint(tb.growth_rate.per_input),
+            "residual_weighted": tb.growth_rate.residual_weighted.map(endpoint),
+        },
         "bounds": Value::Object(bounds),
         "bound_details": tb.bounds,
         "seconds": tb.seconds,
@@ -112,6 +116,14 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
         tb.lip_dh_local, tb.lip_dh_box
     ));
     s.push_str(&format!("  kappa   in {}   T L_loc sqrt(R0)/alpha\n", fmt_interval(tb.kappa)));
+    let rate = &tb.growth_rate;
+    match rate.residual_weighted {
+        Some(h) => s.push_str(&format!(
+            "  mu(w0)  <= {:.6e}   lambda_max(-Hess F(w0)) <= H(w0)/alpha, residual-weighted [proofs/residual-hessian.md]; |r0| sup|D^2 h|/alpha: {:.3e}\n",
+            h, rate.per_input
+        )),
+        None => s.push_str(&format!("  mu(w0)  <= {:.6e}   lambda_max(-Hess F(w0)) <= |r0| sup|D^2 h|/alpha\n", rate.per_input)),
+    }
     s.push_str("  bounds of sup_(t<=T) D(t):\n");
     for b in &tb.bounds {
         s.push_str(&format!("    {:<14} <= {:.6e}  {}: {}  [{}]\n", b.key, b.value, b.name, b.formula, b.proof));
