@@ -1,10 +1,13 @@
 //! `ntkcert bench`: certify against simulate on the same spec, measured side by side in one
 //! run, with the figures the benchmark table asks for; with `--check`, the independent checker
-//! on the certificate too (its time against certify's, and the certificate's size).
+//! on the certificate too (its time against certify's, and the certificate's size); and, where
+//! `python3` with numpy and scipy is available, the float solve a user would write (scipy's
+//! DOP853 at rtol = atol = 1e-13, `benches/mlp_dop853.py`), interleaved with the others.
 
 use crate::certificate::Certificate;
 use crate::certify::{certify, Options};
 use crate::simulate::simulate;
+use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use std::path::PathBuf;
 
 /// Peak resident memory of this process so far (VmHWM), in MiB, where the OS reports it.
@@ -23,6 +26,7 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
         "{:<22} {:>7} {:>6} {:>10} {:>10} {:>7} {:>11} {:>11} {:>9}",
         "spec", "p", "steps", "simulate s", "certify s", "ratio", "out width", "supD relw", "peak MiB"
     );
+    print!(" {:>9} {:>8}", "dop853 s", "cert/dop");
     if with_check {
         print!(" {:>9} {:>9} {:>8}", "check s", "chk/cert", "cert kB");
     }
@@ -43,8 +47,17 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
         let mut certificate_bytes = 0;
         let mut last = None;
         let mut sim_steps = 0;
+        let mut dop_best = f64::INFINITY;
+        let float_solve = FloatSolve::prepare(&loaded.problem);
+        let mut dop_skipped = float_solve.as_ref().err().cloned();
         // Interleave the two so that machine noise hits both alike.
         for _ in 0..repeat {
+            if let Ok(f) = &float_solve {
+                match f.run() {
+                    Ok(seconds) => dop_best = dop_best.min(seconds),
+                    Err(why) => dop_skipped = Some(why),
+                }
+            }
             let sim = simulate(&loaded.problem, options.first_pass());
             sim_best = sim_best.min(sim.seconds);
             sim_steps = sim.steps;
@@ -84,10 +97,110 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
             rel,
             peak_memory_mib().unwrap_or(f64::NAN)
         );
+        if dop_skipped.is_none() && dop_best.is_finite() {
+            print!(" {:>9.4} {:>8.1}", dop_best, cert_best / dop_best);
+        } else {
+            print!(" {:>9} {:>8}", "-", "-");
+        }
         if with_check {
             print!(" {:>9.4} {:>9.2} {:>8.1}", check_best, check_best / cert_best, certificate_bytes as f64 / 1000.0);
         }
         println!();
+        if let Some(why) = dop_skipped {
+            println!("  (dop853 column skipped for {}: {why})", loaded.problem.name);
+        }
     }
     0
+}
+
+/// The float solve of a spec by `benches/mlp_dop853.py`: the problem's f64 midpoints written to
+/// `.npy` files in a temporary directory.
+struct FloatSolve {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+impl FloatSolve {
+    /// The script's path (in the source tree this binary was built from).
+    const SCRIPT: &'static str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/mlp_dop853.py");
+
+    /// `Err(why)` when the script does not cover the model (it solves centred tanh MLPs in NTK
+    /// parameterisation without biases and with one output) or cannot run here.
+    fn prepare(problem: &Problem) -> Result<FloatSolve, String> {
+        let Architecture::Mlp(arch) = &problem.architecture else { return Err("not an MLP".into()) };
+        let supported = problem.centred
+            && !arch.bias
+            && arch.parameterization == Parameterization::Ntk
+            && arch.output_dim() == 1
+            && arch.activations.iter().all(|&a| a == Activation::Tanh);
+        if !supported {
+            return Err("the float solve covers centred tanh MLPs, NTK parameterisation, no biases, one output".into());
+        }
+        let probe = std::process::Command::new("python3").args(["-c", "import numpy, scipy"]).output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            return Err("no python3 with numpy and scipy".into());
+        }
+        let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+        let n = problem.num_inputs();
+        let d = arch.input_dim();
+        let mids = |v: &[inari::Interval]| v.iter().map(|x| x.mid()).collect::<Vec<f64>>();
+        let write = |name: &str, shape: &[usize], values: &[f64]| -> Result<String, String> {
+            let path = dir.path().join(name);
+            std::fs::write(&path, npy_f64(shape, values)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(path.display().to_string())
+        };
+        let inputs: Vec<f64> = problem.inputs.iter().flat_map(|x| mids(x)).collect();
+        let mut args = vec![
+            Self::SCRIPT.to_string(),
+            write("x.npy", &[n, d], &inputs)?,
+            write("y.npy", &[n], &mids(&problem.targets))?,
+            format!("{:e}", problem.alpha.enclosure.mid()),
+            format!("{:e}", problem.horizon.enclosure.mid()),
+        ];
+        let net = crate::model::mlp::Mlp::<inari::Interval>::new(arch, &problem.inputs);
+        for l in 1..=arch.num_layers() {
+            let w = mids(net.weights(&problem.params0, l));
+            args.push(write(&format!("w{l}.npy"), &[arch.widths[l], arch.widths[l - 1]], &w)?);
+        }
+        Ok(FloatSolve { dir, args })
+    }
+
+    /// One solve: the script's own wall time (interpreter start and loading excluded).
+    fn run(&self) -> Result<f64, String> {
+        // Some machines set OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
+        // current numpy, and the baseline should be what a user's numpy does.
+        let out = std::process::Command::new("python3")
+            .args(&self.args)
+            .env_remove("OPENBLAS_CORETYPE")
+            .env_remove("OPENBLAS_L2_SIZE")
+            .current_dir(self.dir.path())
+            .output()
+            .map_err(|e| format!("python3 did not run: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("the float solve failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")));
+        }
+        let line: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("unexpected output of the float solve: {e}"))?;
+        line["seconds"].as_f64().ok_or_else(|| "the float solve printed no time".to_string())
+    }
+}
+
+/// A little-endian f64 `.npy` file (format 1.0, C order).
+fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Magic (6) + version (2) + length (2) + header, padded with spaces to a multiple of 64,
+    // ending in a newline.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes
 }
