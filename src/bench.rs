@@ -146,7 +146,7 @@ impl FloatSolve {
         let mids = |v: &[inari::Interval]| v.iter().map(|x| x.mid()).collect::<Vec<f64>>();
         let write = |name: &str, shape: &[usize], values: &[f64]| -> Result<String, String> {
             let path = dir.path().join(name);
-            std::fs::write(&path, npy_f64(shape, values)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            std::fs::write(&path, crate::spec::data::npy_f64_bytes(shape, values)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             Ok(path.display().to_string())
         };
         let inputs: Vec<f64> = problem.inputs.iter().flat_map(|x| mids(x)).collect();
@@ -183,24 +183,4 @@ impl FloatSolve {
             serde_json::from_slice(&out.stdout).map_err(|e| format!("unexpected output of the float solve: {e}"))?;
         line["seconds"].as_f64().ok_or_else(|| "the float solve printed no time".to_string())
     }
-}
-
-/// A little-endian f64 `.npy` file (format 1.0, C order).
-fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
-    // Magic (6) + version (2) + length (2) + header, padded with spaces to a multiple of 64,
-    // ending in a newline.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    bytes
 }

@@ -34,7 +34,8 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Accuracy {
     /// Step targets at `2^-56` of the parameter and output scales (about half an ulp), order 16
-    /// unless given: the behaviour before accuracy targets, bit for bit.
+    /// unless given: the step control before accuracy targets (one pass; the default returns
+    /// exactly this).
     Tight,
     /// Aim for a decided verdict and `sup D` to this relative width: a first pass with loose
     /// step targets and a lower order; when its enclosure is wider than asked, or too wide to
@@ -355,6 +356,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
         let mut h_try = proposed.min(lin_max_step).min(remaining_f).min(growth_limit);
         let mut accepted = None;
         let mut remainder_rejected = false;
+        let mut enclosure_rejected = false;
         for _ in 0..40 {
             // The last step is the exact remainder of the horizon, enclosed: taken whenever the
             // attempt reaches the nearest f64 of the remainder (an attempt rounded just below
@@ -383,7 +385,10 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
                             remainder_rejected = true;
                             h_iv.sup() * factor
                         }
-                        Rejection::Enclosure => h_iv.sup() * 0.5,
+                        Rejection::Enclosure => {
+                            enclosure_rejected = true;
+                            h_iv.sup() * 0.5
+                        }
                     };
                 }
             }
@@ -391,8 +396,12 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
                 break;
             }
         }
+        // Loose passes also learn from rejected enclosure tests: at long steps the a-priori
+        // box's expansion grows fast with its width (deep nets), and every step would first
+        // try the point series' proposal and fail twice. (Tight passes keep the old rule.)
+        let learn = remainder_rejected || (enclosure_rejected && relative > TIGHT_RELATIVE);
         proposal_scale = match &accepted {
-            Some((step, _)) if remainder_rejected && proposed > 0.0 => (proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
+            Some((step, _)) if learn && proposed > 0.0 => (proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
             Some((TubeStep { remainder_shrink: Some(factor), .. }, _)) => (proposal_scale * factor).clamp(0.01, 1.0),
             _ => (proposal_scale * 1.05).min(1.0),
         };
@@ -413,7 +422,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
             // The outputs are already less certain than the trivial bound |D| <= 2 |r0| (F3):
             // no later step can give a useful enclosure.
             failure = Some(format!(
-                "at t = {:.6} the uncertainty of alpha h(w(t)) (about {:.3e}) exceeds the trivial bound sqrt(8 R0) = {:.3e}: the logarithmic-norm bound mu = {:.3e} (|r| sup|D^2 h| / alpha) lets errors grow too fast; a larger alpha or a smaller T would help",
+                "at t = {:.6} the uncertainty of alpha h(w(t)) (about {:.3e}) exceeds the trivial bound sqrt(8 R0) = {:.3e}: the error-growth bound mu = {:.3e} (the smaller of |r| sup|D^2 h| / alpha and the residual-weighted H / alpha) lets errors grow too fast; a larger alpha or a smaller T would help",
                 t.to_f64().unwrap_or(f64::NAN),
                 output_uncertainty,
                 trivial_bound.sup(),

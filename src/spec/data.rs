@@ -152,6 +152,30 @@ pub fn decode(raw: &[u8], ty: ElementType, big_endian: bool, shape: &[usize]) ->
 
 /// Parses a `.npy` file (format versions 1-3): little- or big-endian `f2 f4 f8 i1..i8 u1..u8`,
 /// C or Fortran order. Trailing bytes after the data are rejected.
+/// A version-1 `.npy` file of little-endian float64 values in C order (what [`parse_npy`]
+/// reads back exactly; used by `ntkcert bench` to hand a problem to the float solve, and by the
+/// tests).
+pub fn npy_f64_bytes(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let shape_text = match shape {
+        [n] => format!("({n},)"),
+        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
+    };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Magic (6 bytes), version (2), header length (2), then the header padded with spaces so
+    // that the data starts at a multiple of 64, ending in a newline.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes
+}
+
 pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, String> {
     use npyz::{DType, Endianness, NpyHeader, Order, TypeChar};
     let mut cursor = std::io::Cursor::new(bytes);

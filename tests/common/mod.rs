@@ -94,20 +94,5 @@ pub fn code(out: &std::process::Output) -> i32 {
 
 /// A version-1 `.npy` file of little-endian float64 values.
 pub fn npy_f64(shape: &[usize], values: &[f64]) -> Vec<u8> {
-    let shape_text = match shape {
-        [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    bytes
+    ntkcert::spec::data::npy_f64_bytes(shape, values)
 }
