@@ -73,7 +73,7 @@ pub struct Options {
     pub order: Option<usize>,
     /// The accuracy target (see [`Accuracy`]).
     pub accuracy: Accuracy,
-    /// Give up (inconclusive) after this many steps.
+    /// Give up (inconclusive) after this many steps (`simulate` stops there too).
     pub max_steps: usize,
     /// Show a progress bar on stderr.
     pub progress: bool,
@@ -112,7 +112,7 @@ impl Options {
     }
 
     fn pass(&self, relative: f64) -> PassSettings {
-        PassSettings { relative, order: self.order.unwrap_or(DEFAULT_ORDER) }
+        PassSettings { relative, order: self.order.unwrap_or(DEFAULT_ORDER), max_steps: self.max_steps }
     }
 }
 
@@ -122,6 +122,11 @@ impl Default for Options {
     }
 }
 
+/// The Taylor orders accepted everywhere: spec (`[solver] order`), command line (`--order`),
+/// `certify` and the checker (`hints.order`), so that every certificate `certify` writes has an
+/// order the checker accepts.
+pub const ORDER_RANGE: std::ops::RangeInclusive<usize> = 2..=60;
+
 /// The settings of one pass of the integrator.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PassSettings {
@@ -130,6 +135,8 @@ pub struct PassSettings {
     pub relative: f64,
     /// Taylor order `q`.
     pub order: usize,
+    /// Step budget (`Options::max_steps`).
+    pub max_steps: usize,
 }
 
 /// The tight step target, `2^-56` (about half an ulp), so that truncation adds little to the

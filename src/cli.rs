@@ -226,9 +226,8 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
         Ok(l) => l,
         Err(code) => return code,
     };
-    if order == Some(0) || order == Some(1) {
-        eprintln!("error: --order must be at least 2");
-        return EXIT_USAGE;
+    if let Some(code) = check_order(order) {
+        return code;
     }
     let options = Options { trace, ..options_for(&loaded, order, accuracy, !quiet && !json) };
     if out.is_some() && !options.accuracy.checkable() {
@@ -265,6 +264,9 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
 }
 
 fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>, accuracy: Option<Accuracy>) -> i32 {
+    if let Some(code) = check_order(order) {
+        return code;
+    }
     let loaded = match load_spec(path) {
         Ok(l) => l,
         Err(code) => return code,
@@ -282,4 +284,16 @@ fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>, accura
 /// `--accuracy`: `tight` or a relative width in (0, 1).
 fn parse_accuracy(text: &str) -> Result<Accuracy, String> {
     Accuracy::parse(text).ok_or_else(|| format!("expected 'tight' or a relative width in (0, 1) such as 1e-4, got '{text}'"))
+}
+
+/// `--order` within `certify::ORDER_RANGE` (what the checker accepts), else a usage error.
+fn check_order(order: Option<usize>) -> Option<i32> {
+    let range = crate::certify::ORDER_RANGE;
+    match order {
+        Some(q) if !range.contains(&q) => {
+            eprintln!("error: --order must be between {} and {}, got {q}", range.start(), range.end());
+            Some(EXIT_USAGE)
+        }
+        _ => None,
+    }
 }

@@ -100,8 +100,12 @@ pub fn simulate_json(sim: &Simulation) -> String {
 }
 
 pub fn simulate_text(problem: &Problem, sim: &Simulation) -> String {
+    let stopped = match sim.stopped_at {
+        Some(t) => format!("  stopped at the step limit ({}) at t = {t:.6}: the figures are at that time; raise [solver] max_steps\n", sim.steps),
+        None => String::new(),
+    };
     format!(
-        "{}: f64 simulation (not certified)\n  sup D (sampled) ~ {:.12e}\n  D(T) ~ {:.12e}\n  R0 ~ {:.12e}\n  {} steps, {:.3} s\n",
+        "{}: f64 simulation (not certified)\n{stopped}  sup D (sampled) ~ {:.12e}\n  D(T) ~ {:.12e}\n  R0 ~ {:.12e}\n  {} steps, {:.3} s\n",
         problem.name, sim.sup_deviation, sim.final_deviation, sim.r0, sim.steps, sim.seconds
     )
 }

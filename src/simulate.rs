@@ -17,6 +17,9 @@ pub struct Simulation {
     pub final_deviation: f64,
     /// The largest `D` seen at step ends and step midpoints.
     pub sup_deviation: f64,
+    /// `Some(t)` when the step budget (`PassSettings::max_steps`) ran out at time `t < T`: the
+    /// figures are those at `t`.
+    pub stopped_at: Option<f64>,
     /// `R0`.
     pub r0: f64,
     pub steps: usize,
@@ -81,7 +84,12 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
     let mut sup: f64 = 0.0;
     let mut last_h = initial.clone();
     let mut final_deviation = 0.0;
+    let mut stopped_at = None;
     while t < horizon {
+        if steps >= settings.max_steps {
+            stopped_at = Some(t);
+            break;
+        }
         let exp = flow.expand(&w, order);
         let h = exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_max).min(horizon - t);
         let mut lin = vec![rbar.clone()];
@@ -108,6 +116,7 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
         linear_outputs_final,
         final_deviation,
         sup_deviation: sup,
+        stopped_at,
         r0: 0.5 * norm(&r0).powi(2),
         steps,
         seconds: started.elapsed().as_secs_f64(),

@@ -211,6 +211,22 @@ fn step_limit_is_inconclusive_with_whole_line_enclosures() {
     check_against_schema(&cert);
 }
 
+/// `simulate` honours `[solver] max_steps` and says where it stopped.
+#[test]
+fn simulate_stops_at_the_step_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo(SMALL)).unwrap();
+    let spec = dir.path().join("limit.toml");
+    write(&spec, &format!("{text}\n[solver]\nmax_steps = 3\n"));
+    let out = ntkcert(&[OsStr::new("simulate"), spec.as_os_str(), "--json".as_ref()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json_stdout(&out);
+    assert_eq!(v["steps"], 3);
+    assert!(v["stopped_at"].as_f64().is_some_and(|t| t > 0.0 && t < 5.0), "{v}");
+    let out = ntkcert(&["simulate", SMALL, "--json"]);
+    assert!(json_stdout(&out)["stopped_at"].is_null());
+}
+
 /// `--accuracy`: a relative target certifies the same verdict in fewer steps with a wider
 /// enclosure that contains the tight one's midpoint region; `--out` needs `tight`; a bad value
 /// is a usage error.
@@ -236,6 +252,12 @@ fn accuracy_targets() {
     assert_eq!(code(&out), 64);
     assert!(stderr(&out).contains("--accuracy tight"), "{}", stderr(&out));
     assert!(!cert.exists());
+    // The order range is the checker's (2..=60) everywhere.
+    for q in ["1", "61"] {
+        let out = ntkcert(&["certify", SMALL, "--order", q]);
+        assert_eq!(code(&out), 64, "--order {q}");
+        assert!(stderr(&out).contains("between 2 and 60"), "{}", stderr(&out));
+    }
     let out = ntkcert(&["certify", SMALL, "--accuracy", "fast"]);
     assert_eq!(code(&out), 64);
     assert!(stderr(&out).contains("'fast'"), "{}", stderr(&out));

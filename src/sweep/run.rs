@@ -46,8 +46,9 @@ pub struct SweepSummary {
 
 pub(super) fn cli(args: &SweepArgs) -> Result<i32, SweepError> {
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    if matches!(args.order, Some(0 | 1)) {
-        return Err(SweepError::usage("--order must be at least 2"));
+    let range = crate::certify::ORDER_RANGE;
+    if let Some(q) = args.order.filter(|q| !range.contains(q)) {
+        return Err(SweepError::usage(format!("--order must be between {} and {}, got {q}", range.start(), range.end())));
     }
     if args.jobs == Some(0) {
         return Err(SweepError::usage("--jobs must be at least 1"));
