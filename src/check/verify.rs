@@ -85,13 +85,6 @@ fn rad_norm(v: &[Ball]) -> f64 {
     up(up_n(s, v.len()).sqrt())
 }
 
-/// Upper bound (as f64) of `|a - b|` for two floats.
-fn diff_upper(a: &Float, b: &Float) -> f64 {
-    let d1 = Float::with_val_round(64, a - b, Round::Up).0.to_f64_round(Round::Up);
-    let d2 = Float::with_val_round(64, b - a, Round::Up).0.to_f64_round(Round::Up);
-    d1.max(d2).max(0.0)
-}
-
 /// `x` as an upper-rounded f64.
 fn f64_up(x: &Float) -> f64 {
     x.to_f64_round(Round::Up)
@@ -262,16 +255,17 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         let h = Ball::from_rational(h_exact);
         let h_hi = h.hi();
         let h_lo = h.lo();
-        let s_box = Ball::zero_to(&h);
         let h_hi_f = f64_up(&h_hi);
 
         // (1) Taylor coefficients of the solution through the centre.
         let pt = flow.expand(centre.clone(), q);
         let u = &pt.w;
         let p_dim = centre.len();
-        // Per-parameter series evaluations run on every core (the expansions already do).
-        let e_poly: Vec<Ball> = (0..p_dim).into_par_iter().map(|i| horner(u, i, &s_box)).collect();
-        let s_pow = pow(&s_box, q + 1);
+        // Per-parameter series ranges over S = [0, sup [h]] (Lemma E) run on every core (the
+        // expansions already do).
+        let e_poly: Vec<Range> = (0..p_dim).into_par_iter().map(|i| Range::horner(u, i, &h_hi)).collect();
+        // sup(S)^{q+1}, rounded up.
+        let s_pow = pow_up(&h_hi, q + 1);
         // (2)-(3) A box verified for this step: the last one if it passes this step's tests
         // (proofs/checker.md, "The step", Lemma S4), else a new one.
         let reused = last_box.as_ref().and_then(|b| {
@@ -279,11 +273,8 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             (e_t < b.g_rad && b.encloses(&e_poly, &s_pow, q)).then_some(e_t)
         });
         if reused.is_none() {
-            // The candidate covers the polynomial up to the end of the next BOX_STEPS - 1
-            // hinted steps too, so that they can usually reuse the box.
-            let ahead = steps[k..(k + BOX_STEPS).min(steps.len())].iter().fold(Ball::zero(), |t, s| t.add(&Ball::from_rational(s)));
-            let reach = Ball::zero_to(&ahead);
-            let fresh = new_box(&flow, net, u, &e_poly, &s_pow, &reach, radius, inv_alpha.abs_upper(), h_hi_f, q)
+            let reach = box_reach(steps, k, &h_hi, &s_pow, &centre, last_box.as_ref(), q);
+            let fresh = new_box(&flow, net, u, &e_poly, &s_pow, &reach, radius, inv_alpha.abs_upper(), q)
                 .ok_or_else(|| format!("step {k}: the checker could not verify an a-priori enclosure for the hinted step length (order {q})"))?;
             if let Some(old) = last_box.replace(fresh) {
                 old.bx.recycle();
@@ -317,7 +308,10 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
             let xp = Float::with_val_round(64, rug::ops::Pow::pow(&x, (q + 1) as u32), Round::Up).0;
             let fact = Float::with_val_round(64, Float::factorial((q + 1) as u32), Round::Down).0;
             let c = Float::with_val_round(64, &xp / &fact, Round::Up).0.to_f64_round(Round::Up);
-            up(c * norm2_upper(&lin_centre))
+            let crude = up(c * norm2_upper(&lin_centre));
+            // Lemma L, second bound: sup(S)^{q+1} |K| |R_q| / (q+1), with R_q ∋ (-K0)^q c_l / q!.
+            let sharp = up(up(up(f64_up(&pow_up(&h_hi, q + 1)) * k_norm) * norm2_upper(&lin_coeffs[q])) / (q + 1) as f64);
+            crude.min(sharp)
         };
         let lin_rad_step = up(lin_radius + lin_rem);
         let lin_end: Vec<Ball> = (0..n_out).map(|i| horner(&lin_coeffs, i, &h)).collect();
@@ -365,17 +359,6 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
                 })
                 .collect();
         }
-        if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() {
-            let vmax = bx.w[q + 1].iter().map(|v| v.abs_upper()).fold(0.0, f64::max);
-            let vrad = bx.w[q + 1].iter().map(|v| v.r).fold(0.0, f64::max);
-            let candw = b.cand.iter().map(|c| c.r).fold(0.0, f64::max);
-            let polyw = e_poly.iter().map(|c| c.r).fold(0.0, f64::max);
-            let wout = bx.out[q + 1].iter().map(|v| v.r).fold(0.0, f64::max);
-            eprintln!(
-                "TRACE k={k} h={h_hi_f:.3e} reused={} e={radius:.3e} e_t={e_t:.3e} G={:.3e} mu={:.3e} rad_end={:.3e} hpow*|V|={:.3e} hpow*radV={:.3e} cand_r={candw:.3e} poly_r={polyw:.3e} hpow*radW={:.3e} grad={:.3e} lin_rad={lin_rad_step:.3e}",
-                reused.is_some(), b.g_rad, b.mu, rad_norm(&end), f64_up(&hpow.hi()) * vmax, f64_up(&hpow.hi()) * vrad, f64_up(&hpow.hi()) * wout, bounds.gradient_total()
-            );
-        }
         centre = end.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
         radius = up(e_t + rad_norm(&end));
         lin_centre = lin_end.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
@@ -387,17 +370,6 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         b.bx.recycle();
     }
 
-    if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() {
-        for i in 0..n_out {
-            let c = claims.outputs_final[i];
-            let l = claims.linear_outputs_final[i];
-            eprintln!("TRACE out[{i}] claim w {:.3e} checker w {:.3e} ratio {:.2}; lin claim w {:.3e} checker w {:.3e}", c.hi - c.lo, 2.0 * final_outputs[i].r, 2.0 * final_outputs[i].r / (c.hi - c.lo), l.hi - l.lo, 2.0 * final_linear[i].r);
-        }
-        let last = pieces.last().expect("at least one step");
-        let (dlo, dhi) = last.enclosure_at(&last.h);
-        let c = claims.final_deviation;
-        eprintln!("TRACE D(T) claim w {:.3e} checker w {:.3e}", c.hi - c.lo, dhi - dlo);
-    }
     for i in 0..n_out {
         claim_contains_ball(&format!("claims.outputs_final[{i}]"), claims.outputs_final[i], &final_outputs[i])?;
         claim_contains_ball(&format!("claims.linear_outputs_final[{i}]"), claims.linear_outputs_final[i], &final_linear[i])?;
@@ -411,11 +383,111 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
     Ok(Derived { r0: big_r0 })
 }
 
-/// A new box's candidate is guessed to cover this many hinted steps (a matter of cost and of
-/// the checker's own widths, never of validity). Measured on gf-mlp-small: 2 steps 0.95e9
-/// instructions, 4 steps 0.86e9; but with 4 the wider boxes loosened the checker's enclosures
-/// so much that true claims of shipped F7 and gelu certificates were no longer confirmed.
-const BOX_STEPS: usize = 2;
+/// A step is *long* when the width its Lagrange remainder adds, estimated with the last box's
+/// coefficient (`sup(S)^{q+1} max_i rad V_i`), exceeds this fraction of the parameters' scale
+/// `max_i |c_i|` (see [`box_reach`]). The certifier's tight steps keep their remainders near
+/// `2^-56` of its scale; loose ones (`--accuracy 1e-4`) at `1e-13` to `1e-10`.
+const LONG_STEP_REMAINDER: f64 = 1.0 / 1_125_899_906_842_624.0; // 2^-50
+
+/// The reach `H` of a new box's candidate, the range of the point series over `[0, H]` (a guess:
+/// any candidate that passes Lemma S1's test is valid; the reach matters for cost and for the
+/// checker's own widths only). A long step (its widths come from the Lagrange remainders
+/// `[0, h^{q+1}] V`, and the width of `V` grows faster than linearly with the tube's), and the
+/// first step, get a box over their own `[0, h]`; other steps a box that also covers the next
+/// hinted step, up to `2h` (as the certifier's boxes), so that the next step can usually reuse
+/// it. Measured on certificates of `--accuracy 1e-2`: outputs 4-20x tighter than with
+/// `h + min(h, h_next)` for every step, about the same time; on tight certificates the shared
+/// boxes save a quarter of the time (gf-mlp-small, gf-mlp-capd-edge).
+fn box_reach(steps: &[Rational], k: usize, h_hi: &Float, s_pow: &Float, centre: &[Ball], last: Option<&VerifiedBox>, q: usize) -> Float {
+    let long = match last {
+        None => true,
+        Some(b) => {
+            let scale = centre.iter().map(|c| c.abs_upper()).fold(0.0, f64::max);
+            let width = b.bx.w[q + 1].iter().map(|v| v.r).fold(0.0, f64::max) * f64_up(s_pow);
+            !(width <= LONG_STEP_REMAINDER * scale)
+        }
+    };
+    match steps.get(k + 1) {
+        Some(next) if !long => {
+            let next = Ball::from_rational(next).hi();
+            let ahead = if next < *h_hi { next } else { h_hi.clone() };
+            Float::with_val_round(PREC, h_hi + &ahead, Round::Up).0
+        }
+        _ => h_hi.clone(),
+    }
+}
+
+/// A closed interval `[lo, hi]` of MPFR floats, for ranges over `[0, H]` (Lemma E,
+/// `proofs/checker.md`, "The step"). Not finite (an end infinite or NaN): nothing is known, and
+/// every test on it fails.
+struct Range {
+    lo: Float,
+    hi: Float,
+}
+
+impl Range {
+    fn whole() -> Range {
+        Range { lo: Float::with_val(PREC, f64::NEG_INFINITY), hi: Float::with_val(PREC, f64::INFINITY) }
+    }
+
+    /// The ball's set `[m - r, m + r]`, ends rounded outward.
+    fn of(b: &Ball) -> Range {
+        Range { lo: b.lo(), hi: b.hi() }
+    }
+
+    fn is_finite(&self) -> bool {
+        self.lo.is_finite() && self.hi.is_finite()
+    }
+
+    /// Lemma E: `{x t + y : x in self, t in [0, top], y in c}` for `top >= 0`, inside
+    /// `[min(lo, 0) top + c.lo, max(hi, 0) top + c.hi]`, each operation rounded outward.
+    fn mul_add_nonneg(&self, top: &Float, c: &Range) -> Range {
+        if !(self.is_finite() && c.is_finite() && top.is_finite()) {
+            return Range::whole();
+        }
+        let lo = if self.lo < 0 { Float::with_val_round(PREC, &self.lo * top, Round::Down).0 } else { Float::new(PREC) };
+        let hi = if self.hi > 0 { Float::with_val_round(PREC, &self.hi * top, Round::Up).0 } else { Float::new(PREC) };
+        let lo = Float::with_val_round(PREC, &lo + &c.lo, Round::Down).0;
+        let hi = Float::with_val_round(PREC, &hi + &c.hi, Round::Up).0;
+        Range { lo, hi }
+    }
+
+    /// `{sum_j c[j][i] s^j : s in [0, top]}` for every choice of the coefficients in their
+    /// balls, by Horner's scheme with Lemma E at each step (`top >= 0`).
+    fn horner(c: &[Vec<Ball>], i: usize, top: &Float) -> Range {
+        let q = c.len() - 1;
+        let mut acc = Range::of(&c[q][i]);
+        for j in (0..q).rev() {
+            acc = acc.mul_add_nonneg(top, &Range::of(&c[j][i]));
+        }
+        acc
+    }
+
+    /// A ball containing the range (the whole line when it is not finite).
+    fn to_ball(&self) -> Ball {
+        if self.is_finite() {
+            interval_to_ball(&self.lo, &self.hi)
+        } else {
+            Ball { m: Float::new(PREC), r: f64::INFINITY }
+        }
+    }
+
+    /// Whether the range lies in the ball `c`: `inf c <= lo` and `hi <= sup c`, with the ball's
+    /// ends rounded inward (false when either is not finite).
+    fn inside(&self, c: &Ball) -> bool {
+        if !(self.is_finite() && c.m.is_finite() && c.r.is_finite()) {
+            return false;
+        }
+        let c_lo = Float::with_val_round(PREC, &c.m - c.r, Round::Up).0;
+        let c_hi = Float::with_val_round(PREC, &c.m + c.r, Round::Down).0;
+        c_lo <= self.lo && self.hi <= c_hi
+    }
+}
+
+/// `x^k` rounded up, for `x >= 0`.
+fn pow_up(x: &Float, k: usize) -> Float {
+    Float::with_val_round(PREC, rug::ops::Pow::pow(x, k as u32), Round::Up).0
+}
 
 /// An a-priori box that passed Lemma S1's test for the step that built it: the candidate
 /// `C`, the tube `T = C + [-G, G]` (`g_rad = G`), the expansion over `T`, and `mu` and the
@@ -429,10 +501,10 @@ struct VerifiedBox {
 }
 
 impl VerifiedBox {
-    /// Lemma S1's test for a step with `e_poly_i = sum_{j<=q} U_{j,i} S^j` and `s_pow = S^{q+1}`:
-    /// `E_i = e_poly_i + s_pow V_i` inside `C_i` for every `i`.
-    fn encloses(&self, e_poly: &[Ball], s_pow: &Ball, q: usize) -> bool {
-        (e_poly, &self.bx.w[q + 1][..], &self.cand[..]).into_par_iter().all(|(e, v, c)| lagrange_component(e, s_pow, v, c).1)
+    /// Lemma S1's test for a step with `e_poly_i ⊇ {sum_{j<=q} U_{j,i} s^j : s in S}` and
+    /// `s_pow >= sup(S)^{q+1}`: `E_i = e_poly_i + [0, s_pow] V_i` inside `C_i` for every `i`.
+    fn encloses(&self, e_poly: &[Range], s_pow: &Float, q: usize) -> bool {
+        (e_poly, &self.bx.w[q + 1][..], &self.cand[..]).into_par_iter().all(|(e, v, c)| lagrange_component(e, s_pow, v).inside(c))
     }
 
     /// `E_t = e exp(mu h)`, rounded up (Lemma S3).
@@ -443,56 +515,56 @@ impl VerifiedBox {
     }
 }
 
-/// Component `i` of Lemma S1's `E = e_poly + s_pow V` and whether it lies in `C_i`
-/// (`|mid E - mid C| + rad E <= rad C`, rounded up).
-fn lagrange_component(e_poly_i: &Ball, s_pow: &Ball, v_i: &Ball, c_i: &Ball) -> (Ball, bool) {
-    let encl = e_poly_i.add(&s_pow.mul(v_i));
-    let inside = up(diff_upper(&encl.m, &c_i.m) + encl.r) <= c_i.r;
-    (encl, inside)
+/// Component `i` of Lemma S1's `E = e_poly + [0, s_pow] V` (Lemma E).
+fn lagrange_component(e_poly_i: &Range, s_pow: &Float, v_i: &Ball) -> Range {
+    Range::of(v_i).mul_add_nonneg(s_pow, e_poly_i)
 }
 
-/// Steps (2) and (3) of "The step": a candidate from the point series `u` over `reach`
-/// (a guess), the tube with `G = 2e`, the expansion over it, Lemma S1's test with the step's
-/// `e_poly` and `s_pow` (at most 6 candidates), then `mu` and the bounds over the tube.
+/// Steps (2) and (3) of "The step": a candidate from the range of the point series `u` over
+/// `[0, reach]` padded by 5% of its width on each side (a guess, as the integrator's), the tube
+/// with `G = 2e`, the expansion over it, Lemma S1's test with the step's `e_poly` and `s_pow`
+/// (at most 6 candidates: a failing component is replaced by the hull of itself and its `E_i`,
+/// padded by 10% of the width), then `mu` and the bounds over the tube.
 #[allow(clippy::too_many_arguments)]
 fn new_box(
     flow: &FlowData,
     net: &Net,
     u: &[Vec<Ball>],
-    e_poly: &[Ball],
-    s_pow: &Ball,
-    reach: &Ball,
+    e_poly: &[Range],
+    s_pow: &Float,
+    reach: &Float,
     radius: f64,
     inv_alpha_up: f64,
-    h_hi: f64,
     q: usize,
 ) -> Option<VerifiedBox> {
-    let hq = h_hi.powi(q as i32);
     let mut cand: Vec<Ball> = (0..e_poly.len())
         .into_par_iter()
         .map(|i| {
-            let e = horner(u, i, reach);
-            let extra = up(2.0 * u[q][i].abs_upper() * hq * 1.01) + 1e-9 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
-            Ball { m: e.m.clone(), r: up(e.r + extra) }
+            let e = Range::horner(u, i, reach).to_ball();
+            let extra = 0.1 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
+            Ball { m: e.m, r: up(e.r + extra) }
         })
         .collect();
     let g_rad = up(2.0 * radius) + 1e-200;
-    if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() {
-        let r = reach.hi().to_f64();
-        eprintln!("TRACE new_box reach {r:.3e} h {h_hi:.3e} cand0 max r {:.3e}", cand.iter().map(|c| c.r).fold(0.0, f64::max));
-    }
-    for attempt in 0..6 {
-        if std::env::var_os("NTKCERT_CHECK_TRACE").is_some() && attempt > 0 {
-            eprintln!("TRACE new_box attempt {attempt} cand max r {:.3e}", cand.iter().map(|c| c.r).fold(0.0, f64::max));
-        }
+    for _ in 0..6 {
         let tube: Vec<Ball> = cand.iter().map(|c| Ball { m: c.m.clone(), r: up(c.r + g_rad) }).collect();
         let bx = flow.expand(tube.clone(), q + 1);
         let mut ok = true;
         for (i, (e, v)) in e_poly.iter().zip(&bx.w[q + 1]).enumerate() {
-            let (encl, inside) = lagrange_component(e, s_pow, v, &cand[i]);
-            if !inside {
+            let encl = lagrange_component(e, s_pow, v);
+            if !encl.inside(&cand[i]) {
                 ok = false;
-                cand[i] = Ball { m: encl.m.clone(), r: up(2.0 * encl.r + 1e-30 * encl.abs_upper()) };
+                if !encl.is_finite() {
+                    // A wider candidate cannot make the coefficients over its tube finite.
+                    bx.recycle();
+                    return None;
+                }
+                let c = Range::of(&cand[i]);
+                let lo = if c.lo < encl.lo { c.lo } else { encl.lo };
+                let hi = if c.hi > encl.hi { c.hi } else { encl.hi };
+                let hull = interval_to_ball(&lo, &hi);
+                let r = up(1.2 * hull.r + 1e-30 * hull.abs_upper());
+                cand[i] = Ball { m: hull.m, r };
             }
         }
         if ok {
