@@ -563,43 +563,8 @@ mod tests {
     /// Precision of the independent reference computations.
     const REF: u32 = 256;
 
-    /// A deterministic generator of values in `[-1, 1)`.
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        }
-    }
-
-    /// A spec with inline pseudo-random weights (`scale` times values in [-1, 1]).
-    fn random_spec(widths: &[usize], acts: &[&str], param: &str, bias: bool, n: usize, scale: f64, seed: u64) -> String {
-        let mut rng = Lcg(seed);
-        let mut p = 0;
-        for l in 1..widths.len() {
-            p += widths[l] * widths[l - 1] + if bias { widths[l] } else { 0 };
-        }
-        let vals: Vec<String> = (0..p).map(|_| format!("\"{:.6}\"", scale * rng.next())).collect();
-        let inputs: Vec<String> = (0..n)
-            .map(|_| format!("[{}]", (0..widths[0]).map(|_| format!("\"{:.4}\"", rng.next())).collect::<Vec<_>>().join(", ")))
-            .collect();
-        let out = widths[widths.len() - 1];
-        let targets: Vec<String> = (0..n * out).map(|_| format!("\"{:.3}\"", 0.5 * rng.next())).collect();
-        let acts: Vec<String> = acts.iter().map(|a| format!("\"{a}\"")).collect();
-        format!(
-            "alpha = 10\nhorizon = 1\ntolerance = \"0.1\"\ncentred = true\n[model]\nkind = \"mlp\"\nwidths = {widths:?}\n\
-             activation = [{}]\nparameterization = \"{param}\"\nbias = {bias}\n[weights]\nsource = \"inline\"\nvalues = [{}]\n\
-             [data]\ninputs = [{}]\ntargets = [{}]\n",
-            acts.join(", "),
-            vals.join(", "),
-            inputs.join(", "),
-            targets.join(", ")
-        )
-    }
-
-    fn load(text: &str) -> Problem {
-        crate::spec::load_str(text, std::path::Path::new("."), "test.toml").expect("test spec loads").problem
-    }
+    // The test specs of the layered bound's tests (same generator, same format).
+    use crate::check::layered::tests::{load, random_spec, Lcg};
 
     /// An independent high-precision model of the net: `f(w) = sum_i r_i^T h_i(w)` in 256-bit
     /// MPFR, from the problem's architecture (exact `1/sqrt(fan_in)`) and the input midpoints.

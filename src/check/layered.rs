@@ -271,21 +271,21 @@ pub fn layered_bounds(net: &Net, wbox: &[Ball], hidden: &[Vec<Ball>]) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::check::series::hidden_activations;
     use crate::problem::Problem;
 
     /// A deterministic generator of values in `[-1, 1)`.
-    struct Lcg(u64);
+    pub(crate) struct Lcg(pub(crate) u64);
     impl Lcg {
-        fn next(&mut self) -> f64 {
+        pub(crate) fn next(&mut self) -> f64 {
             self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
         }
     }
 
-    fn load(text: &str) -> Problem {
+    pub(crate) fn load(text: &str) -> Problem {
         crate::spec::load_str(text, std::path::Path::new("."), "test.toml").expect("test spec loads").problem
     }
 
@@ -295,7 +295,7 @@ mod tests {
     }
 
     /// A spec with inline pseudo-random weights (`scale` times values in [-1, 1]).
-    fn random_spec(widths: &[usize], acts: &[&str], param: &str, bias: bool, n: usize, scale: f64, seed: u64) -> String {
+    pub(crate) fn random_spec(widths: &[usize], acts: &[&str], param: &str, bias: bool, n: usize, scale: f64, seed: u64) -> String {
         let mut rng = Lcg(seed);
         let mut p = 0;
         for l in 1..widths.len() {
