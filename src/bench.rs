@@ -36,11 +36,7 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
             Ok(l) => l,
             Err(code) => return code,
         };
-        let mut options = Options::from_solver(&loaded.solver, None);
-        if with_check {
-            // The checker confirms tight certificates only (`Accuracy::checkable`).
-            options.accuracy = crate::certify::Accuracy::Tight;
-        }
+        let options = Options::from_solver(&loaded.solver, None);
         let mut sim_best = f64::INFINITY;
         let mut cert_best = f64::INFINITY;
         let mut check_best = f64::INFINITY;

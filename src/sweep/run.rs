@@ -362,9 +362,10 @@ fn set_string_field(table: &mut toml::Table, field: &str, value: String) -> Resu
 /// Certifies one cell, writes its certificate atomically and returns its results line.
 fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> Result<Value, SweepError> {
     let (loaded, cell_spec) = load_cell_in(plan, cell, &out_dir.join("certs"))?;
-    // Every cell writes a certificate: tight, whatever the spec's [solver] accuracy says
-    // (`Accuracy::checkable`).
-    let options = Options { accuracy: crate::certify::Accuracy::Tight, ..Options::from_solver(&loaded.solver, order) };
+    // Tight unless the spec's [solver] accuracy says otherwise: the paper's tables and their
+    // certificates are reproduced bit for bit.
+    let accuracy = loaded.solver.accuracy.unwrap_or(crate::certify::Accuracy::Tight);
+    let options = Options { accuracy, ..Options::from_solver(&loaded.solver, order) };
     let problem = &loaded.problem;
     let result = certify(problem, &options).map_err(|e| SweepError::data(format!("{} (cell {}): {e}", plan.label, cell.key())))?;
     let theory = crate::theory::theory_bounds(problem);
