@@ -37,9 +37,9 @@ pub enum Accuracy {
     /// unless given: the step control before accuracy targets (one pass; the default returns
     /// exactly this).
     Tight,
-    /// Aim for a decided verdict and `sup D` to this relative width: a first pass with loose
-    /// step targets and a lower order; when its enclosure is wider than asked, or too wide to
-    /// decide, further passes tighten the targets (the last one is `Tight`).
+    /// Aim for a decided verdict and `sup D` to this relative width (within twice of it): a
+    /// first pass with loose step targets; when its enclosure is wider, or too wide to decide,
+    /// further passes tighten the targets (the last one is `Tight`).
     Relative(f64),
 }
 
@@ -61,8 +61,7 @@ impl Accuracy {
 /// Tuning of the validated integrator. The defaults suit every shipped example.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Taylor order `q` of the step polynomials; `None`: chosen from the accuracy (16 when
-    /// tight).
+    /// Taylor order `q` of the step polynomials; `None`: 16 (`DEFAULT_ORDER`).
     pub order: Option<usize>,
     /// The accuracy target (see [`Accuracy`]).
     pub accuracy: Accuracy,
