@@ -419,3 +419,31 @@ fn sin_and_gelu_certificates_check_and_tampering_is_rejected() {
         }
     }
 }
+
+/// Degenerate but decidable problems (issue 20): `D` is far below the enclosures' widths, so
+/// the certifier's claims of the norm `D` start at 0 while the difference of the two flows'
+/// enclosures dips below 0. The checker clamps its enclosures of `D` at 0 too, so it confirms
+/// them: a model linear in `w` with eps = 0, a tanh net trained for T = 1e-9 with eps = 0, and
+/// a 4-output softplus net on one input.
+#[test]
+fn degenerate_problems_check_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let linear = "alpha = 2\nhorizon = 1\ntolerance = \"0\"\ncentred = true\n[model]\nkind = \"mlp\"\nwidths = [2, 1]\nbias = true\n\
+                  [weights]\nsource = \"inline\"\nvalues = [\"0.5\", \"-1.25\", \"0.1\"]\n\
+                  [data]\ninputs = [[\"1\", \"2\"], [\"-0.5\", \"0.25\"], [\"0.3\", \"0.7\"]]\ntargets = [\"1\", \"-1\", \"0.5\"]\n";
+    let tiny_t = "alpha = 2\nhorizon = \"1e-9\"\ntolerance = \"0\"\ncentred = true\n[model]\nkind = \"mlp\"\nwidths = [2, 3, 1]\nactivation = \"tanh\"\nbias = true\n\
+                  [weights]\nsource = \"inline\"\nvalues = [\"0.5\",\"-1.25\",\"0.1\",\"0.3\",\"0.2\",\"-0.4\",\"0.1\",\"0.2\",\"0.3\",\"1\",\"-1\",\"0.5\",\"0.2\"]\n\
+                  [data]\ninputs = [[\"1\", \"2\"], [\"-0.5\", \"0.25\"], [\"0.3\", \"0.7\"]]\ntargets = [\"1\", \"-1\", \"0.5\"]\n";
+    let softplus = "alpha = 10\nhorizon = 1\ntolerance = \"1e-3\"\ncentred = true\n[model]\nkind = \"mlp\"\nwidths = [1, 3, 4]\nactivation = \"softplus\"\nbias = false\n\
+                    [weights]\nsource = \"inline\"\nvalues = [\"0.5\",\"-1\",\"0.75\",\"0.1\",\"0.2\",\"0.3\",\"-0.4\",\"0.5\",\"-0.6\",\"0.7\",\"0.8\",\"-0.9\",\"1\",\"0.25\",\"-0.5\"]\n\
+                    [data]\ninputs = [[\"1\"]]\ntargets = [\"1\", \"-1\", \"0.5\", \"0.25\"]\n";
+    for (name, text_spec) in [("linear", linear), ("tiny-t", tiny_t), ("softplus", softplus)] {
+        let spec = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&spec, text_spec).unwrap();
+        let cert = certify(spec.to_str().unwrap(), dir.path());
+        let claims = read_json(&cert)["claims"].clone();
+        assert!(claims["final_deviation"]["lo"].as_f64().is_some(), "{name}: {claims}");
+        let out = ntkcert(&["check", cert.to_str().unwrap(), "--quiet"]);
+        assert_eq!(text(&out.stdout), "valid\n", "{name}: {}", text(&out.stderr));
+    }
+}

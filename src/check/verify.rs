@@ -145,13 +145,16 @@ impl Piece {
     /// Lower bound of `D(t_k + s)` for every `s` in the ball.
     fn lower_at(&self, s: &Ball) -> f64 {
         let v = norm2_lower(&self.value(s)) - up(self.rho);
-        v - v.abs() * 1e-15 - 1e-300
+        // D is a norm: 0 is always a lower bound (proofs/checker.md, "Deviation").
+        (v - v.abs() * 1e-15 - 1e-300).max(0.0)
     }
-    /// `[lower, upper]` of `D(t_k + s)` for `s` in the ball.
+    /// `[lower, upper]` of `D(t_k + s)` for `s` in the ball: `D` is a norm, so the lower end is clamped at 0
+    /// (`proofs/checker.md`, "Deviation"): a negative lower end made true claims `[0, x]` look
+    /// unconfirmed (issue 20).
     fn enclosure_at(&self, s: &Ball) -> (f64, f64) {
         let v = self.value(s);
         let lo = norm2_lower(&v) - up(self.rho);
-        (lo - lo.abs() * 1e-15 - 1e-300, up(norm2_upper(&v) + self.rho))
+        ((lo - lo.abs() * 1e-15 - 1e-300).max(0.0), up(norm2_upper(&v) + self.rho))
     }
 }
 
