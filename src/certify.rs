@@ -119,6 +119,13 @@ impl Default for Options {
 /// order the checker accepts.
 pub const ORDER_RANGE: std::ops::RangeInclusive<usize> = 2..=60;
 
+/// The command-line error for an `--order` outside [`ORDER_RANGE`], `None` when it is inside
+/// or absent.
+pub fn order_option_error(order: Option<usize>) -> Option<String> {
+    let q = order.filter(|q| !ORDER_RANGE.contains(q))?;
+    Some(format!("--order must be between {} and {}, got {q}", ORDER_RANGE.start(), ORDER_RANGE.end()))
+}
+
 /// The settings of one pass of the integrator.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PassSettings {

@@ -282,12 +282,7 @@ fn parse_accuracy(text: &str) -> Result<Accuracy, String> {
 
 /// `--order` within `certify::ORDER_RANGE` (what the checker accepts), else a usage error.
 fn check_order(order: Option<usize>) -> Option<i32> {
-    let range = crate::certify::ORDER_RANGE;
-    match order {
-        Some(q) if !range.contains(&q) => {
-            eprintln!("error: --order must be between {} and {}, got {q}", range.start(), range.end());
-            Some(EXIT_USAGE)
-        }
-        _ => None,
-    }
+    let message = crate::certify::order_option_error(order)?;
+    eprintln!("error: {message}");
+    Some(EXIT_USAGE)
 }

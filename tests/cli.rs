@@ -199,14 +199,20 @@ fn tolerance_inside_the_enclosure_is_inconclusive_exit_2() {
     assert!(stderr(&out).contains("pass 2"), "{}", stderr(&out));
 }
 
+/// gf-mlp-small with `[solver] max_steps = steps`, written as `limit.toml` in `dir`.
+fn small_with_step_limit(dir: &Path, steps: usize) -> PathBuf {
+    let text = std::fs::read_to_string(repo(SMALL)).unwrap();
+    let spec = dir.join("limit.toml");
+    write(&spec, &format!("{text}\n[solver]\nmax_steps = {steps}\n"));
+    spec
+}
+
 /// An integrator that gives up (here: at the step limit) gives an inconclusive verdict, a reason,
 /// whole-line enclosures (null endpoints), and still a valid certificate.
 #[test]
 fn step_limit_is_inconclusive_with_whole_line_enclosures() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repo(SMALL)).unwrap();
-    let spec = dir.path().join("limit.toml");
-    write(&spec, &format!("{text}\n[solver]\nmax_steps = 2\n"));
+    let spec = small_with_step_limit(dir.path(), 2);
     let cert_path = dir.path().join("limit.json");
     let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref(), "--out".as_ref(), cert_path.as_os_str()]);
     assert_eq!(code(&out), 2, "stderr: {}", stderr(&out));
@@ -228,9 +234,7 @@ fn step_limit_is_inconclusive_with_whole_line_enclosures() {
 #[test]
 fn simulate_stops_at_the_step_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repo(SMALL)).unwrap();
-    let spec = dir.path().join("limit.toml");
-    write(&spec, &format!("{text}\n[solver]\nmax_steps = 3\n"));
+    let spec = small_with_step_limit(dir.path(), 3);
     let out = ntkcert(&[OsStr::new("simulate"), spec.as_os_str(), "--json".as_ref()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v = json_stdout(&out);

@@ -150,8 +150,6 @@ pub fn decode(raw: &[u8], ty: ElementType, big_endian: bool, shape: &[usize]) ->
     Ok(out)
 }
 
-/// Parses a `.npy` file (format versions 1-3): little- or big-endian `f2 f4 f8 i1..i8 u1..u8`,
-/// C or Fortran order. Trailing bytes after the data are rejected.
 /// A version-1 `.npy` file of little-endian float64 values in C order (what [`parse_npy`]
 /// reads back exactly; used by `ntkcert bench` to hand a problem to the float solve, and by the
 /// tests).
@@ -176,6 +174,8 @@ pub fn npy_f64_bytes(shape: &[usize], values: &[f64]) -> Vec<u8> {
     bytes
 }
 
+/// Parses a `.npy` file (format versions 1-3): little- or big-endian `f2 f4 f8 i1..i8 u1..u8`,
+/// C or Fortran order. Trailing bytes after the data are rejected.
 pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, String> {
     use npyz::{DType, Endianness, NpyHeader, Order, TypeChar};
     let mut cursor = std::io::Cursor::new(bytes);

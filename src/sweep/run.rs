@@ -46,9 +46,8 @@ pub struct SweepSummary {
 
 pub(super) fn cli(args: &SweepArgs) -> Result<i32, SweepError> {
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    let range = crate::certify::ORDER_RANGE;
-    if let Some(q) = args.order.filter(|q| !range.contains(q)) {
-        return Err(SweepError::usage(format!("--order must be between {} and {}, got {q}", range.start(), range.end())));
+    if let Some(message) = crate::certify::order_option_error(args.order) {
+        return Err(SweepError::usage(message));
     }
     if args.jobs == Some(0) {
         return Err(SweepError::usage("--jobs must be at least 1"));
