@@ -123,21 +123,14 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
     }
 }
 
-/// `lambda_max` of the symmetric positive semi-definite `k` by 100 power iterations (f64, not
-/// rigorous; the Frobenius norm when the iteration breaks down).
+/// `lambda_max` of the symmetric positive semi-definite `k` by 100 power iterations
+/// (`arith::spd::dominant_magnitude_guess`; f64, not rigorous), at most the Frobenius norm, and
+/// the Frobenius norm when the iteration breaks down.
 fn largest_eigenvalue_estimate(k: &[Vec<f64>]) -> f64 {
     let frobenius = k.iter().flatten().map(|x| x * x).sum::<f64>().sqrt();
-    let mut v: Vec<f64> = (0..k.len()).map(|i| 1.0 + (i as f64 * 0.618_033_988_749_895).fract()).collect();
-    let mut estimate = frobenius;
-    for _ in 0..100 {
-        let w: Vec<f64> = k.iter().map(|row| row.iter().zip(&v).map(|(a, b)| a * b).sum()).collect();
-        let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-        let vnorm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if !(norm > 0.0 && norm.is_finite()) {
-            return frobenius;
-        }
-        estimate = norm / vnorm;
-        v = w;
+    let flat: Vec<f64> = k.iter().flatten().copied().collect();
+    match crate::arith::spd::dominant_magnitude_guess(&flat, k.len(), 100) {
+        e if e > 0.0 => e.min(frobenius),
+        _ => frobenius,
     }
-    estimate.min(frobenius)
 }

@@ -36,7 +36,7 @@ pub fn lambda_max_upper(g: &[F], k: usize) -> f64 {
         return f64::INFINITY;
     }
     let mid: Vec<f64> = g.iter().map(|v| 0.5 * v.lo + 0.5 * v.hi).collect();
-    let mut theta = dominant_magnitude_guess(&mid, k) * (1.0 + 1.0 / 256.0) + frobenius * 1e-15;
+    let mut theta = dominant_magnitude_guess(&mid, k, POWER_ITERATIONS) * (1.0 + 1.0 / 256.0) + frobenius * 1e-15;
     // The largest shift known to fail, for the bisection below.
     let mut failed: Option<f64> = None;
     for attempt in 0..SHIFT_ATTEMPTS {
@@ -117,14 +117,15 @@ pub fn sqrt_upper(x: f64) -> f64 {
     Scalar::sqrt(F::point(x)).hi
 }
 
-/// A floating-point guess of the largest eigenvalue magnitude of the symmetric `m` (power
-/// iteration from a fixed start; not rigorous, only a starting shift).
-fn dominant_magnitude_guess(m: &[f64], k: usize) -> f64 {
+/// A floating-point guess of the largest eigenvalue magnitude of the symmetric `m` (`k x k`,
+/// row-major): `iterations` power iterations from a fixed start; not rigorous. The last
+/// estimate when an iterate vanishes or overflows (0 if the first does).
+pub fn dominant_magnitude_guess(m: &[f64], k: usize, iterations: usize) -> f64 {
     // A start with unequal entries, so that it is not orthogonal to the dominant vector of
     // structured matrices.
     let mut v: Vec<f64> = (0..k).map(|i| 1.0 + (i as f64 * 0.618_033_988_749_895).fract()).collect();
     let mut estimate = 0.0;
-    for _ in 0..POWER_ITERATIONS {
+    for _ in 0..iterations {
         let w: Vec<f64> = (0..k).map(|i| m[i * k..(i + 1) * k].iter().zip(&v).map(|(a, b)| a * b).sum()).collect();
         let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
         let vnorm = v.iter().map(|x| x * x).sum::<f64>().sqrt();

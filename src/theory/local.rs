@@ -60,6 +60,12 @@ impl Forward {
     pub fn outputs(&self) -> Option<Vec<Interval>> {
         self.mlp.as_ref().map(|f| f.outputs.clone())
     }
+
+    /// The network and its hidden activations at `w0` for an MLP, `None` for the quadratic
+    /// family.
+    pub fn hidden(&self) -> Option<(&Mlp<Interval>, &HiddenActivations)> {
+        self.mlp.as_ref().map(|f| (&f.net, &f.hidden))
+    }
 }
 
 /// Certified `sup |Dh_i|` and `sup |D^2 h_i|` over the ball: the per-input minimum of the

@@ -109,28 +109,29 @@ pub struct GrowthRate {
     pub residual_weighted: Option<f64>,
 }
 
-/// [`GrowthRate`] at the initial box (one forward pass over it and the curvature bound).
-fn growth_rate_at_w0(problem: &Problem) -> GrowthRate {
-    use crate::model::bounds::{derivative_bounds, hidden_activations};
-    use crate::problem::Architecture;
+/// [`GrowthRate`] at the initial box, from the shared forward pass and the initial residual.
+fn growth_rate_at_w0(problem: &Problem, forward: &local::Forward, residual: &[Interval]) -> GrowthRate {
     let alpha = problem.alpha.enclosure;
-    let residual = InitialState::new(problem).residual;
-    let residual_norm = point(crate::enclose::poly::norm2_upper(&residual));
-    let hidden = match &problem.architecture {
-        Architecture::Mlp(arch) => Some(hidden_activations(arch, &problem.inputs, &problem.params0)),
-        Architecture::Quadratic(_) => None,
-    };
-    let bounds = derivative_bounds(problem, &problem.params0, hidden.as_ref());
+    let residual_norm = point(crate::enclose::poly::norm2_upper(residual));
+    let hidden = forward.hidden();
+    let bounds = crate::model::bounds::derivative_bounds(problem, &problem.params0, hidden.map(|(_, h)| h));
     let per_input = (residual_norm * point(bounds.hessian_total()) / alpha).sup();
-    let residual_weighted = match (&problem.architecture, &hidden) {
-        (Architecture::Mlp(arch), Some(hidden)) => {
-            let net = crate::model::mlp::Mlp::<Interval>::new(arch, &problem.inputs);
-            let h = crate::model::curvature::residual_hessian_upper(&net, hidden, &problem.params0, &residual);
-            Some((point(h) / alpha).sup())
-        }
-        _ => None,
-    };
+    let residual_weighted = hidden.map(|(net, hidden)| {
+        let h = crate::model::curvature::residual_hessian_upper(net, hidden, &problem.params0, residual);
+        (point(h) / alpha).sup()
+    });
     GrowthRate { per_input, residual_weighted }
+}
+
+/// `r0 = alpha h(w0) - y`, or `-y` for the centred model, as `certify::InitialState`, with
+/// `h(w0)` from the shared forward pass.
+fn initial_residual(problem: &Problem, forward: &local::Forward) -> Vec<Interval> {
+    let alpha = problem.alpha.enclosure;
+    match (problem.centred, forward.outputs()) {
+        (true, _) => problem.targets.iter().map(|&y| -y).collect(),
+        (false, Some(h)) => h.iter().zip(&problem.targets).map(|(&h, &y)| alpha * h - y).collect(),
+        (false, None) => InitialState::new(problem).residual,
+    }
 }
 
 /// Computes the certified constants and bounds F3-F6 (proofs: `proofs/theory-f5-f6.md`,
@@ -141,12 +142,9 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
     let alpha = problem.alpha.enclosure;
     let horizon = problem.horizon.enclosure;
     let forward = local::Forward::new(problem);
-    // R0 = |r0|^2/2 with r0 = -y (centred) or alpha h(w0) - y, as `certify::InitialState`.
-    let r0 = match (problem.centred, forward.outputs()) {
-        (true, _) => problem.targets.iter().fold(point(0.0), |acc, &y| acc + y.sqr()) * point(0.5),
-        (false, Some(h)) => h.iter().zip(&problem.targets).fold(point(0.0), |acc, (&h, &y)| acc + (alpha * h - y).sqr()) * point(0.5),
-        (false, None) => InitialState::new(problem).half_r0_sq,
-    };
+    // R0 = |r0|^2/2.
+    let residual = initial_residual(problem, &forward);
+    let r0 = residual.iter().fold(point(0.0), |acc, &r| acc + r.sqr()) * point(0.5);
     let mut reach = ((horizon * r0).sqrt() / alpha).sup();
     let mut region = local::layered_bounds_with(problem, &forward, reach);
     // The velocity form of F2 (`|w(t) - w0| <= t Lip(h) sqrt(2 R0)/alpha`, Lip(h) over the ball
@@ -204,7 +202,7 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
         lip_dh_local: lip_dh,
         lip_dh_box,
         kappa,
-        growth_rate: growth_rate_at_w0(problem),
+        growth_rate: growth_rate_at_w0(problem, &forward, &residual),
         bounds,
         seconds: started.elapsed().as_secs_f64(),
     }
