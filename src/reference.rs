@@ -832,6 +832,22 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
     try_reference(problem, options, u64::MAX).expect("no evaluation budget")
 }
 
+/// The gradient-flow vector field `F(w) = -(1/alpha) J(w)^T r(w)` at the point `w` (exact
+/// values), in MPFR at `prec` bits, with the spec's targets and centring (`h` at the midpoint of
+/// `w0`'s enclosure). An independent reference for the integrator's field coefficients along a
+/// path (`proofs/tube-integrator.md`, Lemmas 0-1).
+pub fn field_at(problem: &Problem, w: &[Float], prec: u32) -> Vec<Float> {
+    let net = Net::new(problem, prec);
+    let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+    let targets: Vec<Float> = problem.targets.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+    let alpha = rational_to_float(&problem.alpha.value, prec);
+    let h_centre = if problem.centred { net.forward(&w0).outputs } else { vec![Float::new(prec); targets.len()] };
+    let inv_alpha = Float::with_val(prec, alpha.recip_ref());
+    let p = w.len();
+    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0: Vec::new(), evals: Default::default(), max_evals: 0, escape: Vec::new() };
+    flow.w_field(w)
+}
+
 /// [`reference`] with a budget: `None` when the integration would need more than `max_evals`
 /// vector-field evaluations (each one forward and one reverse pass over all inputs). Stiff or
 /// strongly nonlinear problems (small `alpha`, wide standard-parameterised layers) can need

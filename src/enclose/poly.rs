@@ -24,6 +24,13 @@ impl Endpoints for FastInterval {
     }
 }
 
+impl Endpoints for f64 {
+    #[inline(always)]
+    fn fast(self) -> FastInterval {
+        FastInterval::point(self)
+    }
+}
+
 impl Endpoints for Interval {
     #[inline(always)]
     fn fast(self) -> FastInterval {
@@ -232,6 +239,26 @@ pub fn evaluate(coeffs: &[Vec<Interval>], s: Interval) -> Vec<Interval> {
     acc
 }
 
+/// The coefficients of `sigma -> P(xi + sigma)` for every `xi in s`, `s ⊆ [0, inf)`:
+/// `out[j] ⊇ {sum_{m>=j} C(m, j) coeffs[m] xi^{m-j} : xi in s}` (`proofs/tube-integrator.md`,
+/// Lemma 1). Repeated synthetic division (`a_j <- a_j + xi a_{j+1}` for `j` from the top down,
+/// once per degree) is an exact identity for each real `xi`; every step is one [`mul_add_nonneg`]
+/// (lemma E), so by inclusion isotonicity the result encloses it for every `xi in s`.
+/// Callers guarantee `s.lo >= 0`.
+pub fn taylor_shift(coeffs: &[Vec<f64>], s: FastInterval) -> Vec<Vec<FastInterval>> {
+    let mut a: Vec<Vec<FastInterval>> = coeffs.iter().map(|c| c.iter().map(|&x| FastInterval::point(x)).collect()).collect();
+    let degree = a.len() - 1;
+    for i in 0..degree {
+        for j in (i..degree).rev() {
+            let (low, high) = a.split_at_mut(j + 1);
+            for (aj, &above) in low[j].iter_mut().zip(&high[0]) {
+                *aj = mul_add_nonneg(above, s, *aj);
+            }
+        }
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +324,27 @@ mod tests {
             let neg = FastInterval { lo: -a - w, hi: -a };
             let neg_point = -point;
             prop_assert!(contains(horner(&rows, neg)[0], &exact_poly(&members, &neg_point)));
+        }
+
+        /// The shifted coefficients contain the exact coefficients of `P(xi + sigma)` for a
+        /// member `xi` of `s` (exact rational reference: `Q_j = P^(j)(xi) / j!`).
+        #[test]
+        fn taylor_shift_contains_exact_coefficients(cs in coeffs(), a in 0.0..1.0f64, w in prop_oneof![Just(0.0), 0.0..1e-9f64, 0.0..2.0f64], u in 0.0..=1.0f64) {
+            let rows: Vec<Vec<f64>> = cs.iter().map(|&(c, _, _)| vec![c, -0.5 * c]).collect();
+            let s = FastInterval { lo: a, hi: a + w };
+            let xi = exact(a) + (exact(s.hi) - exact(a)) * exact(u);
+            let shifted = taylor_shift(&rows, s);
+            prop_assert_eq!(shifted.len(), rows.len());
+            for j in 0..rows.len() {
+                // Q_j(xi) = sum_{m>=j} C(m, j) P_m xi^(m-j)
+                let mut q = Rational::from(0);
+                for m in j..rows.len() {
+                    let binom = rug::Integer::from(m).binomial(j as u32);
+                    q += Rational::from(binom) * exact(rows[m][0]) * xi.clone().pow((m - j) as u32);
+                }
+                prop_assert!(contains(shifted[j][0], &q), "j = {}", j);
+                prop_assert!(contains(shifted[j][1], &(q * Rational::from((-1, 2)))), "j = {}", j);
+            }
         }
 
         /// The norms bound the norm of members; the ball contains the members.

@@ -1,13 +1,12 @@
-//! The validated integrator of the true gradient flow: high-order Taylor steps from a point,
-//! an a-priori enclosure by the high-order enclosure test, a Lagrange remainder over it, and
-//! the propagation of the initial uncertainty by the logarithmic norm of the flow's Jacobian,
-//! which for a gradient flow is bounded through the Gauss-Newton split of the Hessian.
-//! Proof: `proofs/tube-integrator.md`.
+//! The validated integrator of the true gradient flow by the defect method: a polynomial path
+//! `P(s)` with exact float coefficients through the centre, its defect `P' - F(P)` enclosed from
+//! the field's coefficients along the path and a Lagrange remainder over the step's interval of
+//! base points, and the distance to every true solution bounded through the logarithmic norm of
+//! the flow's Jacobian (Gauss-Newton split). Proof: `proofs/tube-integrator.md`.
 //!
-//! Invariant of a step from `t_k`: `w(t_k)` lies in the 2-norm ball `B(centre, radius)`. With
-//! `u(s)` the exact solution through `centre`, the step proves, for all `s in [0, h]`,
-//! `u(s) in sum_{j<=q} u_j s^j + U_{q+1} s^{q+1}` (interval coefficients) and
-//! `|w(t_k + s) - u(s)| <= tube_radius`.
+//! Invariant of a step from `t_k`: `w(t_k)` lies in the 2-norm ball `B(centre, radius)`. The step
+//! proves, for all `s in [0, h]`, `|w(t_k + s) - P(s)| <= tube_radius` and
+//! `h(P(s)) in sum_{j<=q} H_j s^j + W s^{q+1}` (interval coefficients).
 
 use super::poly;
 use crate::arith::ball::Ball;
@@ -15,10 +14,10 @@ use crate::arith::elementary;
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
 use crate::model::ball_vec::BallVec;
-use crate::model::coeffs::CoeffVec;
 use crate::model::bounds::{derivative_bounds, DerivativeBounds, HiddenActivations};
+use crate::model::coeffs::CoeffVec;
 use crate::model::curvature::residual_hessian_upper;
-use crate::model::flow::{Expansion, GradientFlow};
+use crate::model::flow::{Expansion, FieldExpansion, GradientFlow};
 use crate::model::mlp::Mlp;
 use crate::problem::{Architecture, Problem};
 use inari::Interval;
@@ -28,13 +27,14 @@ use inari::Interval;
 pub struct TubeStep {
     /// Encloses the step length `h`; the step's statements hold for `s in [0, step.sup()]`.
     pub step: Interval,
-    /// Same for the network outputs `h(u(s))` (stacked, not centred, not scaled).
+    /// `H_0..H_q, W`: `h(P(s))` (stacked, not centred, not scaled) lies in
+    /// `sum_{j<=q} H_j s^j + W s^{q+1}`.
     pub outputs: Vec<Vec<Interval>>,
-    /// `|w(t_k + s) - u(s)| <= tube_radius` for `s in [0, h]`.
+    /// `|w(t_k + s) - P(s)| <= tube_radius` for `s in [0, h]` (Lemma 2's `E`).
     pub tube_radius: f64,
     /// Upper bound of the logarithmic norm of `DF` over the tube.
     pub mu: f64,
-    /// Derivative bounds over the tube (for `|h(w) - h(u)| <= gradient * tube_radius`).
+    /// Derivative bounds over the tube (for `|h(w) - h(P)| <= gradient * tube_radius`).
     pub bounds: DerivativeBounds,
     /// The ball containing `w(t_k + h)`.
     pub next_centre: Vec<f64>,
@@ -47,10 +47,8 @@ pub struct TubeStep {
 /// Why a step was rejected; the caller shrinks the step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rejection {
-    /// The high-order enclosure test failed for every candidate box.
-    Enclosure,
-    /// `radius exp(mu h)` exceeded the tube radius `2 radius` assumed for `mu` (carried): a
-    /// step below `ln 2 / mu` may pass.
+    /// The tube radius `E` did not stay below the guard `G` assumed for `mu`, with the growth
+    /// factor `exp(mu h)` at least 2 (carried: a step below `ln 2 / mu` may pass).
     TubeGrowth(f64),
     /// The remainder was too large; shrink by this factor.
     Remainder(f64),
@@ -60,35 +58,45 @@ pub enum Rejection {
 #[derive(Debug, Clone, Copy)]
 pub struct Tolerances {
     pub params: f64,
-    /// For `alpha * h(u(s))`.
+    /// For `alpha * h(P(s))`.
     pub outputs: f64,
 }
 
-/// Boxes up to this relative spread are expanded in balls. Measured: on the benchmarks (largest
-/// relative spread 1.2e-3) balls take 21-28% fewer instructions per run than endpoint intervals
-/// and give about the same outputs (small 4.28e-12 against 4.35e-12); on the far-from-lazy
-/// random reference problems balls on every box made inconclusive runs 4-50x longer (the
-/// steps shrank), while with this threshold they behave as with endpoint intervals.
+/// Tubes up to this relative spread are expanded in balls. Measured (with the a-priori boxes of
+/// the earlier method, largest relative spread 1.2e-3 on the benchmarks): balls took 21-28%
+/// fewer instructions than endpoint intervals for the same widths; on far-from-lazy problems
+/// balls on wide boxes widened the enclosures and shrank the steps.
 const BALL_BOX_MAX_SPREAD: f64 = 1e-2;
 /// A remainder up to this many times its target is accepted (the next proposals shrink).
 const REMAINDER_SLACK: f64 = 16.0;
 
+/// The path through a centre (Lemma 0): its exact coefficients, the outputs along it and the
+/// defect bounds of its low orders. It depends on the centre only; every attempted step length
+/// reuses it.
+pub struct CentrePath {
+    /// `params` are `P_0..P_{q+1}` (exact floats); `outputs` the midpoints of `H_0..H_q` (for the
+    /// step proposal only).
+    pub approx: Expansion<Vec<f64>>,
+    /// `H_0..H_q`: enclosures of the coefficients of `h(P(s))`.
+    pub outputs: Vec<Vec<Interval>>,
+    /// `d_k >= |(k+1) P_{k+1} - F(P(s))[k]|_2`, `k <= q`.
+    pub defect: Vec<f64>,
+}
+
 pub struct TubeIntegrator<'a> {
     problem: &'a Problem,
     /// The vector field in midpoint-radius arithmetic (`arith::ball`: about 1.8x fewer
-    /// instructions than endpoint intervals), for the expansion through a point, where every
-    /// quantity is thin; results are converted to inari intervals (supersets). Stored as
-    /// separate midpoint and radius arrays ([`BallVec`]) so that its loops vectorise.
+    /// instructions than endpoint intervals), for the pass along the point path, where every
+    /// quantity is thin, and for thin tubes; results are converted to inari intervals
+    /// (supersets). Stored as separate midpoint and radius arrays ([`BallVec`]) so that its
+    /// loops vectorise.
     flow: GradientFlow<BallVec>,
-    /// The same in endpoint intervals, for the expansion over wide a-priori boxes: there the
-    /// balls overestimate, and steps collapsed on far-from-lazy problems.
+    /// The same in endpoint intervals, for wide tubes, where balls overestimate.
     box_flow: GradientFlow<Vec<FastInterval>>,
     offset: Option<Vec<Interval>>,
     /// The network in inari intervals, for the residual-weighted Hessian bound of `mu`.
     net: Option<Mlp<Interval>>,
     order: usize,
-    /// The a-priori box of the last new box expansion, tried first by the next attempt.
-    last_box: Option<AprioriBox>,
 }
 
 impl<'a> TubeIntegrator<'a> {
@@ -100,39 +108,57 @@ impl<'a> TubeIntegrator<'a> {
             Architecture::Mlp(arch) => Some(Mlp::new(arch, &problem.inputs)),
             Architecture::Quadratic(_) => None,
         };
-        TubeIntegrator { problem, flow, box_flow, offset, net, order, last_box: None }
+        TubeIntegrator { problem, flow, box_flow, offset, net, order }
     }
 
     pub fn alpha(&self) -> Interval {
         self.problem.alpha.enclosure
     }
 
-    /// The Taylor expansion through every point of the box `start`, as inari intervals, and the
-    /// hidden activations over the box (its order-0 pass). Thin boxes (largest width at most
-    /// [`BALL_BOX_MAX_SPREAD`] times the largest magnitude) go through the balls, wider ones
-    /// through endpoint intervals. Both are enclosures; the choice is about cost and width only.
-    fn expand_box(&mut self, start: &[Interval], order: usize) -> (Expansion<Vec<Interval>>, Option<HiddenActivations>) {
-        let spread = start.iter().map(|v| v.wid()).fold(0.0, f64::max);
-        let size = start.iter().map(|v| v.mag()).fold(0.0, f64::max);
+    /// The path through the point `centre` (Lemma 0): one pass in balls along the point path.
+    pub fn centre_path(&mut self, centre: &[f64]) -> CentrePath {
+        let q = self.order;
+        let pass = self.flow.point_path(centre, q);
+        let defect = (0..=q)
+            .map(|k| {
+                // (k+1) P_{k+1} - A_k, outward (balls), then its 2-norm rounded up.
+                let scale = Ball::exact((k + 1) as f64);
+                let field = &pass.field[k];
+                let d: Vec<Ball> =
+                    pass.path[k + 1].iter().enumerate().map(|(i, &p)| scale * Ball::exact(p) - field.get(i)).collect();
+                poly::norm2_upper(&d.iter().map(|b| b.to_interval()).collect::<Vec<_>>())
+            })
+            .collect();
+        let outputs: Vec<Vec<Interval>> = pass.outputs.iter().map(CoeffVec::to_intervals).collect();
+        let approx = Expansion { params: pass.path, outputs: pass.outputs.iter().map(|o| o.mid.clone()).collect() };
+        CentrePath { approx, outputs, defect }
+    }
+
+    /// A step length for which the last terms of the path's series are below the tolerances
+    /// (a heuristic; the step verifies its remainder).
+    pub fn propose_step(&self, path: &CentrePath, tol: Tolerances) -> f64 {
+        path.approx.step_for(self.order, self.alpha().sup(), tol.params, tol.outputs)
+    }
+
+    /// The field and outputs along the path with coefficients `tube, rest[0], rest[1], ...`
+    /// up to order `order` (`GradientFlow::along`, section 6 of `taylor-recurrences.md`), as
+    /// inari intervals, and the hidden activations over the box `tube` (the order-0 pass). Thin
+    /// tubes (largest width at most [`BALL_BOX_MAX_SPREAD`] times the largest magnitude) go
+    /// through the balls, wider ones through endpoint intervals: both are enclosures.
+    fn along_tube(&mut self, tube: &[FastInterval], rest: &[Vec<FastInterval>], order: usize) -> (FieldExpansion<Vec<Interval>>, Option<HiddenActivations>) {
+        let spread = tube.iter().map(|v| v.hi - v.lo).fold(0.0, f64::max);
+        let size = tube.iter().map(|v| v.lo.abs().max(v.hi.abs())).fold(0.0, f64::max);
+        let coefficients = std::iter::once(tube).chain(rest.iter().map(|v| v.as_slice()));
         if spread <= BALL_BOX_MAX_SPREAD * size {
-            let balls = BallVec::from_scalars(&start.iter().map(|&v| Ball::from_interval(v)).collect::<Vec<_>>());
-            let expansion = self.flow.expand(&balls, order).to_intervals();
-            return (expansion, intervals(self.flow.start_activations()));
+            let path: Vec<BallVec> = coefficients
+                .map(|v| BallVec::from_scalars(&v.iter().map(|x| Ball::from_interval(x.to_inari())).collect::<Vec<_>>()))
+                .collect();
+            let pass = self.flow.along(&path, order).to_intervals();
+            return (pass, intervals(self.flow.start_activations()));
         }
-        let start: Vec<FastInterval> = start.iter().map(|&v| FastInterval::from_inari(v)).collect();
-        let e = self.box_flow.expand(&start, order);
-        (e.to_intervals(), intervals(self.box_flow.start_activations()))
-    }
-
-    /// Taylor coefficients of the solution through the point `centre` (orders `0..=q+1`).
-    pub fn point_expansion(&mut self, centre: &[f64]) -> Expansion<Vec<Interval>> {
-        let start = BallVec { mid: centre.to_vec(), rad: vec![0.0; centre.len()] };
-        self.flow.expand(&start, self.order).to_intervals()
-    }
-
-    /// A step length for which the last terms of the point series are below the tolerances.
-    pub fn propose_step(&self, expansion: &Expansion<Vec<Interval>>, tol: Tolerances) -> f64 {
-        expansion.step_for(self.order, self.alpha().sup(), tol.params, tol.outputs)
+        let path: Vec<Vec<FastInterval>> = coefficients.map(|v| v.to_vec()).collect();
+        let pass = self.box_flow.along(&path, order).to_intervals();
+        (pass, intervals(self.box_flow.start_activations()))
     }
 
     /// An enclosure of the residual `alpha (h - offset) - y` over the outputs' enclosure `h`
@@ -166,118 +192,38 @@ impl<'a> TubeIntegrator<'a> {
         per_input.min((FastInterval::point(weighted) / alpha).hi)
     }
 
-    /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)`, given the point
-    /// expansion through `centre`. The a-priori box of an earlier attempt or step is tried
-    /// first (Lemma 5 of the proof: every test is redone for this step); a new box is expanded
-    /// only when that fails.
-    pub fn try_step(
-        &mut self,
-        centre: &[f64],
-        radius: f64,
-        expansion: &Expansion<Vec<Interval>>,
-        h: Interval,
-        tol: Tolerances,
-    ) -> Result<TubeStep, Rejection> {
+    /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)` along the path
+    /// through `centre` (`path`, from [`centre_path`](Self::centre_path) at the same centre):
+    /// Lemmas 1-3 over a tube, with the guard of the proof's section "The guard", then the
+    /// next ball.
+    pub fn try_step(&mut self, centre: &[f64], radius: f64, path: &CentrePath, h: Interval, tol: Tolerances) -> Result<TubeStep, Rejection> {
         let q = self.order;
-        // Series evaluations run in endpoint intervals (`enclose::poly`, lemma E: s >= 0).
-        let series_range = poly::horner(&expansion.params[..=q], FastInterval { lo: 0.0, hi: h.sup() });
-        let h_pow = poly::pow_nonneg(FastInterval::point(h.sup()), q as u32 + 1).hi;
-        if let Some(reused) = &self.last_box {
-            if reused.encloses(&series_range, h_pow, q) {
-                if let Ok(step) = self.finish_step(reused, centre, radius, expansion, h, h_pow, tol) {
-                    return Ok(step);
-                }
-            }
+        let big_h = FastInterval::point(h.sup());
+        let shifted = poly::taylor_shift(&path.approx.params, FastInterval { lo: 0.0, hi: h.sup() });
+        // e + sum_k d_k H^{k+1} / (k+1): the start ball and the low orders' share of the defect.
+        let mut known = FastInterval::point(radius);
+        for (k, &d) in path.defect.iter().enumerate() {
+            known = known + FastInterval::point(d) * poly::pow_nonneg(big_h, k as u32 + 1) / FastInterval::point((k + 1) as f64);
         }
-        let fresh = self.new_box(centre, radius, expansion, &series_range, h, h_pow)?;
-        let step = self.finish_step(&fresh, centre, radius, expansion, h, h_pow, tol);
-        self.last_box = Some(fresh);
-        step
-    }
-
-    /// A verified a-priori box for the step (Lemma 1), with `mu` and the derivative bounds over
-    /// its tube (Lemma 3). The candidate is guessed from the point series over
-    /// `[0, BOX_REACH h]`, so that the next step can usually reuse the box.
-    fn new_box(
-        &mut self,
-        centre: &[f64],
-        radius: f64,
-        expansion: &Expansion<Vec<Interval>>,
-        series_range: &[FastInterval],
-        h: Interval,
-        h_pow: f64,
-    ) -> Result<AprioriBox, Rejection> {
-        let q = self.order;
-        // Tube half-width assumed when bounding mu; verified in `finish_step`.
-        let guard = 2.0 * radius;
-        let guard_box = FastInterval { lo: -guard, hi: guard };
-        // 1. A-priori enclosure B of u([0, h]) by the high-order test: if
-        //    sum_{j<=q} u_j [0,h]^j + [0,h]^{q+1} U_{q+1}(B) lies in the interior of B, the
-        //    solution exists on [0, h] and stays in B (proofs/tube-integrator.md, Lemma 1).
-        // The candidate is any box (a heuristic guess); only the test below matters.
-        let reach = poly::horner(&expansion.params[..=q], FastInterval { lo: 0.0, hi: BOX_REACH * h.sup() });
-        let mut candidate: Vec<FastInterval> = reach
-            .iter()
-            .zip(centre)
-            .map(|(r, &c)| {
-                let pad = 0.05 * (r.hi - r.lo) + 8.0 * f64::EPSILON * c.abs() + f64::MIN_POSITIVE;
-                FastInterval { lo: r.lo - pad, hi: r.hi + pad }
-            })
-            .collect();
-        for _ in 0..4 {
-            // Outward, so that every point within `guard` of the candidate is in the tube.
-            let tube: Vec<Interval> = candidate.iter().map(|&b| (b + guard_box).to_inari()).collect();
-            let (remainder, hidden) = self.expand_box(&tube, q + 1);
-            let enclosure = lagrange_enclosure(series_range, &remainder.params[q + 1], h_pow);
-            // Interior: strict inequalities (false for NaN).
-            if inside(&enclosure, &candidate) {
-                // 2. mu >= lambda_max(DF) over the tube (Gauss-Newton split, Lemma 3).
-                let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
-                let mu = self.log_norm_bound(&tube, &remainder.outputs[0], &bounds, hidden.as_ref());
-                return Ok(AprioriBox { candidate, guard, remainder, bounds, mu });
-            }
-            if enclosure.iter().any(|e| !(e.lo.is_finite() && e.hi.is_finite())) {
-                break;
-            }
-            candidate = candidate
-                .iter()
-                .zip(&enclosure)
-                .map(|(b, e)| {
-                    let (lo, hi) = (b.lo.min(e.lo), b.hi.max(e.hi));
-                    let pad = 0.1 * (hi - lo) + f64::MIN_POSITIVE;
-                    FastInterval { lo: lo - pad, hi: hi + pad }
-                })
-                .collect();
+        let h_pow = poly::pow_nonneg(big_h, q as u32 + 1);
+        let top = poly::norm2_upper(&path.approx.params[q + 1].iter().map(|&x| FastInterval::point(x)).collect::<Vec<_>>());
+        let guess = (FastInterval::point(2.0) * (known + FastInterval::point(top) * h_pow)).hi + f64::MIN_POSITIVE;
+        let mut tube = self.tube(&shifted, guess, known, h.sup());
+        if !(tube.radius < tube.guard) && tube.growth < 2.0 && tube.radius.is_finite() {
+            // A wrong guess of the remainder, not a long step: once more with room.
+            tube = self.tube(&shifted, (FastInterval::point(4.0) * FastInterval::point(tube.radius)).hi, known, h.sup());
         }
-        Err(Rejection::Enclosure)
-    }
-
-    /// The step from the ball `B(centre, radius)` inside the verified box `b` (whose Lemma 1
-    /// test the caller has passed for this step): the tube radius (Lemma 4), the remainder's
-    /// size, the next ball.
-    #[allow(clippy::too_many_arguments)]
-    fn finish_step(
-        &self,
-        b: &AprioriBox,
-        centre: &[f64],
-        radius: f64,
-        expansion: &Expansion<Vec<Interval>>,
-        h: Interval,
-        h_pow: f64,
-        tol: Tolerances,
-    ) -> Result<TubeStep, Rejection> {
-        let q = self.order;
-        let growth = elementary::exp(FastInterval::point(b.mu) * FastInterval::point(h.sup()));
-        // e = 0: the solution is u itself (Lemma 4), whatever the growth factor.
-        let tube_radius = if radius == 0.0 { 0.0 } else { (FastInterval::point(radius) * growth).hi };
-        if radius > 0.0 && !(tube_radius < b.guard) {
-            return Err(Rejection::TubeGrowth(b.mu));
+        if !tube.radius.is_finite() {
+            return Err(Rejection::Remainder(0.5));
+        }
+        if !(tube.radius < tube.guard) {
+            return Err(Rejection::TubeGrowth(tube.mu));
         }
 
-        // 3. The Lagrange remainders must be small enough to keep the step accurate.
-        let remainder = &b.remainder;
-        let param_rem = max_magnitude(&remainder.params[q + 1]) * h_pow;
-        let output_rem = self.alpha().sup() * max_magnitude(&remainder.outputs[q + 1]) * h_pow;
+        // The remainders must be small enough to keep the step accurate (a heuristic).
+        let remainder = &tube.over.field[q + 1];
+        let param_rem = (FastInterval::point(max_magnitude(remainder)) * h_pow * big_h / FastInterval::point((q + 2) as f64)).hi;
+        let output_rem = self.alpha().sup() * max_magnitude(&tube.over.outputs[q + 1]) * h_pow.hi;
         let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
         let shrink = |excess: f64| (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8);
         if excess > REMAINDER_SLACK || !excess.is_finite() {
@@ -285,55 +231,61 @@ impl<'a> TubeIntegrator<'a> {
         }
         let remainder_shrink = (excess > 1.0).then(|| shrink(excess));
 
-        // The next ball: u(h) in c + [h] sum_{1<=j<=q+1} U_j [h]^{j-1} (Horner with V = U_{q+1} on
-        // top; u_0 = c exactly), re-centred by an exact TwoSum (`poly::advance`).
+        // The next ball: P(h) in c + [h] sum_{1<=j<=q+1} P_j [h]^{j-1} (P_0 = c exactly),
+        // re-centred by an exact TwoSum (`poly::advance`).
         let hi = FastInterval::from_inari(h);
-        let rows: Vec<&[Interval]> =
-            expansion.params[1..=q].iter().chain(std::iter::once(&remainder.params[q + 1])).map(|v| v.as_slice()).collect();
         let increment: Vec<FastInterval> =
-            poly::horner(&rows, hi).into_iter().map(|v| poly::mul_add_nonneg(v, hi, FastInterval::ZERO)).collect();
+            poly::horner(&path.approx.params[1..], hi).into_iter().map(|v| poly::mul_add_nonneg(v, hi, FastInterval::ZERO)).collect();
         let (next_centre, spread) = poly::advance(centre, &increment);
-        let next_radius = (FastInterval::point(tube_radius) + FastInterval::point(spread)).hi;
-        let mut outputs: Vec<Vec<Interval>> = expansion.outputs[..=q].to_vec();
-        outputs.push(remainder.outputs[q + 1].clone());
-        Ok(TubeStep { step: h, outputs, tube_radius, mu: b.mu, bounds: b.bounds.clone(), next_centre, next_radius, remainder_shrink })
+        let next_radius = (FastInterval::point(tube.radius) + FastInterval::point(spread)).hi;
+        let mut outputs: Vec<Vec<Interval>> = path.outputs.clone();
+        outputs.push(tube.over.outputs[q + 1].clone());
+        Ok(TubeStep {
+            step: h,
+            outputs,
+            tube_radius: tube.radius,
+            mu: tube.mu,
+            bounds: tube.bounds,
+            next_centre,
+            next_radius,
+            remainder_shrink,
+        })
+    }
+
+    /// Lemmas 1-3 for the tube of half-width `guard` around `P([0, H])` (`shifted` holds the
+    /// coefficients of `P(xi + sigma)` over `xi in [0, H]`; `known` encloses `e + sum_k d_k
+    /// H^{k+1}/(k+1)`): the pass over the tube, `mu`, the bounds and Lemma 2's `E`.
+    fn tube(&mut self, shifted: &[Vec<FastInterval>], guard: f64, known: FastInterval, big_h: f64) -> Tube {
+        let q = self.order;
+        let guard_box = FastInterval { lo: -guard, hi: guard };
+        // Every point within `guard` of P(s), s in [0, H] (outward).
+        let tube: Vec<FastInterval> = shifted[0].iter().map(|&b| b + guard_box).collect();
+        let (over, hidden) = self.along_tube(&tube, &shifted[1..], q + 1);
+        let tube: Vec<Interval> = tube.iter().map(|b| b.to_inari()).collect();
+        let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
+        let mu = self.log_norm_bound(&tube, &over.outputs[0], &bounds, hidden.as_ref());
+        let big_h = FastInterval::point(big_h);
+        let growth = elementary::exp(FastInterval::point(mu.max(0.0)) * big_h);
+        // Lemma 2: E = e^{mu+ H} (e + sum_k d_k H^{k+1}/(k+1) + |C| H^{q+2}/(q+2)).
+        let c = FastInterval::point(poly::norm2_upper(&over.field[q + 1]));
+        let remainder = c * poly::pow_nonneg(big_h, q as u32 + 2) / FastInterval::point((q + 2) as f64);
+        let radius = (growth * (known + remainder)).hi;
+        Tube { over, bounds, mu, growth: growth.hi, guard, radius }
     }
 }
 
-/// The candidate of a new a-priori box covers the point series over `[0, BOX_REACH h]`, so that
-/// it usually contains the next step's trajectory as well and that step needs no expansion over
-/// a box of its own (Lemma 5 of the proof).
-const BOX_REACH: f64 = 2.0;
-
-/// A verified a-priori box: Lemma 1's test passed for the step that built it. The tube is
-/// `candidate + [-guard, guard]`; `remainder` is the expansion over the tube (its coefficient
-/// `q + 1` is Lemma 1's `V`), `mu` and `bounds` hold over the tube (Lemma 3).
-struct AprioriBox {
-    candidate: Vec<FastInterval>,
-    guard: f64,
-    remainder: Expansion<Vec<Interval>>,
+/// Lemmas 1-3 over one tube ([`TubeIntegrator::tube`]).
+struct Tube {
+    /// The pass over the tube: coefficient `q + 1` of the field (`C`) and outputs (`W`).
+    over: FieldExpansion<Vec<Interval>>,
     bounds: DerivativeBounds,
     mu: f64,
-}
-
-impl AprioriBox {
-    /// Lemma 1's test for a step with point series range `series_range` over `[0, h]` and
-    /// `h^{q+1} <= h_pow`: the Lagrange enclosure lies in the interior of the candidate.
-    fn encloses(&self, series_range: &[FastInterval], h_pow: f64, q: usize) -> bool {
-        inside(&lagrange_enclosure(series_range, &self.remainder.params[q + 1], h_pow), &self.candidate)
-    }
-}
-
-/// `sum_{j<=q} u_j [0,h]^j + [0, h_pow] V` per component (Lemma 1's `E`), from the range of the
-/// series over `[0, h]` and `V`.
-fn lagrange_enclosure(series_range: &[FastInterval], v: &[Interval], h_pow: f64) -> Vec<FastInterval> {
-    let power_span = FastInterval { lo: 0.0, hi: h_pow };
-    series_range.iter().zip(v).map(|(&r, &u)| poly::mul_add_nonneg(FastInterval::from_inari(u), power_span, r)).collect()
-}
-
-/// Every `e` strictly inside its `b` (false for NaN).
-fn inside(e: &[FastInterval], b: &[FastInterval]) -> bool {
-    e.iter().zip(b).all(|(e, b)| b.lo < e.lo && e.hi < b.hi)
+    /// `exp(max(mu, 0) H)`, rounded up.
+    growth: f64,
+    /// The tube's half-width `G`.
+    guard: f64,
+    /// Lemma 2's `E`, rounded up: valid when `radius < guard`.
+    radius: f64,
 }
 
 /// Per-layer scalars as inari intervals (supersets).
@@ -345,3 +297,69 @@ fn intervals<S: Scalar>(layers: Option<Vec<Vec<S>>>) -> Option<HiddenActivations
 pub fn max_magnitude(v: &[Interval]) -> f64 {
     v.iter().map(|x| x.mag()).fold(0.0, f64::max)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::flow::GradientFlow;
+    use rug::Float;
+
+    /// Lemmas 0 and 1 against the MPFR field (`reference::field_at`) at points of the path:
+    /// `F(P(s)) in sum_{k<=q} A_k s^k + s^{q+1} C` for `s` in `[0, H]`, and the defect bound
+    /// `|P'(s) - F(P(s))| <= sum_k d_k s^k + |C| s^{q+1}` (`centre_path`'s `d_k`), on a shipped
+    /// 2-layer net at a long step.
+    #[test]
+    fn field_along_the_path_contains_the_mpfr_field() {
+        let loaded = crate::spec::load(std::path::Path::new("specs/bench/gf-mlp-small.toml")).expect("shipped spec");
+        let problem = &loaded.problem;
+        let q = 8;
+        let offset = GradientFlow::<Vec<Interval>>::new(problem, None).outputs_at(&problem.params0);
+        let centre: Vec<f64> = problem.params0.iter().map(|v| v.mid()).collect();
+        let mut flow = GradientFlow::<BallVec>::new(problem, Some(&offset));
+        let pass = flow.point_path(&centre, q);
+        let big_h = 0.25;
+        let shifted = poly::taylor_shift(&pass.path, FastInterval { lo: 0.0, hi: big_h });
+        let over = GradientFlow::<Vec<FastInterval>>::new(problem, Some(&offset)).along(&shifted, q + 1).to_intervals();
+        let mut integrator = TubeIntegrator::new(problem, Some(offset.clone()), q);
+        let defect = integrator.centre_path(&centre).defect;
+        let c_norm = poly::norm2_upper(&over.field[q + 1]);
+        let prec = 1024;
+        for s in [0.0, 0.0625, 0.171875, big_h] {
+            // P(s) and P'(s) exactly (dyadic s, 1024 bits).
+            let sf = Float::with_val(prec, s);
+            let at = |i: usize| -> Float {
+                let mut acc = Float::with_val(prec, 0);
+                for c in pass.path.iter().rev() {
+                    acc = acc * &sf + Float::with_val(prec, c[i]);
+                }
+                acc
+            };
+            let point: Vec<Float> = (0..centre.len()).map(at).collect();
+            let field = crate::reference::field_at(problem, &point, 256);
+            let si = Interval::try_from((s, s)).unwrap();
+            let mut defect_sq = Float::with_val(prec, 0);
+            for (i, f) in field.iter().enumerate() {
+                let mut enclosure = over.field[q + 1][i] * si.powi(q as i32 + 1);
+                for k in (0..=q).rev() {
+                    enclosure = enclosure + pass.field[k].get(i).to_interval() * si.powi(k as i32);
+                }
+                let (lo, hi) = (Float::with_val(prec, enclosure.inf()), Float::with_val(prec, enclosure.sup()));
+                assert!(lo <= *f && *f <= hi, "s = {s}, component {i}: {f} not in {enclosure:?}");
+                let d = at_derivative(&pass.path, i, &sf, prec) - f;
+                defect_sq += Float::with_val(prec, &d * &d);
+            }
+            let bound: f64 = defect.iter().enumerate().map(|(k, d)| d * s.powi(k as i32)).sum::<f64>() + c_norm * s.powi(q as i32 + 1);
+            assert!(defect_sq.sqrt() <= bound * (1.0 + 1e-12), "s = {s}: defect above its bound {bound:e}");
+        }
+    }
+
+    /// `P'(s) = sum_{j>=1} j P_j s^{j-1}` exactly.
+    fn at_derivative(path: &[Vec<f64>], i: usize, s: &Float, prec: u32) -> Float {
+        let mut acc = Float::with_val(prec, 0);
+        for j in (1..path.len()).rev() {
+            acc = acc * s + Float::with_val(prec, path[j][i]) * (j as u32);
+        }
+        acc
+    }
+}
+

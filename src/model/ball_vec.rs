@@ -198,6 +198,12 @@ impl CoeffVec for BallVec {
     fn to_scalars(&self) -> Vec<Ball> {
         (0..self.len()).map(|i| self.get(i)).collect()
     }
+    fn midpoints(&self) -> Vec<f64> {
+        self.mid.clone()
+    }
+    fn from_points(v: &[f64]) -> Self {
+        BallVec { mid: v.to_vec(), rad: vec![0.0; v.len()] }
+    }
     fn magnitude(&self) -> f64 {
         (0..self.len()).map(|i| self.get(i).magnitude()).fold(0.0, f64::max)
     }

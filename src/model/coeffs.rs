@@ -74,6 +74,15 @@ pub trait CoeffVec: Clone + Debug + Send + Sync + 'static {
     }
     /// An upper bound of every entry's magnitude.
     fn magnitude(&self) -> f64;
+    /// A float near the middle of every entry (any float is allowed: callers use it as an
+    /// exact point, never as an enclosure).
+    fn midpoints(&self) -> Vec<f64> {
+        self.to_intervals().iter().map(|x| if x.is_empty() { f64::NAN } else { x.mid() }).collect()
+    }
+    /// The exact floats `v` as a vector of (thin) entries.
+    fn from_points(v: &[f64]) -> Self {
+        Self::from_scalars(&v.iter().map(|&x| Self::S::exact(x)).collect::<Vec<_>>())
+    }
     /// The concatenation of `parts`.
     fn concat(parts: &[Self]) -> Self;
 

@@ -83,6 +83,31 @@ impl<V: CoeffVec> Expansion<V> {
     }
 }
 
+/// The coefficients of the field and the outputs along a given path ([`GradientFlow::along`]).
+#[derive(Debug, Clone)]
+pub struct FieldExpansion<V> {
+    pub field: Vec<V>,
+    pub outputs: Vec<V>,
+}
+
+impl<V: CoeffVec> FieldExpansion<V> {
+    /// The same coefficients as enclosures, entry by entry.
+    pub fn to_intervals(&self) -> FieldExpansion<Vec<Interval>> {
+        let convert = |v: &[V]| v.iter().map(CoeffVec::to_intervals).collect();
+        FieldExpansion { field: convert(&self.field), outputs: convert(&self.outputs) }
+    }
+}
+
+/// A polynomial path with exact float coefficients and the field and outputs along it
+/// ([`GradientFlow::point_path`]).
+#[derive(Debug, Clone)]
+pub struct PointPath<V> {
+    /// `path[j]`, `j <= order + 1`: the coefficients of the path.
+    pub path: Vec<Vec<f64>>,
+    pub field: Vec<V>,
+    pub outputs: Vec<V>,
+}
+
 /// One chunk of inputs with its workspace and its slice of targets/offsets.
 #[derive(Debug, Clone)]
 struct Chunk<V: CoeffVec> {
@@ -151,42 +176,94 @@ impl<V: CoeffVec> GradientFlow<V> {
     pub fn expand(&mut self, start: &V, order: usize) -> Expansion<V> {
         let mut params = vec![start.clone()];
         let mut outputs = Vec::with_capacity(order + 1);
-        let alpha = self.alpha;
-        let neg_inv_alpha = -(V::S::one() / alpha);
+        let neg_inv_alpha = -(V::S::one() / self.alpha);
         self.chunks.iter_mut().for_each(|c| c.taylor.clear());
         for k in 0..=order {
-            let step = |chunk: &mut Chunk<V>| -> (V, V) {
-                chunk.taylor.forward(&params, k);
-                let h = chunk.taylor.outputs(k).clone();
-                // r[k] = alpha (h[k] - offset [k = 0]) - y [k = 0]
-                let residual = if k == 0 {
-                    let centred = match &chunk.offset {
-                        Some(off) => h.sub(off),
-                        None => h.clone(),
-                    };
-                    centred.scale(alpha).sub(&chunk.targets)
-                } else {
-                    h.scale(alpha)
-                };
-                let grad = chunk.taylor.backward(&params, k, residual);
-                (h, grad)
-            };
-            let results: Vec<(V, V)> = if self.parallel {
-                self.chunks.par_iter_mut().map(step).collect()
-            } else {
-                self.chunks.iter_mut().map(step).collect()
-            };
-            let (hs, grads): (Vec<V>, Vec<V>) = results.into_iter().unzip();
-            outputs.push(if hs.len() == 1 { hs.into_iter().next().expect("one chunk") } else { V::concat(&hs) });
-            let mut grads = grads.into_iter();
-            let mut grad = grads.next().expect("at least one chunk");
-            for g in grads {
-                grad = grad.add(&g);
-            }
+            let (h, grad) = self.order_k(&params, k);
+            outputs.push(h);
+            // u[k+1] = F(u(s))[k] / (k+1) = -(1/alpha) grad[k] / (k+1)
             let inv = V::S::one() / V::S::exact((k + 1) as f64);
             params.push(grad.scale(neg_inv_alpha * inv));
         }
         Expansion { params, outputs }
+    }
+
+    /// The Taylor coefficients along a given path `w(s) = sum_k path[k] s^k`: `field[k]` of
+    /// `F(w(s))` and `outputs[k]` of `h(w(s))` for `k <= order` (`path` needs at least
+    /// `order + 1` coefficients; order `k` reads `path[0..=k]` only). Unlike [`expand`](Self::expand)
+    /// no coefficient is fed back, so the errors of one order do not enter the next orders'
+    /// inputs. With enclosures: every coefficient encloses the exact coefficient for every path
+    /// whose coefficients lie in `path`'s.
+    pub fn along(&mut self, path: &[V], order: usize) -> FieldExpansion<V> {
+        let mut field = Vec::with_capacity(order + 1);
+        let mut outputs = Vec::with_capacity(order + 1);
+        self.chunks.iter_mut().for_each(|c| c.taylor.clear());
+        let neg_inv_alpha = -(V::S::one() / self.alpha);
+        for k in 0..=order {
+            let (h, grad) = self.order_k(&path[..=k], k);
+            outputs.push(h);
+            field.push(grad.scale(neg_inv_alpha));
+        }
+        FieldExpansion { field, outputs }
+    }
+
+    /// The point path from `start` (`proofs/taylor-recurrences.md`, section 6): `path[0] = start`
+    /// and `path[k+1]` the midpoint of the computed `F(w(s))[k] / (k+1)` as an exact float, for
+    /// `k <= order`; `field[k]` and `outputs[k]` (`k <= order`) enclose the exact coefficients of
+    /// `F` and `h` along the polynomial path with these exact coefficients. No radius is fed
+    /// back into the next orders.
+    pub fn point_path(&mut self, start: &[f64], order: usize) -> PointPath<V> {
+        let mut points = vec![V::from_points(start)];
+        let mut path = vec![start.to_vec()];
+        let mut field = Vec::with_capacity(order + 1);
+        let mut outputs = Vec::with_capacity(order + 1);
+        let neg_inv_alpha = -(V::S::one() / self.alpha);
+        self.chunks.iter_mut().for_each(|c| c.taylor.clear());
+        for k in 0..=order {
+            let (h, grad) = self.order_k(&points, k);
+            let inv = V::S::one() / V::S::exact((k + 1) as f64);
+            let next = grad.scale(neg_inv_alpha * inv).midpoints();
+            points.push(V::from_points(&next));
+            path.push(next);
+            outputs.push(h);
+            field.push(grad.scale(neg_inv_alpha));
+        }
+        PointPath { path, field, outputs }
+    }
+
+    /// Order `k` of the outputs `h(w(s))` and of the loss gradient `Dh^T r` (`F = -grad / alpha`),
+    /// given `params[0..=k]` and the workspaces' state after orders `0..k`.
+    fn order_k(&mut self, params: &[V], k: usize) -> (V, V) {
+        let alpha = self.alpha;
+        let step = |chunk: &mut Chunk<V>| -> (V, V) {
+            chunk.taylor.forward(params, k);
+            let h = chunk.taylor.outputs(k).clone();
+            // r[k] = alpha (h[k] - offset [k = 0]) - y [k = 0]
+            let residual = if k == 0 {
+                let centred = match &chunk.offset {
+                    Some(off) => h.sub(off),
+                    None => h.clone(),
+                };
+                centred.scale(alpha).sub(&chunk.targets)
+            } else {
+                h.scale(alpha)
+            };
+            let grad = chunk.taylor.backward(params, k, residual);
+            (h, grad)
+        };
+        let results: Vec<(V, V)> = if self.parallel {
+            self.chunks.par_iter_mut().map(step).collect()
+        } else {
+            self.chunks.iter_mut().map(step).collect()
+        };
+        let (hs, grads): (Vec<V>, Vec<V>) = results.into_iter().unzip();
+        let h = if hs.len() == 1 { hs.into_iter().next().expect("one chunk") } else { V::concat(&hs) };
+        let mut grads = grads.into_iter();
+        let mut grad = grads.next().expect("at least one chunk");
+        for g in grads {
+            grad = grad.add(&g);
+        }
+        (h, grad)
     }
 
     /// After [`expand`](Self::expand): the order-0 hidden activations, per hidden layer and
