@@ -7,6 +7,8 @@
 //!   generically, and runs in both.
 //! - [`fast_interval`], [`ball`]: rigorous interval types built on round-to-nearest f64
 //!   arithmetic for the integrator's inner loops (endpoints; midpoint-radius).
+//! - [`gemm`]: products of ball matrices through a fast f64 matrix-multiply kernel, with an
+//!   a-priori rounding bound (`proofs/fast-interval.md`, "Matrix products").
 //! - [`vector`]: rigorous norms of interval vectors.
 //! - [`spd`]: largest eigenvalues and spectral norms of interval matrices (a floating-point
 //!   Cholesky factor with an enclosed residual; `proofs/residual-hessian.md`, Lemma S).
@@ -14,6 +16,7 @@
 pub mod ball;
 pub mod elementary;
 pub mod fast_interval;
+pub mod gemm;
 pub mod rational;
 pub mod scalar;
 pub mod spd;

@@ -1,0 +1,198 @@
+//! Products of ball matrices through a fast f64 matrix-multiply kernel (`matrixmultiply`, a
+//! BLIS-style kernel with SIMD microkernels): the midpoints by one product, the radii by two
+//! products of non-negative matrices, and an a-priori bound on the rounding of every product
+//! that holds whatever order of operations the kernel uses (Rump, "Fast and parallel interval
+//! arithmetic", BIT 39, 1999; midpoint-radius form). Proof: `proofs/fast-interval.md`, section
+//! "Matrix products (`arith::gemm`)".
+//!
+//! The per-entry ball loops of `model::ball_vec` bound each rounding by the size of its own
+//! partial result; this bound is `gamma_k sum |a||b|` for the whole sum, up to about `sqrt(k)`
+//! times larger for sums with cancellation, but every flop runs in the optimised kernel.
+
+/// A matrix of balls: entry `(i, j)` is `mid[i rs + j cs] +- rad[i rs + j cs]`.
+#[derive(Clone, Copy)]
+pub struct BallMatrix<'a> {
+    pub mid: &'a [f64],
+    pub rad: &'a [f64],
+    pub rows: usize,
+    pub cols: usize,
+    /// Row and column strides (in entries, non-negative).
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// The same, mutable.
+pub struct BallMatrixMut<'a> {
+    pub mid: &'a mut [f64],
+    pub rad: &'a mut [f64],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// The smallest positive subnormal, `2^-1074`.
+const ETA: f64 = f64::from_bits(1);
+/// The unit roundoff `u = 2^-53`.
+const UNIT: f64 = 1.0 / 9_007_199_254_740_992.0;
+
+/// An upper bound of `gamma_n = n u / (1 - n u)` (requires `n u < 1/2`): `2 n u`, exact in f64
+/// for the `n` used here (`n < 2^50`).
+fn gamma_upper(n: usize) -> f64 {
+    2.0 * (n as f64) * UNIT
+}
+
+/// Largest index used by a `rows x cols` matrix with strides `rs`, `cs`, plus one (0 if empty).
+fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    }
+}
+
+/// `c <- c + a b` (`a` is `m x k`, `b` is `k x n`, `c` is `m x n`): afterwards every entry of
+/// `c` contains `c_old + sum_l a_l b_l` for every choice of real numbers in the old balls of
+/// `c` and in the balls of `a` and `b` (Lemma G of the proof). Non-finite results get an
+/// infinite radius (the whole line). Panics if the shapes or strides do not fit the slices
+/// (a caller's bug, never data-dependent).
+pub fn ball_gemm_acc(a: BallMatrix, b: BallMatrix, c: BallMatrixMut) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert!(b.rows == k && c.rows == m && c.cols == n, "ball_gemm_acc: shapes");
+    assert!(a.mid.len() >= extent(m, k, a.rs, a.cs) && a.rad.len() >= extent(m, k, a.rs, a.cs), "ball_gemm_acc: a");
+    assert!(b.mid.len() >= extent(k, n, b.rs, b.cs) && b.rad.len() >= extent(k, n, b.rs, b.cs), "ball_gemm_acc: b");
+    assert!(c.mid.len() >= extent(m, n, c.rs, c.cs) && c.rad.len() >= extent(m, n, c.rs, c.cs), "ball_gemm_acc: c");
+    assert!((c.cs == 1 && c.rs >= n) || (c.rs == 1 && c.cs >= m), "ball_gemm_acc: c must be row- or column-major without aliasing");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let gamma = gamma_upper(k + 1);
+    // (1) The radii's old part, before the midpoints change: c.rad + gamma_{k+1} |c.mid| (the
+    // old midpoint is one term of the rounded sum), rounded to nearest (see (4)).
+    let mut r = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let at = i * c.rs + j * c.cs;
+            r[i * n + j] = c.rad[at] + gamma * c.mid[at].abs();
+        }
+    }
+    // (2) The midpoints: one product, c.mid <- RN-kernel(c.mid + a.mid b.mid).
+    // SAFETY: the asserts above keep every index of the three strided matrices inside its
+    // slice, `c` is mutable and its entries do not alias, and `a`, `b` are only read.
+    unsafe {
+        matrixmultiply::dgemm(
+            m, k, n, 1.0, a.mid.as_ptr(), a.rs as isize, a.cs as isize, b.mid.as_ptr(), b.rs as isize, b.cs as isize, 1.0,
+            c.mid.as_mut_ptr(), c.rs as isize, c.cs as isize,
+        );
+    }
+    // (3) The radii's new part, one product of non-negative matrices:
+    // [|a.mid|, a.rad] [X; Y] with X = b.rad + gamma |b.mid| and Y = |b.mid| + b.rad.
+    let mut left = vec![0.0; m * 2 * k];
+    for i in 0..m {
+        let row = &mut left[i * 2 * k..(i + 1) * 2 * k];
+        for l in 0..k {
+            let at = i * a.rs + l * a.cs;
+            row[l] = a.mid[at].abs();
+            row[k + l] = a.rad[at];
+        }
+    }
+    let mut right = vec![0.0; 2 * k * n];
+    for l in 0..k {
+        for j in 0..n {
+            let at = l * b.rs + j * b.cs;
+            let (bm, br) = (b.mid[at].abs(), b.rad[at]);
+            right[l * n + j] = br + gamma * bm;
+            right[(k + l) * n + j] = bm + br;
+        }
+    }
+    // SAFETY: contiguous row-major buffers of exactly the sizes passed.
+    unsafe {
+        let (kk, nn) = (2 * k as isize, n as isize);
+        matrixmultiply::dgemm(m, 2 * k, n, 1.0, left.as_ptr(), kk, 1, right.as_ptr(), nn, 1, 1.0, r.as_mut_ptr(), nn, 1);
+    }
+    // (4) Every entry of r is a rounded (to nearest) sum of 2k + 1 non-negative terms, each
+    // computed with at most three roundings: the radius needed is at most
+    // (r + (3k + 8) eta) (1 + 2 gamma_{2k+8}) (with the midpoints' underflow), and the two
+    // roundings of this formula are covered by taking gamma_{2k+12} (Lemma G).
+    let inflate = 1.0 + 2.0 * gamma_upper(2 * k + 12);
+    let floor = (3 * k + 8) as f64 * ETA;
+    for i in 0..m {
+        for j in 0..n {
+            let at = i * c.rs + j * c.cs;
+            let rad = ((r[i * n + j] + floor) * inflate).next_up();
+            c.rad[at] = if c.mid[at].is_finite() && rad.is_finite() { rad } else { f64::INFINITY };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rug::Rational;
+
+    fn exact(x: f64) -> Rational {
+        Rational::from_f64(x).expect("finite")
+    }
+
+    /// A member of the ball `m +- r` picked by `t in [-1, 1]`.
+    fn member(m: f64, r: f64, t: f64) -> Rational {
+        exact(m) + exact(r) * exact(t)
+    }
+
+    fn entries(len: usize) -> impl Strategy<Value = Vec<(f64, f64, f64)>> {
+        let mid = prop_oneof![-10.0..10.0f64, -1e-300..1e-300f64, Just(0.0)];
+        let rad = prop_oneof![Just(0.0), 0.0..1e-12f64, 0.0..1.0f64];
+        proptest::collection::vec((mid, rad, -1.0..=1.0f64), len)
+    }
+
+    proptest! {
+        /// The result contains `c + a b` for members of every ball (exact rational reference),
+        /// with `a` read transposed through its strides, on sizes where the kernel blocks.
+        #[test]
+        fn product_contains_member_products(
+            (m, k, n) in (1usize..9, 1usize..40, 1usize..9),
+            a in entries(8 * 40),
+            b in entries(40 * 8),
+            c in entries(8 * 8),
+        ) {
+            // a stored column-major (rs = 1, cs = m), b row-major, c row-major.
+            let (am, ar): (Vec<f64>, Vec<f64>) = a.iter().map(|e| (e.0, e.1)).unzip();
+            let (bm, br): (Vec<f64>, Vec<f64>) = b.iter().map(|e| (e.0, e.1)).unzip();
+            let (mut cm, mut cr): (Vec<f64>, Vec<f64>) = c.iter().map(|e| (e.0, e.1)).unzip();
+            let old: Vec<Rational> = c.iter().map(|e| member(e.0, e.1, e.2)).collect();
+            ball_gemm_acc(
+                BallMatrix { mid: &am, rad: &ar, rows: m, cols: k, rs: 1, cs: m },
+                BallMatrix { mid: &bm, rad: &br, rows: k, cols: n, rs: n, cs: 1 },
+                BallMatrixMut { mid: &mut cm, rad: &mut cr, rows: m, cols: n, rs: n, cs: 1 },
+            );
+            for i in 0..m {
+                for j in 0..n {
+                    let mut sum = old[i * n + j].clone();
+                    for l in 0..k {
+                        let x = &a[i + l * m];
+                        let y = &b[l * n + j];
+                        sum += member(x.0, x.1, x.2) * member(y.0, y.1, y.2);
+                    }
+                    let (mid, rad) = (cm[i * n + j], cr[i * n + j]);
+                    let distance = (sum - exact(mid)).abs();
+                    prop_assert!(distance <= exact(rad), "entry ({}, {}): off by {} > radius {:e}", i, j, distance.to_f64(), rad);
+                }
+            }
+        }
+    }
+
+    /// Non-finite inputs give the whole line, not a false radius.
+    #[test]
+    fn overflow_gives_infinite_radius() {
+        let (am, ar) = (vec![1e300, 1e300], vec![0.0, 0.0]);
+        let (bm, br) = (vec![1e300, 1e300], vec![0.0, 0.0]);
+        let (mut cm, mut cr) = (vec![0.0], vec![0.0]);
+        ball_gemm_acc(
+            BallMatrix { mid: &am, rad: &ar, rows: 1, cols: 2, rs: 2, cs: 1 },
+            BallMatrix { mid: &bm, rad: &br, rows: 2, cols: 1, rs: 1, cs: 1 },
+            BallMatrixMut { mid: &mut cm, rad: &mut cr, rows: 1, cols: 1, rs: 1, cs: 1 },
+        );
+        assert_eq!(cr[0], f64::INFINITY);
+    }
+}
