@@ -5,6 +5,7 @@
 use crate::certify::{Certified, StepRecord};
 use crate::report::{certify_value, interval_json};
 use crate::spec::LoadedSpec;
+use num_traits::Zero;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -25,7 +26,7 @@ impl Certificate {
             .map(|f| json!({ "field": f.field, "path": f.path, "sha256": f.sha256 }))
             .collect();
         let steps: Vec<&StepRecord> = result.step_records.iter().collect();
-        let value = json!({
+        let mut value = json!({
             "format": FORMAT_VERSION,
             "tool": { "name": "ntkcert", "version": env!("CARGO_PKG_VERSION") },
             "spec": { "sha256": loaded.spec_sha256, "canonical": loaded.canonical },
@@ -47,6 +48,9 @@ impl Certificate {
                 "steps": steps,
             },
         });
+        if !problem.regularization.value.is_zero() {
+            value["problem"]["regularization"] = json!(exact(&problem.regularization.value));
+        }
         Certificate { value }
     }
 

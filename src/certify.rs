@@ -343,7 +343,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
     // h(w0) over the initial box; the centred model subtracts it.
     let InitialState { outputs: initial_outputs, offset, residual: r0, half_r0_sq } = InitialState::new(problem);
     let mut tube = TubeIntegrator::new(problem, offset.clone(), order);
-    let linear = LinearFlow::new(problem, w0);
+    let linear = LinearFlow::new(problem, w0, &r0);
 
     let mut centre: Vec<f64> = w0.iter().map(|v| v.mid()).collect();
     let mut radius = radius_norm2_upper(w0);

@@ -149,6 +149,10 @@ pub struct Problem {
     pub horizon: Exact,
     /// Tolerance `eps >= 0`.
     pub tolerance: Exact,
+    /// `lambda >= 0` of the penalty `(lambda/2) |w - w0|^2` added to the training objective
+    /// (the spec's `[training] regularization`; 0: plain gradient flow). `w0` is the initial
+    /// parameter vector (every point of `params0`'s enclosure, the same as the flow starts from).
+    pub regularization: Exact,
 }
 
 impl Problem {

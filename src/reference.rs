@@ -595,6 +595,10 @@ struct Flow {
     /// Per component of `(w, rbar)`: how far a GBS midpoint iterate may move from the start of
     /// its macro step before the step is abandoned ([`escape_bounds`]).
     escape: Vec<Float>,
+    /// `lambda` of the penalty `(lambda/2) |w - w0|^2`, and its anchors `w0` and `rbar(0)`.
+    lambda: Float,
+    w_anchor: Vec<Float>,
+    r_anchor: Vec<Float>,
 }
 
 /// A midpoint iterate moving a component farther than this many times the exact flow's whole
@@ -630,24 +634,31 @@ impl Flow {
             .collect()
     }
 
-    /// `w' = -(1/alpha) J(w)^T r(w)`.
+    /// `w' = -(1/alpha) J(w)^T r(w) - lambda (w - w0)`.
     fn w_field(&self, w: &[Float]) -> Vec<Float> {
         let tape = self.net.forward(w);
         let r = self.residual(&tape.outputs);
         let mut out = self.net.vjp(w, &tape, &r);
-        for g in out.iter_mut() {
+        for (i, g) in out.iter_mut().enumerate() {
             *g *= &self.inv_alpha;
             g.neg_assign();
+            if !self.lambda.is_zero() {
+                *g -= Float::with_val(self.prec, &w[i] - &self.w_anchor[i]) * &self.lambda;
+            }
         }
         out
     }
 
-    /// The vector field of the combined state `(w, rbar)`.
+    /// The vector field of the combined state `(w, rbar)`: `rbar' = -K0 rbar - lambda (rbar - rbar(0))`.
     fn field(&self, y: &[Float]) -> Vec<Float> {
         self.evals.set(self.evals.get() + 1);
         let mut out = self.w_field(&y[..self.p]);
-        for v in matvec(&self.k0, &y[self.p..]) {
-            out.push(-v);
+        for (a, v) in matvec(&self.k0, &y[self.p..]).into_iter().enumerate() {
+            let mut v = -v;
+            if !self.lambda.is_zero() {
+                v -= Float::with_val(self.prec, &y[self.p + a] - &self.r_anchor[a]) * &self.lambda;
+            }
+            out.push(v);
         }
         out
     }
@@ -844,7 +855,11 @@ pub fn field_at(problem: &Problem, w: &[Float], prec: u32) -> Vec<Float> {
     let h_centre = if problem.centred { net.forward(&w0).outputs } else { vec![Float::new(prec); targets.len()] };
     let inv_alpha = Float::with_val(prec, alpha.recip_ref());
     let p = w.len();
-    let flow = Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0: Vec::new(), evals: Default::default(), max_evals: 0, escape: Vec::new() };
+    let lambda = rational_to_float(&problem.regularization.value, prec);
+    let flow = Flow {
+        net, prec, p, alpha, inv_alpha, h_centre, targets, k0: Vec::new(), evals: Default::default(), max_evals: 0, escape: Vec::new(),
+        lambda, w_anchor: w0, r_anchor: Vec::new(),
+    };
     flow.w_field(w)
 }
 
@@ -873,9 +888,13 @@ pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u
     let j0 = net.jacobian(&w0, &tape0);
     let k0 = gram(&j0);
     let inv_alpha = Float::with_val(prec, alpha.recip_ref());
-    let mut flow =
-        Flow { net, prec, p, alpha, inv_alpha, h_centre, targets, k0, evals: Default::default(), max_evals, escape: Vec::new() };
+    let lambda = rational_to_float(&problem.regularization.value, prec);
+    let mut flow = Flow {
+        net, prec, p, alpha, inv_alpha, h_centre, targets, k0, evals: Default::default(), max_evals, escape: Vec::new(),
+        lambda, w_anchor: w0.clone(), r_anchor: Vec::new(),
+    };
     let r_init = flow.residual(&tape0.outputs);
+    flow.r_anchor = r_init.clone();
     let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
     flow.escape = escape_bounds(p, r_init.len(), &r0, &horizon, &flow.alpha);
     let mut y0 = w0.clone();
@@ -969,8 +988,26 @@ pub fn linear_reference(problem: &Problem, prec: u32) -> LinearReference {
         .collect();
     let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
     let k0 = gram(&net.jacobian(&w0, &tape0));
-    let e = expm_neg(&k0, &horizon, prec);
-    let rbar = matvec(&e, &r_init);
+    let lambda = rational_to_float(&problem.regularization.value, prec);
+    let rbar = if lambda.is_zero() {
+        matvec(&expm_neg(&k0, &horizon, prec), &r_init)
+    } else {
+        // rbar' = -(K0 + lambda I) rbar + lambda r0: the state (rbar, r0) obeys z' = -K z with
+        // K = [[K0 + lambda I, -lambda I], [0, 0]], and exp(-K T) (scaling and squaring does
+        // not need symmetry) maps (r0, r0) to (rbar(T), r0).
+        let n = k0.len();
+        let mut big = vec![vec![Float::new(prec); 2 * n]; 2 * n];
+        for a in 0..n {
+            for b in 0..n {
+                big[a][b] = k0[a][b].clone();
+            }
+            big[a][a] += &lambda;
+            big[a][n + a] = Float::with_val(prec, -&lambda);
+        }
+        let mut state = r_init.clone();
+        state.extend(r_init.iter().cloned());
+        matvec(&expm_neg(&big, &horizon, prec), &state)[..n].to_vec()
+    };
     let linear_outputs_final = rbar.iter().zip(&targets).map(|(a, b)| Float::with_val(prec, a + b)).collect();
     LinearReference { r0, linear_outputs_final }
 }
@@ -1111,6 +1148,7 @@ mod tests {
             alpha: Exact::from_integer(1),
             horizon: Exact::from_integer(1),
             tolerance: Exact::from_integer(1),
+            regularization: Exact::from_integer(0),
         };
         let net = Net::new(&problem, PREC);
         let w: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(PREC, v.mid())).collect();
@@ -1151,6 +1189,7 @@ mod tests {
             alpha: Exact::parse("2.5").unwrap(),
             horizon: Exact::from_integer(3),
             tolerance: Exact::from_integer(1),
+            regularization: Exact::from_integer(0),
         }
     }
 
@@ -1208,6 +1247,7 @@ mod tests {
             alpha: Exact::parse("7071.0678118654755").unwrap(),
             horizon: Exact::from_integer(10),
             tolerance: Exact::from_integer(1),
+            regularization: Exact::from_integer(0),
         }
     }
 

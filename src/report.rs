@@ -1,5 +1,6 @@
 //! Human-readable and JSON reports of results.
 
+use num_traits::Zero;
 use crate::certify::{Certified, Verdict};
 use crate::problem::Problem;
 use crate::simulate::Simulation;
@@ -80,6 +81,10 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
         crate::arith::rational::rational_to_string(&problem.horizon.value),
         if problem.centred { "centred" } else { "not centred" }
     ));
+    if !problem.regularization.value.is_zero() {
+        let lambda = crate::arith::rational::rational_to_string(&problem.regularization.value);
+        s.push_str(&format!("  training: gradient flow on the loss + (lambda/2)|w - w0|^2, lambda = {lambda}\n"));
+    }
     s.push_str(&format!("  sup_(t<=T) D(t) in {}\n", fmt_interval(r.sup_deviation)));
     s.push_str(&format!("  D(T)           in {}\n", fmt_interval(r.final_deviation)));
     s.push_str(&format!("  R0             in {}\n", fmt_interval(r.r0)));

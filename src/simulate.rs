@@ -65,7 +65,8 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
     // As the certifier's `LinearFlow::kernel_norm`, which bounds lambda_max(K0): here an f64
     // power-iteration estimate (the baseline proves nothing), raised by 1% so that it lies
     // above the certifier's bound rarely.
-    let kernel_norm = largest_eigenvalue_estimate(&kernel) * 1.01;
+    let lambda = problem.regularization.enclosure.mid();
+    let kernel_norm = largest_eigenvalue_estimate(&kernel) * 1.01 + lambda;
 
     let horizon = problem.horizon.enclosure.mid();
     let tol_params = w0.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-300) * relative;
@@ -92,9 +93,23 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
         }
         let exp = flow.expand(&w, order);
         let h = exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_max).min(horizon - t);
+        // rbar' = -K0 rbar, and with the penalty -(K0 + lambda I) rbar + lambda r0.
         let mut lin = vec![rbar.clone()];
         for j in 0..order {
-            let next = kernel.iter().map(|row| -row.iter().zip(&lin[j]).map(|(k, x)| k * x).sum::<f64>() / (j + 1) as f64).collect();
+            let next = kernel
+                .iter()
+                .enumerate()
+                .map(|(a, row)| {
+                    let mut v = -row.iter().zip(&lin[j]).map(|(k, x)| k * x).sum::<f64>();
+                    if lambda > 0.0 {
+                        v -= lambda * lin[j][a];
+                        if j == 0 {
+                            v += lambda * r0[a];
+                        }
+                    }
+                    v / (j + 1) as f64
+                })
+                .collect();
             lin.push(next);
         }
         for s in [0.5 * h, h] {

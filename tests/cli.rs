@@ -156,6 +156,30 @@ fn trace_lists_rejected_steps_without_changing_the_result() {
     assert_eq!(a, b);
 }
 
+/// `[training] regularization = "0"` is the plain gradient flow bit for bit (the same JSON
+/// apart from the spec's hash and time); `"1"` changes the answer and says so in the report.
+#[test]
+fn zero_regularization_is_plain_gradient_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo(SMALL)).unwrap();
+    let zero = dir.path().join("zero.toml");
+    write(&zero, &format!("{text}\n[training]\nregularization = \"0\"\n"));
+    let one = dir.path().join("one.toml");
+    write(&one, &format!("{text}\n[training]\nregularization = \"1\"\n"));
+    let plain = json_stdout(&ntkcert(&["certify", SMALL, "--json"]));
+    let mut z = json_stdout(&ntkcert(&[OsStr::new("certify"), zero.as_os_str(), "--json".as_ref()]));
+    let mut p = plain.clone();
+    for v in [&mut z, &mut p] {
+        v["seconds"] = Value::Null;
+        v["spec_sha256"] = Value::Null;
+    }
+    assert_eq!(z, p);
+    let o = json_stdout(&ntkcert(&[OsStr::new("certify"), one.as_os_str(), "--json".as_ref()]));
+    assert_ne!(o["sup_deviation"], plain["sup_deviation"]);
+    let report = stdout(&ntkcert(&[OsStr::new("certify"), one.as_os_str(), "-q".as_ref()]));
+    assert!(report.contains("lambda = 1"), "{report}");
+}
+
 /// The tolerance set to the exact midpoint of the certified enclosure of sup D: neither
 /// `sup D <= eps` nor `sup D > eps` can be proved (tight: one pass); the default accuracy
 /// then tightens by itself and decides.

@@ -210,6 +210,30 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases() / 2, rng_seed: seed(), max_shrink_iters: 16, ..ProptestConfig::default() })]
 
+    /// The regularised flow (`[training] regularization`, the penalty `(lambda/2)|w - w0|^2`)
+    /// for `lambda` in {0.01, 0.1, 1}: the same containment against the reference extended to
+    /// the penalty (both flows).
+    #[test]
+    fn regularised_enclosures_contain_the_reference(problem in arb_problem(), which in 0usize..3) {
+        let lambda = ["0.01", "0.1", "1"][which];
+        let problem = Problem { regularization: Exact::new(parse_decimal(lambda).unwrap()), ..problem };
+        let cert = certify(&problem, &certify_options()).expect("certify");
+        eprintln!("regularised case (lambda {lambda}): {} ({} steps, {:?})", describe(&problem), cert.steps, cert.verdict);
+        match try_reference(&problem, &reference_options(), eval_budget(&problem)) {
+            Some(r) => {
+                if let Err(msg) = check(&problem, &cert, &r) {
+                    prop_assert!(false, "lambda {}: {}", lambda, msg);
+                }
+            }
+            None => {
+                let lin = linear_reference(&problem, PREC);
+                for (i, (iv, v)) in cert.linear_outputs_final.iter().zip(&lin.linear_outputs_final).enumerate() {
+                    prop_assert!(contains(*iv, v), "lambda {}: linear output {}: {} not in {:?} on {}", lambda, i, v, iv, describe(&problem));
+                }
+            }
+        }
+    }
+
     /// The same containment at a loose accuracy target (`Accuracy::Relative(1e-4)`: longer
     /// steps, several passes): accuracy changes widths, never soundness.
     #[test]
@@ -243,6 +267,7 @@ fn quadratic_family_ratio() {
         alpha: alpha.clone(),
         horizon: Exact::from_integer(10),
         tolerance: Exact::from_integer(1),
+        regularization: Exact::from_integer(0),
     };
     let cert = certify(&problem, &Options::default()).expect("certify the quadratic family");
     let r = reference(&problem, &ReferenceOptions::default());
@@ -307,6 +332,7 @@ fn deep_net_decided_and_contains_reference() {
         alpha: Exact::parse("2").unwrap(),
         horizon: Exact::parse("10").unwrap(),
         tolerance: Exact::parse("0.01").unwrap(),
+        regularization: Exact::from_integer(0),
     };
     // The per-input bound at w0 (centred: r = -y there).
     let r0: f64 = problem.targets.iter().map(|y| y.sup() * y.sup()).sum::<f64>().sqrt();

@@ -344,6 +344,20 @@ fn rejects_bad_scalars() {
     bad(err(&format!("{SMALL}\n[solver]\naccuracy = \"loose\"\n")), "solver.accuracy", &["\"tight\"", "'loose'"]);
     bad(err(&format!("{SMALL}\n[solver]\naccuracy = \"2\"\n")), "solver.accuracy", &["(0, 1)"]);
     bad(err(&format!("{SMALL}\n[solver]\naccuracy = 0.001\n")), "solver.accuracy", &["expected a string"]);
+    bad(err(&format!("{SMALL}\n[training]\nregularization = \"-0.1\"\n")), "training.regularization", &["must be >= 0, got -1/10"]);
+    bad(err(&format!("{SMALL}\n[training]\nregularization = \"nan\"\n")), "training.regularization", &["'nan' is not a decimal number"]);
+    bad(err(&format!("{SMALL}\n[training]\nregularization = 0.1\n")), "training.regularization", &["TOML float", "quoted"]);
+    bad(err(&format!("{SMALL}\n[training]\nlambda = \"0.1\"\n")), "training.lambda", &["unknown"]);
+}
+
+/// `[training] regularization` is exact, and 0 is the same problem as no `[training]` table.
+#[test]
+fn regularization_is_exact() {
+    let s = ok(&format!("{SMALL}\n[training]\nregularization = \"1/3\"\n"));
+    assert_eq!(s.problem.regularization.value, rat(1, 3));
+    assert!(interval_contains_rational(s.problem.regularization.enclosure, &rat(1, 3)));
+    assert_eq!(ok(SMALL).problem.regularization.value, rat(0, 1));
+    assert_eq!(ok(&format!("{SMALL}\n[training]\nregularization = \"0\"\n")).problem.regularization.value, rat(0, 1));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The linearised flow in function space: `rbar' = -K0 rbar`, `K0 = J0 J0^T`, so
-//! `rbar(t) = exp(-K0 t) rbar(0)`. Enclosed step by step by the Taylor polynomial of the matrix
-//! exponential with an explicit remainder; no inverse or eigendecomposition, so a singular or
-//! badly conditioned `K0` costs nothing. Proof: `proofs/matrix-exponential.md`.
+//! `rbar(t) = exp(-K0 t) rbar(0)`; with the penalty `(lambda/2)|w - w0|^2`,
+//! `rbar' = -(K0 + lambda I) rbar + lambda rbar(0)`. Enclosed step by step by Taylor polynomials
+//! with an explicit remainder; no inverse or eigendecomposition, so a singular or badly
+//! conditioned `K0` costs nothing. Proof: `proofs/matrix-exponential.md`.
 
 use super::poly;
 use crate::arith::ball::Ball;
@@ -22,6 +23,19 @@ pub struct LinearFlow {
     /// `>= |K0|_2`: the smaller of the Frobenius norm of the magnitudes and the largest-eigenvalue
     /// bound of `arith::spd` (`K0` is symmetric positive semi-definite, so `|K0|_2 = lambda_max`).
     pub kernel_norm: f64,
+    /// With the penalty (`lambda > 0`): `lambda` and the anchor `rbar(0)`.
+    penalty: Option<Penalty>,
+}
+
+/// The penalty's terms of the linearised flow: `rbar' = -(K0 + lambda I) rbar + lambda r0`.
+#[derive(Debug, Clone)]
+struct Penalty {
+    lambda: Ball,
+    /// `>= lambda`.
+    lambda_hi: f64,
+    /// `r0` lies in the ball `B(anchor, anchor_radius)`.
+    anchor: Vec<f64>,
+    anchor_radius: f64,
 }
 
 /// The enclosure of one step `[t_k, t_k + h]`.
@@ -49,7 +63,8 @@ impl LinearFlow {
     /// `w0`: the initial parameter box. The Jacobian and `K0 = J J^T` are enclosed in balls
     /// (`proofs/fast-interval.md`, section "Balls"); `K0` is symmetric, so only `b >= a` is
     /// computed and mirrored (the same enclosure of the same real number).
-    pub fn new(problem: &Problem, w0: &[Interval]) -> Self {
+    /// `r0`: the enclosure of `rbar(0)` (the anchor of the penalty's term).
+    pub fn new(problem: &Problem, w0: &[Interval], r0: &[Interval]) -> Self {
         let start: Vec<Ball> = w0.iter().map(|&v| Ball::from_interval(v)).collect();
         let j = jacobian::<Ball>(problem, &start);
         let n = j.len();
@@ -61,21 +76,40 @@ impl LinearFlow {
             (0..n).map(|a| (0..n).map(|b| if b >= a { upper[a][b - a] } else { upper[b][a - b] }).collect()).collect();
         let flat: Vec<FastInterval> = kernel.iter().flatten().map(|k| k.to_fast()).collect();
         let kernel_norm = poly::norm2_upper(&flat).min(lambda_max_upper(&flat, n));
-        LinearFlow { kernel_norm, kernel }
+        let lambda = problem.regularization.enclosure;
+        let penalty = (lambda.sup() > 0.0).then(|| {
+            let anchor: Vec<f64> = r0.iter().map(|v| v.mid()).collect();
+            let offsets: Vec<FastInterval> =
+                r0.iter().zip(&anchor).map(|(&v, &c)| FastInterval::from_inari(v) - FastInterval::point(c)).collect();
+            Penalty { lambda: Ball::from_interval(lambda), lambda_hi: lambda.sup(), anchor, anchor_radius: poly::norm2_upper(&offsets) }
+        });
+        LinearFlow { kernel_norm, kernel, penalty }
+    }
+
+    /// `>= |K0 + lambda I|_2 = |K0|_2 + lambda` (both symmetric positive semi-definite).
+    fn system_norm(&self) -> f64 {
+        match &self.penalty {
+            None => self.kernel_norm,
+            Some(p) => (FastInterval::point(self.kernel_norm) + FastInterval::point(p.lambda_hi)).hi,
+        }
     }
 
     /// The largest step for which the remainder factor `(|K0| h)^{q+1} / (q+1)!` is below `tol`.
     pub fn max_step(&self, order: usize, tol: f64) -> f64 {
-        if self.kernel_norm == 0.0 {
+        let norm = self.system_norm();
+        if norm == 0.0 {
             return f64::INFINITY;
         }
         let log_fact: f64 = (1..=order + 1).map(|i| (i as f64).ln()).sum();
-        ((tol.ln() + log_fact) / (order + 1) as f64).exp() / self.kernel_norm
+        ((tol.ln() + log_fact) / (order + 1) as f64).exp() / norm
     }
 
     /// One step from `rbar(t_k)` in the ball `B(centre, radius)` over `s in [0, h.sup()]`;
     /// `h` encloses the step length.
     pub fn step(&self, centre: &[f64], radius: f64, h: Interval, order: usize) -> LinearStep {
+        if let Some(penalty) = &self.penalty {
+            return self.penalised_step(penalty, centre, radius, h, order);
+        }
         let mut balls: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
         let mut coeffs: Vec<Vec<FastInterval>> = Vec::with_capacity(order + 1);
         coeffs.push(centre.iter().map(|&c| FastInterval::point(c)).collect());
@@ -93,12 +127,49 @@ impl LinearFlow {
         }
         let remainder = factor * FastInterval::point(poly::norm2_upper(&coeffs[0]));
         let total = (FastInterval::point(radius) + remainder).hi;
-        // end = c + h sum_{j>=1} coeffs[j] h^{j-1}; the next centre by an exact TwoSum.
-        let hi = FastInterval::from_inari(h);
-        let increment: Vec<FastInterval> =
-            poly::horner(&coeffs[1..], hi).into_iter().map(|v| poly::mul_add_nonneg(v, hi, FastInterval::ZERO)).collect();
-        let (next_centre, next_spread) = poly::advance(centre, &increment);
-        let end = coeffs[0].iter().zip(&increment).map(|(&c, &d)| c + d).collect();
-        LinearStep { coeffs, radius: total, end, next_centre, next_spread }
+        finish(centre, coeffs, total, h)
     }
+
+    /// [`step`](Self::step) with the penalty (Lemma P of the proof): `A = K0 + lambda I`,
+    /// `coeffs[1] = -A c + lambda anchor`, `coeffs[j+1] = -A coeffs[j] / (j+1)`; the remainder
+    /// `|coeffs[1]| |A|^q s^{q+1} / (q+1)!`, the start ball's radius (the flow map is
+    /// non-expansive) and the anchor's uncertainty times `lambda s`.
+    fn penalised_step(&self, penalty: &Penalty, centre: &[f64], radius: f64, h: Interval, order: usize) -> LinearStep {
+        let lambda = penalty.lambda;
+        let apply = |v: &[Ball]| -> Vec<Ball> {
+            self.kernel.iter().zip(v).map(|(row, &vi)| -(Ball::dot(Ball::ZERO, row, v) + lambda * vi)).collect()
+        };
+        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
+        let mut balls: Vec<Ball> = apply(&start).into_iter().zip(&penalty.anchor).map(|(v, &a)| v + lambda * Ball::point(a)).collect();
+        let mut coeffs: Vec<Vec<FastInterval>> = Vec::with_capacity(order + 1);
+        coeffs.push(centre.iter().map(|&c| FastInterval::point(c)).collect());
+        coeffs.push(balls.iter().map(|b| b.to_fast()).collect());
+        let first_norm = poly::norm2_upper(&coeffs[1]);
+        for j in 1..order {
+            let inv = Ball::from_fast(FastInterval::point(1.0) / FastInterval::point((j + 1) as f64));
+            balls = apply(&balls).into_iter().map(|b| b * inv).collect();
+            coeffs.push(balls.iter().map(|b| b.to_fast()).collect());
+        }
+        // |u(s) - sum_{j<=q} coeffs[j] s^j| <= |coeffs[1]| |A|^q s^{q+1} / (q+1)!.
+        let s = FastInterval::point(h.sup());
+        let mut factor = poly::pow_nonneg(FastInterval::point(self.system_norm()), order as u32) * poly::pow_nonneg(s, order as u32 + 1);
+        for i in 1..=order + 1 {
+            factor = factor / FastInterval::point(i as f64);
+        }
+        let remainder = factor * FastInterval::point(first_norm);
+        let anchor_part = FastInterval::point(penalty.lambda_hi) * s * FastInterval::point(penalty.anchor_radius);
+        let total = (FastInterval::point(radius) + remainder + anchor_part).hi;
+        finish(centre, coeffs, total, h)
+    }
+}
+
+/// The step's end box and next ball from its coefficients and radius.
+fn finish(centre: &[f64], coeffs: Vec<Vec<FastInterval>>, total: f64, h: Interval) -> LinearStep {
+    // end = c + h sum_{j>=1} coeffs[j] h^{j-1}; the next centre by an exact TwoSum.
+    let hi = FastInterval::from_inari(h);
+    let increment: Vec<FastInterval> =
+        poly::horner(&coeffs[1..], hi).into_iter().map(|v| poly::mul_add_nonneg(v, hi, FastInterval::ZERO)).collect();
+    let (next_centre, next_spread) = poly::advance(centre, &increment);
+    let end = coeffs[0].iter().zip(&increment).map(|(&c, &d)| c + d).collect();
+    LinearStep { coeffs, radius: total, end, next_centre, next_spread }
 }

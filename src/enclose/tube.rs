@@ -181,15 +181,27 @@ impl<'a> TubeIntegrator<'a> {
 
     /// `mu` over the tube (Lemma 3 of `proofs/tube-integrator.md`): the minimum of
     /// `|r| sup|D^2 h| / alpha` and, for an MLP, `H / alpha` with `H` the residual-weighted
-    /// Hessian bound (`proofs/residual-hessian.md`), both upper bounds of the log norm.
+    /// Hessian bound (`proofs/residual-hessian.md`), both upper bounds of the log norm, minus
+    /// `lambda` with the penalty.
     fn log_norm_bound(&self, tube: &[Interval], outputs: &[Interval], bounds: &DerivativeBounds, hidden: Option<&HiddenActivations>) -> f64 {
         let residual = self.residual_enclosure(outputs);
         let alpha = FastInterval::from_inari(self.alpha());
         let per_input = (FastInterval::point(poly::norm2_upper(&residual)) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
-        let (Some(net), Some(hidden)) = (&self.net, hidden) else { return per_input };
-        let residual: Vec<Interval> = residual.iter().map(|r| r.to_inari()).collect();
-        let weighted = residual_hessian_upper(net, hidden, tube, &residual);
-        per_input.min((FastInterval::point(weighted) / alpha).hi)
+        let loss_part = match (&self.net, hidden) {
+            (Some(net), Some(hidden)) => {
+                let residual: Vec<Interval> = residual.iter().map(|r| r.to_inari()).collect();
+                let weighted = residual_hessian_upper(net, hidden, tube, &residual);
+                per_input.min((FastInterval::point(weighted) / alpha).hi)
+            }
+            _ => per_input,
+        };
+        // The penalty's Hessian is lambda I: DF drops by lambda (Lemma 3).
+        let lambda = self.problem.regularization.enclosure.inf();
+        if lambda > 0.0 {
+            (FastInterval::point(loss_part) - FastInterval::point(lambda)).hi
+        } else {
+            loss_part
+        }
     }
 
     /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)` along the path

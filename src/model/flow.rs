@@ -11,6 +11,7 @@ use super::quadratic::QuadraticTaylor;
 use crate::arith::scalar::Scalar;
 use crate::problem::{Architecture, Problem};
 use inari::Interval;
+use num_traits::Zero;
 use rayon::prelude::*;
 
 /// A network's Taylor workspace, in the coefficient representation `V`.
@@ -124,6 +125,11 @@ pub struct GradientFlow<V: CoeffVec> {
     pub num_params: usize,
     pub num_outputs: usize,
     parallel: bool,
+    /// `(lambda, w0)` of the penalty `(lambda/2) |w - w0|^2` when `lambda > 0`: the field gains
+    /// `-lambda (w - w0)`, whose coefficient `k` is `-lambda (w[k] - w0 [k = 0])`
+    /// (`proofs/taylor-recurrences.md`, section 4). `None` for `lambda = 0`, so that plain
+    /// gradient flow runs exactly the operations it ran before the penalty existed.
+    penalty: Option<(V::S, V)>,
 }
 
 /// Builds the Taylor workspace of a problem's network over all its inputs.
@@ -146,6 +152,10 @@ impl<V: CoeffVec> GradientFlow<V> {
         let to_scalars = |v: &[Interval]| -> Vec<V::S> { v.iter().map(|&x| V::S::from_interval(x)).collect() };
         let targets = to_scalars(&problem.targets);
         let offset = offset.map(to_scalars);
+        let penalty = (!problem.regularization.value.is_zero()).then(|| {
+            let w0: Vec<V::S> = problem.params0.iter().map(|&x| V::S::from_interval(x)).collect();
+            (V::S::from_interval(problem.regularization.enclosure), V::from_scalars(&w0))
+        });
         let chunks = (0..num_chunks)
             .map(|c| {
                 let range = (c * n / num_chunks)..((c + 1) * n / num_chunks);
@@ -167,6 +177,7 @@ impl<V: CoeffVec> GradientFlow<V> {
             num_params: problem.num_params(),
             num_outputs: problem.num_outputs(),
             parallel,
+            penalty,
         }
     }
 
@@ -181,9 +192,13 @@ impl<V: CoeffVec> GradientFlow<V> {
         for k in 0..=order {
             let (h, grad) = self.order_k(&params, k);
             outputs.push(h);
-            // u[k+1] = F(u(s))[k] / (k+1) = -(1/alpha) grad[k] / (k+1)
+            // u[k+1] = F(u(s))[k] / (k+1) = -(1/alpha) grad[k] / (k+1) (- the penalty's term)
             let inv = V::S::one() / V::S::exact((k + 1) as f64);
-            params.push(grad.scale(neg_inv_alpha * inv));
+            let next = match &self.penalty {
+                None => grad.scale(neg_inv_alpha * inv),
+                Some(_) => self.penalised(grad.scale(neg_inv_alpha), &params[k], k).scale(inv),
+            };
+            params.push(next);
         }
         Expansion { params, outputs }
     }
@@ -202,7 +217,7 @@ impl<V: CoeffVec> GradientFlow<V> {
         for k in 0..=order {
             let (h, grad) = self.order_k(&path[..=k], k);
             outputs.push(h);
-            field.push(grad.scale(neg_inv_alpha));
+            field.push(self.penalised(grad.scale(neg_inv_alpha), &path[k], k));
         }
         FieldExpansion { field, outputs }
     }
@@ -222,13 +237,22 @@ impl<V: CoeffVec> GradientFlow<V> {
         for k in 0..=order {
             let (h, grad) = self.order_k(&points, k);
             let inv = V::S::one() / V::S::exact((k + 1) as f64);
-            let next = grad.scale(neg_inv_alpha * inv).midpoints();
+            let f = self.penalised(grad.scale(neg_inv_alpha), &points[k], k);
+            let next = f.scale(inv).midpoints();
             points.push(V::from_points(&next));
             path.push(next);
             outputs.push(h);
-            field.push(grad.scale(neg_inv_alpha));
+            field.push(f);
         }
         PointPath { path, field, outputs }
+    }
+
+    /// Coefficient `k` of the field from that of `-(1/alpha) Dh^T r` (`field`) and the path's
+    /// coefficient `w_k`: `field - lambda (w_k - w0 [k = 0])` with the penalty, `field` without.
+    fn penalised(&self, field: V, w_k: &V, k: usize) -> V {
+        let Some((lambda, w0)) = &self.penalty else { return field };
+        let displacement = if k == 0 { w_k.sub(w0) } else { w_k.clone() };
+        field.sub(&displacement.scale(*lambda))
     }
 
     /// Order `k` of the outputs `h(w(s))` and of the loss gradient `Dh^T r` (`F = -grad / alpha`),

@@ -17,7 +17,7 @@ use toml::{Table, Value};
 const MAX_ELEMENTS: usize = 1 << 31;
 
 /// `sweep` is the grid of `ntkcert sweep` (src/sweep); `certify` ignores it.
-const TOP_KEYS: &[&str] = &["name", "alpha", "horizon", "tolerance", "centred", "model", "weights", "data", "solver", "sweep"];
+const TOP_KEYS: &[&str] = &["name", "alpha", "horizon", "tolerance", "centred", "model", "weights", "data", "training", "solver", "sweep"];
 
 /// Reads data files relative to the spec's directory and records them.
 pub(crate) struct Files<'a> {
@@ -185,6 +185,21 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
         }
     }
 
+    let regularization = match root.section("training")? {
+        Some(training) => {
+            training.check_keys(&["regularization"], "")?;
+            let lambda = training.exact("regularization")?.unwrap_or_else(BigRational::zero);
+            if lambda.is_negative() {
+                return Err(SpecError::invalid(
+                    training.field("regularization"),
+                    format!("must be >= 0, got {}", rational_to_string(&lambda)),
+                ));
+            }
+            lambda
+        }
+        None => BigRational::zero(),
+    };
+
     let problem = Problem {
         name,
         architecture,
@@ -195,6 +210,7 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
         alpha: Exact::new(alpha),
         horizon: Exact::new(horizon),
         tolerance: Exact::new(tolerance),
+        regularization: Exact::new(regularization),
     };
     Ok(Built { problem, solver })
 }

@@ -66,6 +66,7 @@ pub fn arb_problem(
             alpha: Exact::parse(alphas[ai]).unwrap(),
             horizon: Exact::parse(horizons[hi]).unwrap(),
             tolerance: Exact::parse("1").unwrap(),
+            regularization: Exact::from_integer(0),
         })
 }
 

@@ -44,6 +44,7 @@ fn problem(arch: MlpArchitecture, params: Vec<f64>, inputs: Vec<Vec<f64>>) -> Pr
         alpha: Exact::parse("1").unwrap(),
         horizon: Exact::parse("1").unwrap(),
         tolerance: Exact::parse("1").unwrap(),
+        regularization: Exact::from_integer(0),
     }
 }
 
