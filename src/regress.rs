@@ -44,7 +44,7 @@ pub enum Quantity {
 }
 
 const QUANTITIES: &str = "sup_d, final_d, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease";
-const BOUND_KEYS: [&str; 5] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease"];
+const BOUND_KEYS: [&str; 6] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease", "regularized"];
 
 impl Quantity {
     fn parse(s: &str) -> Option<Self> {

@@ -16,6 +16,7 @@ pub mod local;
 pub mod report;
 pub mod trajectory;
 
+use num_traits::Signed;
 use crate::arith::vector::{norm2_lower, point};
 use crate::certify::InitialState;
 use crate::problem::Problem;
@@ -76,6 +77,10 @@ impl TheoryBounds {
     /// certified enclosure of the final residual `r(T) = alpha g(w(T)) - y` (for example from
     /// `certify`: `outputs_final[i] - targets[i]`). Returns its value.
     pub fn add_loss_decrease(&mut self, problem: &Problem, final_residual: &[Interval]) -> f64 {
+        if problem.regularization.value.is_positive() {
+            // F5-loss is proved for the plain flow only; F8 is the regularised bound.
+            return self.get("regularized").unwrap_or(f64::INFINITY);
+        }
         let value = loss_decrease_bound(problem, self, final_residual);
         self.bounds.retain(|b| b.key != "loss_decrease");
         self.bounds.push(NamedBound {
@@ -93,6 +98,11 @@ impl TheoryBounds {
 pub fn sharpened_constant() -> Interval {
     let two = point(2.0);
     two.sqrt().recip() + Interval::PI / (two * Interval::E.sqrt())
+}
+
+/// `4 + sqrt(2 pi / e)` enclosed (F8's constant, `proofs/theory-f8.md`).
+pub fn regularized_constant() -> Interval {
+    point(4.0) + (point(2.0) * Interval::PI / Interval::E).sqrt()
 }
 
 /// `pi / (2 sqrt(e))` enclosed (the second part of F5).
@@ -145,13 +155,20 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
     // R0 = |r0|^2/2.
     let residual = initial_residual(problem, &forward);
     let r0 = residual.iter().fold(point(0.0), |acc, &r| acc + r.sqr()) * point(0.5);
+    let lambda = problem.regularization.enclosure;
+    let regularised = problem.regularization.value.is_positive();
     let mut reach = ((horizon * r0).sqrt() / alpha).sup();
+    if regularised {
+        // F8: the penalised objective decreases, so |w(t) - w0| <= sqrt(2 R0 / lambda) / alpha
+        // for every t (proofs/theory-f8.md, Lemma D8).
+        reach = reach.min(((point(2.0) * r0 / lambda).sqrt() / alpha).sup());
+    }
     let mut region = local::layered_bounds_with(problem, &forward, reach);
     // The velocity form of F2 (`|w(t) - w0| <= t Lip(h) sqrt(2 R0)/alpha`, Lip(h) over the ball
     // just used, which contains the trajectory) is smaller for short horizons: then every
-    // constant is taken over that smaller ball (proofs/theory-f1-f2.md#f2).
+    // constant is taken over that smaller ball (proofs/theory-f1-f2.md#f2). (Plain flow only.)
     let velocity = (horizon * point(region.bounds.gradient_total()) * (point(2.0) * r0).sqrt() / alpha).sup();
-    if velocity < reach {
+    if velocity < reach && !regularised {
         reach = velocity;
         region = local::layered_bounds_with(problem, &forward, reach);
     }
@@ -165,7 +182,21 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
     let published = (point(6.0) * kappa * sqrt_r0).sup().min(trivial);
     let sharpened = (sharpened_constant() * kappa * sqrt_r0).sup().min(trivial);
     let gronwall = (point(2.0) * point(lip_h).sqr() * l * r0 * horizon.sqr() / alpha).sup();
-    let bounds = vec![
+    let regularized = (regularized_constant() * l * r0 / (alpha * lambda)).sup().min(trivial);
+    let bounds = if regularised {
+        // F4-F6 are proved for the plain gradient flow; with the penalty F3 and F8 hold.
+        vec![
+            NamedBound { key: "trivial", name: "F3 trivial bound", formula: "sqrt(8 R0)", proof: "proofs/theory-f8.md#f3", value: trivial },
+            NamedBound {
+                key: "regularized",
+                name: "F8 regularised, uniform in time (derived here)",
+                formula: "min((4 + sqrt(2 pi/e)) L_loc R0 / (alpha lambda), sqrt(8 R0)), L_loc on B(w0, min(sqrt(T R0), sqrt(2 R0/lambda))/alpha)",
+                proof: "proofs/theory-f8.md#f8",
+                value: regularized,
+            },
+        ]
+    } else {
+        vec![
         NamedBound {
             key: "trivial",
             name: "F3 trivial bound",
@@ -194,7 +225,8 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
             proof: "proofs/theory-f5-f6.md#f6",
             value: gronwall,
         },
-    ];
+        ]
+    };
     TheoryBounds {
         r0,
         reach,
@@ -231,6 +263,13 @@ fn loss_decrease_bound(problem: &Problem, tb: &TheoryBounds, final_residual: &[I
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regularized_constant_is_four_plus_sqrt_two_pi_over_e() {
+        let c = regularized_constant();
+        assert!(c.inf() > 5.5203 && c.sup() < 5.5205, "{c:?}");
+        assert!(c.wid() < 1e-14);
+    }
 
     #[test]
     fn sharpened_constant_matches_math_md() {

@@ -109,7 +109,12 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
         crate::arith::rational::rational_to_string(&problem.horizon.value)
     ));
     s.push_str(&format!("  R0      in {}   |alpha h(w0) - y|^2 / 2\n", fmt_interval(tb.r0)));
-    s.push_str(&format!("  reach   <= {:.6e}   min(sqrt(T R0), T Lip(h) sqrt(2 R0))/alpha: w(t) stays in B(w0, reach) [proofs/theory-f1-f2.md#f2]\n", tb.reach));
+    let reach_formula = if tb.get("regularized").is_some() {
+        "min(sqrt(T R0), sqrt(2 R0/lambda))/alpha: w(t) stays in B(w0, reach) [proofs/theory-f8.md#d8]"
+    } else {
+        "min(sqrt(T R0), T Lip(h) sqrt(2 R0))/alpha: w(t) stays in B(w0, reach) [proofs/theory-f1-f2.md#f2]"
+    };
+    s.push_str(&format!("  reach   <= {:.6e}   {reach_formula}\n", tb.reach));
     s.push_str(&format!("  Lip(h)  <= {:.6e}   sup |Dh| on B(w0, reach) [proofs/theory-local-constant.md]\n", tb.lip_h));
     s.push_str(&format!(
         "  L_loc   <= {:.6e}   sup |D^2 h| on B(w0, reach), layered bound (box recursion: {:.3e}) [proofs/theory-local-constant.md]\n",
