@@ -48,6 +48,7 @@ pub fn canonical_field(name: &str) -> String {
     match name.trim() {
         "T" => "horizon".to_string(),
         "eps" => "tolerance".to_string(),
+        "regularization" | "lambda" => "training.regularization".to_string(),
         other => other.to_string(),
     }
 }
@@ -477,6 +478,18 @@ pub fn seeded_weights(table: &Table, seed: u64) -> Result<Table, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--set regularization=...` (or `lambda`) sweeps `[training] regularization`, written into
+    /// each cell's spec as the exact value.
+    #[test]
+    fn regularization_alias_sets_the_training_table() {
+        assert_eq!(canonical_field("regularization"), "training.regularization");
+        assert_eq!(canonical_field("lambda"), "training.regularization");
+        let base: Table = "alpha = 10\nhorizon = 1\n".parse().unwrap();
+        let cell = Cell { index: 0, values: vec![("training.regularization".to_string(), parse_value("0.1", "--set").unwrap())] };
+        let table = cell_table(&base, "b", &cell).unwrap();
+        assert_eq!(table["training"]["regularization"].as_str(), Some("0.1"));
+    }
 
     #[test]
     fn schedules() {

@@ -36,6 +36,7 @@ const BOUNDS: &[(&str, &str, &str)] = &[
     ("published", "F4 published", "F4 (published)"),
     ("sharpened", "F5 sharpened", "F5 (sharpened)"),
     ("gronwall_t2", "F6 O(T^2)", "F6 $O(T^2)$"),
+    ("regularized", "F8 regularized", "F8 (regularised)"),
 ];
 
 /// What a column shows.
@@ -75,7 +76,7 @@ pub fn parse_column(name: &str, swept: &[String]) -> Result<Column, SweepError> 
     if let Some((a, b)) = n.split_once('/') {
         let part = |x: &str| {
             interval_column(x.trim()).or_else(|| bound_column(x.trim())).ok_or_else(|| {
-                SweepError::usage(format!("--columns: '{n}': a ratio needs two of kappa, supD, DT, R0, trivial, published, sharpened, gronwall_t2"))
+                SweepError::usage(format!("--columns: '{n}': a ratio needs two of kappa, supD, DT, R0, trivial, published, sharpened, gronwall_t2, regularized"))
             })
         };
         return Ok(Column::Ratio(Box::new(part(a)?), Box::new(part(b)?)));
@@ -96,9 +97,10 @@ pub fn parse_column(name: &str, swept: &[String]) -> Result<Column, SweepError> 
             Column::Swept(other["sweep.".len()..].to_string())
         }
         other if swept.iter().any(|s| s == other) => Column::Swept(other.to_string()),
+        "lambda" | "regularization" if swept.iter().any(|s| s == "training.regularization") => Column::Swept("training.regularization".to_string()),
         other => {
             return Err(SweepError::usage(format!(
-                "--columns: unknown column '{other}' (expected alpha, T, eps, p, name, verdict, key, steps, kappa, R0, supD, DT, trivial, published, sharpened, gronwall_t2, A/B ratios of those, or a swept field as written, sweep.FIELD: {})",
+                "--columns: unknown column '{other}' (expected alpha, T, eps, p, name, verdict, key, steps, kappa, R0, supD, DT, trivial, published, sharpened, gronwall_t2, regularized, A/B ratios of those, lambda when swept, or a swept field as written, sweep.FIELD: {})",
                 if swept.is_empty() { "none".to_string() } else { swept.join(", ") }
             )))
         }
@@ -115,6 +117,7 @@ fn plain_header(c: &Column) -> String {
         Column::Swept(f) => match f.as_str() {
             "alpha" => "alpha (schedule)".into(),
             "horizon" => "T (swept)".into(),
+            "training.regularization" => "lambda".into(),
             other => other.to_string(),
         },
         Column::Interval("supD", _) => "sup D".into(),
@@ -156,6 +159,7 @@ fn latex_header(c: &Column) -> String {
         Column::Swept(f) => match f.as_str() {
             "alpha" => "$\\alpha$ (schedule)".into(),
             "horizon" => "$T$ (swept)".into(),
+            "training.regularization" => "$\\lambda$".into(),
             other => format!("\\texttt{{{}}}", latex_escape(other)),
         },
         Column::Interval("kappa", _) => "$\\kappa$".into(),
