@@ -311,6 +311,7 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
         && claims.final_deviation.is_whole()
         && claims.outputs_final.iter().chain(&claims.linear_outputs_final).all(Claim::is_whole);
     let mut steps: Vec<Rational> = Vec::new();
+    let mut tube_hints: Vec<Option<f64>> = Vec::new();
     if !everything_whole && horizon > 0 {
         if hint_steps.is_empty() {
             return invalid("hints.steps is empty but T > 0");
@@ -331,6 +332,9 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
             return invalid(format!("hints.steps: the first {} step lengths already reach T", hint_steps.len() - 1));
         }
         steps.push(last);
+        // The certifier's tube radii: targets that only set how much work a step gets (any
+        // value is safe; "Hints are not trusted").
+        tube_hints = hint_steps.iter().map(|s| s.get("tube_radius").and_then(Value::as_f64).filter(|r| r.is_finite() && *r >= 0.0)).collect();
     }
 
     // 5. Re-verification of every numerical claim.
@@ -338,6 +342,6 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     if problem.num_inputs() == 0 {
         return Err(CheckError::Unsupported("the problem has no training inputs".into()));
     }
-    verify::verify(problem, &net, order, &steps, &claims, progress).map_err(CheckError::Invalid)?;
+    verify::verify(problem, &net, order, &steps, &tube_hints, &claims, progress).map_err(CheckError::Invalid)?;
     Ok(())
 }

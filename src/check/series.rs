@@ -294,14 +294,9 @@ struct MlpSeries {
     cot: Vec<Series>,
 }
 
-/// Buffers for the quadratic model: the parameter and residual series.
+/// Buffers for the quadratic model: the residual series (the parameter series is the path).
 struct QuadSeries {
-    out: Vec<Vec<Ball>>,
     res: Series,
-}
-
-enum Buffers {
-    Quad(QuadSeries),
 }
 
 impl MlpSeries {
@@ -330,13 +325,13 @@ impl Mlp {
     }
 }
 
-/// The result of a Taylor expansion of the flow from a start box `w[0]`.
+/// The result of a Taylor expansion of the flow from a start box `w[0]` ([`FlowData::expand`]).
 pub struct Expansion {
     /// `w[k]`, `k <= order`: Taylor coefficients of the solution through every point of `w[0]`.
     pub w: Vec<Vec<Ball>>,
     /// `out[k]`, `k <= order`: coefficients of `h(w(s))`, input-major.
     pub out: Vec<Vec<Ball>>,
-    /// `r = alpha (h(w[0]) - offset) - y`.
+    /// `r = alpha (h(w[0]) - offset) - y` (empty for `order = 0`).
     pub residual0: Vec<Ball>,
     /// Order-0 hidden activations over the start box, `n x width_l` per hidden layer (MLPs;
     /// the same balls as `hidden_activations(net, w[0])`, which runs the same order-0 forward
@@ -354,6 +349,48 @@ impl Expansion {
     }
 }
 
+/// The point path of [`FlowData::point_path`] (`proofs/checker.md`, "Taylor coefficients",
+/// Lemma T2, and "The step", Lemma 0): a polynomial `P(s) = sum_{j<=q+1} P_j s^j` with exact
+/// coefficients and enclosures of the coefficients of the field and of the outputs along it.
+pub struct PointPath {
+    /// `P_0..P_{q+1}`: exact points (radius 0); `P_0` is the centre.
+    pub p: Vec<Vec<Ball>>,
+    /// `A_0..A_q`: `A_k` contains `F(P(s))[k]`, `F = -(1/alpha) J^T r`.
+    pub field: Vec<Vec<Ball>>,
+    /// `H_0..H_q`: `H_k` contains `h(P(s))[k]` (input-major).
+    pub out: Vec<Vec<Ball>>,
+}
+
+impl PointPath {
+    /// Gives every midpoint back for reuse (speed only).
+    pub fn recycle(self) {
+        recycle_series(self.p);
+        recycle_series(self.field);
+        recycle_series(self.out);
+    }
+}
+
+/// The result of [`FlowData::along`] a path with coefficient boxes `W_0..W_top`
+/// (`proofs/checker.md`, "Taylor coefficients", Lemma T2).
+pub struct Along {
+    /// Contains `F(w(s))[top]` for every path with coefficients in the boxes.
+    pub field: Vec<Ball>,
+    /// Contains `h(w(s))[top]` (input-major) for every such path.
+    pub out: Vec<Ball>,
+    /// The residual `alpha (h(w) - offset) - y` for every `w` in `W_0`, input-major.
+    pub residual0: Vec<Ball>,
+    /// Order-0 hidden activations over `W_0` (as [`Expansion::hidden0`]).
+    pub hidden0: Vec<Vec<Ball>>,
+}
+
+impl Along {
+    /// Gives every midpoint back for reuse (speed only).
+    pub fn recycle(self) {
+        recycle_series([self.field, self.out, self.residual0]);
+        recycle_series(self.hidden0);
+    }
+}
+
 /// What the flow needs beyond the network.
 pub struct FlowData<'a> {
     pub net: &'a Net,
@@ -364,34 +401,145 @@ pub struct FlowData<'a> {
     pub offset: Option<Vec<Ball>>,
 }
 
+/// Where a pass ([`FlowData::pass`]) takes the path coefficient `w[k+1]` after order `k`
+/// (`proofs/checker.md`, "Taylor coefficients": Lemma T1 for `Solution`, Lemma T2 for the
+/// others).
+enum Source {
+    /// `w[k+1] = F(w(s))[k] / (k+1)` in ball arithmetic: the solution through every point of
+    /// `w[0]` (Lemma T1).
+    Solution,
+    /// `w[k+1]` = the midpoint of the ball `A_k / (k+1)`, as an exact point (radius 0).
+    Point,
+    /// `w[k+1]` read from the given path (its coefficients `1..`, in order).
+    Given(std::vec::IntoIter<Vec<Ball>>),
+}
+
+/// What a pass computed.
+struct Pass {
+    /// The path's coefficients `w[0..]`.
+    w: Vec<Vec<Ball>>,
+    /// `h(w(s))[k]` for `k = 0..=top`.
+    out: Vec<Vec<Ball>>,
+    /// `F(w(s))[k]` for the kept orders `k = keep_from..=field_top`.
+    field: Vec<Vec<Ball>>,
+    /// The order-0 residual (empty when no field was computed).
+    residual0: Vec<Ball>,
+    /// Order-0 hidden activations (MLPs).
+    hidden0: Vec<Vec<Ball>>,
+}
+
+/// One worker of a pass with its series buffers: the MLP on the inputs `first..` of its chunk
+/// (`Mlp::restricted`), or the quadratic model.
+#[allow(clippy::large_enum_variant)] // one per chunk of a pass, at most one per thread
+enum Worker {
+    Mlp { net: Mlp, buf: MlpSeries, first: usize },
+    Quad(QuadSeries),
+}
+
+/// A worker's order `k`: `h[k]`, `r[k]` (empty without the field) and `(J^T r)[k]`.
+type OrderResult = (Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>);
+
+impl Worker {
+    /// Order `k` along the path `w` (coefficients `0..=k` present): `h[k]`, and when `field`
+    /// the residual coefficient `r[k]` and `(J^T r)[k]` of this worker's inputs.
+    fn order(&mut self, flow: &FlowData, w: &Series, k: usize, field: bool) -> OrderResult {
+        match self {
+            Worker::Mlp { net, buf, first } => {
+                let hk = mlp_forward(net, buf, w, k);
+                if !field {
+                    return (hk, Vec::new(), None);
+                }
+                let od = *net.widths.last().unwrap();
+                let rk = flow.residual(&hk, k, *first * od);
+                let g = mlp_backward(net, buf, w, k, rk.clone());
+                (hk, rk, Some(g))
+            }
+            Worker::Quad(q) => {
+                let Net::Quadratic { slope, curvature, half_curvature } = flow.net else {
+                    unreachable!("a quadratic worker belongs to a quadratic net")
+                };
+                // h[k] = slope w[k] + (L/2) (w*w)[k]
+                let sq = cauchy(k, w, w);
+                let mut hk = slope.mul(&w[k][0]);
+                hk.fma_assign(half_curvature, &sq[0]);
+                if !field {
+                    return (vec![hk], Vec::new(), None);
+                }
+                // Dh = slope + L w: (Dh r)[k] = slope r[k] + L (w*r)[k]
+                let rk = flow.residual(std::slice::from_ref(&hk), k, 0);
+                q.res.push(rk.clone());
+                let wr = cauchy(k, w, &q.res);
+                let mut g = slope.mul(&q.res[k][0]);
+                g.fma_assign(curvature, &wr[0]);
+                (vec![hk], rk, Some(vec![g]))
+            }
+        }
+    }
+}
+
 impl FlowData<'_> {
+    /// Proof: `proofs/checker.md`, "Taylor coefficients" (Lemma T1).
     /// Taylor coefficients up to `order` of the solution of `w' = -(1/alpha) J(w)^T r(w)`
     /// with `w(0) = start` (for every point of the box `start`), and of `h(w(s))`.
-    /// Recurrence: `w[k+1] = -(J^T r)[k] / (alpha (k+1))` (Taylor coefficients of an ODE
-    /// solution; `proofs/checker.md`).
+    /// Recurrence: `w[k+1] = -(J^T r)[k] / (alpha (k+1))`.
     pub fn expand(&self, start: Vec<Ball>, order: usize) -> Expansion {
-        if let Net::Mlp(m) = self.net {
-            return self.expand_mlp(m, start, order);
-        }
-        let mut buf = Buffers::Quad(QuadSeries { out: Vec::new(), res: Series::default() });
-        let mut w = Series::starting(start);
-        let mut out = Vec::new();
-        let mut residual0 = Vec::new();
-        for k in 0..=order {
-            let hk = self.forward(&mut buf, &w, k);
-            if k == order {
-                out.push(hk);
-                break;
-            }
-            let rk = self.residual(&hk, k, 0);
-            if k == 0 {
-                residual0 = rk.clone();
-            }
-            out.push(hk);
-            let g = self.backward(&mut buf, &w, k, rk);
-            w.push(self.next_coefficient(&g, k));
-        }
-        Expansion { w: w.into_balls(), out, residual0, hidden0: Vec::new() }
+        let pass = self.pass(start, Source::Solution, order, order.checked_sub(1), 0);
+        recycle_series(pass.field);
+        Expansion { w: pass.w, out: pass.out, residual0: pass.residual0, hidden0: pass.hidden0 }
+    }
+
+    /// Proof: `proofs/checker.md`, "Taylor coefficients" (Lemma T2) and "The step" (Lemma 0).
+    /// The point path from the exact point `centre` (every ball of radius 0): at each order
+    /// `k <= order`, `A_k ⊇ F(P(s))[k]` and `H_k ⊇ h(P(s))[k]` from the path's coefficients
+    /// `P_0..P_k` (exact points, so no radius is fed back), then `P_{k+1}` := the midpoint of
+    /// the ball `A_k / (k+1)` (any point would do; this one makes the defect small).
+    pub fn point_path(&self, centre: Vec<Ball>, order: usize) -> PointPath {
+        debug_assert!(centre.iter().all(|b| b.r == 0.0), "the point path starts at an exact point");
+        let pass = self.pass(centre, Source::Point, order, Some(order), 0);
+        recycle_series([pass.residual0]);
+        recycle_series(pass.hidden0);
+        PointPath { p: pass.w, field: pass.field, out: pass.out }
+    }
+
+    /// Proof: `proofs/checker.md`, "Taylor coefficients" (Lemma T2).
+    /// Along a path given by coefficient boxes `path = (W_0, ..., W_top)` (no feedback):
+    /// the coefficients `top` of the field and of the outputs, for every path with coefficients
+    /// in the boxes, and the order-0 residual and hidden activations over `W_0`.
+    pub fn along(&self, path: Vec<Vec<Ball>>) -> Along {
+        let top = path.len() - 1;
+        let mut it = path.into_iter();
+        let start = it.next().expect("a path has a coefficient 0");
+        let mut pass = self.pass(start, Source::Given(it), top, Some(top), top);
+        let out = pass.out.pop().expect("order top was computed");
+        recycle_series(pass.out);
+        recycle_series(pass.w);
+        let field = pass.field.pop().expect("order top was kept");
+        Along { field, out, residual0: pass.residual0, hidden0: pass.hidden0 }
+    }
+
+    /// Proof: `proofs/checker.md`, "Taylor coefficients" (Lemma T2 at order 0).
+    /// The residual `alpha (h(w) - offset) - y` and the hidden activations for every `w` in the
+    /// box `wbox` (input-major; as [`Along::residual0`], [`Along::hidden0`]): the forward pass at
+    /// order 0 only.
+    pub fn over_box(&self, wbox: Vec<Ball>) -> (Vec<Ball>, Vec<Vec<Ball>>) {
+        let mut pass = self.pass(wbox, Source::Solution, 0, None, 0);
+        let h0 = pass.out.pop().expect("order 0 was computed");
+        let residual = self.residual(&h0, 0, 0);
+        super::ball::recycle(h0);
+        recycle_series(pass.w);
+        (residual, pass.hidden0)
+    }
+
+    /// What [`FlowData::point_path`] computes, along a given exact path `P_0..P_top` instead of
+    /// its own: `A_k`, `H_k` for `k < top` (for tests that change a path).
+    #[cfg(test)]
+    pub(crate) fn along_exact_path(&self, path: Vec<Vec<Ball>>) -> PointPath {
+        let top = path.len() - 2;
+        let p = path.clone();
+        let mut it = path.into_iter();
+        let start = it.next().expect("a path has a coefficient 0");
+        let pass = self.pass(start, Source::Given(it), top, Some(top), 0);
+        PointPath { p, field: pass.field, out: pass.out }
     }
 
     /// Coefficient `k` of the residual for the outputs `hk` of outputs `first..`:
@@ -420,42 +568,47 @@ impl FlowData<'_> {
         g.iter().map(|x| x.mul(&f)).collect()
     }
 
-    /// [`FlowData::expand`] for an MLP, with the inputs split into chunks processed in
-    /// parallel (rayon): `J^T r = sum_i Dh_i^T r_i` is summed over the chunks per order; the
-    /// result is the same enclosure up to the order of the ball additions.
-    fn expand_mlp(&self, m: &Mlp, start: Vec<Ball>, order: usize) -> Expansion {
+    /// The workers of a pass up to order `top`: for an MLP the inputs split into chunks
+    /// evaluated in parallel (rayon) when the work is large enough; one worker otherwise.
+    fn workers(&self, top: usize) -> Vec<Worker> {
+        match self.net {
+            Net::Quadratic { .. } => vec![Worker::Quad(QuadSeries { res: Series::default() })],
+            Net::Mlp(m) => {
+                let n = m.n;
+                let work = n * m.p * (top + 1);
+                let threads = rayon::current_num_threads();
+                let chunks = if work >= 4_000 && n >= 2 && threads > 1 { threads.min(n) } else { 1 };
+                (0..chunks)
+                    .map(|c| {
+                        let (a, b) = (c * n / chunks, (c + 1) * n / chunks);
+                        Worker::Mlp { net: m.restricted(a, b), buf: MlpSeries::new(m.widths.len() - 1), first: a }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Proof: `proofs/checker.md`, "Taylor coefficients" (Lemmas T1, T2).
+    /// The one pass behind [`FlowData::expand`], [`FlowData::point_path`] and
+    /// [`FlowData::along`]: for `k = 0..=top`, the forward recurrences give `h[k]` from the
+    /// path's coefficients `w[0..=k]`; for `k <= field_top` the residual and the backward
+    /// recurrences give `(J^T r)[k]` (summed over the workers' inputs: `J^T r = sum_i Dh_i^T
+    /// r_i`); then `source` supplies `w[k+1]`. The field `F[k] = -(1/alpha) (J^T r)[k]` is kept
+    /// for `keep_from <= k` (not for `Solution`, which only feeds it back).
+    fn pass(&self, start: Vec<Ball>, mut source: Source, top: usize, field_top: Option<usize>, keep_from: usize) -> Pass {
         use rayon::prelude::*;
-        let n = m.n;
-        let od = *m.widths.last().unwrap();
-        let work = n * m.p * (order + 1);
-        let threads = rayon::current_num_threads();
-        let num_chunks = if work >= 4_000 && n >= 2 && threads > 1 { threads.min(n) } else { 1 };
-        let mut parts: Vec<(Mlp, MlpSeries, usize)> = (0..num_chunks)
-            .map(|c| {
-                let (a, b) = (c * n / num_chunks, (c + 1) * n / num_chunks);
-                (m.restricted(a, b), MlpSeries::new(m.widths.len() - 1), a)
-            })
-            .collect();
+        let mut workers = self.workers(top);
+        let neg_inv_alpha = self.inv_alpha.neg();
         let mut w = Series::starting(start);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(top + 1);
+        let mut field = Vec::new();
         let mut residual0 = Vec::new();
-        for k in 0..=order {
+        for k in 0..=top {
+            let with_field = field_top.is_some_and(|f| k <= f);
             let wr = &w;
-            type ChunkResult = (Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>);
-            let results: Vec<ChunkResult> = parts
-                .par_iter_mut()
-                .map(|(mm, buf, first)| {
-                    let hk = mlp_forward(mm, buf, wr, k);
-                    if k == order {
-                        return (hk, Vec::new(), None);
-                    }
-                    let rk = self.residual(&hk, k, *first * od);
-                    let g = mlp_backward(mm, buf, wr, k, rk.clone());
-                    (hk, rk, Some(g))
-                })
-                .collect();
-            let mut hk_all = Vec::with_capacity(n * od);
-            let mut rk_all = Vec::with_capacity(n * od);
+            let results: Vec<OrderResult> = workers.par_iter_mut().map(|worker| worker.order(self, wr, k, with_field)).collect();
+            let mut hk_all = Vec::new();
+            let mut rk_all = Vec::new();
             let mut grad: Option<Vec<Ball>> = None;
             for (hk, rk, g) in results {
                 hk_all.extend(hk);
@@ -467,6 +620,7 @@ impl FlowData<'_> {
                             for (a, b) in acc.iter_mut().zip(&g) {
                                 a.add_assign(b);
                             }
+                            super::ball::recycle(g);
                             acc
                         }
                     });
@@ -475,49 +629,61 @@ impl FlowData<'_> {
             out.push(hk_all);
             if k == 0 {
                 residual0 = rk_all;
+            } else {
+                super::ball::recycle(rk_all);
             }
-            match grad {
-                Some(g) => w.push(self.next_coefficient(&g, k)),
-                None => break,
+            let f_k = |g: &[Ball]| -> Vec<Ball> { g.iter().map(|x| x.mul(&neg_inv_alpha)).collect() };
+            match &mut source {
+                Source::Solution => {
+                    if let Some(g) = grad {
+                        if k < top {
+                            w.push(self.next_coefficient(&g, k));
+                        }
+                        super::ball::recycle(g);
+                    }
+                }
+                Source::Point => {
+                    let g = grad.expect("the point path computes the field at every order");
+                    let a = f_k(&g);
+                    super::ball::recycle(g);
+                    let divisor = k as i64 + 1;
+                    let next: Vec<Ball> = a.iter().map(|x| Ball { m: x.div_int(divisor).m, r: 0.0 }).collect();
+                    w.push(next);
+                    field.push(a);
+                }
+                Source::Given(rest) => {
+                    if let Some(g) = grad {
+                        if k >= keep_from {
+                            field.push(f_k(&g));
+                        }
+                        super::ball::recycle(g);
+                    }
+                    if k < top {
+                        w.push(rest.next().expect("the given path has a coefficient for every order"));
+                    }
+                }
             }
         }
-        let hidden0 = (0..m.widths.len() - 2)
-            .map(|l| parts.iter().flat_map(|(_, buf, _)| buf.y[l][0].iter().cloned()).collect())
-            .collect();
-        let w = w.into_balls();
-        // On the worker threads, whose next expansion reuses the floats.
-        parts.into_par_iter().for_each(|(_, buf, _)| buf.recycle());
-        Expansion { w, out, residual0, hidden0 }
-    }
-
-    /// Coefficient `k` of `h(w(s))` (input-major), given `w[0..=k]`.
-    fn forward(&self, buf: &mut Buffers, w: &Series, k: usize) -> Vec<Ball> {
-        match (self.net, buf) {
-            (Net::Quadratic { slope, half_curvature, .. }, Buffers::Quad(q)) => {
-                // h[k] = slope w[k] + (L/2) (w*w)[k]
-                let sq = cauchy(k, w, w);
-                let mut v = slope.mul(&w[k][0]);
-                v.fma_assign(half_curvature, &sq[0]);
-                q.out.push(vec![v.clone()]);
-                vec![v]
-            }
-            _ => unreachable!("MLPs are expanded by expand_mlp"),
-        }
-    }
-
-    /// Coefficient `k` of `J(w(s))^T r(s)` given the residual coefficient `r[k]`.
-    fn backward(&self, buf: &mut Buffers, w: &Series, k: usize, rk: Vec<Ball>) -> Vec<Ball> {
-        match (self.net, buf) {
-            (Net::Quadratic { slope, curvature, .. }, Buffers::Quad(q)) => {
-                // Dh = slope + L w: (Dh r)[k] = slope r[k] + L (w*r)[k]
-                q.res.push(rk);
-                let wr = cauchy(k, w, &q.res);
-                let mut v = slope.mul(&q.res[k][0]);
-                v.fma_assign(curvature, &wr[0]);
-                vec![v]
-            }
-            _ => unreachable!("MLPs are expanded by expand_mlp"),
-        }
+        let hidden0 = match self.net {
+            Net::Mlp(m) => (0..m.widths.len() - 2)
+                .map(|l| {
+                    workers
+                        .iter()
+                        .flat_map(|wk| match wk {
+                            Worker::Mlp { buf, .. } => buf.y[l][0].clone(),
+                            Worker::Quad(_) => Vec::new(),
+                        })
+                        .collect()
+                })
+                .collect(),
+            Net::Quadratic { .. } => Vec::new(),
+        };
+        // On the worker threads, whose next pass reuses the floats.
+        workers.into_par_iter().for_each(|wk| match wk {
+            Worker::Mlp { buf, .. } => buf.recycle(),
+            Worker::Quad(q) => recycle_series(q.res.into_balls()),
+        });
+        Pass { w: w.into_balls(), out, field, residual0, hidden0 }
     }
 }
 
@@ -958,7 +1124,7 @@ pub fn jacobian(net: &Net, wbox: &[Ball], num_outputs: usize) -> Vec<Vec<Ball>> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const REF_PREC: u32 = 400;
@@ -1043,6 +1209,244 @@ mod tests {
                     assert!(x.m == y.m && x.r == y.r, "{spec}: {x:?} != {y:?}");
                 }
             }
+        }
+    }
+
+    /// The exact rational value of a finite float.
+    fn rat(x: &Float) -> Rational {
+        x.to_rational().expect("finite")
+    }
+
+    /// Whether the exact rational `v` lies in the ball (exact comparison).
+    fn holds(b: &Ball, v: &Rational) -> bool {
+        b.r.is_finite() && Rational::from(v - rat(&b.m)).abs() <= Rational::from_f64(b.r).unwrap()
+    }
+
+    /// Coefficients of the product of two polynomials with rational coefficients.
+    fn poly_mul(a: &[Rational], b: &[Rational]) -> Vec<Rational> {
+        let mut c = vec![Rational::new(); a.len() + b.len() - 1];
+        for (i, x) in a.iter().enumerate() {
+            for (j, y) in b.iter().enumerate() {
+                c[i + j] += Rational::from(x * y);
+            }
+        }
+        c
+    }
+
+    /// The quadratic model `h = 2 w + (3/2) w^2` (`lambda = 4`, `L = 3`), `alpha = 2`, target
+    /// `3/4`, offset `1/4`, with its flow data.
+    fn quadratic_flow(net: &Net) -> FlowData<'_> {
+        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: vec![Ball::exact(0.75)], offset: Some(vec![Ball::exact(0.25)]) }
+    }
+
+    fn quadratic_net() -> Net {
+        Net::Quadratic { slope: Ball::exact(2.0), curvature: Ball::exact(3.0), half_curvature: Ball::exact(1.5) }
+    }
+
+    /// The exact coefficients of `h(w(s))` and `F(w(s)) = -(1/2) (2 + 3 w) (2 (h - 1/4) - 3/4)`
+    /// for the quadratic model of [`quadratic_flow`] along a polynomial path `w` (rationals).
+    fn quadratic_exact(w: &[Rational]) -> (Vec<Rational>, Vec<Rational>) {
+        let q = |x: f64| Rational::from_f64(x).unwrap();
+        let ww = poly_mul(w, w);
+        let mut h = vec![Rational::new(); ww.len()];
+        for (k, c) in ww.iter().enumerate() {
+            h[k] = Rational::from(c * q(1.5)) + w.get(k).map_or_else(Rational::new, |x| Rational::from(x * q(2.0)));
+        }
+        let mut r: Vec<Rational> = h.iter().map(|c| Rational::from(c * q(2.0))).collect();
+        r[0] -= q(0.5) + q(0.75);
+        let mut slope: Vec<Rational> = w.iter().map(|x| Rational::from(x * q(3.0))).collect();
+        slope[0] += q(2.0);
+        let field: Vec<Rational> = poly_mul(&slope, &r).into_iter().map(|c| -c / q(2.0)).collect();
+        (h, field)
+    }
+
+    /// Lemma T2 on the quadratic model, against exact rational arithmetic: the point path's
+    /// `A_k` and `H_k` contain the exact coefficients of `F(P(s))` and `h(P(s))` of its own
+    /// exact path, `P_{k+1}` is within the radius of `A_k / (k+1)` and `P_0` is the centre; and
+    /// along boxes around the path, the coefficient `q + 1` contains the exact one of every
+    /// sampled path in the boxes.
+    #[test]
+    fn point_path_and_along_contain_the_exact_coefficients_of_the_quadratic_model() {
+        let net = quadratic_net();
+        let flow = quadratic_flow(&net);
+        let q = 9;
+        let pp = flow.point_path(vec![Ball::exact(0.3)], q);
+        assert_eq!((pp.p.len(), pp.field.len(), pp.out.len()), (q + 2, q + 1, q + 1));
+        assert!(pp.p.iter().all(|c| c[0].r == 0.0));
+        assert_eq!(pp.p[0][0].m, 0.3);
+        let path: Vec<Rational> = pp.p.iter().map(|c| rat(&c[0].m)).collect();
+        let (h, field) = quadratic_exact(&path);
+        for k in 0..=q {
+            assert!(holds(&pp.field[k][0], &field[k]), "A_{k} = {:?} misses {}", pp.field[k][0], field[k].to_f64());
+            assert!(holds(&pp.out[k][0], &h[k]), "H_{k} = {:?} misses {}", pp.out[k][0], h[k].to_f64());
+            let scaled = Rational::from(&path[k + 1] * (k as u32 + 1));
+            assert!((scaled - rat(&pp.field[k][0].m)).abs() <= Rational::from_f64(pp.field[k][0].r + 1e-300).unwrap() * 2u32);
+        }
+        // The path is not the exact solution: its defect is tiny but not zero at some order.
+        // Boxes of radius 1e-3 |P_j| + 1e-6 around the path: the coefficient q + 1 of every path
+        // with coefficients in them is inside `along`'s balls.
+        let rad: Vec<f64> = pp.p.iter().map(|c| 1e-3 * c[0].abs_upper() + 1e-6).collect();
+        let boxes: Vec<Vec<Ball>> = pp.p.iter().zip(&rad).map(|(c, r)| vec![Ball { m: c[0].m.clone(), r: *r }]).collect();
+        let along = flow.along(boxes);
+        for choice in 0..12u32 {
+            let sample: Vec<Rational> = path
+                .iter()
+                .zip(&rad)
+                .enumerate()
+                .map(|(j, (c, r))| {
+                    let t = [-1.0, 1.0, 0.25, -0.5][((choice as usize) + j * (choice as usize % 3 + 1)) % 4];
+                    Rational::from(c + Rational::from_f64(r * t).unwrap())
+                })
+                .collect();
+            let (h, field) = quadratic_exact(&sample);
+            assert!(holds(&along.field[0], &field[q + 1]), "sample {choice}: C = {:?} misses {}", along.field[0], field[q + 1].to_f64());
+            assert!(holds(&along.out[0], &h[q + 1]), "sample {choice}: W misses");
+            // Order 0 over the box W_0: the residual 2 (h(w) - 1/4) - 3/4.
+            let r0 = Rational::from(&h[0] * 2u32) - Rational::from_f64(1.25).unwrap();
+            assert!(holds(&along.residual0[0], &r0), "sample {choice}: residual0");
+        }
+        assert!(along.hidden0.is_empty());
+    }
+
+    /// The three drivers share one recurrence: along the point path's own (exact) coefficients,
+    /// the pass with a given path computes the same balls `A_k`, `H_k` (bit for bit); and the
+    /// solution's coefficients `(k+1) U_{k+1}` from `expand` at the same centre meet `A_k`
+    /// (both enclose the coefficients of curves that differ by rounding only; the balls are
+    /// widened by `1e-25` relative). MLP specs with one and two hidden layers (the small
+    /// benchmark runs in parallel chunks) and the quadratic model.
+    #[test]
+    fn point_path_along_and_expand_agree() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let q = 10;
+        let mut cases: Vec<(String, Net, Vec<Ball>, Vec<Ball>)> = Vec::new();
+        for spec in ["specs/bench/gf-mlp-small.toml", "tests/data/check/sin-gelu.toml"] {
+            let loaded = crate::spec::load(&root.join(spec)).unwrap();
+            let pb = &loaded.problem;
+            let c: Vec<Ball> = pb.params0.iter().map(|x| Ball::exact(x.inf())).collect();
+            let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).collect();
+            cases.push((spec.to_string(), Net::new(pb).unwrap(), c, targets));
+        }
+        cases.push(("quadratic".into(), quadratic_net(), vec![Ball::exact(0.3)], vec![Ball::exact(0.75)]));
+        for (name, net, c, targets) in &cases {
+            let flow = FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None };
+            let pp = flow.point_path(c.clone(), q);
+            let mut it = pp.p.clone().into_iter();
+            let start = it.next().unwrap();
+            let given = flow.pass(start, Source::Given(it), q, Some(q), 0);
+            let ex = flow.expand(c.clone(), q + 1);
+            for k in 0..=q {
+                for (i, (a, b)) in pp.field[k].iter().zip(&given.field[k]).enumerate() {
+                    assert!(a.m == b.m && a.r == b.r, "{name}: A_{k}[{i}] {a:?} != {b:?}");
+                }
+                for (a, b) in pp.out[k].iter().zip(&given.out[k]) {
+                    assert!(a.m == b.m && a.r == b.r, "{name}: H_{k}");
+                }
+                for (i, (a, u)) in pp.field[k].iter().zip(&ex.w[k + 1]).enumerate() {
+                    let u = u.mul_int(k as i64 + 1);
+                    let gap = Float::with_val(PREC, &a.m - &u.m).abs().to_f64();
+                    let slack = a.r + u.r + 1e-25 * (a.abs_upper() + u.abs_upper()) + 1e-300;
+                    assert!(gap <= slack, "{name}: A_{k}[{i}] = {a:?} and (k+1) U_(k+1) = {u:?} are disjoint");
+                }
+                for (i, (a, u)) in pp.out[k].iter().zip(&ex.out[k]).enumerate() {
+                    let gap = Float::with_val(PREC, &a.m - &u.m).abs().to_f64();
+                    assert!(gap <= a.r + u.r + 1e-25 * (a.abs_upper() + u.abs_upper()) + 1e-300, "{name}: H_{k}[{i}]");
+                }
+            }
+            // The along pass at order q + 1 over the exact path: the last field coefficient.
+            let along = flow.along(pp.p.clone());
+            let ex2 = flow.expand(c.clone(), q + 2);
+            for (a, u) in along.field.iter().zip(&ex2.w[q + 2]) {
+                let u = u.mul_int(q as i64 + 2);
+                let gap = Float::with_val(PREC, &a.m - &u.m).abs().to_f64();
+                assert!(gap <= a.r + u.r + 1e-25 * (a.abs_upper() + u.abs_upper()) + 1e-300, "{name}: C");
+            }
+        }
+    }
+
+    /// gf-mlp-small (`[2, 16, 1]`, tanh, ntk, no bias) with its inputs and targets replaced by
+    /// the exact midpoints of the spec's balls (so that radii are rounding only), the targets,
+    /// and the exact start point (the lower ends of the spec's `w0`).
+    pub(crate) fn exact_small_mlp() -> (Net, Vec<Ball>, Vec<Ball>) {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let loaded = crate::spec::load(&root.join("specs/bench/gf-mlp-small.toml")).unwrap();
+        let pb = &loaded.problem;
+        let Net::Mlp(mut m) = Net::new(pb).unwrap() else { panic!("an MLP") };
+        assert_eq!(m.widths, vec![2, 16, 1]);
+        m.inputs = m.inputs.iter().map(|x| Ball { m: x.m.clone(), r: 0.0 }).collect();
+        m.inputs_fixed = pack(&m.inputs);
+        let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).map(|y| Ball { m: y.m, r: 0.0 }).collect();
+        let c: Vec<Ball> = pb.params0.iter().map(|x| Ball::exact(x.inf())).collect();
+        (Net::Mlp(m), targets, c)
+    }
+
+    /// `(F(w), h(w))` of [`exact_small_mlp`] with `alpha = 2`, not centred, at a point `w`,
+    /// evaluated directly at precision `prec` (`h_i = c2 sum_j v_j tanh(c1 sum_k W_jk x_ik)`,
+    /// the gradient by hand; shares no code with the recurrences).
+    pub(crate) fn direct_field(net: &Net, targets: &[Ball], w: &[Float], prec: u32) -> (Vec<Float>, Vec<Float>) {
+        let Net::Mlp(m) = net else { panic!("an MLP") };
+        let c1 = Float::with_val(prec, 2).recip_sqrt();
+        let c2 = Float::with_val(prec, 0.25);
+        let mut grad = vec![Float::with_val(prec, 0); m.p];
+        let mut out = Vec::new();
+        for i in 0..m.n {
+            let x: Vec<Float> = (0..2).map(|k| Float::with_val(prec, &m.inputs[i * 2 + k].m)).collect();
+            let mut h = Float::with_val(prec, 0);
+            let mut t = Vec::new();
+            for j in 0..16 {
+                let z = Float::with_val(prec, &w[2 * j] * &x[0]) + Float::with_val(prec, &w[2 * j + 1] * &x[1]);
+                let tj = Float::with_val(prec, Float::with_val(prec, z * &c1).tanh_ref());
+                h += Float::with_val(prec, &w[32 + j] * &tj);
+                t.push(tj);
+            }
+            h *= &c2;
+            let r = Float::with_val(prec, &h * 2u32) - &targets[i].m;
+            for j in 0..16 {
+                let d = Float::with_val(prec, 1) - Float::with_val(prec, t[j].square_ref());
+                let common = Float::with_val(prec, &c2 * &w[32 + j]) * d * &c1 * &r;
+                for k in 0..2 {
+                    grad[2 * j + k] += Float::with_val(prec, &common * &x[k]);
+                }
+                grad[32 + j] += Float::with_val(prec, &c2 * &t[j]) * &r;
+            }
+            out.push(h);
+        }
+        (grad.into_iter().map(|g| -Float::with_val(prec, &g / 2u32)).collect(), out)
+    }
+
+    /// The flow data of [`exact_small_mlp`]: `alpha = 2`, not centred.
+    pub(crate) fn small_flow<'a>(net: &'a Net, targets: &[Ball]) -> FlowData<'a> {
+        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.to_vec(), offset: None }
+    }
+
+    /// `sum_k c[k][i] s^k` at precision `prec` (midpoints).
+    pub(crate) fn poly_at(c: &[Vec<Ball>], i: usize, s: &Float, prec: u32) -> Float {
+        let mut acc = Float::with_val(prec, 0);
+        for ck in c.iter().rev() {
+            acc = Float::with_val(prec, &acc * s) + &ck[i].m;
+        }
+        acc
+    }
+
+    /// `F(P(s))` of [`exact_small_mlp`], evaluated directly at 256 bits ([`direct_field`]) for
+    /// the exact path `P`, against the point path's `sum_{k<=q} A_k s^k` at `s = 2^-10`: within
+    /// the radii plus `1e-45` (the truncation is below `1e-50`; the radii are about `2e-38`, the
+    /// differences `1e-39`). A wrong coefficient of order `k` off by more than
+    /// `1e-45 2^(10 k)` (`1e-33` at order 4, `1e-9` at order 12) is visible.
+    #[test]
+    fn point_path_field_matches_a_direct_evaluation() {
+        let (net, targets, c) = exact_small_mlp();
+        let flow = small_flow(&net, &targets);
+        let q = 16;
+        let pp = flow.point_path(c, q);
+        let prec = 256;
+        let s = Float::with_val(prec, 0.0009765625);
+        let w: Vec<Float> = (0..pp.p[0].len()).map(|i| poly_at(&pp.p, i, &s, prec)).collect();
+        let (field, _) = direct_field(&net, &targets, &w, prec);
+        for (i, exact) in field.iter().enumerate() {
+            let sum = poly_at(&pp.field, i, &s, prec);
+            let rad = (0..=q).rev().fold(0.0, |acc, k| acc * s.to_f64() + pp.field[k][i].r);
+            let diff = Float::with_val(prec, &sum - exact).abs().to_f64();
+            assert!(diff <= rad * 1.001 + 1e-45, "component {i}: |sum A_k s^k - F(P(s))| = {diff:e} > {rad:e} + 1e-45");
         }
     }
 

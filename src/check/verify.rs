@@ -5,9 +5,11 @@
 //! "Claims".
 
 use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, up_n, Ball, PREC};
-use super::series::{jacobian, to_rug, DerivativeBounds, Expansion, FlowData, Net};
+use super::series::{jacobian, to_rug, Along, DerivativeBounds, FlowData, Net, PointPath};
 use crate::problem::Problem;
 use rug::float::Round;
+use rug::ops::{AddAssignRound, AssignRound, MulAssignRound, SubAssignRound};
+use rug::Assign;
 use rug::{Float, Rational};
 use std::cmp::Ordering;
 use rayon::prelude::*;
@@ -171,10 +173,12 @@ fn step_bar(steps: usize) -> indicatif::ProgressBar {
 
 /// Re-verifies the numerical claims for `problem` on the step grid `steps` (exact step
 /// lengths; they sum exactly to `T`), at Taylor order `order`. Proof: `proofs/checker.md`,
-/// "The step" (Lemmas S1-S3), "The linearised flow" (Lemma L), "Deviation". Returns `Err(reason)` for the
-/// first claim that the checker's enclosures do not confirm. `progress`: a progress bar over the
-/// steps on stderr.
-pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], claims: &Claims, progress: bool) -> Result<Derived, String> {
+/// "The step" (Lemmas 0-3, Q; [`tube_step`]), "The linearised flow" (Lemma L), "Deviation".
+/// `tube_hints[k]`: the certificate's `tube_radius` of step `k`, if any (untrusted: a target
+/// that only decides the effort of the step, `proofs/checker.md`, "Hints are not trusted").
+/// Returns `Err(reason)` for the first claim that the checker's enclosures do not confirm.
+/// `progress`: a progress bar over the steps on stderr.
+pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tube_hints: &[Option<f64>], claims: &Claims, progress: bool) -> Result<Derived, String> {
     let q = order;
     let alpha_q = to_rug(&problem.alpha.value);
     let alpha = Ball::from_rational(&alpha_q);
@@ -248,7 +252,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
     let mut pieces: Vec<Piece> = Vec::with_capacity(steps.len());
     let mut final_outputs: Vec<Ball> = Vec::new();
     let mut final_linear: Vec<Ball> = Vec::new();
-    let mut last_box: Option<VerifiedBox> = None;
+    let inv_alpha_up = inv_alpha.abs_upper();
     let bar = progress.then(|| step_bar(steps.len()));
 
     for (k, h_exact) in steps.iter().enumerate() {
@@ -260,38 +264,16 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         let h_lo = h.lo();
         let h_hi_f = f64_up(&h_hi);
 
-        // (1) Taylor coefficients of the solution through the centre.
-        let pt = flow.expand(centre.clone(), q);
-        let u = &pt.w;
+        // (1)-(6) The step by the defect method (proofs/checker.md, "The step"): the point
+        // path from the centre, its defects, the tubes, the remainder, mu and the radius E.
+        let path = flow.point_path(centre.clone(), q);
+        let target = tube_hints.get(k).copied().flatten();
+        let st = tube_step(&flow, net, path, radius, &h_hi, q, inv_alpha_up, target).map_err(|why| format!("step {k}: {why}"))?;
+        let e_t = st.e_t;
         let p_dim = centre.len();
-        // Per-parameter series ranges over S = [0, sup [h]] (Lemma E) run on every core (the
-        // expansions already do).
-        let e_poly: Vec<Range> = (0..p_dim).into_par_iter().map(|i| Range::horner(u, i, &h_hi)).collect();
-        // sup(S)^{q+1}, rounded up.
-        let s_pow = pow_up(&h_hi, q + 1);
-        // (2)-(3) A box verified for this step: the last one if it passes this step's tests
-        // (proofs/checker.md, "The step", Lemma S4), else a new one.
-        let reused = last_box.as_ref().and_then(|b| {
-            let e_t = b.tube_radius(radius, h_hi_f);
-            (e_t < b.g_rad && b.encloses(&e_poly, &s_pow, q)).then_some(e_t)
-        });
-        if reused.is_none() {
-            let reach = box_reach(steps, k, &h_hi, &s_pow, &centre, last_box.as_ref(), q);
-            let fresh = new_box(&flow, net, u, &e_poly, &s_pow, &reach, radius, inv_alpha.abs_upper(), q)
-                .ok_or_else(|| format!("step {k}: the checker could not verify an a-priori enclosure for the hinted step length (order {q})"))?;
-            if let Some(old) = last_box.replace(fresh) {
-                old.bx.recycle();
-            }
-        }
-        let b = last_box.as_ref().expect("a box was just verified");
-        let (bx, bounds) = (&b.bx, &b.bounds);
-        let e_t = reused.unwrap_or_else(|| b.tube_radius(radius, h_hi_f));
-        if !(e_t < b.g_rad) {
-            return Err(format!("step {k}: the tube radius {e_t:e} exceeds the assumed {:e}", b.g_rad));
-        }
-        // (4) The next ball.
+        // (7) The next ball: P(h) by Horner at the ball [h] (P_0 = c exact).
         let hpow = pow(&h, q + 1);
-        let end: Vec<Ball> = (0..p_dim).into_par_iter().map(|i| horner(u, i, &h).add(&hpow.mul(&bx.w[q + 1][i]))).collect();
+        let end: Vec<Ball> = (0..p_dim).into_par_iter().map(|i| horner(&st.path, i, &h)).collect();
 
         // The linearised flow on the step.
         let mut lin_coeffs: Vec<Vec<Ball>> = vec![lin_centre.clone()];
@@ -326,31 +308,33 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
                 .map(|i| {
                     let a = if j == 0 {
                         let g = match &offset {
-                            Some(o) => pt.out[0][i].sub(&o[i]),
-                            None => pt.out[0][i].clone(),
+                            Some(o) => st.out[0][i].sub(&o[i]),
+                            None => st.out[0][i].clone(),
                         };
                         alpha.mul(&g).sub(&targets[i])
                     } else {
-                        alpha.mul(&pt.out[j][i])
+                        alpha.mul(&st.out[j][i])
                     };
                     a.sub(&lin_coeffs[j][i])
                 })
                 .collect();
             p.push(row);
         }
-        let lag: Vec<Ball> = bx.out[q + 1].iter().map(|w| alpha.mul(w)).collect();
-        let rho = up(alpha_up * bounds.gradient_total() * e_t + lin_rad_step);
+        // (8) Outputs along the step: h(P(s)) in sum_j H_j s^j + s^{q+1} W, and
+        // |h(w(t_k + s)) - h(P(s))| <= G E over the tube.
+        let lag: Vec<Ball> = st.lag.iter().map(|w| alpha.mul(w)).collect();
+        let rho = up(alpha_up * st.bounds.gradient_total() * e_t + lin_rad_step);
         pieces.push(Piece { p, lag, rho, h: h.clone(), h_hi: h_hi.clone(), h_lo });
 
         if k + 1 == steps.len() {
             final_outputs = (0..n_out)
                 .map(|i| {
-                    let hv = horner(&pt.out, i, &h).add(&hpow.mul(&bx.out[q + 1][i]));
+                    let hv = horner(&st.out, i, &h).add(&hpow.mul(&st.lag[i]));
                     let g = match &offset {
                         Some(o) => hv.sub(&o[i]),
                         None => hv,
                     };
-                    let slack = up(bounds.gradient[i / out_dim] * e_t);
+                    let slack = up(st.bounds.gradient[i / out_dim] * e_t);
                     let g = Ball { m: g.m, r: up(g.r + slack) };
                     alpha.mul(&g)
                 })
@@ -366,11 +350,8 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
         radius = up(e_t + rad_norm(&end));
         lin_centre = lin_end.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
         lin_radius = up(lin_rad_step + rad_norm(&lin_end));
-        let _ = &pieces[k].h;
-        pt.recycle();
-    }
-    if let Some(b) = last_box {
-        b.bx.recycle();
+        st.recycle();
+        super::ball::recycle(end);
     }
 
     for i in 0..n_out {
@@ -386,84 +367,54 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], cl
     Ok(Derived { r0: big_r0 })
 }
 
-/// A step is *long* when the width its Lagrange remainder adds, estimated with the last box's
-/// coefficient (`sup(S)^{q+1} max_i rad V_i`), exceeds this fraction of the parameters' scale
-/// `max_i |c_i|` (see [`box_reach`]). The certifier's tight steps keep their remainders near
-/// `2^-56` of its scale; loose ones (`--accuracy 1e-4`) at `1e-13` to `1e-10`.
-const LONG_STEP_REMAINDER: f64 = 1.0 / 1_125_899_906_842_624.0; // 2^-50
-
-/// The reach `H` of a new box's candidate, the range of the point series over `[0, H]` (a guess:
-/// any candidate that passes Lemma S1's test is valid; the reach matters for cost and for the
-/// checker's own widths only). A long step (its widths come from the Lagrange remainders
-/// `[0, h^{q+1}] V`, and the width of `V` grows faster than linearly with the tube's), and the
-/// first step, get a box over their own `[0, h]`; other steps a box that also covers the next
-/// hinted step, up to `2h` (as the certifier's boxes), so that the next step can usually reuse
-/// it. Measured on certificates of `--accuracy 1e-2`: outputs 4-20x tighter than with
-/// `h + min(h, h_next)` for every step, about the same time; on tight certificates the shared
-/// boxes save a quarter of the time (gf-mlp-small, gf-mlp-capd-edge).
-fn box_reach(steps: &[Rational], k: usize, h_hi: &Float, s_pow: &Float, centre: &[Ball], last: Option<&VerifiedBox>, q: usize) -> Float {
-    let long = match last {
-        None => true,
-        Some(b) => {
-            let scale = centre.iter().map(|c| c.abs_upper()).fold(0.0, f64::max);
-            let width = b.bx.w[q + 1].iter().map(|v| v.r).fold(0.0, f64::max) * f64_up(s_pow);
-            !(width <= LONG_STEP_REMAINDER * scale)
-        }
-    };
-    match steps.get(k + 1) {
-        Some(next) if !long => {
-            let next = Ball::from_rational(next).hi();
-            let ahead = if next < *h_hi { next } else { h_hi.clone() };
-            Float::with_val_round(PREC, h_hi + &ahead, Round::Up).0
-        }
-        _ => h_hi.clone(),
-    }
-}
-
 /// A closed interval `[lo, hi]` of MPFR floats, for ranges over `[0, H]` (Lemma E,
-/// `proofs/checker.md`, "The step"). Not finite (an end infinite or NaN): nothing is known, and
-/// every test on it fails.
+/// `proofs/checker.md`, "The step"). The operations work in place (the shifted coefficients
+/// of every step run `O(q^2)` of them per parameter).
 struct Range {
     lo: Float,
     hi: Float,
 }
 
 impl Range {
-    fn whole() -> Range {
-        Range { lo: Float::with_val(PREC, f64::NEG_INFINITY), hi: Float::with_val(PREC, f64::INFINITY) }
-    }
-
-    /// The ball's set `[m - r, m + r]`, ends rounded outward.
-    fn of(b: &Ball) -> Range {
-        Range { lo: b.lo(), hi: b.hi() }
+    fn new() -> Range {
+        Range { lo: Float::new(PREC), hi: Float::new(PREC) }
     }
 
     fn is_finite(&self) -> bool {
         self.lo.is_finite() && self.hi.is_finite()
     }
 
-    /// Lemma E: `{x t + y : x in self, t in [0, top], y in c}` for `top >= 0`, inside
-    /// `[min(lo, 0) top + c.lo, max(hi, 0) top + c.hi]`, each operation rounded outward.
-    fn mul_add_nonneg(&self, top: &Float, c: &Range) -> Range {
-        if !(self.is_finite() && c.is_finite() && top.is_finite()) {
-            return Range::whole();
+    /// Sets the range to `[k m - k r, k m + k r]` for the ball `b = (m, r)` and an integer
+    /// `k >= 1`, each operation rounded outward (`k m` rounded down and up, `k r` rounded up):
+    /// it contains `k x` for every `x` in the ball.
+    fn set_scaled(&mut self, b: &Ball, k: i64, tmp: &mut Float) {
+        self.lo.assign_round(&b.m * k, Round::Down);
+        self.hi.assign_round(&b.m * k, Round::Up);
+        if b.r != 0.0 {
+            tmp.assign_round(b.r, Round::Up);
+            tmp.mul_assign_round(k, Round::Up);
+            self.lo.sub_assign_round(&*tmp, Round::Down);
+            self.hi.add_assign_round(&*tmp, Round::Up);
         }
-        let lo = if self.lo < 0 { Float::with_val_round(PREC, &self.lo * top, Round::Down).0 } else { Float::new(PREC) };
-        let hi = if self.hi > 0 { Float::with_val_round(PREC, &self.hi * top, Round::Up).0 } else { Float::new(PREC) };
-        let lo = Float::with_val_round(PREC, &lo + &c.lo, Round::Down).0;
-        let hi = Float::with_val_round(PREC, &hi + &c.hi, Round::Up).0;
-        Range { lo, hi }
     }
 
-    /// `{sum_j c[j][i] s^j : s in [0, top]}` for every choice of the coefficients in their
-    /// balls, by Horner's scheme with Lemma E at each step (`top >= 0`).
-    fn horner(c: &[Vec<Ball>], i: usize, top: &Float) -> Range {
-        let q = c.len() - 1;
-        let mut acc = Range::of(&c[q][i]);
-        for j in (0..q).rev() {
-            acc = acc.mul_add_nonneg(top, &Range::of(&c[j][i]));
+    /// Lemma E in place: the range becomes `[min(lo, 0) top + c.lo, max(hi, 0) top + c.hi]`,
+    /// which contains `{x t + y : x in self, t in [0, top], y in c}` for `top >= 0`, each
+    /// operation rounded outward. The caller checks finiteness (a NaN end would be lost by the
+    /// comparisons with 0).
+    fn mul_add_nonneg_assign(&mut self, top: &Float, c: &Range) {
+        if self.lo < 0 {
+            self.lo.mul_assign_round(top, Round::Down);
+        } else {
+            self.lo.assign(0u32);
         }
-        acc
+        if self.hi > 0 {
+            self.hi.mul_assign_round(top, Round::Up);
+        } else {
+            self.hi.assign(0u32);
+        }
+        self.lo.add_assign_round(&c.lo, Round::Down);
+        self.hi.add_assign_round(&c.hi, Round::Up);
     }
 
     /// A ball containing the range (the whole line when it is not finite).
@@ -474,17 +425,6 @@ impl Range {
             Ball { m: Float::new(PREC), r: f64::INFINITY }
         }
     }
-
-    /// Whether the range lies in the ball `c`: `inf c <= lo` and `hi <= sup c`, with the ball's
-    /// ends rounded inward (false when either is not finite).
-    fn inside(&self, c: &Ball) -> bool {
-        if !(self.is_finite() && c.m.is_finite() && c.r.is_finite()) {
-            return false;
-        }
-        let c_lo = Float::with_val_round(PREC, &c.m - c.r, Round::Up).0;
-        let c_hi = Float::with_val_round(PREC, &c.m + c.r, Round::Down).0;
-        c_lo <= self.lo && self.hi <= c_hi
-    }
 }
 
 /// `x^k` rounded up, for `x >= 0`.
@@ -492,99 +432,398 @@ fn pow_up(x: &Float, k: usize) -> Float {
     Float::with_val_round(PREC, rug::ops::Pow::pow(x, k as u32), Round::Up).0
 }
 
-/// An a-priori box that passed Lemma S1's test for the step that built it: the candidate
-/// `C`, the tube `T = C + [-G, G]` (`g_rad = G`), the expansion over `T`, and `mu` and the
-/// derivative bounds over `T` (Lemma S2).
-struct VerifiedBox {
-    cand: Vec<Ball>,
-    g_rad: f64,
-    bx: Expansion,
-    bounds: DerivativeBounds,
-    mu: f64,
+/// `exp(x)` rounded up, for an f64 `x` (MPFR `exp` rounded up).
+fn exp_up(x: f64) -> f64 {
+    let x = Float::with_val_round(64, x, Round::Up).0;
+    Float::with_val_round(64, x.exp_ref(), Round::Up).0.to_f64_round(Round::Up)
 }
 
-impl VerifiedBox {
-    /// Lemma S1's test for a step with `e_poly_i ⊇ {sum_{j<=q} U_{j,i} s^j : s in S}` and
-    /// `s_pow >= sup(S)^{q+1}`: `E_i = e_poly_i + [0, s_pow] V_i` inside `C_i` for every `i`.
-    fn encloses(&self, e_poly: &[Range], s_pow: &Float, q: usize) -> bool {
-        (e_poly, &self.bx.w[q + 1][..], &self.cand[..]).into_par_iter().all(|(e, v, c)| lagrange_component(e, s_pow, v).inside(c))
+/// `C(m, j)` for `m, j <= n` (Pascal's triangle, exact in `i64` for `n <= 61`: the largest is
+/// `C(61, 30) < 2^58`).
+fn binomials(n: usize) -> Vec<Vec<i64>> {
+    let mut c = vec![vec![0i64; n + 1]; n + 1];
+    for m in 0..=n {
+        c[m][0] = 1;
+        for j in 1..=m {
+            c[m][j] = c[m - 1][j - 1] + if j < m { c[m - 1][j] } else { 0 };
+        }
     }
-
-    /// `E_t = e exp(mu h)`, rounded up (Lemma S3).
-    fn tube_radius(&self, radius: f64, h_hi: f64) -> f64 {
-        let growth = Float::with_val_round(64, up(self.mu * h_hi), Round::Up).0;
-        let growth = Float::with_val_round(64, growth.exp_ref(), Round::Up).0.to_f64_round(Round::Up);
-        up(radius * growth)
-    }
+    c
 }
 
-/// Component `i` of Lemma S1's `E = e_poly + [0, s_pow] V` (Lemma E).
-fn lagrange_component(e_poly_i: &Range, s_pow: &Float, v_i: &Ball) -> Range {
-    Range::of(v_i).mul_add_nonneg(s_pow, e_poly_i)
-}
-
-/// Steps (2) and (3) of "The step": a candidate from the range of the point series `u` over
-/// `[0, reach]` padded by 5% of its width on each side (a guess, as the integrator's), the tube
-/// with `G = 2e`, the expansion over it, Lemma S1's test with the step's `e_poly` and `s_pow`
-/// (at most 6 candidates: a failing component is replaced by the hull of itself and its `E_i`,
-/// padded by 10% of the width), then `mu` and the bounds over the tube.
-#[allow(clippy::too_many_arguments)]
-fn new_box(
-    flow: &FlowData,
-    net: &Net,
-    u: &[Vec<Ball>],
-    e_poly: &[Range],
-    s_pow: &Float,
-    reach: &Float,
-    radius: f64,
-    inv_alpha_up: f64,
-    q: usize,
-) -> Option<VerifiedBox> {
-    let mut cand: Vec<Ball> = (0..e_poly.len())
+/// Proof: `proofs/checker.md`, "The step", Lemma Q.
+/// The shifted coefficients of the polynomial `P(s) = sum_{m<=n} p[m] s^m` over base points
+/// `xi in [0, top]`: balls `Qhat_j` (`j = 0..=n`) with
+/// `Qhat_{j,i} ⊇ {sum_{m>=j} C(m, j) p[m]_i xi^{m-j} : xi in [0, top]}`, each by Horner's scheme
+/// in `xi` over the coefficients `C(m, j) p[m]_i` ([`Range::set_scaled`]) with Lemma E
+/// ([`Range::mul_add_nonneg_assign`]) at every step. A component with a non-finite coefficient
+/// or intermediate gets the whole line.
+fn taylor_shift(p: &[Vec<Ball>], top: &Float) -> Vec<Vec<Ball>> {
+    let n = p.len() - 1;
+    let binom = binomials(n);
+    let whole = || Ball { m: Float::new(PREC), r: f64::INFINITY };
+    let per_component: Vec<Vec<Ball>> = (0..p[0].len())
         .into_par_iter()
         .map(|i| {
-            let e = Range::horner(u, i, reach).to_ball();
-            let extra = 0.1 * e.r + 1e-40 * (e.abs_upper() + 1e-200);
-            Ball { m: e.m, r: up(e.r + extra) }
+            if !top.is_finite() || (0..=n).any(|m| !(p[m][i].m.is_finite() && p[m][i].r.is_finite())) {
+                return (0..=n).map(|_| whole()).collect();
+            }
+            let (mut acc, mut c, mut tmp) = (Range::new(), Range::new(), Float::new(PREC));
+            (0..=n)
+                .map(|j| {
+                    acc.set_scaled(&p[n][i], binom[n][j], &mut tmp);
+                    for m in (j..n).rev() {
+                        c.set_scaled(&p[m][i], binom[m][j], &mut tmp);
+                        // Lemma E needs finite ends (its comparisons with 0 would drop a NaN).
+                        if !(acc.is_finite() && c.is_finite()) {
+                            return whole();
+                        }
+                        acc.mul_add_nonneg_assign(top, &c);
+                    }
+                    acc.to_ball()
+                })
+                .collect()
         })
         .collect();
-    let g_rad = up(2.0 * radius) + 1e-200;
-    for _ in 0..6 {
-        let tube: Vec<Ball> = cand.iter().map(|c| Ball { m: c.m.clone(), r: up(c.r + g_rad) }).collect();
-        let bx = flow.expand(tube.clone(), q + 1);
-        let mut ok = true;
-        for (i, (e, v)) in e_poly.iter().zip(&bx.w[q + 1]).enumerate() {
-            let encl = lagrange_component(e, s_pow, v);
-            if !encl.inside(&cand[i]) {
-                ok = false;
-                if !encl.is_finite() {
-                    // A wider candidate cannot make the coefficients over its tube finite.
-                    bx.recycle();
-                    return None;
-                }
-                let c = Range::of(&cand[i]);
-                let lo = if c.lo < encl.lo { c.lo } else { encl.lo };
-                let hi = if c.hi > encl.hi { c.hi } else { encl.hi };
-                let hull = interval_to_ball(&lo, &hi);
-                let r = up(1.2 * hull.r + 1e-30 * hull.abs_upper());
-                cand[i] = Ball { m: hull.m, r };
-            }
+    let mut shifted: Vec<Vec<Ball>> = (0..=n).map(|_| Vec::with_capacity(per_component.len())).collect();
+    for comp in per_component {
+        for (j, b) in comp.into_iter().enumerate() {
+            shifted[j].push(b);
         }
-        if ok {
-            // = hidden_activations(net, &tube), from the expansion
-            let bounds = super::layered::tube_bounds(net, &tube, &bx.hidden0);
-            // Lemma S2: mu = |r|_T M_T / alpha, or for an MLP the smaller H_T / alpha with the
-            // residual-weighted bound H_T of proofs/residual-hessian.md (both valid over T).
-            let mut mu = up(norm2_upper(&bx.residual0) * bounds.hessian_total() * inv_alpha_up);
-            if let Net::Mlp(_) = net {
-                let h = super::curvature::residual_hessian_upper(net, &tube, &bx.hidden0, &bx.residual0);
-                mu = mu.min(up(h * inv_alpha_up));
-            }
-            return Some(VerifiedBox { cand, g_rad, bx, bounds, mu });
-        }
-        bx.recycle();
     }
-    None
+    shifted
+}
+
+/// `d >= |(k+1) P_{k+1} - A_k|_2` (Lemma 0): the ball of the defect coefficient, per component.
+fn defect_norm(next: &[Ball], field: &[Ball], k: usize) -> f64 {
+    let d: Vec<Ball> = next.par_iter().zip(field).map(|(p, a)| p.mul_int(k as i64 + 1).sub(a)).collect();
+    let norm = norm2_upper(&d);
+    super::ball::recycle(d);
+    norm
+}
+
+/// Proof: `proofs/checker.md`, "The step" (step 5, Lemma 3).
+/// `mu >= lambda_max(DF)` over the box `tube` (`residual`, `hidden`: the residual and hidden
+/// activations over it): `|r|_T M_T / alpha`, and for an MLP the smaller `H_T / alpha` with the
+/// residual-weighted bound.
+fn log_norm_bound(net: &Net, tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>], bounds: &DerivativeBounds, inv_alpha_up: f64) -> f64 {
+    let mut mu = up(norm2_upper(residual) * bounds.hessian_total() * inv_alpha_up);
+    if let Net::Mlp(_) = net {
+        let h = super::curvature::residual_hessian_upper(net, tube, hidden, residual);
+        mu = mu.min(up(h * inv_alpha_up));
+    }
+    mu
+}
+
+/// A verified step (`proofs/checker.md`, "The step"): for every solution with
+/// `w(t_k) in B(c, e)` and every `s in S = [0, H]`, `|w(t_k + s) - P(s)| <= e_t`, the segment
+/// from `P(s)` to `w(t_k + s)` lies in a box over which `bounds` hold, and
+/// `h(P(s)) in sum_{j<=q} out_j s^j + s^{q+1} lag`.
+struct TubeStep {
+    /// `P_0..P_{q+1}` (exact points).
+    path: Vec<Vec<Ball>>,
+    /// `H_0..H_q`.
+    out: Vec<Vec<Ball>>,
+    /// `W`, the output coefficient `q + 1` along the shifted paths.
+    lag: Vec<Ball>,
+    /// `E`.
+    e_t: f64,
+    /// `|Dh|`, `|D^2 h|` over the tubes (`tube_bounds`, the maxima).
+    bounds: DerivativeBounds,
+}
+
+impl TubeStep {
+    fn recycle(self) {
+        super::ball::recycle_series(self.path);
+        super::ball::recycle_series(self.out);
+        super::ball::recycle(self.lag);
+    }
+}
+
+/// The coefficients of `sigma -> P(a + sigma)` for the ball `a` (`sum_{m>=j} C(m, j) p[m] a^{m-j}`,
+/// Horner's scheme in ball arithmetic with exact binomials): balls containing the exact
+/// coefficients for every `a` and every `p[m]` in their balls.
+fn shifted_at(p: &[Vec<Ball>], a: &Ball) -> Vec<Vec<Ball>> {
+    let n = p.len() - 1;
+    let binom = binomials(n);
+    (0..=n)
+        .map(|j| {
+            (0..p[0].len())
+                .into_par_iter()
+                .map(|i| {
+                    let mut acc = p[n][i].mul_int(binom[n][j]);
+                    for m in (j..n).rev() {
+                        acc = acc.mul(a).add(&p[m][i].mul_int(binom[m][j]));
+                    }
+                    acc
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A ball containing the balls `a` and `b` (the hull of the two intervals, ends rounded
+/// outward; the whole line when either is not finite).
+fn hull(a: &Ball, b: &Ball) -> Ball {
+    if !(a.m.is_finite() && b.m.is_finite() && a.r.is_finite() && b.r.is_finite()) {
+        return Ball { m: Float::new(PREC), r: f64::INFINITY };
+    }
+    let (al, bl) = (a.lo(), b.lo());
+    let (ah, bh) = (a.hi(), b.hi());
+    interval_to_ball(if al < bl { &al } else { &bl }, if ah > bh { &ah } else { &bh })
+}
+
+/// The passes along the shifted paths of a step's base interval `S = [0, H]` split into
+/// `pieces` intervals (`proofs/checker.md`, "The step", steps 2-4): `C ⊇` the field's
+/// coefficient `q + 1` and `W ⊇` the outputs' (hulls over the pieces), and per piece its tube
+/// `Qhat_0 + [-G, G]` with the residual and hidden activations over it.
+struct PieceRemainders {
+    pieces: usize,
+    guard: f64,
+    c: Vec<Ball>,
+    lag: Vec<Ball>,
+    /// Per piece: the start `a_m`, the width `w_m`, the tube, the residual and the hidden
+    /// activations over the tube.
+    tubes: Vec<PieceTube>,
+}
+
+struct PieceTube {
+    start: Float,
+    width: Float,
+    tube: Vec<Ball>,
+    residual: Vec<Ball>,
+    hidden: Vec<Vec<Ball>>,
+}
+
+impl PieceRemainders {
+    fn recycle(self) {
+        super::ball::recycle_series([self.c, self.lag]);
+        for t in self.tubes {
+            super::ball::recycle_series([t.tube, t.residual]);
+            super::ball::recycle_series(t.hidden);
+        }
+    }
+}
+
+/// `n + 1` floats `0 = a_0 <= a_1 <= ... <= a_n = top` (`a_m = RN(top m / n)`).
+fn ends(top: &Float, n: usize) -> Vec<Float> {
+    (0..=n)
+        .map(|m| match m {
+            0 => Float::new(PREC),
+            m if m == n => top.clone(),
+            m => Float::with_val(PREC, Float::with_val(PREC, top * m as u32) / n as u32),
+        })
+        .collect()
+}
+
+/// The elementwise maximum of two lists of upper bounds (a NaN gives `+inf`).
+fn max_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| if x.is_nan() || y.is_nan() { f64::INFINITY } else { x.max(*y) }).collect()
+}
+
+/// Proof: `proofs/checker.md`, "The step" (Lemmas Q, 1; steps 2-4).
+/// The path `path` over `S = [0, h_hi]` split into `pieces` base intervals `[a_m, a_m + w_m]`
+/// ([`ends`]; `w_m` the difference to the next end rounded up, so they cover `S`): for each,
+/// the coefficients of `P(a_m + sigma)` ([`shifted_at`]; `P` itself for `a_0 = 0`), the
+/// shifted coefficients over `[0, w_m]` ([`taylor_shift`]), the tube `Qhat_0 + [-G, G]` and
+/// the pass along `(T, Qhat_1, ...)` (`C_m`, `W_m`, the residual and activations over `T`).
+fn piece_remainders(flow: &FlowData, path: &[Vec<Ball>], h_hi: &Float, pieces: usize, guard: f64) -> PieceRemainders {
+    let piece_ends = ends(h_hi, pieces);
+    let mut out = PieceRemainders { pieces, guard, c: Vec::new(), lag: Vec::new(), tubes: Vec::new() };
+    for m in 0..pieces {
+        let width = Float::with_val_round(PREC, &piece_ends[m + 1] - &piece_ends[m], Round::Up).0;
+        let shifted = if m == 0 {
+            taylor_shift(path, &width)
+        } else {
+            let based = shifted_at(path, &Ball { m: piece_ends[m].clone(), r: 0.0 });
+            let shifted = taylor_shift(&based, &width);
+            super::ball::recycle_series(based);
+            shifted
+        };
+        let mut it = shifted.into_iter();
+        let tube: Vec<Ball> = it.next().expect("coefficient 0").into_iter().map(|c| Ball { m: c.m, r: up(c.r + guard) }).collect();
+        let mut boxes: Vec<Vec<Ball>> = vec![tube.clone()];
+        boxes.extend(it);
+        let Along { field, out: lag, residual0, hidden0 } = flow.along(boxes);
+        if m == 0 {
+            out.c = field;
+            out.lag = lag;
+        } else {
+            let c = out.c.iter().zip(&field).map(|(a, b)| hull(a, b)).collect();
+            let l = out.lag.iter().zip(&lag).map(|(a, b)| hull(a, b)).collect();
+            super::ball::recycle_series([std::mem::replace(&mut out.c, c), std::mem::replace(&mut out.lag, l), field, lag]);
+        }
+        out.tubes.push(PieceTube { start: piece_ends[m].clone(), width, tube, residual: residual0, hidden: hidden0 });
+    }
+    out
+}
+
+/// Proof: `proofs/checker.md`, "The step" (Lemma 3, step 5).
+/// `mu` and the derivative bounds over the tubes of the pieces (`mu_split = 1`), or over the
+/// tubes `P(I) + [-G, G]` of `mu_split` sub-intervals `I` of each piece (`P(I)` by Horner's
+/// scheme in ball arithmetic at a ball containing `I`; the residual and activations by an
+/// order-0 pass, [`FlowData::over_box`]): the maxima over all tubes. Every point within `G`
+/// of `P(s)`, `s in S`, is in one of the tubes.
+fn log_norm_over(flow: &FlowData, net: &Net, path: &[Vec<Ball>], pr: &PieceRemainders, mu_split: usize, inv_alpha_up: f64) -> (f64, DerivativeBounds) {
+    let mut mu = f64::NEG_INFINITY;
+    let mut bounds: Option<DerivativeBounds> = None;
+    let mut fold = |tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>]| {
+        let b = super::layered::tube_bounds(net, tube, hidden);
+        let m = log_norm_bound(net, tube, residual, hidden, &b, inv_alpha_up);
+        mu = if mu.is_nan() || m.is_nan() { f64::NAN } else { mu.max(m) };
+        bounds = Some(match bounds.take() {
+            None => b,
+            Some(a) => DerivativeBounds { gradient: max_bounds(&a.gradient, &b.gradient), hessian: max_bounds(&a.hessian, &b.hessian) },
+        });
+    };
+    for t in &pr.tubes {
+        if mu_split <= 1 {
+            fold(&t.tube, &t.residual, &t.hidden);
+            continue;
+        }
+        let sub = ends(&t.width, mu_split);
+        for j in 0..mu_split {
+            // [lo, hi] ⊇ a_m + [sub_j, sub_{j+1}]: together they cover the piece.
+            let lo = Float::with_val_round(PREC, &t.start + &sub[j], Round::Down).0;
+            let hi = Float::with_val_round(PREC, &t.start + &sub[j + 1], Round::Up).0;
+            let times = interval_to_ball(&lo, &hi);
+            let tube: Vec<Ball> = (0..path[0].len())
+                .into_par_iter()
+                .map(|i| {
+                    let v = horner(path, i, &times);
+                    Ball { m: v.m, r: up(v.r + pr.guard) }
+                })
+                .collect();
+            let (residual, hidden) = flow.over_box(tube.clone());
+            fold(&tube, &residual, &hidden);
+            super::ball::recycle_series([tube, residual]);
+            super::ball::recycle_series(hidden);
+        }
+    }
+    (mu, bounds.expect("at least one tube"))
+}
+
+/// How finely a step's base interval `S = [0, H]` is split: `pieces` intervals for the
+/// remainder (one pass along the shifted paths each), each split again into `mu_split`
+/// sub-intervals for `mu` and the derivative bounds (`1`: the piece's own tube). Effort only:
+/// every split is valid.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Split {
+    pieces: usize,
+    mu_split: usize,
+}
+
+/// At most this many remainder pieces per step, and this many sub-intervals for `mu` in all
+/// ([`tube_step`]).
+const MAX_PIECES: usize = 4;
+const MAX_MU_TUBES: usize = 4;
+
+/// Proof: `proofs/checker.md`, "The step" (Lemmas 0, Q, 1, 2, 3, the guard).
+/// Steps 2-6 of the step from the ball `B(c, e)` (`e = radius`) over `S = [0, h_hi]`,
+/// given the point path `pp` from `c`: the defect bounds `d_k`, the guard `G`, the remainder
+/// `C`, `W` ([`piece_remainders`]), `mu` and the bounds over the tubes ([`log_norm_over`]),
+/// and `E = exp(mu+ H) (e + sum_k d_k H^{k+1}/(k+1) + |C| H^{q+2}/(q+2))`. Succeeds iff
+/// `E < G` for some guard and split: the guard is guessed, and once more `4E` when the guess
+/// failed but `exp(mu+ H) < 2`. When `E` fails, or exceeds the certificate's `tube_radius`
+/// hint `target`, the split is refined ([`refine`]; effort only: any guard and split are
+/// valid). Otherwise the reason.
+#[allow(clippy::too_many_arguments)]
+fn tube_step(flow: &FlowData, net: &Net, pp: PointPath, radius: f64, h_hi: &Float, q: usize, inv_alpha_up: f64, target: Option<f64>) -> Result<TubeStep, String> {
+    // H^j rounded up (j = 0..=q+2).
+    let hp: Vec<f64> = (0..=q + 2).map(|j| f64_up(&pow_up(h_hi, j))).collect();
+    // Lemma 0: sum_k d_k H^{k+1}/(k+1) >= int_0^H of the polynomial part of the defect bound.
+    let terms: Vec<f64> = (0..=q).map(|k| up(up(defect_norm(&pp.p[k + 1], &pp.field[k], k) * hp[k + 1]) / (k + 1) as f64)).collect();
+    let defect = up_n(terms.iter().sum::<f64>(), terms.len());
+    let PointPath { p: path, field, out } = pp;
+    super::ball::recycle_series(field);
+    // The guard (any G > 0 is valid): twice a guess of E, or 2^-20 of the widest range of a
+    // component of P over S when that is larger (a guard far below the tube's width changes
+    // C and mu by a negligible amount, and it saves a second pass when the guess is too small).
+    let guess = up(2.0 * up(radius + defect + up(norm2_upper(&path[q + 1]) * hp[q + 1])));
+    let widest = (0..path[0].len()).into_par_iter().map(|i| range_radius(&path, i, h_hi)).reduce(|| 0.0, f64::max);
+    let mut guard = guess.max(widest * 9.5367431640625e-7) + 1e-200;
+    let mut split = Split { pieces: 1, mu_split: 1 };
+    let mut guard_retried = false;
+    let mut passes: Option<PieceRemainders> = None;
+    loop {
+        // The passes along the pieces are redone only when the pieces or the guard change.
+        let pr = match passes.take() {
+            Some(pr) if pr.pieces == split.pieces && pr.guard == guard => pr,
+            old => {
+                if let Some(old) = old {
+                    old.recycle();
+                }
+                piece_remainders(flow, &path, h_hi, split.pieces, guard)
+            }
+        };
+        let (mu, bounds) = log_norm_over(flow, net, &path, &pr, split.mu_split, inv_alpha_up);
+        // mu+ = max(mu, 0) (a NaN counts as +inf).
+        let mu_plus = if mu.is_nan() { f64::INFINITY } else { mu.max(0.0) };
+        let growth = exp_up(up(mu_plus * hp[1]));
+        let remainder_term = up(up(norm2_upper(&pr.c) * hp[q + 2]) / (q + 2) as f64);
+        // Lemma 2.
+        let e_t = up(growth * up(radius + defect + remainder_term));
+        let finer = refine(split, up(growth * remainder_term), e_t, target.unwrap_or(0.0));
+        if e_t < guard {
+            // Above the certificate's radius: a finer split may reach it (effort only).
+            match finer {
+                Some(f) if target.is_some_and(|t| e_t > t) => split = f,
+                _ => {
+                    let lag = pr.lag.clone();
+                    pr.recycle();
+                    return Ok(TubeStep { path, out, lag, e_t, bounds });
+                }
+            }
+        } else if growth < 2.0 && e_t.is_finite() && (!guard_retried || finer.is_some()) {
+            // A wrong guess of the guard (not a step too long for mu): a guard above E, and
+            // after the first retry a finer split too.
+            if guard_retried {
+                split = finer.expect("checked");
+            }
+            guard_retried = true;
+            guard = up(4.0 * e_t);
+        } else {
+            pr.recycle();
+            super::ball::recycle_series(path);
+            super::ball::recycle_series(out);
+            return Err(format!(
+                "the checker could not verify the hinted step length (order {q}, {} piece(s)): the tube radius E = {e_t:e} is not below the guard G = {guard:e} (mu = {mu:e}, exp(mu h) = {growth:e})",
+                split.pieces
+            ));
+        }
+        passes = Some(pr);
+    }
+}
+
+/// The next, finer split of a step whose radius `e_t` should come down to `target` (`0`: as
+/// far as possible), `None` at the finest: more remainder pieces while the remainder's share
+/// `rem` (after growth) is at least the excess `e_t - target` (halving the sub-intervals per
+/// piece), else sub-intervals for `mu` ([`MAX_MU_TUBES`] in all). Effort only.
+fn refine(split: Split, rem: f64, e_t: f64, target: f64) -> Option<Split> {
+    if rem >= e_t - target && split.pieces < MAX_PIECES {
+        return Some(Split { pieces: split.pieces * 2, mu_split: (split.mu_split / 2).max(1) });
+    }
+    if split.pieces * split.mu_split >= MAX_MU_TUBES {
+        return None;
+    }
+    Some(Split { pieces: split.pieces, mu_split: MAX_MU_TUBES / split.pieces })
+}
+
+/// The radius of the range of the component `i` of `P` over `[0, top]` (Lemma E; for the
+/// guard's guess only).
+fn range_radius(path: &[Vec<Ball>], i: usize, top: &Float) -> f64 {
+    let n = path.len() - 1;
+    let (mut acc, mut c, mut tmp) = (Range::new(), Range::new(), Float::new(PREC));
+    acc.set_scaled(&path[n][i], 1, &mut tmp);
+    for m in (0..n).rev() {
+        c.set_scaled(&path[m][i], 1, &mut tmp);
+        acc.mul_add_nonneg_assign(top, &c);
+    }
+    if acc.is_finite() {
+        acc.to_ball().r
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// `x^2` for a ball: `[0, (|m|+r)^2]` when the ball is near 0, else the product bound.
@@ -675,5 +914,213 @@ fn confirm_sup(pieces: &[Piece], claim: Claim) -> Result<(), String> {
         evals += 2;
         heap.push(Cand { upper: left, k: top.k, a: top.a, b: mid.clone() });
         heap.push(Cand { upper: right, k: top.k, a: mid, b: top.b });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::series::tests::{direct_field, exact_small_mlp, poly_at, small_flow};
+
+    fn rat(x: &Float) -> Rational {
+        x.to_rational().expect("finite")
+    }
+
+    /// Whether the exact rational `v` lies in the ball, with a relative slack `rel` for a
+    /// reference computed in finite precision.
+    fn holds(b: &Ball, v: &Rational, rel: f64) -> bool {
+        let slack = Rational::from_f64(b.r).unwrap() + Rational::from(v.clone().abs() * Rational::from_f64(rel).unwrap());
+        b.r.is_finite() && Rational::from(v - rat(&b.m)).abs() <= slack
+    }
+
+    /// `binomials` is Pascal's triangle: `C(61, 30)`, symmetry and row sums `2^m`.
+    #[test]
+    fn binomials_are_exact() {
+        let c = binomials(61);
+        assert_eq!(c[61][30], 232_714_176_627_630_544);
+        for m in 0..=61usize {
+            assert_eq!(c[m].iter().map(|&x| x as i128).sum::<i128>(), 1i128 << m);
+            for j in 0..=m {
+                assert_eq!(c[m][j], c[m][m - j]);
+            }
+        }
+    }
+
+    /// Lemma Q: for base points `xi in [0, 3/4]` and coefficients at the ends and inside their
+    /// balls, the exact shifted coefficients `sum_{m>=j} C(m, j) p_m xi^{m-j}` (rationals) lie in
+    /// `taylor_shift`'s balls; and for an exact polynomial and `top = 0` they are the
+    /// coefficients themselves.
+    #[test]
+    fn taylor_shift_contains_the_shifted_coefficients() {
+        let mids = [0.5, -1.25, 3.0, -0.1, 2.5, -4.0, 0.0, 1e-3];
+        let rads = [0.0, 1e-3, 0.0, 1e-6, 0.5, 0.0, 1e-9, 0.0];
+        let n = mids.len() - 1;
+        // Two components: p_m and (-1)^m p_m.
+        let p: Vec<Vec<Ball>> = (0..=n)
+            .map(|m| {
+                let sign = if m % 2 == 0 { 1.0 } else { -1.0 };
+                vec![Ball { m: Float::with_val(PREC, mids[m]), r: rads[m] }, Ball { m: Float::with_val(PREC, sign * mids[m]), r: rads[m] }]
+            })
+            .collect();
+        let top = Float::with_val(PREC, 0.75);
+        let shifted = taylor_shift(&p, &top);
+        let binom = binomials(n);
+        for i in 0..2 {
+            for &xi in &[0.0, 0.1, 0.375, 0.75] {
+                for choice in [-1.0, 0.0, 0.5, 1.0] {
+                    let coef: Vec<Rational> = (0..=n)
+                        .map(|m| rat(&p[m][i].m) + Rational::from_f64(choice * rads[m] * if m % 3 == 0 { -1.0 } else { 1.0 }).unwrap())
+                        .collect();
+                    let x = Rational::from_f64(xi).unwrap();
+                    for j in 0..=n {
+                        let mut v = Rational::new();
+                        for m in (j..=n).rev() {
+                            v = v * &x + Rational::from(&coef[m] * binom[m][j]);
+                        }
+                        assert!(holds(&shifted[j][i], &v, 0.0), "component {i}, xi = {xi}, j = {j}: {:?} misses {}", shifted[j][i], v.to_f64());
+                    }
+                }
+            }
+        }
+        let exact: Vec<Vec<Ball>> = mids.iter().map(|&m| vec![Ball::exact(m)]).collect();
+        let at_zero = taylor_shift(&exact, &Float::new(PREC));
+        for (j, b) in at_zero.iter().enumerate() {
+            assert!(b[0].m == mids[j] && b[0].r == 0.0, "j = {j}: {:?}", b[0]);
+        }
+    }
+
+    /// Lemma 1 with the checker's code: for the exact small MLP, the point path of order 6 from
+    /// `w0`, base points `[0, 1/2]`, the tube `Qhat_0 + [-10^-3, 10^-3]` and the pass along
+    /// `(T, Qhat_1, ..., Qhat_7)`: at `s = 0.1, 0.3, 0.5`, the directly evaluated `F(P(s))` and
+    /// `h(P(s))` (256 bits) lie in `sum_{k<=q} A_k s^k + s^{q+1} C` and
+    /// `sum_{k<=q} H_k s^k + s^{q+1} W`, componentwise; and the remainder term matters (without
+    /// it some component is outside).
+    #[test]
+    fn the_remainder_contains_the_field_along_the_path() {
+        let (net, targets, c) = exact_small_mlp();
+        let flow = small_flow(&net, &targets);
+        let q = 6;
+        let pp = flow.point_path(c, q);
+        let top = Float::with_val(PREC, 0.5);
+        let shifted = taylor_shift(&pp.p, &top);
+        let tube: Vec<Ball> = shifted[0].iter().map(|b| Ball { m: b.m.clone(), r: up(b.r + 1e-3) }).collect();
+        let mut boxes = vec![tube];
+        boxes.extend(shifted[1..].iter().cloned());
+        let along = flow.along(boxes);
+        let mut needed = false;
+        for &s in &[0.1, 0.3, 0.5] {
+            let sb = Ball::exact(s);
+            let sq = pow(&sb, q + 1);
+            let w: Vec<Float> = (0..pp.p[0].len()).map(|i| poly_at(&pp.p, i, &Float::with_val(256, s), 256)).collect();
+            let (field, out) = direct_field(&net, &targets, &w, 256);
+            for (i, f) in field.iter().enumerate() {
+                let encl = horner(&pp.field, i, &sb).add(&sq.mul(&along.field[i]));
+                assert!(holds(&encl, &rat(f), 1e-70), "s = {s}, component {i}: {encl:?} misses {}", f.to_f64());
+                needed |= !holds(&horner(&pp.field, i, &sb), &rat(f), 1e-70);
+            }
+            for (i, h) in out.iter().enumerate() {
+                let encl = horner(&pp.out, i, &sb).add(&sq.mul(&along.out[i]));
+                assert!(holds(&encl, &rat(h), 1e-70), "s = {s}, output {i}: {encl:?} misses {}", h.to_f64());
+            }
+        }
+        assert!(needed, "the test does not exercise the remainder");
+    }
+
+    /// The solution of the exact small MLP's flow from `w(0)`, by RK4 with `n` steps of
+    /// `h / n` at 256 bits (the field by [`direct_field`]); returns `w(h/2)` and `w(h)`.
+    /// (The error at 1600 steps is about 1/16 of the difference to 800 steps, which the test
+    /// adds to its tolerances.)
+    fn rk4(net: &Net, targets: &[Ball], w0: &[Float], h: f64, n: usize) -> (Vec<Float>, Vec<Float>) {
+        let prec = 256;
+        let dt = Float::with_val(prec, h / n as f64);
+        let mut w = w0.to_vec();
+        let mut half = Vec::new();
+        let axpy = |w: &[Float], k: &[Float], f: f64| -> Vec<Float> {
+            w.iter().zip(k).map(|(a, b)| Float::with_val(prec, a + Float::with_val(prec, b * &dt) * f)).collect()
+        };
+        for step in 0..n {
+            if step == n / 2 {
+                half = w.clone();
+            }
+            let k1 = direct_field(net, targets, &w, prec).0;
+            let k2 = direct_field(net, targets, &axpy(&w, &k1, 0.5), prec).0;
+            let k3 = direct_field(net, targets, &axpy(&w, &k2, 0.5), prec).0;
+            let k4 = direct_field(net, targets, &axpy(&w, &k3, 1.0), prec).0;
+            w = w
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let sum = Float::with_val(prec, &k1[i] + &k4[i]) + Float::with_val(prec, &k2[i] + &k3[i]) * 2u32;
+                    Float::with_val(prec, a + Float::with_val(prec, sum * &dt) / 6u32)
+                })
+                .collect();
+        }
+        (half, w)
+    }
+
+    /// `|a - b|_2` for vectors of floats.
+    fn dist(a: &[Float], b: &[Float]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| Float::with_val(256, x - y).to_f64().powi(2)).sum::<f64>().sqrt()
+    }
+
+    /// The step (Lemma 2, the next ball, the outputs) against an independent RK4 solution of
+    /// the exact small MLP's flow: from a start point at distance `0.9 e` of the centre, the
+    /// solution at `s = h/2` and `s = h` (`h = 1/2`, order 8) is within `E` of `P(s)`, and its
+    /// outputs at `h` are within the step's output enclosure; `E` is not absurdly loose (below
+    /// `100 (e + |w(h) - P(h)|)`; it is 26 times: the remainder's coefficient over the base
+    /// points `[0, h]` is 13 times the one at 0, mostly the ball pass's overestimation over wide
+    /// boxes). A path with a shifted coefficient (`P_3 + 10^-4`, its `A_k`
+    /// recomputed along it) gets a larger `E` that still contains the solution; a step of
+    /// length 40 is refused. The tampered path is checked on a step of `1/10`, where the shift
+    /// (`7e-7` at the end) is far above the honest `E`.
+    #[test]
+    fn the_step_contains_the_solution_and_a_tampered_path_is_caught() {
+        let (net, targets, c) = exact_small_mlp();
+        let flow = small_flow(&net, &targets);
+        let q = 8;
+        let h = 0.5;
+        let e = 1e-9;
+        let p_dim = c.len();
+        let w0: Vec<Float> = c.iter().enumerate().map(|(i, b)| Float::with_val(256, &b.m) + 0.9 * e / (p_dim as f64).sqrt() * if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let (ref_half, ref_end) = rk4(&net, &targets, &w0, h, 1600);
+        let (_, ref_end2) = rk4(&net, &targets, &w0, h, 800);
+        let rk_err = dist(&ref_end, &ref_end2);
+        assert!(rk_err < 1e-13, "RK4 reference error {rk_err:e}");
+        let top = Float::with_val(PREC, h);
+        let honest = tube_step(&flow, &net, flow.point_path(c.clone(), q), e, &top, q, 0.5, None).expect("the step verifies");
+        let at = |path: &[Vec<Ball>], s: f64| -> Vec<Float> { (0..p_dim).map(|i| poly_at(path, i, &Float::with_val(256, s), 256)).collect() };
+        let dev_end = dist(&ref_end, &at(&honest.path, h));
+        let dev_half = dist(&ref_half, &at(&honest.path, h / 2.0));
+        assert!(dev_end + rk_err <= honest.e_t && dev_half + rk_err <= honest.e_t, "|w - P| = {dev_end:e}, {dev_half:e} > E = {:e}", honest.e_t);
+        assert!(honest.e_t < 100.0 * (e + dev_end), "E = {:e} against e = {e:e}, |w(h) - P(h)| = {dev_end:e}", honest.e_t);
+        // Outputs at h.
+        let (_, out_ref) = direct_field(&net, &targets, &ref_end, 256);
+        let hb = Ball::exact(h);
+        for (i, o) in out_ref.iter().enumerate() {
+            let v = horner(&honest.out, i, &hb).add(&pow(&hb, q + 1).mul(&honest.lag[i]));
+            let v = Ball { m: v.m, r: up(v.r + honest.bounds.gradient[i] * honest.e_t) };
+            assert!(holds(&v, &rat(o), 1e-60), "output {i}: {v:?} misses {}", o.to_f64());
+        }
+        // The tampered path on a step of 1/10 (where the honest E is about e): its own A_k,
+        // H_k, and an honest, much larger E.
+        let short = Float::with_val(PREC, 0.1);
+        let (_, ref_short) = rk4(&net, &targets, &w0, 0.1, 400);
+        let (_, ref_short2) = rk4(&net, &targets, &w0, 0.1, 200);
+        let rk_err = dist(&ref_short, &ref_short2);
+        let honest = tube_step(&flow, &net, flow.point_path(c.clone(), q), e, &short, q, 0.5, None).expect("the short step verifies");
+        let mut p = honest.path.clone();
+        for b in &mut p[3] {
+            b.m += 1e-4;
+        }
+        let tampered = tube_step(&flow, &net, flow.along_exact_path(p), e, &short, q, 0.5, None).expect("a valid, looser step");
+        let dev_h = dist(&ref_short, &at(&honest.path, 0.1));
+        let dev_t = dist(&ref_short, &at(&tampered.path, 0.1));
+        assert!(dev_h + rk_err <= honest.e_t, "short step: |w - P| = {dev_h:e} > E = {:e}", honest.e_t);
+        assert!(dev_t + rk_err <= tampered.e_t, "tampered: |w - P| = {dev_t:e} > E = {:e}", tampered.e_t);
+        assert!(dev_t > 100.0 * honest.e_t && tampered.e_t < 100.0 * dev_t, "E = {:e}, honest {:e}, |w - P| = {dev_t:e}", tampered.e_t, honest.e_t);
+        // A step far too long.
+        let long = Float::with_val(PREC, 40.0);
+        let r = tube_step(&flow, &net, flow.point_path(c.clone(), q), e, &long, q, 0.5, None);
+        assert!(matches!(&r, Err(m) if m.contains("tube radius")), "{:?}", r.as_ref().err());
     }
 }
