@@ -393,10 +393,18 @@ fn corrupted_bytes_never_panic() {
 /// refuted): the certificates check `valid`, and tampered ones (a claim moved by 1e-3 of its
 /// magnitude, `sup_deviation` shrunk to its lower end, an output claim shrunk to a point) are
 /// rejected.
+/// Also the penalty `(lambda/2)|w - w0|^2` (`[training] regularization`, lambda = 0.1 and 1):
+/// the checker re-integrates the regularised flows with its own arithmetic.
 #[test]
-fn sin_and_gelu_certificates_check_and_tampering_is_rejected() {
+fn sin_gelu_and_regularised_certificates_check_and_tampering_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    for spec in ["tests/data/check/sin.toml", "tests/data/check/gelu.toml", "tests/data/check/sin-gelu.toml"] {
+    for spec in [
+        "tests/data/check/sin.toml",
+        "tests/data/check/gelu.toml",
+        "tests/data/check/sin-gelu.toml",
+        "tests/data/check/tanh-regularised.toml",
+        "tests/data/check/erf-regularised-uncentred.toml",
+    ] {
         let cert = read_json(&certify(spec, dir.path()));
         assert!(cert["claims"]["sup_deviation"]["hi"].is_f64(), "{spec}: the certifier gave up");
         assert_eq!(check(&cert, spec), Ok(()), "{spec}: the untouched certificate");

@@ -399,6 +399,10 @@ pub struct FlowData<'a> {
     pub targets: Vec<Ball>,
     /// `Some(h(w0))` when centred.
     pub offset: Option<Vec<Ball>>,
+    /// `Some((lambda, w0))` with the penalty `(lambda/2)|w - w0|^2` (`[training] regularization`):
+    /// the field gains `-lambda (w - w0)`, coefficient `k`: `-lambda (w[k] - w0 [k = 0])`
+    /// (`proofs/checker.md`, "Taylor coefficients").
+    pub penalty: Option<(Ball, Vec<Ball>)>,
 }
 
 /// Where a pass ([`FlowData::pass`]) takes the path coefficient `w[k+1]` after order `k`
@@ -561,6 +565,18 @@ impl FlowData<'_> {
             .collect()
     }
 
+    /// The field coefficient `a = F[k]` of the loss with the penalty's term subtracted:
+    /// `a - lambda (w_k - w0 [k = 0])` (nothing without a penalty).
+    fn penalise(&self, mut a: Vec<Ball>, w_k: &[Ball], k: usize) -> Vec<Ball> {
+        if let Some((lambda, w0)) = &self.penalty {
+            for (i, ai) in a.iter_mut().enumerate() {
+                let d = if k == 0 { w_k[i].sub(&w0[i]) } else { w_k[i].clone() };
+                *ai = ai.sub(&lambda.mul(&d));
+            }
+        }
+        a
+    }
+
     /// `w[k+1] = -(J^T r)[k] / (alpha (k+1))` from `g = (J^T r)[k]` (Lemma T1).
     fn next_coefficient(&self, g: &[Ball], k: usize) -> Vec<Ball> {
         // One ball factor containing -1/(alpha (k+1)), then one product per parameter.
@@ -637,14 +653,20 @@ impl FlowData<'_> {
                 Source::Solution => {
                     if let Some(g) = grad {
                         if k < top {
-                            w.push(self.next_coefficient(&g, k));
+                            let next = if self.penalty.is_some() {
+                                let a = self.penalise(f_k(&g), &w[k], k);
+                                a.iter().map(|x| x.div_int(k as i64 + 1)).collect()
+                            } else {
+                                self.next_coefficient(&g, k)
+                            };
+                            w.push(next);
                         }
                         super::ball::recycle(g);
                     }
                 }
                 Source::Point => {
                     let g = grad.expect("the point path computes the field at every order");
-                    let a = f_k(&g);
+                    let a = self.penalise(f_k(&g), &w[k], k);
                     super::ball::recycle(g);
                     let divisor = k as i64 + 1;
                     let next: Vec<Ball> = a.iter().map(|x| Ball { m: x.div_int(divisor).m, r: 0.0 }).collect();
@@ -654,7 +676,7 @@ impl FlowData<'_> {
                 Source::Given(rest) => {
                     if let Some(g) = grad {
                         if k >= keep_from {
-                            field.push(f_k(&g));
+                            field.push(self.penalise(f_k(&g), &w[k], k));
                         }
                         super::ball::recycle(g);
                     }
@@ -1198,7 +1220,7 @@ pub(crate) mod tests {
             let net = Net::new(pb).unwrap();
             let w0: Vec<Ball> = pb.params0.iter().map(|x| Ball { m: Float::with_val(PREC, x.inf()), r: 1e-6 }).collect();
             let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).collect();
-            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None };
+            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None, penalty: None };
             let ex = flow.expand(w0.clone(), 16); // order 16: the small benchmark is split into chunks
             let direct = hidden_activations(&net, &w0);
             assert_eq!(ex.hidden0.len(), direct.len(), "{spec}");
@@ -1236,7 +1258,7 @@ pub(crate) mod tests {
     /// The quadratic model `h = 2 w + (3/2) w^2` (`lambda = 4`, `L = 3`), `alpha = 2`, target
     /// `3/4`, offset `1/4`, with its flow data.
     fn quadratic_flow(net: &Net) -> FlowData<'_> {
-        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: vec![Ball::exact(0.75)], offset: Some(vec![Ball::exact(0.25)]) }
+        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: vec![Ball::exact(0.75)], offset: Some(vec![Ball::exact(0.25)]), penalty: None }
     }
 
     fn quadratic_net() -> Net {
@@ -1328,7 +1350,7 @@ pub(crate) mod tests {
         }
         cases.push(("quadratic".into(), quadratic_net(), vec![Ball::exact(0.3)], vec![Ball::exact(0.75)]));
         for (name, net, c, targets) in &cases {
-            let flow = FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None };
+            let flow = FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None, penalty: None };
             let pp = flow.point_path(c.clone(), q);
             let mut it = pp.p.clone().into_iter();
             let start = it.next().unwrap();
@@ -1415,7 +1437,7 @@ pub(crate) mod tests {
 
     /// The flow data of [`exact_small_mlp`]: `alpha = 2`, not centred.
     pub(crate) fn small_flow<'a>(net: &'a Net, targets: &[Ball]) -> FlowData<'a> {
-        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.to_vec(), offset: None }
+        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.to_vec(), offset: None, penalty: None }
     }
 
     /// `sum_k c[k][i] s^k` at precision `prec` (midpoints).

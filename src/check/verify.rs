@@ -189,7 +189,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
     let w0: Vec<Ball> = problem.params0.iter().map(|x| Ball::from_interval(x.inf(), x.sup())).collect();
 
     // h(w0) over the initial box.
-    let plain = FlowData { net, alpha: alpha.clone(), inv_alpha: inv_alpha.clone(), targets: targets.clone(), offset: None };
+    let plain = FlowData { net, alpha: alpha.clone(), inv_alpha: inv_alpha.clone(), targets: targets.clone(), offset: None, penalty: None };
     let h0 = plain.expand(w0.clone(), 0).out.swap_remove(0);
     if h0.len() != n_out {
         return Err(format!("the model has {} outputs but there are {} targets", h0.len(), n_out));
@@ -229,7 +229,17 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         return Ok(Derived { r0: big_r0 });
     }
 
-    let flow = FlowData { net, alpha: alpha.clone(), inv_alpha: inv_alpha.clone(), targets: targets.clone(), offset: offset.clone() };
+    // The penalty (lambda/2)|w - w0|^2 of [training] regularization, if any.
+    let lambda_q = to_rug(&problem.regularization.value);
+    let lambda = (lambda_q != 0).then(|| Ball::from_rational(&lambda_q));
+    let flow = FlowData {
+        net,
+        alpha: alpha.clone(),
+        inv_alpha: inv_alpha.clone(),
+        targets: targets.clone(),
+        offset: offset.clone(),
+        penalty: lambda.clone().map(|l| (l, w0.clone())),
+    };
 
     // The linearised flow: K0 = J0 J0^T over the initial box.
     let j0 = jacobian(net, &w0, n_out);
@@ -275,7 +285,9 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         let hpow = pow(&h, q + 1);
         let end: Vec<Ball> = (0..p_dim).into_par_iter().map(|i| horner(&st.path, i, &h)).collect();
 
-        // The linearised flow on the step.
+        // The linearised flow on the step: rbar' = -K0 rbar, or with the penalty
+        // -(K0 + lambda I) rbar + lambda r0 (Lemma P of proofs/matrix-exponential.md; the anchor
+        // r0 enters as its balls, so its uncertainty is inside the coefficients).
         let mut lin_coeffs: Vec<Vec<Ball>> = vec![lin_centre.clone()];
         for j in 1..=q {
             let prev = &lin_coeffs[j - 1];
@@ -283,12 +295,27 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
                 .map(|a| {
                     let mut acc = Ball::zero();
                     dot_acc(&mut acc, k0[a].iter().zip(prev));
+                    if let Some(l) = &lambda {
+                        acc = acc.add(&l.mul(&prev[a]));
+                        if j == 1 {
+                            acc = acc.sub(&l.mul(&r0[a]));
+                        }
+                    }
                     acc.neg().div_int(j as i64)
                 })
                 .collect();
             lin_coeffs.push(next);
         }
-        let lin_rem = {
+        let lin_rem = if let Some(l) = &lambda {
+            // Lemma P (i): |c_1| |A|^q H^{q+1} / (q+1)!, |A| <= |K0| + lambda.
+            let a_norm = up(k_norm + l.abs_upper());
+            let x = Float::with_val_round(64, a_norm, Round::Up).0;
+            let xq = Float::with_val_round(64, rug::ops::Pow::pow(&x, q as u32), Round::Up).0;
+            let hp = Float::with_val_round(64, &xq * &pow_up(&h_hi, q + 1), Round::Up).0;
+            let fact = Float::with_val_round(64, Float::factorial((q + 1) as u32), Round::Down).0;
+            let c = Float::with_val_round(64, &hp / &fact, Round::Up).0.to_f64_round(Round::Up);
+            up(c * norm2_upper(&lin_coeffs[1]))
+        } else {
             let x = Float::with_val_round(64, up(k_norm * h_hi_f), Round::Up).0;
             let xp = Float::with_val_round(64, rug::ops::Pow::pow(&x, (q + 1) as u32), Round::Up).0;
             let fact = Float::with_val_round(64, Float::factorial((q + 1) as u32), Round::Down).0;
@@ -699,6 +726,12 @@ fn log_norm_over(flow: &FlowData, net: &Net, path: &[Vec<Ball>], pr: &PieceRemai
             super::ball::recycle_series([tube, residual]);
             super::ball::recycle_series(hidden);
         }
+    }
+    // The penalty's Hessian is lambda I: DF drops by lambda (Lemma 3).
+    if let Some((lambda, _)) = &flow.penalty {
+        // mu - inf(lambda), rounded up (mu may become negative).
+        let shifted = Float::with_val_round(PREC, Float::with_val(64, mu) - lambda.lo(), Round::Up).0;
+        mu = shifted.to_f64_round(Round::Up);
     }
     (mu, bounds.expect("at least one tube"))
 }
