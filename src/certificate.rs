@@ -62,6 +62,23 @@ impl Certificate {
     }
 }
 
+/// Whether a file can be written at `path` (checked before a long computation, so that an
+/// unwritable `--out` is reported at once): `path` is not a directory, and a temporary file can
+/// be created (and is removed again) in its directory. One-line errors, as
+/// [`write_atomically`]'s.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::other("it is a directory"));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    tempfile::Builder::new().prefix(".ntkcert-").suffix(".tmp").tempfile_in(&dir).map(drop).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot create a file in directory '{}': {}", dir.display(), plain_reason(&e)))
+    })
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename. The
 /// file gets the permissions of an ordinary new file (0666 less the umask), not the 0600 of a
 /// temporary file. Errors are one line and do not mention the temporary file.

@@ -229,6 +229,12 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
     if let Some(code) = check_order(order) {
         return code;
     }
+    if let Some(out) = &out {
+        if let Err(e) = crate::certificate::check_writable(out) {
+            eprintln!("error: cannot write certificate '{}': {e}", out.display());
+            return EXIT_CANT_CREATE;
+        }
+    }
     let options = Options { trace, ..options_for(&loaded, order, accuracy, !quiet && !json) };
     let result = match certify(&loaded.problem, &options) {
         Ok(r) => r,

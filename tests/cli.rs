@@ -180,6 +180,36 @@ fn zero_regularization_is_plain_gradient_flow() {
     assert!(report.contains("lambda = 1"), "{report}");
 }
 
+/// Round trips (issue 21): an unwritable `--out` is refused before any computation, with one
+/// line; `table` given a certificate says what it is; `table DIR` reads `DIR/results.jsonl`.
+#[test]
+fn unwritable_out_and_certificates_given_to_table_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ntkcert(&[OsStr::new("certify"), repo(SMALL).as_os_str(), "-q".as_ref(), "--out".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(code(&out), 73, "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "nothing computed or printed: {}", stdout(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("it is a directory"), "{}", stderr(&out));
+    let missing = dir.path().join("no-such-dir").join("c.json");
+    let out = ntkcert(&[OsStr::new("certify"), repo(SMALL).as_os_str(), "-q".as_ref(), "--out".as_ref(), missing.as_os_str()]);
+    assert_eq!(code(&out), 73, "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+
+    let cert = dir.path().join("c.json");
+    let out = ntkcert(&[OsStr::new("certify"), repo(SMALL).as_os_str(), "-q".as_ref(), "--out".as_ref(), cert.as_os_str()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = ntkcert(&[OsStr::new("table"), cert.as_os_str()]);
+    assert_eq!(code(&out), 65, "{}", stderr(&out));
+    assert!(stderr(&out).contains("this is a certificate") && stderr(&out).contains("results.jsonl"), "{}", stderr(&out));
+
+    let sweep_dir = dir.path().join("sweep");
+    let out = ntkcert(&[OsStr::new("sweep"), repo(SMALL).as_os_str(), "--set".as_ref(), "alpha=10".as_ref(), "--quiet".as_ref(), "--out".as_ref(), sweep_dir.as_os_str()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = ntkcert(&[OsStr::new("table"), sweep_dir.as_os_str()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("| alpha"), "{}", stdout(&out));
+}
+
 /// The tolerance set to the exact midpoint of the certified enclosure of sup D: neither
 /// `sup D <= eps` nor `sup D > eps` can be proved (tight: one pass); the default accuracy
 /// then tightens by itself and decides.

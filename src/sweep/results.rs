@@ -75,8 +75,25 @@ impl Row {
 /// Reads a results file. With `tolerate_partial`, lines that are not complete JSON objects are
 /// skipped (and counted); otherwise they are errors naming the file and line.
 pub fn read_rows(path: &Path, tolerate_partial: bool) -> Result<(Vec<Row>, usize), SweepError> {
+    // A sweep's output directory stands for the results file sweep wrote in it.
+    let owned;
+    let path = if path.is_dir() {
+        owned = path.join("results.jsonl");
+        owned.as_path()
+    } else {
+        path
+    };
     let text = std::fs::read_to_string(path)
         .map_err(|e| SweepError::no_input(format!("{}: cannot read results file: {e}", path.display())))?;
+    if let Ok(Value::Object(whole)) = serde_json::from_str::<Value>(&text) {
+        if whole.get("format").and_then(Value::as_str) == Some(crate::certificate::FORMAT_VERSION) {
+            return Err(SweepError::data(format!(
+                "{}: this is a certificate ({}), not a results file: table, plot and merge read the results.jsonl that sweep writes (check a certificate with ntkcert check)",
+                path.display(),
+                crate::certificate::FORMAT_VERSION
+            )));
+        }
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
