@@ -593,9 +593,10 @@ const CLAIM_MARGIN: f64 = 1.0 / 4_398_046_511_104.0;
 /// relative (0.3% of the gf-mlp-small output width).
 ///
 /// `width_room` (0 for tight passes) adds that many times the enclosure's width on each side:
-/// with loose step targets the widths come from the steps' Lagrange remainders, which the
-/// checker bounds over its own a-priori boxes (measured: 0.05-0.5 of the integrator's widths
-/// on the examples and benchmarks, so a tenth of the width is a margin, not a necessity).
+/// with loose step targets the widths come from the steps' remainders, which the checker
+/// bounds with its own passes (measured with the earlier a-priori boxes: 0.05-0.5 of the
+/// integrator's widths on the examples and benchmarks, so a tenth of the width is a margin,
+/// not a necessity).
 fn leave_room_for_checking(x: Interval, non_negative: bool, width_room: f64) -> Interval {
     if !x.is_common_interval() {
         return x;
