@@ -66,5 +66,4 @@ fn main() {
             norm(&b.field[1].iter().map(|x| x.lo.abs().max(x.hi.abs())).collect::<Vec<_>>())
         );
     }
-    let _ = e.params[0].magnitude();
 }

@@ -70,13 +70,7 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
     if path.is_dir() {
         return Err(std::io::Error::other("it is a directory"));
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    tempfile::Builder::new().prefix(".ntkcert-").suffix(".tmp").tempfile_in(&dir).map(drop).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot create a file in directory '{}': {}", dir.display(), plain_reason(&e)))
-    })
+    temporary_beside(path).map(drop)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename. The
@@ -84,6 +78,16 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
 /// temporary file. Errors are one line and do not mention the temporary file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let mut tmp = temporary_beside(path)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| std::io::Error::new(e.error.kind(), plain_reason(&e.error)))?;
+    Ok(())
+}
+
+/// A new temporary file (removed when dropped) in the directory of `path`, with the permissions
+/// of an ordinary new file; the error names the directory.
+fn temporary_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -95,13 +99,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(&dir).map_err(|e| {
+    builder.tempfile_in(&dir).map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot create a file in directory '{}': {}", dir.display(), plain_reason(&e)))
-    })?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| std::io::Error::new(e.error.kind(), plain_reason(&e.error)))?;
-    Ok(())
+    })
 }
 
 /// An I/O error's message without tempfile's ` at path "..."` (the temporary file's name) and

@@ -622,6 +622,36 @@ fn escape_bounds(p: usize, n: usize, r0: &Float, horizon: &Float, alpha: &Float)
 }
 
 impl Flow {
+    /// The flows of `problem` at `prec` bits from the midpoint of `w0`'s enclosure, with no
+    /// `K0`, no evaluation budget and no escape bounds yet (the callers that integrate set
+    /// them); also the forward pass at `w0`.
+    fn new(problem: &Problem, prec: u32) -> (Flow, Tape) {
+        let net = Net::new(problem, prec);
+        let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+        let targets: Vec<Float> = problem.targets.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+        let alpha = rational_to_float(&problem.alpha.value, prec);
+        let tape0 = net.forward(&w0);
+        let h_centre = if problem.centred { tape0.outputs.clone() } else { vec![Float::new(prec); targets.len()] };
+        let inv_alpha = Float::with_val(prec, alpha.recip_ref());
+        let flow = Flow {
+            net,
+            prec,
+            p: w0.len(),
+            alpha,
+            inv_alpha,
+            h_centre,
+            targets,
+            k0: Vec::new(),
+            evals: Default::default(),
+            max_evals: 0,
+            escape: Vec::new(),
+            lambda: rational_to_float(&problem.regularization.value, prec),
+            w_anchor: w0,
+            r_anchor: Vec::new(),
+        };
+        (flow, tape0)
+    }
+
     /// `r = alpha (h - h_centre) - y`.
     fn residual(&self, h: &[Float]) -> Vec<Float> {
         h.iter()
@@ -848,19 +878,7 @@ pub fn reference(problem: &Problem, options: &ReferenceOptions) -> Reference {
 /// `w0`'s enclosure). An independent reference for the integrator's field coefficients along a
 /// path (`proofs/tube-integrator.md`, Lemmas 0-1).
 pub fn field_at(problem: &Problem, w: &[Float], prec: u32) -> Vec<Float> {
-    let net = Net::new(problem, prec);
-    let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
-    let targets: Vec<Float> = problem.targets.iter().map(|v| Float::with_val(prec, v.mid())).collect();
-    let alpha = rational_to_float(&problem.alpha.value, prec);
-    let h_centre = if problem.centred { net.forward(&w0).outputs } else { vec![Float::new(prec); targets.len()] };
-    let inv_alpha = Float::with_val(prec, alpha.recip_ref());
-    let p = w.len();
-    let lambda = rational_to_float(&problem.regularization.value, prec);
-    let flow = Flow {
-        net, prec, p, alpha, inv_alpha, h_centre, targets, k0: Vec::new(), evals: Default::default(), max_evals: 0, escape: Vec::new(),
-        lambda, w_anchor: w0, r_anchor: Vec::new(),
-    };
-    flow.w_field(w)
+    Flow::new(problem, prec).0.w_field(w)
 }
 
 /// [`reference`] with a budget: `None` when the integration would need more than `max_evals`
@@ -871,28 +889,14 @@ pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u
     let prec = options.precision_bits;
     assert!(options.samples >= 2, "reference: at least two samples");
     assert!(options.levels >= 2, "reference: at least two extrapolation levels");
-    let net = Net::new(problem, prec);
     let p = problem.num_params();
-    let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
-    assert_eq!(w0.len(), p, "reference: parameter count");
-    let targets: Vec<Float> = problem.targets.iter().map(|v| Float::with_val(prec, v.mid())).collect();
-    let alpha = rational_to_float(&problem.alpha.value, prec);
     let horizon = rational_to_float(&problem.horizon.value, prec);
-    let tape0 = net.forward(&w0);
-    assert_eq!(tape0.outputs.len(), targets.len(), "reference: output count");
-    let h_centre = if problem.centred {
-        tape0.outputs.clone()
-    } else {
-        vec![Float::new(prec); targets.len()]
-    };
-    let j0 = net.jacobian(&w0, &tape0);
-    let k0 = gram(&j0);
-    let inv_alpha = Float::with_val(prec, alpha.recip_ref());
-    let lambda = rational_to_float(&problem.regularization.value, prec);
-    let mut flow = Flow {
-        net, prec, p, alpha, inv_alpha, h_centre, targets, k0, evals: Default::default(), max_evals, escape: Vec::new(),
-        lambda, w_anchor: w0.clone(), r_anchor: Vec::new(),
-    };
+    let (mut flow, tape0) = Flow::new(problem, prec);
+    let w0 = flow.w_anchor.clone();
+    assert_eq!(w0.len(), p, "reference: parameter count");
+    assert_eq!(tape0.outputs.len(), flow.targets.len(), "reference: output count");
+    flow.k0 = gram(&flow.net.jacobian(&w0, &tape0));
+    flow.max_evals = max_evals;
     let r_init = flow.residual(&tape0.outputs);
     flow.r_anchor = r_init.clone();
     let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);

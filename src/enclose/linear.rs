@@ -121,10 +121,7 @@ impl LinearFlow {
         }
         // |exp(-K0 s) c - sum_{j<=q} (-K0 s)^j c / j!| <= (|K0| s)^{q+1} / (q+1)! |c|, K0 >= 0.
         let x = (FastInterval::point(self.kernel_norm) * FastInterval::point(h.sup())).hi;
-        let mut factor = poly::pow_nonneg(FastInterval::point(x), order as u32 + 1);
-        for i in 1..=order + 1 {
-            factor = factor / FastInterval::point(i as f64);
-        }
+        let factor = over_factorial(poly::pow_nonneg(FastInterval::point(x), order as u32 + 1), order + 1);
         let remainder = factor * FastInterval::point(poly::norm2_upper(&coeffs[0]));
         let total = (FastInterval::point(radius) + remainder).hi;
         finish(centre, coeffs, total, h)
@@ -152,15 +149,18 @@ impl LinearFlow {
         }
         // |u(s) - sum_{j<=q} coeffs[j] s^j| <= |coeffs[1]| |A|^q s^{q+1} / (q+1)!.
         let s = FastInterval::point(h.sup());
-        let mut factor = poly::pow_nonneg(FastInterval::point(self.system_norm()), order as u32) * poly::pow_nonneg(s, order as u32 + 1);
-        for i in 1..=order + 1 {
-            factor = factor / FastInterval::point(i as f64);
-        }
+        let power = poly::pow_nonneg(FastInterval::point(self.system_norm()), order as u32) * poly::pow_nonneg(s, order as u32 + 1);
+        let factor = over_factorial(power, order + 1);
         let remainder = factor * FastInterval::point(first_norm);
         let anchor_part = FastInterval::point(penalty.lambda_hi) * s * FastInterval::point(penalty.anchor_radius);
         let total = (FastInterval::point(radius) + remainder + anchor_part).hi;
         finish(centre, coeffs, total, h)
     }
+}
+
+/// `x / n!` enclosed, dividing by `1, 2, ..., n` in turn.
+fn over_factorial(x: FastInterval, n: usize) -> FastInterval {
+    (1..=n).fold(x, |acc, i| acc / FastInterval::point(i as f64))
 }
 
 /// The step's end box and next ball from its coefficients and radius.

@@ -154,11 +154,17 @@ pub fn decode(raw: &[u8], ty: ElementType, big_endian: bool, shape: &[usize]) ->
 /// reads back exactly; used by `ntkcert bench` to hand a problem to the float solve, and by the
 /// tests).
 pub fn npy_f64_bytes(shape: &[usize], values: &[f64]) -> Vec<u8> {
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy_bytes("<f8", shape, &data)
+}
+
+/// A version-1 `.npy` file in C order with the dtype `descr` and the raw `data`.
+fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
     let shape_text = match shape {
         [n] => format!("({n},)"),
         _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
     };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
     // Magic (6 bytes), version (2), header length (2), then the header padded with spaces so
     // that the data starts at a multiple of 64, ending in a newline.
     while (10 + header.len() + 1) % 64 != 0 {
@@ -168,9 +174,7 @@ pub fn npy_f64_bytes(shape: &[usize], values: &[f64]) -> Vec<u8> {
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
+    bytes.extend_from_slice(data);
     bytes
 }
 
@@ -365,23 +369,6 @@ fn looks_non_finite(field: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// A version-1 .npy file in C order.
-    fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-        let shape_txt = match shape.len() {
-            1 => format!("({},)", shape[0]),
-            _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
-        };
-        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
-    }
 
     fn f64_bytes(v: &[f64]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -390,7 +377,7 @@ mod tests {
     #[test]
     fn npy_f64_roundtrip() {
         let vals = [0.1, -2.5, 3.0, 1e-300, 7.0, 8.0];
-        let t = parse_npy(&npy("<f8", &[3, 2], &f64_bytes(&vals))).unwrap();
+        let t = parse_npy(&npy_bytes("<f8", &[3, 2], &f64_bytes(&vals))).unwrap();
         assert_eq!(t.shape, vec![3, 2]);
         for (x, v) in t.values.iter().zip(vals) {
             assert_eq!((x.inf(), x.sup()), (v, v));
@@ -400,20 +387,20 @@ mod tests {
     #[test]
     fn npy_f32_big_endian_and_ints() {
         let data: Vec<u8> = [0.1f32, -1.5].iter().flat_map(|x| x.to_be_bytes()).collect();
-        let t = parse_npy(&npy(">f4", &[2], &data)).unwrap();
+        let t = parse_npy(&npy_bytes(">f4", &[2], &data)).unwrap();
         assert_eq!(t.values[0].inf(), 0.1f32 as f64);
         assert_eq!(t.values[1].sup(), -1.5);
         let data: Vec<u8> = [-3i32, 5].iter().flat_map(|x| x.to_le_bytes()).collect();
-        let t = parse_npy(&npy("<i4", &[2], &data)).unwrap();
+        let t = parse_npy(&npy_bytes("<i4", &[2], &data)).unwrap();
         assert_eq!(t.values[0].inf(), -3.0);
         assert_eq!(t.values[1].inf(), 5.0);
-        let t = parse_npy(&npy("<f2", &[2], &[0x00, 0x3c, 0x00, 0xc0])).unwrap();
+        let t = parse_npy(&npy_bytes("<f2", &[2], &[0x00, 0x3c, 0x00, 0xc0])).unwrap();
         assert_eq!((t.values[0].inf(), t.values[1].inf()), (1.0, -2.0));
     }
 
     #[test]
     fn npy_fortran_order() {
-        let mut bytes = npy("<f8", &[2, 3], &f64_bytes(&[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));
+        let mut bytes = npy_bytes("<f8", &[2, 3], &f64_bytes(&[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));
         let pos = bytes.windows(5).position(|w| w == b"False").unwrap();
         bytes.splice(pos..pos + 5, b"True ".iter().copied());
         let t = parse_npy(&bytes).unwrap();
@@ -423,7 +410,7 @@ mod tests {
 
     #[test]
     fn npy_rejects_bad_files() {
-        let good = npy("<f8", &[2, 2], &f64_bytes(&[1.0, 2.0, 3.0, 4.0]));
+        let good = npy_bytes("<f8", &[2, 2], &f64_bytes(&[1.0, 2.0, 3.0, 4.0]));
         let e = parse_npy(&good[..good.len() - 3]).unwrap_err();
         assert!(e.contains("truncated"), "{e}");
         let e = parse_npy(&good[..20]).unwrap_err();
@@ -433,11 +420,11 @@ mod tests {
         let mut extra = good.clone();
         extra.push(0);
         assert!(parse_npy(&extra).unwrap_err().contains("trailing"));
-        let e = parse_npy(&npy("<f8", &[2, 2], &f64_bytes(&[1.0, 2.0, f64::NAN, 4.0]))).unwrap_err();
+        let e = parse_npy(&npy_bytes("<f8", &[2, 2], &f64_bytes(&[1.0, 2.0, f64::NAN, 4.0]))).unwrap_err();
         assert_eq!(e, "element [1, 0] is NaN");
-        let e = parse_npy(&npy("<f8", &[3], &f64_bytes(&[1.0, f64::NEG_INFINITY, 4.0]))).unwrap_err();
+        let e = parse_npy(&npy_bytes("<f8", &[3], &f64_bytes(&[1.0, f64::NEG_INFINITY, 4.0]))).unwrap_err();
         assert_eq!(e, "element [1] is infinite");
-        assert!(parse_npy(&npy("<c16", &[1], &[0; 16])).unwrap_err().contains("unsupported"));
+        assert!(parse_npy(&npy_bytes("<c16", &[1], &[0; 16])).unwrap_err().contains("unsupported"));
     }
 
     fn safetensors_file(tensors: &[(&str, &str, &[usize], Vec<u8>)]) -> Vec<u8> {

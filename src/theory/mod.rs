@@ -179,54 +179,47 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
     let sqrt_r0 = r0.sqrt();
     let kappa = horizon * l * sqrt_r0 / alpha;
     let trivial = (point(8.0) * r0).sqrt().sup();
-    let published = (point(6.0) * kappa * sqrt_r0).sup().min(trivial);
-    let sharpened = (sharpened_constant() * kappa * sqrt_r0).sup().min(trivial);
-    let gronwall = (point(2.0) * point(lip_h).sqr() * l * r0 * horizon.sqr() / alpha).sup();
-    let regularized = (regularized_constant() * l * r0 / (alpha * lambda)).sup().min(trivial);
-    let bounds = if regularised {
+    let mut bounds = vec![NamedBound {
+        key: "trivial",
+        name: "F3 trivial bound",
+        formula: "sqrt(8 R0)",
+        proof: if regularised { "proofs/theory-f8.md#f3" } else { "proofs/theory-f5-f6.md#f3" },
+        value: trivial,
+    }];
+    if regularised {
         // F4-F6 are proved for the plain gradient flow; with the penalty F3 and F8 hold.
-        vec![
-            NamedBound { key: "trivial", name: "F3 trivial bound", formula: "sqrt(8 R0)", proof: "proofs/theory-f8.md#f3", value: trivial },
-            NamedBound {
-                key: "regularized",
-                name: "F8 regularised, uniform in time (derived here)",
-                formula: "min((4 + sqrt(2 pi/e)) L_loc R0 / (alpha lambda), sqrt(8 R0)), L_loc on B(w0, min(sqrt(T R0), sqrt(2 R0/lambda))/alpha)",
-                proof: "proofs/theory-f8.md#f8",
-                value: regularized,
-            },
-        ]
+        bounds.push(NamedBound {
+            key: "regularized",
+            name: "F8 regularised, uniform in time (derived here)",
+            formula: "min((4 + sqrt(2 pi/e)) L_loc R0 / (alpha lambda), sqrt(8 R0)), L_loc on B(w0, min(sqrt(T R0), sqrt(2 R0/lambda))/alpha)",
+            proof: "proofs/theory-f8.md#f8",
+            value: (regularized_constant() * l * r0 / (alpha * lambda)).sup().min(trivial),
+        });
     } else {
-        vec![
-        NamedBound {
-            key: "trivial",
-            name: "F3 trivial bound",
-            formula: "sqrt(8 R0)",
-            proof: "proofs/theory-f5-f6.md#f3",
-            value: trivial,
-        },
-        NamedBound {
-            key: "published",
-            name: "F4 published (Boix-Adsera & Littwin 2023, constant as recalled in MATH.md)",
-            formula: "min(6 kappa sqrt(R0), sqrt(8 R0)), kappa = T L_loc sqrt(R0)/alpha",
-            proof: "proofs/theory-f5-f6.md#f4",
-            value: published,
-        },
-        NamedBound {
-            key: "sharpened",
-            name: "F5 sharpened constant (derived, not published)",
-            formula: "min((1/sqrt 2 + pi/(2 sqrt e)) kappa sqrt(R0), sqrt(8 R0))",
-            proof: "proofs/theory-f5-f6.md#f5",
-            value: sharpened,
-        },
-        NamedBound {
-            key: "gronwall_t2",
-            name: "F6 O(T^2) comparator (elementary Gronwall in the style of Chizat et al.; not their constant)",
-            formula: "2 Lip(h)^2 L_loc R0 T^2 / alpha",
-            proof: "proofs/theory-f5-f6.md#f6",
-            value: gronwall,
-        },
-        ]
-    };
+        bounds.extend([
+            NamedBound {
+                key: "published",
+                name: "F4 published (Boix-Adsera & Littwin 2023, constant as recalled in MATH.md)",
+                formula: "min(6 kappa sqrt(R0), sqrt(8 R0)), kappa = T L_loc sqrt(R0)/alpha",
+                proof: "proofs/theory-f5-f6.md#f4",
+                value: (point(6.0) * kappa * sqrt_r0).sup().min(trivial),
+            },
+            NamedBound {
+                key: "sharpened",
+                name: "F5 sharpened constant (derived, not published)",
+                formula: "min((1/sqrt 2 + pi/(2 sqrt e)) kappa sqrt(R0), sqrt(8 R0))",
+                proof: "proofs/theory-f5-f6.md#f5",
+                value: (sharpened_constant() * kappa * sqrt_r0).sup().min(trivial),
+            },
+            NamedBound {
+                key: "gronwall_t2",
+                name: "F6 O(T^2) comparator (elementary Gronwall in the style of Chizat et al.; not their constant)",
+                formula: "2 Lip(h)^2 L_loc R0 T^2 / alpha",
+                proof: "proofs/theory-f5-f6.md#f6",
+                value: (point(2.0) * point(lip_h).sqr() * l * r0 * horizon.sqr() / alpha).sup(),
+            },
+        ]);
+    }
     TheoryBounds {
         r0,
         reach,
