@@ -153,6 +153,27 @@ pub struct Problem {
     /// (the spec's `[training] regularization`; 0: plain gradient flow). `w0` is the initial
     /// parameter vector (every point of `params0`'s enclosure, the same as the flow starts from).
     pub regularization: Exact,
+    /// How the objective is minimised (the spec's `[training] method`).
+    pub method: Method,
+}
+
+/// The training method.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// `w' = -grad F(w)` on `[0, T]` (the default).
+    GradientFlow,
+    /// `w_{k+1} = w_k - eta grad F(w_k)` for `k < K`, `T = K eta` (`[training] method =
+    /// "gradient-descent"`).
+    GradientDescent(Descent),
+}
+
+/// The parameters of gradient descent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Descent {
+    /// The learning rate `eta > 0`, exact.
+    pub learning_rate: Exact,
+    /// `K = T / eta`, an integer by construction (the spec layer checks it).
+    pub iterations: u64,
 }
 
 impl Problem {
@@ -165,5 +186,12 @@ impl Problem {
     /// `N = n * outputs`.
     pub fn num_outputs(&self) -> usize {
         self.inputs.len() * self.architecture.output_dim()
+    }
+    /// The gradient-descent parameters, `None` for gradient flow.
+    pub fn descent(&self) -> Option<&Descent> {
+        match &self.method {
+            Method::GradientDescent(d) => Some(d),
+            Method::GradientFlow => None,
+        }
     }
 }

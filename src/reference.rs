@@ -1153,6 +1153,7 @@ mod tests {
             horizon: Exact::from_integer(1),
             tolerance: Exact::from_integer(1),
             regularization: Exact::from_integer(0),
+            method: crate::problem::Method::GradientFlow,
         };
         let net = Net::new(&problem, PREC);
         let w: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(PREC, v.mid())).collect();
@@ -1194,6 +1195,7 @@ mod tests {
             horizon: Exact::from_integer(3),
             tolerance: Exact::from_integer(1),
             regularization: Exact::from_integer(0),
+            method: crate::problem::Method::GradientFlow,
         }
     }
 
@@ -1252,6 +1254,7 @@ mod tests {
             horizon: Exact::from_integer(10),
             tolerance: Exact::from_integer(1),
             regularization: Exact::from_integer(0),
+            method: crate::problem::Method::GradientFlow,
         }
     }
 

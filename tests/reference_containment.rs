@@ -268,6 +268,7 @@ fn quadratic_family_ratio() {
         horizon: Exact::from_integer(10),
         tolerance: Exact::from_integer(1),
         regularization: Exact::from_integer(0),
+        method: ntkcert::problem::Method::GradientFlow,
     };
     let cert = certify(&problem, &Options::default()).expect("certify the quadratic family");
     let r = reference(&problem, &ReferenceOptions::default());
@@ -333,6 +334,7 @@ fn deep_net_decided_and_contains_reference() {
         horizon: Exact::parse("10").unwrap(),
         tolerance: Exact::parse("0.01").unwrap(),
         regularization: Exact::from_integer(0),
+        method: ntkcert::problem::Method::GradientFlow,
     };
     // The per-input bound at w0 (centred: r = -y there).
     let r0: f64 = problem.targets.iter().map(|y| y.sup() * y.sup()).sum::<f64>().sqrt();

@@ -6,10 +6,10 @@ use super::fields::{as_array, as_str, as_table, count, exact_matrix, exact_vec, 
 use super::gfmlp;
 use super::{DataFile, SolverSettings};
 use crate::arith::rational::{rational_to_interval, rational_to_string, Exact};
-use crate::problem::{Activation, Architecture, MlpArchitecture, Parameterization, Problem, QuadraticModel};
+use crate::problem::{Activation, Architecture, Descent, Method, MlpArchitecture, Parameterization, Problem, QuadraticModel};
 use inari::Interval;
 use num_rational::BigRational;
-use num_traits::{Signed, Zero};
+use num_traits::{Signed, ToPrimitive, Zero};
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
@@ -185,9 +185,9 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
         }
     }
 
-    let regularization = match root.section("training")? {
+    let (regularization, method) = match root.section("training")? {
         Some(training) => {
-            training.check_keys(&["regularization"], "")?;
+            training.check_keys(&["regularization", "method", "learning_rate"], "")?;
             let lambda = training.exact("regularization")?.unwrap_or_else(BigRational::zero);
             if lambda.is_negative() {
                 return Err(SpecError::invalid(
@@ -195,9 +195,9 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
                     format!("must be >= 0, got {}", rational_to_string(&lambda)),
                 ));
             }
-            lambda
+            (lambda, training_method(&training, &horizon)?)
         }
-        None => BigRational::zero(),
+        None => (BigRational::zero(), Method::GradientFlow),
     };
 
     let problem = Problem {
@@ -211,8 +211,57 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
         horizon: Exact::new(horizon),
         tolerance: Exact::new(tolerance),
         regularization: Exact::new(regularization),
+        method,
     };
     Ok(Built { problem, solver })
+}
+
+/// The most gradient-descent iterations a spec may ask for (`T / eta`): each is a gradient
+/// evaluation, and a larger count is more likely a typo than a plan.
+pub const MAX_ITERATIONS: u64 = 100_000_000;
+
+/// `[training] method` and `learning_rate`: gradient flow unless `method = "gradient-descent"`,
+/// which needs `learning_rate = "ETA" > 0` with `horizon` an integer multiple of it.
+fn training_method(training: &Section<'_>, horizon: &BigRational) -> Result<Method> {
+    let method = training.str("method")?.unwrap_or("gradient-flow");
+    let learning_rate = training.exact("learning_rate")?;
+    match method {
+        "gradient-flow" => match learning_rate {
+            Some(_) => Err(SpecError::invalid(
+                training.field("learning_rate"),
+                "is only used with method = \"gradient-descent\" (the flow has no learning rate)",
+            )),
+            None => Ok(Method::GradientFlow),
+        },
+        "gradient-descent" => {
+            let eta = learning_rate.ok_or_else(|| missing(training, "learning_rate"))?;
+            if !eta.is_positive() {
+                return Err(SpecError::invalid(training.field("learning_rate"), format!("must be > 0, got {}", rational_to_string(&eta))));
+            }
+            let steps = horizon / &eta;
+            if !steps.is_integer() {
+                return Err(SpecError::invalid(
+                    training.field("learning_rate"),
+                    format!(
+                        "horizon = {} is not an integer multiple of learning_rate = {} (T = K eta with K the number of iterations)",
+                        rational_to_string(horizon),
+                        rational_to_string(&eta)
+                    ),
+                ));
+            }
+            let iterations = steps.to_integer().to_u64().filter(|&k| k <= MAX_ITERATIONS).ok_or_else(|| {
+                SpecError::invalid(
+                    training.field("learning_rate"),
+                    format!("horizon / learning_rate = {} iterations; at most {MAX_ITERATIONS} are allowed", steps.to_integer()),
+                )
+            })?;
+            Ok(Method::GradientDescent(Descent { learning_rate: Exact::new(eta), iterations }))
+        }
+        other => Err(SpecError::invalid(
+            training.field("method"),
+            format!("expected \"gradient-flow\" or \"gradient-descent\", got '{other}'"),
+        )),
+    }
 }
 
 fn missing(sec: &Section<'_>, key: &str) -> SpecError {

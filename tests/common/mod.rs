@@ -67,6 +67,7 @@ pub fn arb_problem(
             horizon: Exact::parse(horizons[hi]).unwrap(),
             tolerance: Exact::parse("1").unwrap(),
             regularization: Exact::from_integer(0),
+            method: ntkcert::problem::Method::GradientFlow,
         })
 }
 

@@ -45,6 +45,7 @@ fn problem(arch: MlpArchitecture, params: Vec<f64>, inputs: Vec<Vec<f64>>) -> Pr
         horizon: Exact::parse("1").unwrap(),
         tolerance: Exact::parse("1").unwrap(),
         regularization: Exact::from_integer(0),
+        method: crate::problem::Method::GradientFlow,
     }
 }
 
