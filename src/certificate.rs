@@ -51,6 +51,11 @@ impl Certificate {
         if !problem.regularization.value.is_zero() {
             value["problem"]["regularization"] = json!(exact(&problem.regularization.value));
         }
+        if let Some(descent) = problem.descent() {
+            value["problem"]["method"] = json!("gradient-descent");
+            value["problem"]["learning_rate"] = json!(exact(&descent.learning_rate.value));
+            value["hints"] = json!({ "method": "gradient-descent", "chunks": result.chunk_records });
+        }
         Certificate { value }
     }
 

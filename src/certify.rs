@@ -13,6 +13,8 @@ use crate::enclose::tube::{Rejection, Tolerances, TubeIntegrator, TubeStep};
 use crate::model::flow::GradientFlow;
 use crate::problem::Problem;
 use inari::Interval;
+
+mod descent;
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
 
@@ -175,8 +177,10 @@ pub struct Certified {
     pub r0: Interval,
     /// Number of integration steps.
     pub steps: usize,
-    /// What each step proved (certificate hints).
+    /// What each step proved (certificate hints; gradient flow).
     pub step_records: Vec<StepRecord>,
+    /// What each chunk of iterations proved (certificate hints; gradient descent).
+    pub chunk_records: Vec<ChunkRecord>,
     /// Wall-clock seconds of the certification (all passes).
     pub seconds: f64,
     /// Taylor order of the pass that gave these results (certificate hint).
@@ -235,6 +239,23 @@ pub struct StepRecord {
     pub linear_radius: f64,
 }
 
+/// Per-chunk data of gradient descent, recorded as certificate hints (`specs/certificate.md`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChunkRecord {
+    /// The chunk's first iterate.
+    pub k: u64,
+    /// Its number of iterates.
+    pub count: u64,
+    /// The box's half-width around the centres' hull.
+    pub guard: f64,
+    /// `w_k` lies in a ball of this radius.
+    pub radius: f64,
+    /// `rbar_k` lies in a ball of this radius.
+    pub linear_radius: f64,
+    /// The Lipschitz bound of the descent map over the box.
+    pub lipschitz: f64,
+}
+
 /// Why certification could not run.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CertifyError {
@@ -254,6 +275,9 @@ const SUP_RTOL: f64 = 1e-10;
 /// `proofs/sup-over-interval.md`). If the integrator cannot proceed the verdict is
 /// `Inconclusive` with the reason, and the intervals are whole-line.
 pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, CertifyError> {
+    if let Some(descent) = problem.descent() {
+        return descent::certify_descent(problem, descent, options);
+    }
     let started = std::time::Instant::now();
     let mut settings = options.first_pass();
     let mut passes = 0;
@@ -497,6 +521,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
             r0: r0_interval,
             steps: records.len(),
             step_records: records,
+            chunk_records: Vec::new(),
             seconds: seconds_since(started),
             order,
             passes: 1,
@@ -546,8 +571,29 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
             )
         }
     };
+    let (verdict, reason) = decide(problem, sup_deviation);
+    Ok(Certified {
+        verdict,
+        reason,
+        sup_deviation,
+        final_deviation,
+        outputs_final,
+        linear_outputs_final,
+        r0: r0_interval,
+        steps: records.len(),
+        step_records: records,
+        chunk_records: Vec::new(),
+        seconds: seconds_since(started),
+        order,
+        passes: 1,
+    })
+}
+
+/// The verdict from an enclosure of `sup D` against the exact `eps`, with the reason when it is
+/// inconclusive.
+fn decide(problem: &Problem, sup_deviation: Interval) -> (Verdict, Option<String>) {
     let eps = problem.tolerance.enclosure;
-    let (verdict, reason) = if sup_deviation.sup() <= eps.inf() {
+    if sup_deviation.sup() <= eps.inf() {
         (Verdict::Certified, None)
     } else if sup_deviation.inf() > eps.sup() {
         (Verdict::Refuted, None)
@@ -561,21 +607,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
                 sup_deviation.sup()
             )),
         )
-    };
-    Ok(Certified {
-        verdict,
-        reason,
-        sup_deviation,
-        final_deviation,
-        outputs_final,
-        linear_outputs_final,
-        r0: r0_interval,
-        steps: records.len(),
-        step_records: records,
-        seconds: seconds_since(started),
-        order,
-        passes: 1,
-    })
+    }
 }
 
 /// The extra room of loose passes, in widths on each side (see [`leave_room_for_checking`]).

@@ -81,9 +81,19 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
         crate::arith::rational::rational_to_string(&problem.horizon.value),
         if problem.centred { "centred" } else { "not centred" }
     ));
+    let method = match problem.descent() {
+        Some(d) => format!(
+            "gradient descent, learning_rate = {}, {} iterations",
+            crate::arith::rational::rational_to_string(&d.learning_rate.value),
+            d.iterations
+        ),
+        None => "gradient flow".to_string(),
+    };
     if !problem.regularization.value.is_zero() {
         let lambda = crate::arith::rational::rational_to_string(&problem.regularization.value);
-        s.push_str(&format!("  training: gradient flow on the loss + (lambda/2)|w - w0|^2, lambda = {lambda}\n"));
+        s.push_str(&format!("  training: {method} on the loss + (lambda/2)|w - w0|^2, lambda = {lambda}\n"));
+    } else if problem.descent().is_some() {
+        s.push_str(&format!("  training: {method}\n"));
     }
     s.push_str(&format!("  sup_(t<=T) D(t) in {}\n", fmt_interval(r.sup_deviation)));
     s.push_str(&format!("  D(T)           in {}\n", fmt_interval(r.final_deviation)));
@@ -96,7 +106,8 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
     if r.outputs_final.len() > 4 {
         s.push_str("    ... (all of them with --json)\n");
     }
-    s.push_str(&format!("  {} steps, {:.3} s\n", r.steps, r.seconds));
+    let unit = if problem.descent().is_some() { "iterations" } else { "steps" };
+    s.push_str(&format!("  {} {unit}, {:.3} s\n", r.steps, r.seconds));
     s
 }
 

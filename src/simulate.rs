@@ -67,6 +67,21 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
     // above the certifier's bound rarely.
     let lambda = problem.regularization.enclosure.mid();
     let kernel_norm = largest_eigenvalue_estimate(&kernel) * 1.01 + lambda;
+    if let Some(descent) = problem.descent() {
+        let eta = descent.learning_rate.enclosure.mid();
+        let mut point_field = |w: &[f64]| {
+            let pass = flow.point_path(w, 0);
+            (pass.outputs[0].clone(), pass.field[0].clone())
+        };
+        let iterations = descent.iterations.min(settings.max_steps as u64);
+        let stopped_at = (iterations < descent.iterations).then(|| iterations as f64 * eta);
+        let mut sim = simulate_descent(&mut point_field, &residual, &kernel, eta, lambda, w0, &r0, iterations);
+        sim.outputs_final = sim.outputs_final.iter().zip(&offset).map(|(&h, &o)| alpha * (h - o)).collect();
+        sim.linear_outputs_final = sim.linear_outputs_final.iter().zip(&targets).map(|(r, y)| r + y).collect();
+        sim.stopped_at = stopped_at;
+        sim.seconds = started.elapsed().as_secs_f64();
+        return sim;
+    }
 
     let horizon = problem.horizon.enclosure.mid();
     let tol_params = w0.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-300) * relative;
@@ -135,6 +150,59 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
         r0: 0.5 * norm(&r0).powi(2),
         steps,
         seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// `iterations` steps of gradient descent `w <- w + eta F(w)` (`point_field` gives `h(w)` and
+/// the field `F = -grad F`) and of the linearised `rbar <- rbar - eta (K0 rbar + lambda (rbar -
+/// r0))`, with `D_k` at every iterate. `outputs_final` holds `h(w_K)` and
+/// `linear_outputs_final` `rbar_K` (the caller scales them); `steps` is the iteration count.
+#[allow(clippy::too_many_arguments)]
+fn simulate_descent(
+    point_field: &mut dyn FnMut(&[f64]) -> (Vec<f64>, Vec<f64>),
+    residual: &dyn Fn(&[f64]) -> Vec<f64>,
+    kernel: &[Vec<f64>],
+    eta: f64,
+    lambda: f64,
+    w0: Vec<f64>,
+    r0: &[f64],
+    iterations: u64,
+) -> Simulation {
+    let mut w = w0;
+    let mut rbar = r0.to_vec();
+    let mut sup: f64 = 0.0;
+    let mut deviation = 0.0;
+    let mut outputs = Vec::new();
+    for k in 0..=iterations {
+        let (h, field) = point_field(&w);
+        let dev: Vec<f64> = residual(&h).iter().zip(&rbar).map(|(a, b)| a - b).collect();
+        deviation = norm(&dev);
+        sup = sup.max(deviation);
+        outputs = h;
+        if k == iterations {
+            break;
+        }
+        for (wi, fi) in w.iter_mut().zip(&field) {
+            *wi += eta * fi;
+        }
+        rbar = kernel
+            .iter()
+            .enumerate()
+            .map(|(a, row)| {
+                let pull = row.iter().zip(&rbar).map(|(k, x)| k * x).sum::<f64>() + lambda * (rbar[a] - r0[a]);
+                rbar[a] - eta * pull
+            })
+            .collect();
+    }
+    Simulation {
+        outputs_final: outputs,
+        linear_outputs_final: rbar,
+        final_deviation: deviation,
+        sup_deviation: sup,
+        stopped_at: None,
+        r0: 0.5 * norm(r0).powi(2),
+        steps: iterations as usize,
+        seconds: 0.0,
     }
 }
 

@@ -158,6 +158,75 @@ impl LinearFlow {
     }
 }
 
+/// The linearised gradient-descent map `M rbar + eta lambda r0`, `M = (1 - eta lambda) I - eta
+/// K0` (Lemma D2 of `proofs/gradient-descent.md`), for a learning rate `eta`.
+#[derive(Debug, Clone)]
+pub struct LinearDescent {
+    eta: Ball,
+    /// `>= |M|_2 = max(|1 - eta lambda|, |1 - eta lambda - eta lambda_max(K0)|)`.
+    pub contraction: f64,
+}
+
+impl LinearFlow {
+    /// A lower bound of `lambda_max(K0)`: the Rayleigh quotient `v^T K0 v / v^T v` (balls,
+    /// rounded down) of a float power-iteration vector `v` (any `v` gives a lower bound).
+    pub fn largest_eigenvalue_lower(&self) -> f64 {
+        let n = self.kernel.len();
+        let mut v = vec![1.0; n];
+        for _ in 0..50 {
+            let w: Vec<f64> = self.kernel.iter().map(|row| row.iter().zip(&v).map(|(k, x)| k.mid * x).sum()).collect();
+            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if !(norm > 0.0 && norm.is_finite()) {
+                return 0.0;
+            }
+            v = w.iter().map(|x| x / norm).collect();
+        }
+        let balls: Vec<Ball> = v.iter().map(|&x| Ball::point(x)).collect();
+        let image: Vec<Ball> = self.kernel.iter().map(|row| Ball::dot(Ball::ZERO, row, &balls)).collect();
+        let quotient = Ball::dot(Ball::ZERO, &balls, &image).to_fast() / Ball::dot(Ball::ZERO, &balls, &balls).to_fast();
+        quotient.lo.max(0.0)
+    }
+
+    /// The map of one linearised descent step with learning rate `eta` (enclosed). `K0` is
+    /// symmetric positive semi-definite with `lambda_max <= kernel_norm`, so the eigenvalues of
+    /// `M` lie in `[1 - eta lambda - eta kernel_norm, 1 - eta lambda]`.
+    pub fn descent(&self, eta: Interval) -> LinearDescent {
+        let eta_f = FastInterval::from_inari(eta);
+        let lambda = self.penalty.as_ref().map_or(FastInterval::ZERO, |p| p.lambda.to_fast());
+        let top = FastInterval::point(1.0) - eta_f * lambda;
+        let bottom = top - eta_f * FastInterval::point(self.kernel_norm);
+        LinearDescent { eta: Ball::from_interval(eta), contraction: top.magnitude().max(bottom.magnitude()) }
+    }
+
+    /// One linearised descent step from `rbar_k` in the ball `B(centre, radius)`:
+    /// `rbar_{k+1} = rbar_k - eta (K0 rbar_k + lambda (rbar_k - r0))` lies in the returned ball
+    /// (Lemma D2: `|M| radius`, the rounding of the centre's image, and `eta lambda` times the
+    /// anchor's uncertainty).
+    pub fn descent_step(&self, map: &LinearDescent, centre: &[f64], radius: f64) -> (Vec<f64>, f64) {
+        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
+        let image: Vec<Ball> = self
+            .kernel
+            .iter()
+            .zip(&start)
+            .enumerate()
+            .map(|(i, (row, &c))| {
+                let mut pull = Ball::dot(Ball::ZERO, row, &start);
+                if let Some(p) = &self.penalty {
+                    pull = pull + p.lambda * (c - Ball::point(p.anchor[i]));
+                }
+                c - map.eta * pull
+            })
+            .collect();
+        let next: Vec<f64> = image.iter().map(|b| b.mid).collect();
+        let spread: Vec<FastInterval> = image.iter().map(|b| FastInterval { lo: -b.rad, hi: b.rad }).collect();
+        let mut total = FastInterval::point(map.contraction) * FastInterval::point(radius) + FastInterval::point(poly::norm2_upper(&spread));
+        if let Some(p) = &self.penalty {
+            total = total + map.eta.to_fast() * FastInterval::point(p.lambda_hi) * FastInterval::point(p.anchor_radius);
+        }
+        (next, total.hi)
+    }
+}
+
 /// `x / n!` enclosed, dividing by `1, 2, ..., n` in turn.
 fn over_factorial(x: FastInterval, n: usize) -> FastInterval {
     (1..=n).fold(x, |acc, i| acc / FastInterval::point(i as f64))

@@ -2,10 +2,12 @@
 //!
 //! - [`tube`]: validated integration of the true gradient flow.
 //! - [`linear`]: the linearised flow by a rigorous matrix exponential of `K0`.
+//! - [`descent`]: validated gradient descent (iterates, not a flow).
 //! - [`deviation`]: the supremum of `D(t)` over `[0, T]`.
 //! - [`poly`]: interval polynomials in the step variable.
 //! - [`tight`]: inari intervals with a one-call MPFR tanh, for the forward pass of `h(w0)`.
 
+pub mod descent;
 pub mod deviation;
 pub mod linear;
 pub mod poly;

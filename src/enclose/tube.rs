@@ -179,22 +179,10 @@ impl<'a> TubeIntegrator<'a> {
             .collect()
     }
 
-    /// `mu` over the tube (Lemma 3 of `proofs/tube-integrator.md`): the minimum of
-    /// `|r| sup|D^2 h| / alpha` and, for an MLP, `H / alpha` with `H` the residual-weighted
-    /// Hessian bound (`proofs/residual-hessian.md`), both upper bounds of the log norm, minus
-    /// `lambda` with the penalty.
+    /// `mu` over the tube (Lemma 3 of `proofs/tube-integrator.md`): [`loss_curvature`]
+    /// (Self::loss_curvature) minus `lambda` with the penalty.
     fn log_norm_bound(&self, tube: &[Interval], outputs: &[Interval], bounds: &DerivativeBounds, hidden: Option<&HiddenActivations>) -> f64 {
-        let residual = self.residual_enclosure(outputs);
-        let alpha = FastInterval::from_inari(self.alpha());
-        let per_input = (FastInterval::point(poly::norm2_upper(&residual)) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
-        let loss_part = match (&self.net, hidden) {
-            (Some(net), Some(hidden)) => {
-                let residual: Vec<Interval> = residual.iter().map(|r| r.to_inari()).collect();
-                let weighted = residual_hessian_upper(net, hidden, tube, &residual);
-                per_input.min((FastInterval::point(weighted) / alpha).hi)
-            }
-            _ => per_input,
-        };
+        let loss_part = self.loss_curvature(tube, outputs, bounds, hidden);
         // The penalty's Hessian is lambda I: DF drops by lambda (Lemma 3).
         let lambda = self.problem.regularization.enclosure.inf();
         if lambda > 0.0 {
@@ -202,6 +190,37 @@ impl<'a> TubeIntegrator<'a> {
         } else {
             loss_part
         }
+    }
+
+    /// An upper bound of `sup |(1/alpha) sum_i r_i D^2 h_i(w)[v, v]|` over unit `v` and `w` in
+    /// the box `region` (both signs: it bounds the spectral norm of the residual-weighted part
+    /// of `Hess F`): the minimum of `|r| sup|D^2 h| / alpha` and, for an MLP, `H / alpha` with
+    /// `H` the residual-weighted Hessian bound (`proofs/residual-hessian.md`). `outputs`
+    /// encloses `h` over the box.
+    fn loss_curvature(&self, region: &[Interval], outputs: &[Interval], bounds: &DerivativeBounds, hidden: Option<&HiddenActivations>) -> f64 {
+        let residual = self.residual_enclosure(outputs);
+        let alpha = FastInterval::from_inari(self.alpha());
+        let per_input = (FastInterval::point(poly::norm2_upper(&residual)) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
+        match (&self.net, hidden) {
+            (Some(net), Some(hidden)) => {
+                let residual: Vec<Interval> = residual.iter().map(|r| r.to_inari()).collect();
+                let weighted = residual_hessian_upper(net, hidden, region, &residual);
+                per_input.min((FastInterval::point(weighted) / alpha).hi)
+            }
+            _ => per_input,
+        }
+    }
+
+    /// Bounds over the box `region` (one order-0 pass over it): the outputs `h` (not centred,
+    /// not scaled), the derivative bounds of `model::bounds` and [`loss_curvature`]
+    /// (Self::loss_curvature) (without the penalty). Used by the gradient-descent enclosure
+    /// (`enclose::descent`).
+    pub fn region_bounds(&mut self, region: &[FastInterval]) -> RegionBounds {
+        let (over, hidden) = self.along_tube(region, &[], 0);
+        let region: Vec<Interval> = region.iter().map(|b| b.to_inari()).collect();
+        let bounds = derivative_bounds(self.problem, &region, hidden.as_ref());
+        let loss_curvature = self.loss_curvature(&region, &over.outputs[0], &bounds, hidden.as_ref());
+        RegionBounds { outputs: over.outputs[0].clone(), bounds, loss_curvature }
     }
 
     /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)` along the path
@@ -284,6 +303,16 @@ impl<'a> TubeIntegrator<'a> {
         let radius = (growth * (known + remainder)).hi;
         Tube { over, bounds, mu, growth: growth.hi, guard, radius }
     }
+}
+
+/// What [`TubeIntegrator::region_bounds`] proves over a box.
+#[derive(Debug, Clone)]
+pub struct RegionBounds {
+    /// Encloses `h(w)` (stacked, not centred, not scaled) for every `w` in the box.
+    pub outputs: Vec<Interval>,
+    pub bounds: DerivativeBounds,
+    /// `>= sup |(1/alpha) sum_i r_i D^2 h_i(w)[v, v]|` over unit `v` and `w` in the box.
+    pub loss_curvature: f64,
 }
 
 /// Lemmas 1-3 over one tube ([`TubeIntegrator::tube`]).
