@@ -71,7 +71,8 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
     };
     s.push_str(&format!("{}: {headline}\n", problem.name));
     if let Some(reason) = &r.reason {
-        s.push_str(&format!("  why: {reason}\n"));
+        let label = if r.verdict == Verdict::Inconclusive { "why" } else { "note" };
+        s.push_str(&format!("  {label}: {reason}\n"));
     }
     s.push_str(&format!(
         "  model: p = {} parameters, N = {} outputs, alpha = {}, T = {}, {}\n",

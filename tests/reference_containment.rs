@@ -10,8 +10,8 @@ use common::thin;
 use inari::Interval;
 use ntkcert::arith::rational::{parse_decimal, Exact};
 use ntkcert::certify::{certify, Certified, Options};
-use ntkcert::problem::{Architecture, Problem, QuadraticModel};
-use ntkcert::reference::{linear_reference, rational_to_float, reference, try_reference, Reference, ReferenceOptions};
+use ntkcert::problem::{Architecture, Descent, Method, Problem, QuadraticModel};
+use ntkcert::reference::{descent_reference, linear_reference, rational_to_float, reference, try_reference, Reference, ReferenceOptions};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use rug::Float;
@@ -247,6 +247,66 @@ proptest! {
             }
         }
     }
+}
+
+/// `problem` trained by `iterations` steps of gradient descent with the learning rate
+/// `fraction * 2 / lambda_max(K0)` (rounded to six significant digits, exact from there on;
+/// `lambda_max` from the certifier's upper bound, so `fraction < 1` stays below the edge).
+fn with_descent(problem: Problem, fraction: f64, iterations: u64) -> Problem {
+    let r0: Vec<Interval> = vec![Interval::ENTIRE; 0];
+    let linear = ntkcert::enclose::linear::LinearFlow::new(&problem, &problem.params0, &r0);
+    let edge = 2.0 / (linear.kernel_norm + problem.regularization.enclosure.sup());
+    let eta = Exact::parse(&format!("{:.5e}", fraction * edge)).unwrap();
+    let horizon = Exact::new(&eta.value * num_rational::BigRational::from_integer(iterations.into()));
+    Problem { horizon, method: Method::GradientDescent(Descent { learning_rate: eta, iterations }), ..problem }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), rng_seed: seed(), max_shrink_iters: 16, ..ProptestConfig::default() })]
+
+    /// Gradient descent (`[training] method = "gradient-descent"`): every certified quantity
+    /// contains the MPFR iteration (`reference::descent_reference`), for learning rates at 10%,
+    /// 50% and 96% of the stability edge `2 / lambda_max(K0)`, with and without the penalty.
+    #[test]
+    fn descent_enclosures_contain_the_mpfr_iteration(problem in arb_problem(), which in 0usize..3, iterations in 1u64..40, penalised in any::<bool>()) {
+        let fraction = [0.1, 0.5, 0.96][which];
+        let problem = if penalised { Problem { regularization: Exact::parse("0.1").unwrap(), ..problem } } else { problem };
+        let problem = with_descent(problem, fraction, iterations);
+        let cert = certify(&problem, &certify_options()).expect("certify");
+        eprintln!("descent case ({fraction} of the edge, {iterations} iterations, penalty {penalised}): {} ({:?})", describe(&problem), cert.verdict);
+        let r = descent_reference(&problem, PREC).expect("a descent problem");
+        let what = describe(&problem);
+        prop_assert!(contains(cert.r0, &r.r0), "R0 {} not in {:?} on {}", r.r0, cert.r0, what);
+        prop_assert!(contains(cert.sup_deviation, &r.sup_deviation), "max D_k {} not in {:?} on {}", r.sup_deviation, cert.sup_deviation, what);
+        prop_assert!(contains(cert.final_deviation, &r.final_deviation), "D_K {} not in {:?} on {}", r.final_deviation, cert.final_deviation, what);
+        for (i, (iv, v)) in cert.outputs_final.iter().zip(&r.outputs_final).enumerate() {
+            prop_assert!(contains(*iv, v), "output {}: {} not in {:?} on {}", i, v, iv, what);
+        }
+        for (i, (iv, v)) in cert.linear_outputs_final.iter().zip(&r.linear_outputs_final).enumerate() {
+            prop_assert!(contains(*iv, v), "linear output {}: {} not in {:?} on {}", i, v, iv, what);
+        }
+        prop_assert_eq!(cert.steps as u64, iterations);
+    }
+}
+
+/// As the learning rate goes to 0 with `K eta = T` fixed, gradient descent approaches the flow:
+/// on gf-mlp-small the certified `max D_k` moves towards the flow's certified `sup D`, about
+/// linearly in `eta` (MATH.md F9; issue 15).
+#[test]
+fn descent_approaches_the_flow_as_the_learning_rate_vanishes() {
+    let loaded = ntkcert::spec::load(std::path::Path::new("specs/bench/gf-mlp-small.toml")).expect("shipped spec");
+    let flow = certify(&loaded.problem, &Options::default()).expect("certify the flow");
+    let flow_sup = flow.sup_deviation.mid();
+    let mut gaps = Vec::new();
+    for (eta, iterations) in [("0.1", 50u64), ("0.01", 500), ("0.001", 5000)] {
+        let method = Method::GradientDescent(Descent { learning_rate: Exact::parse(eta).unwrap(), iterations });
+        let problem = Problem { method, ..loaded.problem.clone() };
+        let cert = certify(&problem, &Options::default()).expect("certify descent");
+        assert!(cert.sup_deviation.wid() < 1e-3 * flow_sup, "eta {eta}: max D_k {:?} too wide", cert.sup_deviation);
+        gaps.push((cert.sup_deviation.mid() - flow_sup).abs());
+    }
+    assert!(gaps[1] < 0.2 * gaps[0] && gaps[2] < 0.2 * gaps[1], "max D_k does not approach the flow's sup D: gaps {gaps:?} (flow {flow_sup:e})");
+    assert!(gaps[2] < 1e-3 * flow_sup, "eta = 0.001 still {:e} from the flow's sup D {flow_sup:e}", gaps[2]);
 }
 
 /// MATH.md F7 at u = lambda T = 0.8, T = 10, L = 1, y = 1, kappa = T L sqrt(R0) / alpha ~ 1e-3:

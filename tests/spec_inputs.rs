@@ -348,6 +348,29 @@ fn rejects_bad_scalars() {
     bad(err(&format!("{SMALL}\n[training]\nregularization = \"nan\"\n")), "training.regularization", &["'nan' is not a decimal number"]);
     bad(err(&format!("{SMALL}\n[training]\nregularization = 0.1\n")), "training.regularization", &["TOML float", "quoted"]);
     bad(err(&format!("{SMALL}\n[training]\nlambda = \"0.1\"\n")), "training.lambda", &["unknown"]);
+    let gd = |rest: &str| format!("{SMALL}\n[training]\nmethod = \"gradient-descent\"\n{rest}");
+    bad(err(&gd("learning_rate = \"0\"\n")), "training.learning_rate", &["must be > 0, got 0"]);
+    bad(err(&gd("learning_rate = \"-0.1\"\n")), "training.learning_rate", &["must be > 0, got -1/10"]);
+    bad(err(&gd("learning_rate = \"nan\"\n")), "training.learning_rate", &["'nan' is not a decimal number"]);
+    bad(err(&gd("learning_rate = \"0.3\"\n")), "training.learning_rate", &["not an integer multiple", "learning_rate = 3/10"]);
+    bad(err(&gd("learning_rate = \"1e-9\"\n")), "training.learning_rate", &["iterations; at most"]);
+    bad(err(&gd("")), "training.learning_rate", &["missing"]);
+    bad(err(&format!("{SMALL}\n[training]\nlearning_rate = \"0.1\"\n")), "training.learning_rate", &["only used with method = \"gradient-descent\""]);
+    bad(err(&format!("{SMALL}\n[training]\nmethod = \"sgd\"\n")), "training.method", &["'sgd'", "\"gradient-flow\" or \"gradient-descent\""]);
+}
+
+/// `[training] learning_rate` is exact and sets `K = T / eta` iterations; the default method is
+/// the flow.
+#[test]
+fn learning_rate_is_exact_and_counts_iterations() {
+    use ntkcert::problem::Method;
+    let s = ok(&format!("{SMALL}\n[training]\nmethod = \"gradient-descent\"\nlearning_rate = \"1/3\"\n"));
+    let Method::GradientDescent(d) = &s.problem.method else { panic!("gradient descent expected") };
+    assert_eq!(d.learning_rate.value, rat(1, 3));
+    assert!(interval_contains_rational(d.learning_rate.enclosure, &rat(1, 3)));
+    assert_eq!(rat(d.iterations as i64, 1), &s.problem.horizon.value * rat(3, 1));
+    assert_eq!(ok(SMALL).problem.method, Method::GradientFlow);
+    assert_eq!(ok(&format!("{SMALL}\n[training]\nmethod = \"gradient-flow\"\n")).problem.method, Method::GradientFlow);
 }
 
 /// `[training] regularization` is exact, and 0 is the same problem as no `[training]` table.

@@ -177,7 +177,7 @@ fn stability_note(linear: &LinearFlow, eta: Interval, descent: &Descent) -> Opti
     let beyond = (eta * point(lower)).inf() > 2.0;
     beyond.then(|| {
         format!(
-            "learning_rate = {} is beyond the stability edge 2 / lambda_max(K0) (lambda_max(K0) in [{lower:.6e}, {:.6e}]): the linearised iterates diverge",
+            "learning_rate = {} is beyond the stability edge 2 / lambda_max(K0) (lambda_max(K0) in [{lower:.6e}, {:.6e}]): the linearised iterates grow geometrically (they diverge as K grows)",
             rational_to_string(&descent.learning_rate.value),
             linear.kernel_norm
         )

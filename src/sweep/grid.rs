@@ -49,6 +49,7 @@ pub fn canonical_field(name: &str) -> String {
         "T" => "horizon".to_string(),
         "eps" => "tolerance".to_string(),
         "regularization" | "lambda" => "training.regularization".to_string(),
+        "learning_rate" | "eta" => "training.learning_rate".to_string(),
         other => other.to_string(),
     }
 }
@@ -254,6 +255,14 @@ pub fn cell_table(base: &Table, base_name: &str, cell: &Cell) -> Result<Table, S
                 };
                 set_path(&mut table, field, value).map_err(|e| SweepError::data(format!("{}: {e}", origin(field))))?;
             }
+        }
+    }
+    // A learning rate only means something for gradient descent: sweeping it selects the method
+    // unless the spec names one (then a flow spec with a learning rate is the spec's error).
+    if cell.values.iter().any(|(f, _)| f == "training.learning_rate") {
+        let training = table.get("training").and_then(Value::as_table);
+        if !training.is_some_and(|t| t.contains_key("method")) {
+            set_path(&mut table, "training.method", Value::String("gradient-descent".into())).map_err(|e| SweepError::data(format!("cell {key}: {e}")))?;
         }
     }
     for (field, v) in &cell.values {
@@ -489,6 +498,20 @@ mod tests {
         let cell = Cell { index: 0, values: vec![("training.regularization".to_string(), parse_value("0.1", "--set").unwrap())] };
         let table = cell_table(&base, "b", &cell).unwrap();
         assert_eq!(table["training"]["regularization"].as_str(), Some("0.1"));
+    }
+
+    /// `--set learning_rate=...` (or `eta`) sweeps `[training] learning_rate` and selects gradient
+    /// descent unless the spec names a method.
+    #[test]
+    fn learning_rate_alias_selects_gradient_descent() {
+        assert_eq!(canonical_field("eta"), "training.learning_rate");
+        let cell = Cell { index: 0, values: vec![("training.learning_rate".to_string(), parse_value("0.25", "--set").unwrap())] };
+        let base: Table = "alpha = 10\nhorizon = 1\n".parse().unwrap();
+        let table = cell_table(&base, "b", &cell).unwrap();
+        assert_eq!(table["training"]["learning_rate"].as_str(), Some("0.25"));
+        assert_eq!(table["training"]["method"].as_str(), Some("gradient-descent"));
+        let flow: Table = "alpha = 10\nhorizon = 1\n[training]\nmethod = \"gradient-flow\"\n".parse().unwrap();
+        assert_eq!(cell_table(&flow, "b", &cell).unwrap()["training"]["method"].as_str(), Some("gradient-flow"));
     }
 
     #[test]

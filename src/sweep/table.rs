@@ -37,6 +37,7 @@ const BOUNDS: &[(&str, &str, &str)] = &[
     ("sharpened", "F5 sharpened", "F5 (sharpened)"),
     ("gronwall_t2", "F6 O(T^2)", "F6 $O(T^2)$"),
     ("regularized", "F8 regularized", "F8 (regularised)"),
+    ("gradient_descent", "F9 gradient descent", "F9 (gradient descent)"),
 ];
 
 /// What a column shows.
@@ -76,7 +77,7 @@ pub fn parse_column(name: &str, swept: &[String]) -> Result<Column, SweepError> 
     if let Some((a, b)) = n.split_once('/') {
         let part = |x: &str| {
             interval_column(x.trim()).or_else(|| bound_column(x.trim())).ok_or_else(|| {
-                SweepError::usage(format!("--columns: '{n}': a ratio needs two of kappa, supD, DT, R0, trivial, published, sharpened, gronwall_t2, regularized"))
+                SweepError::usage(format!("--columns: '{n}': a ratio needs two of kappa, supD, DT, R0, trivial, published, sharpened, gronwall_t2, regularized, gradient_descent"))
             })
         };
         return Ok(Column::Ratio(Box::new(part(a)?), Box::new(part(b)?)));
@@ -98,9 +99,10 @@ pub fn parse_column(name: &str, swept: &[String]) -> Result<Column, SweepError> 
         }
         other if swept.iter().any(|s| s == other) => Column::Swept(other.to_string()),
         "lambda" | "regularization" if swept.iter().any(|s| s == "training.regularization") => Column::Swept("training.regularization".to_string()),
+        "eta" | "learning_rate" if swept.iter().any(|s| s == "training.learning_rate") => Column::Swept("training.learning_rate".to_string()),
         other => {
             return Err(SweepError::usage(format!(
-                "--columns: unknown column '{other}' (expected alpha, T, eps, p, name, verdict, key, steps, kappa, R0, supD, DT, trivial, published, sharpened, gronwall_t2, regularized, A/B ratios of those, lambda when swept, or a swept field as written, sweep.FIELD: {})",
+                "--columns: unknown column '{other}' (expected alpha, T, eps, p, name, verdict, key, steps, kappa, R0, supD, DT, trivial, published, sharpened, gronwall_t2, regularized, gradient_descent, A/B ratios of those, lambda or eta when swept, or a swept field as written, sweep.FIELD: {})",
                 if swept.is_empty() { "none".to_string() } else { swept.join(", ") }
             )))
         }
@@ -118,6 +120,7 @@ fn plain_header(c: &Column) -> String {
             "alpha" => "alpha (schedule)".into(),
             "horizon" => "T (swept)".into(),
             "training.regularization" => "lambda".into(),
+            "training.learning_rate" => "eta".into(),
             other => other.to_string(),
         },
         Column::Interval("supD", _) => "sup D".into(),
@@ -160,6 +163,7 @@ fn latex_header(c: &Column) -> String {
             "alpha" => "$\\alpha$ (schedule)".into(),
             "horizon" => "$T$ (swept)".into(),
             "training.regularization" => "$\\lambda$".into(),
+            "training.learning_rate" => "$\\eta$".into(),
             other => format!("\\texttt{{{}}}", latex_escape(other)),
         },
         Column::Interval("kappa", _) => "$\\kappa$".into(),
