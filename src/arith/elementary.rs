@@ -186,6 +186,11 @@ fn power_of_two(j: i32) -> f64 {
 
 /// `exp` of an interval (non-decreasing: endpoints).
 pub fn exp(x: FastInterval) -> FastInterval {
+    if x.lo == x.hi {
+        // A point (the ball path's midpoints): one evaluation gives both ends.
+        let e = exp_point(x.lo);
+        return FastInterval { lo: e.lo.max(0.0), hi: e.hi };
+    }
     FastInterval { lo: exp_point(x.lo).lo.max(0.0), hi: exp_point(x.hi).hi }
 }
 
@@ -216,6 +221,10 @@ pub fn tanh_point(x: f64) -> FastInterval {
 
 /// `tanh` of an interval (non-decreasing: endpoints).
 pub fn tanh(x: FastInterval) -> FastInterval {
+    if x.lo == x.hi {
+        // A point (`Ball::tanh` encloses at its midpoint): one evaluation gives both ends.
+        return tanh_point(x.lo);
+    }
     FastInterval { lo: tanh_point(x.lo).lo, hi: tanh_point(x.hi).hi }
 }
 
@@ -226,6 +235,9 @@ pub fn sigmoid(x: FastInterval) -> FastInterval {
         let s = one / (one + exp_point(-v));
         FastInterval { lo: s.lo.max(0.0), hi: s.hi.min(1.0) }
     };
+    if x.lo == x.hi {
+        return at(x.lo);
+    }
     FastInterval { lo: at(x.lo).lo, hi: at(x.hi).hi }
 }
 
