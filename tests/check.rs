@@ -6,6 +6,7 @@
 mod common;
 use common::{code, ntkcert, root};
 use ntkcert::check::{check_value, CheckError};
+use rug::Rational;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -453,5 +454,153 @@ fn degenerate_problems_check_valid() {
         assert!(claims["final_deviation"]["lo"].as_f64().is_some(), "{name}: {claims}");
         let out = ntkcert(&["check", cert.to_str().unwrap(), "--quiet"]);
         assert_eq!(text(&out.stdout), "valid\n", "{name}: {}", text(&out.stderr));
+    }
+}
+
+/// The gradient-descent test specs (tests/data/check/gd-*.toml): a small tanh net (eta = 0.1,
+/// K = 50), the same with the penalty lambda = 0.5, and eta = 0.84 near the stability edge
+/// 2/lambda_max(K0) = 0.867 (where the Lipschitz bound of the descent map needs the sharper
+/// bound of lambda_max(J^T J)).
+const GD_SPECS: &[&str] = &["tests/data/check/gd-tanh.toml", "tests/data/check/gd-tanh-regularised.toml", "tests/data/check/gd-tanh-edge.toml"];
+
+/// Gradient-descent certificates (issue 15) check `valid` through the command line and in
+/// process; the checker re-runs both iterations in its own arithmetic, so a checker that
+/// ignores the penalty, takes eta = 0 or drops the radii's growth fails here. Tampered
+/// certificates are rejected: a claim moved by 1e-3 of its magnitude or shrunk to a point
+/// (invalid), another learning rate, a missing method, another iteration count (invalid),
+/// chunks that do not cover the iterates 0..=K (malformed); a wrong guard only costs work or
+/// fails honestly.
+#[test]
+fn gradient_descent_certificates_check_and_tampering_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for spec in GD_SPECS {
+        let path = certify(spec, dir.path());
+        let cert = read_json(&path);
+        assert_eq!(cert["hints"]["method"], "gradient-descent", "{spec}");
+        assert_eq!(cert["problem"]["method"], "gradient-descent", "{spec}");
+        assert!(cert["claims"]["sup_deviation"]["hi"].is_f64(), "{spec}: the certifier gave up");
+        assert_eq!(check(&cert, spec), Ok(()), "{spec}: the untouched certificate");
+        let out = ntkcert(&["check", path.to_str().unwrap()]);
+        assert_eq!(text(&out.stdout), "valid\n", "{spec}: {}", text(&out.stderr));
+        let outputs = cert["claims"]["outputs_final"].as_array().unwrap().len();
+        let mut ptrs = vec!["/claims/sup_deviation".to_string(), "/claims/final_deviation".into()];
+        for i in 0..outputs {
+            ptrs.push(format!("/claims/outputs_final/{i}"));
+            ptrs.push(format!("/claims/linear_outputs_final/{i}"));
+        }
+        for ptr in &ptrs {
+            let lo = cert.pointer(ptr).unwrap()["lo"].as_f64().unwrap();
+            let hi = cert.pointer(ptr).unwrap()["hi"].as_f64().unwrap();
+            let d = 1e-3 * lo.abs().max(hi.abs());
+            assert!(hi - lo < d, "{spec} {ptr}: the claim [{lo}, {hi}] is not tight");
+            for (what, nlo, nhi) in [("down", lo - d, hi - d), ("up", lo + d, hi + d), ("to a point", lo, lo)] {
+                let mut t = cert.clone();
+                set_interval(&mut t, ptr, nlo, nhi);
+                if ptr == "/claims/sup_deviation" {
+                    // Keep the verdict consistent, so that the claim itself is what is refused.
+                    t["claims"]["verdict"] = if Rational::from_f64(nhi).unwrap() <= Rational::from_str_radix("1/1000", 10).unwrap() { "certified" } else { "inconclusive" }.into();
+                }
+                let r = check(&t, spec);
+                assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "{spec} {ptr} moved {what}: {r:?}");
+            }
+        }
+        let edits: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+            ("learning rate", Box::new(|c| c["problem"]["learning_rate"] = "1/11".into()), "invalid: problem.learning_rate"),
+            ("no learning rate", Box::new(|c| { c["problem"].as_object_mut().unwrap().remove("learning_rate"); }), "invalid: problem.learning_rate"),
+            ("no method", Box::new(|c| { c["problem"].as_object_mut().unwrap().remove("method"); }), "invalid: problem.method"),
+            ("flow method in hints", Box::new(|c| c["hints"]["method"] = "taylor-tube".into()), "invalid: hints.method"),
+            ("iterations", Box::new(|c| c["claims"]["steps"] = 49.into()), "invalid: claims.steps"),
+            ("first count + 1", Box::new(|c| { let n = c["hints"]["chunks"][0]["count"].as_u64().unwrap(); c["hints"]["chunks"][0]["count"] = (n + 1).into(); }), "malformed: field 'hints.chunks"),
+            ("last chunk dropped", Box::new(|c| { c["hints"]["chunks"].as_array_mut().unwrap().pop(); }), "malformed: field 'hints.chunks'"),
+            ("last count + 1", Box::new(|c| { let last = c["hints"]["chunks"].as_array_mut().unwrap().last_mut().unwrap(); let n = last["count"].as_u64().unwrap(); last["count"] = (n + 1).into(); }), "malformed: field 'hints.chunks"),
+            ("count 0", Box::new(|c| c["hints"]["chunks"][0]["count"] = 0.into()), "malformed: field 'hints.chunks[0].count'"),
+            ("guard null", Box::new(|c| c["hints"]["chunks"][0]["guard"] = Value::Null), "malformed: field 'hints.chunks[0].guard'"),
+            ("guard negative", Box::new(|c| c["hints"]["chunks"][0]["guard"] = (-1.0).into()), "malformed: field 'hints.chunks[0].guard'"),
+            ("chunks an object", Box::new(|c| c["hints"]["chunks"] = serde_json::json!({})), "malformed: field 'hints.chunks'"),
+            ("guard huge", Box::new(|c| c["hints"]["chunks"][0]["guard"] = 1e200.into()), "invalid: chunk 0"),
+        ];
+        for (what, edit, expected) in &edits {
+            if *what == "iterations" && cert["claims"]["steps"] == 49 {
+                continue;
+            }
+            let mut t = cert.clone();
+            edit(&mut t);
+            let r = check(&t, spec);
+            assert!(matches!(&r, Err(m) if m.starts_with(expected)), "{spec} {what}: {r:?}");
+        }
+        // Hints that only choose work: a guard of 0 everywhere is enlarged by the checker; the
+        // radii, linear radii and Lipschitz constants are not used.
+        let mut t = cert.clone();
+        for c in t["hints"]["chunks"].as_array_mut().unwrap() {
+            c["guard"] = 0.0.into();
+            c["radius"] = 1e300.into();
+            c["linear_radius"] = Value::Null;
+            c["lipschitz"] = 0.0.into();
+        }
+        assert_eq!(check(&t, spec), Ok(()), "{spec}: guards 0, other hints changed");
+        // One chunk for all the iterates: still a valid cover (re-verified, whatever the answer).
+        let mut t = cert.clone();
+        let k = cert["claims"]["steps"].as_u64().unwrap();
+        t["hints"]["chunks"] = serde_json::json!([{"k": 0, "count": k + 1, "guard": 0.0, "radius": 0.0, "linear_radius": 0.0, "lipschitz": 1.0}]);
+        let r = check(&t, spec);
+        assert!(r.is_ok() || r.as_ref().unwrap_err().starts_with("invalid:"), "{spec}: one chunk: {r:?}");
+    }
+}
+
+/// A gradient-flow certificate is not a gradient-descent certificate and vice versa: with the
+/// spec of the other method the hashes differ (invalid); and with the other spec's hashes and
+/// canonical text transplanted, so that only the method differs, the method check refuses it.
+/// Malformed chunk hints give one line and exit 65 on the command line.
+#[test]
+fn flow_and_descent_certificates_are_not_interchangeable() {
+    let dir = tempfile::tempdir().unwrap();
+    let gd_spec = "tests/data/check/gd-tanh.toml";
+    let gd_text = std::fs::read_to_string(root().join(gd_spec)).unwrap();
+    let cut = gd_text.find("[training]").expect("the GD spec has a [training] table");
+    let flow_spec = dir.path().join("flow-tanh.toml");
+    std::fs::write(&flow_spec, &gd_text[..cut]).unwrap();
+    let flow_spec = flow_spec.to_str().unwrap().to_string();
+    let gd = read_json(&certify(gd_spec, dir.path()));
+    let flow = read_json(&certify(&flow_spec, dir.path()));
+    assert_eq!(flow["hints"]["method"], "taylor-tube");
+    assert!(flow["problem"].get("method").is_none() && flow["problem"].get("learning_rate").is_none());
+    assert_eq!(check(&flow, &flow_spec), Ok(()));
+    let r = check(&flow, gd_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: spec.sha256")), "flow certificate, GD spec: {r:?}");
+    let r = check(&gd, &flow_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: spec.sha256")), "GD certificate, flow spec: {r:?}");
+    // Only the method differs.
+    let transplant = |cert: &Value, from: &Value| {
+        let mut t = cert.clone();
+        t["spec"] = from["spec"].clone();
+        t
+    };
+    let r = check(&transplant(&flow, &gd), gd_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: problem.method is missing")), "flow certificate with the GD spec's hashes: {r:?}");
+    let r = check(&transplant(&gd, &flow), &flow_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: problem.method / problem.learning_rate are present")), "GD certificate with the flow spec's hashes: {r:?}");
+    // A flow certificate with the GD keys added but flow hints.
+    let mut t = transplant(&flow, &gd);
+    t["problem"]["method"] = "gradient-descent".into();
+    t["problem"]["learning_rate"] = "1/10".into();
+    let r = check(&t, gd_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: hints.method is 'taylor-tube'")), "{r:?}");
+    // A GD certificate with the GD keys removed, still GD hints, against the flow spec.
+    let mut t = transplant(&gd, &flow);
+    t["problem"].as_object_mut().unwrap().remove("method");
+    t["problem"].as_object_mut().unwrap().remove("learning_rate");
+    let r = check(&t, &flow_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: hints.method is 'gradient-descent'")), "{r:?}");
+    // Malformed chunks on the command line: one line on stderr, exit 65.
+    let bad = dir.path().join("bad-chunks.json");
+    for edit in [serde_json::json!("x"), serde_json::json!([]), serde_json::json!([{"k": 0, "count": 3}])] {
+        let mut t = gd.clone();
+        t["hints"]["chunks"] = edit.clone();
+        std::fs::write(&bad, t.to_string()).unwrap();
+        let out = ntkcert(&["check", bad.to_str().unwrap(), "--spec", root().join(gd_spec).to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), 65, "{edit}: {} {err}", text(&out.stdout));
+        assert_eq!(err.lines().count(), 1, "{edit}: {err}");
+        assert!(err.contains("hints.chunks") && !err.contains("panicked"), "{edit}: {err}");
     }
 }

@@ -10,11 +10,15 @@
 //! also bounded by the residual-weighted Hessian bound of [`curvature`]
 //! (`proofs/residual-hessian.md`), and `verify` takes the smaller.
 //!
+//! Gradient-descent certificates (`[training] method = "gradient-descent"`, `hints.method =
+//! "gradient-descent"`) are re-verified by [`descent`] (its own iteration and per-chunk bounds).
+//!
 //! - [`run`]: the command (reads files, prints `valid` / `invalid: ...`, returns the exit code).
 //! - [`check_value`]: the check of a parsed certificate against a loaded spec.
 
 pub mod ball;
 pub mod curvature;
+pub mod descent;
 pub mod layered;
 pub mod series;
 pub mod verify;
@@ -198,6 +202,26 @@ fn get_claims(v: &Value, path: &str) -> Result<Vec<Claim>, CheckError> {
     arr.iter().enumerate().map(|(i, x)| get_claim(x, &format!("{path}[{i}]"))).collect()
 }
 
+/// Proof: `proofs/checker.md`, "What `valid` means" (3).
+/// The verdict the claimed `sup` and the exact `eps` give: `certified` when `sup.hi <= eps`
+/// (exact), `refuted` when `sup.lo` exceeds `eps` rounded up to an f64, else `inconclusive`.
+fn check_verdict(verdict: &str, sup: &Claim, eps: &Rational) -> Result<(), CheckError> {
+    let certified = sup.hi.is_finite() && Rational::from_f64(sup.hi).expect("finite") <= *eps;
+    let eps_up = rug::Float::with_val_round(53, eps, rug::float::Round::Up).0.to_f64_round(rug::float::Round::Up);
+    let refuted = sup.lo.is_finite() && sup.lo > eps_up;
+    let expected = if certified {
+        "certified"
+    } else if refuted {
+        "refuted"
+    } else {
+        "inconclusive"
+    };
+    if verdict != expected {
+        return invalid(format!("claims.verdict is '{verdict}' but the claimed sup_deviation [{:e}, {:e}] and eps = {eps} give '{expected}'", sup.lo, sup.hi));
+    }
+    Ok(())
+}
+
 /// Proof: `proofs/checker.md`, "What `valid` means" and "Hints are not trusted".
 /// Checks a parsed certificate against a loaded spec: identity of the inputs (hashes, problem),
 /// the verdict's consistency, then every numerical claim by re-verification
@@ -276,6 +300,12 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     }
     let verdict = get_str(cert, "claims.verdict")?;
     let method = get_str(cert, "hints.method")?;
+    // Gradient flow or gradient descent: the certificate's method must be the spec's.
+    descent::check_method(cert, problem, method)?;
+    if let Some(d) = problem.descent() {
+        check_verdict(verdict, &claims.sup_deviation, &eps)?;
+        return descent::check(cert, problem, d, &claims, progress);
+    }
     if method != "taylor-tube" {
         return Err(malformed("hints.method", format!("unknown method '{method}'")));
     }
@@ -289,20 +319,7 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     }
 
     // 3. The verdict follows from the claimed sup D and the exact eps.
-    let sup = claims.sup_deviation;
-    let certified = sup.hi.is_finite() && Rational::from_f64(sup.hi).expect("finite") <= eps;
-    let eps_up = rug::Float::with_val_round(53, &eps, rug::float::Round::Up).0.to_f64_round(rug::float::Round::Up);
-    let refuted = sup.lo.is_finite() && sup.lo > eps_up;
-    let expected = if certified {
-        "certified"
-    } else if refuted {
-        "refuted"
-    } else {
-        "inconclusive"
-    };
-    if verdict != expected {
-        return invalid(format!("claims.verdict is '{verdict}' but the claimed sup_deviation [{:e}, {:e}] and eps = {eps} give '{expected}'", sup.lo, sup.hi));
-    }
+    check_verdict(verdict, &claims.sup_deviation, &eps)?;
 
     // 4. The step grid: every hinted length but the last is exact (an f64); the last is
     // T - t exactly, so the steps cover [0, T] exactly.
