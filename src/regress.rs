@@ -43,8 +43,8 @@ pub enum Quantity {
     Bound(String),
 }
 
-const QUANTITIES: &str = "sup_d, final_d, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease";
-const BOUND_KEYS: [&str; 6] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease", "regularized"];
+const QUANTITIES: &str = "sup_d, final_d, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease, bound.regularized, bound.gradient_descent";
+const BOUND_KEYS: [&str; 7] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease", "regularized", "gradient_descent"];
 
 impl Quantity {
     fn parse(s: &str) -> Option<Self> {

@@ -3,15 +3,19 @@
 //! the bounds themselves, each an upper bound of `sup_{t<=T} D(t)`, rounded upward.
 //!
 //! Proofs: `proofs/theory-f1-f2.md` (F1, F2: the reachable ball), `proofs/theory-f5-f6.md`
-//! (F3-F6 and the loss-decrease bound), `proofs/theory-local-constant.md` (the constants
+//! (F3-F6 and the loss-decrease bound), `proofs/theory-f8.md` (F8, the penalty),
+//! `proofs/theory-f9.md` (F9, gradient descent), `proofs/theory-local-constant.md` (the constants
 //! `Lip(h)` and `L_loc` over the ball), `proofs/theory-f7.md` (the tightness family).
 //!
 //! Library API (used by the sweep/table code): [`theory_bounds`] and [`TheoryBounds::get`].
 //! - [`local`]: the layered bound of `sup |D^2 h|` over a ball.
+//! - [`descent`]: F9, gradient descent (`proofs/theory-f9.md`): the step-size condition and
+//!   the discrete analogue of F5.
 //! - [`trajectory`]: a sampled (not certified) estimate of the effective constant along the
 //!   actual trajectory, to say how loose the certified constant is.
 //! - [`report`]: the `ntkcert bound` command.
 
+pub mod descent;
 pub mod local;
 pub mod report;
 pub mod trajectory;
@@ -32,6 +36,16 @@ pub struct NamedBound {
     pub proof: &'static str,
     /// Upper bound of `sup_{t<=T} D(t)`, rounded upward.
     pub value: f64,
+}
+
+/// A bound that does not apply to this problem, with the reason (reported by `bound` as
+/// `bounds.KEY = null` and `unavailable.KEY = REASON`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Unavailable {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub proof: &'static str,
+    pub reason: String,
 }
 
 /// Everything `ntkcert bound` reports.
@@ -57,6 +71,13 @@ pub struct TheoryBounds {
     /// cancellation over the inputs.
     pub growth_rate: GrowthRate,
     pub bounds: Vec<NamedBound>,
+    /// Bounds that would apply to this kind of problem but whose hypotheses are not
+    /// established (gradient descent above its step-size condition), with the reason.
+    pub unavailable: Vec<Unavailable>,
+    /// For gradient descent: the step-size condition and the constants of F9
+    /// (`proofs/theory-f9.md`); then `reach`, `lip_h`, `lip_dh_local`, `lip_dh_box` and `kappa`
+    /// refer to the ball of Lemma D9 (the last ball tried when the condition fails).
+    pub descent: Option<descent::DescentReport>,
     /// Wall-clock seconds of [`theory_bounds`].
     pub seconds: f64,
 }
@@ -77,6 +98,10 @@ impl TheoryBounds {
     /// certified enclosure of the final residual `r(T) = alpha g(w(T)) - y` (for example from
     /// `certify`: `outputs_final[i] - targets[i]`). Returns its value.
     pub fn add_loss_decrease(&mut self, problem: &Problem, final_residual: &[Interval]) -> f64 {
+        if problem.descent().is_some() {
+            // F5-loss is proved for the flow; for gradient descent F9 is the bound.
+            return self.get("gradient_descent").or(self.get("trivial")).unwrap_or(f64::INFINITY);
+        }
         if problem.regularization.value.is_positive() {
             // F5-loss is proved for the plain flow only; F8 is the regularised bound.
             return self.get("regularized").unwrap_or(f64::INFINITY);
@@ -172,9 +197,31 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
         reach = velocity;
         region = local::layered_bounds_with(problem, &forward, reach);
     }
-    let lip_h = region.bounds.gradient_total();
-    let lip_dh = region.bounds.hessian_total();
-    let lip_dh_box = region.box_bounds.hessian_total();
+    let mut lip_h = region.bounds.gradient_total();
+    let mut lip_dh = region.bounds.hessian_total();
+    let mut lip_dh_box = region.box_bounds.hessian_total();
+    if let Some(d) = problem.descent() {
+        let gd = descent_bounds(problem, &forward, &residual, r0, d);
+        if let Some((ball, h, l, lb)) = gd.report.last_ball {
+            (reach, lip_h, lip_dh, lip_dh_box) = (ball, h, l, lb);
+        }
+        if let Ok(region) = &gd.report.region {
+            (reach, lip_h, lip_dh, lip_dh_box) = (region.ball, region.lip_h, region.lip_dh, region.lip_dh_box);
+        }
+        return TheoryBounds {
+            r0,
+            reach,
+            lip_h,
+            lip_dh_local: lip_dh,
+            lip_dh_box,
+            kappa: horizon * point(lip_dh) * r0.sqrt() / alpha,
+            growth_rate: growth_rate_at_w0(problem, &forward, &residual),
+            bounds: gd.bounds,
+            unavailable: gd.unavailable,
+            descent: Some(gd.report),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+    }
     let l = point(lip_dh);
     let sqrt_r0 = r0.sqrt();
     let kappa = horizon * l * sqrt_r0 / alpha;
@@ -229,7 +276,91 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
         kappa,
         growth_rate: growth_rate_at_w0(problem, &forward, &residual),
         bounds,
+        unavailable: Vec::new(),
+        descent: None,
         seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The bounds of a gradient-descent problem.
+struct DescentBounds {
+    report: descent::DescentReport,
+    bounds: Vec<NamedBound>,
+    unavailable: Vec<Unavailable>,
+}
+
+const GD_NAME: &str = "F9 gradient descent, discrete analogue of F5 (derived here)";
+const GD_FORMULA: &str = "min((L_loc R0/alpha) (T/(sqrt(2) c) + sqrt(2/c) eta S_K), sqrt(8 R0)), c = 1 - eta beta/2, S_K = sum_{m<K} phi_m sqrt(K-1-m), phi_m = max_{x in [0, eta lambda_max(K0)]} sqrt(x)|1-x|^m";
+const GD_F3_NAME: &str = "F3 trivial bound (gradient descent: under the descent condition)";
+
+/// F3 and F9 for gradient descent (`proofs/theory-f9.md`): `lambda_max(K0)` from the enclosed
+/// `K0` (`enclose::linear::LinearFlow`, its `kernel_norm`: the Cholesky bound of `arith::spd`
+/// and the Frobenius norm), Lemma D9's region, the kernel sum, the value. Without the region
+/// (the step-size condition not established) neither F3 nor F9 is proved: both are reported as
+/// unavailable with the reason. With the penalty only F3 is derived.
+fn descent_bounds(problem: &Problem, forward: &local::Forward, residual: &[Interval], r0: Interval, d: &crate::problem::Descent) -> DescentBounds {
+    let eta = d.learning_rate.enclosure;
+    let lambda = problem.regularization.enclosure;
+    let regularised = problem.regularization.value.is_positive();
+    let lam_k0 = crate::enclose::linear::LinearFlow::new(problem, &problem.params0, residual).kernel_norm;
+    let r0n = crate::arith::vector::norm2_upper(residual);
+    let mut last_ball = None;
+    let region = descent::descent_region(problem, forward, r0, r0n, lam_k0, eta, &mut last_ball);
+    let x_max = (eta * point(lam_k0)).sup();
+    let edge = (point(2.0) / (point(lam_k0) + lambda)).inf();
+    let mut bounds = Vec::new();
+    let mut unavailable = Vec::new();
+    let mut kernel_sum = None;
+    match &region {
+        Ok(reg) => {
+            let trivial = (point(8.0) * r0).sqrt().sup();
+            bounds.push(NamedBound { key: "trivial", name: GD_F3_NAME, formula: "sqrt(8 R0)", proof: "proofs/theory-f9.md#f3", value: trivial });
+            if regularised {
+                unavailable.push(Unavailable {
+                    key: "gradient_descent",
+                    name: GD_NAME,
+                    proof: "proofs/theory-f9.md#penalty",
+                    reason: format!(
+                        "F9 is derived for the unpenalised objective only (regularization lambda = {}); with the penalty only F3 is proved (under the same descent condition, which holds here)",
+                        crate::arith::rational::rational_to_string(&problem.regularization.value)
+                    ),
+                });
+            } else {
+                let s = descent::kernel_sum_upper(x_max, d.iterations);
+                kernel_sum = Some(s);
+                bounds.push(NamedBound {
+                    key: "gradient_descent",
+                    name: GD_NAME,
+                    formula: GD_FORMULA,
+                    proof: "proofs/theory-f9.md#f9",
+                    value: descent::gradient_descent_value(problem, r0, reg, eta, s).min(trivial),
+                });
+            }
+        }
+        Err(why) => {
+            unavailable.push(Unavailable { key: "trivial", name: GD_F3_NAME, proof: "proofs/theory-f9.md#f3", reason: why.clone() });
+            unavailable.push(Unavailable {
+                key: "gradient_descent",
+                name: GD_NAME,
+                proof: if regularised { "proofs/theory-f9.md#penalty" } else { "proofs/theory-f9.md#f9" },
+                reason: if regularised { format!("{why}; besides, F9 is derived for the unpenalised objective only") } else { why.clone() },
+            });
+        }
+    }
+    DescentBounds {
+        report: descent::DescentReport {
+            learning_rate: eta,
+            iterations: d.iterations,
+            lambda_max_k0: lam_k0,
+            x_max: (eta * (point(lam_k0) + lambda)).sup(),
+            edge,
+            lambda,
+            region,
+            last_ball,
+            kernel_sum,
+        },
+        bounds,
+        unavailable,
     }
 }
 

@@ -45,6 +45,11 @@ pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison
     for b in &tb.bounds {
         bounds.insert(b.key.to_string(), endpoint(b.value));
     }
+    let mut unavailable = serde_json::Map::new();
+    for u in &tb.unavailable {
+        bounds.insert(u.key.to_string(), Value::Null);
+        unavailable.insert(u.key.to_string(), Value::String(u.reason.clone()));
+    }
     let mut v = json!({
         "name": problem.name,
         "r0": interval_json(tb.r0),
@@ -61,6 +66,13 @@ pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison
         "bound_details": tb.bounds,
         "seconds": tb.seconds,
     });
+    if !tb.unavailable.is_empty() {
+        v["unavailable"] = Value::Object(unavailable);
+        v["unavailable_details"] = json!(tb.unavailable);
+    }
+    if let Some(d) = &tb.descent {
+        v["descent"] = descent_json(problem, d);
+    }
     if let Some(c) = cmp {
         let s = &c.sampled;
         v["trajectory"] = json!({
@@ -91,6 +103,41 @@ pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison
     v
 }
 
+/// `eta beta = 2 (1 - c)` (upper) from the enclosure of `c = 1 - eta beta / 2`.
+fn eta_beta(c: Interval) -> f64 {
+    (point(2.0) * (point(1.0) - point(c.inf()))).sup()
+}
+
+/// The `descent` object of `bound --json` (gradient descent, `proofs/theory-f9.md`).
+fn descent_json(problem: &Problem, d: &super::descent::DescentReport) -> Value {
+    let eta = problem.descent().map(|g| crate::arith::rational::rational_to_string(&g.learning_rate.value));
+    let mut v = json!({
+        "learning_rate": eta,
+        "iterations": d.iterations,
+        "lambda_max_k0": endpoint(d.lambda_max_k0),
+        "eta_lambda_max": endpoint(d.x_max),
+        "stability_edge": endpoint(d.edge),
+        "kernel_sum": d.kernel_sum.map(endpoint),
+    });
+    match &d.region {
+        Ok(r) => {
+            v["condition"] = json!({
+                "holds": true,
+                "ball": endpoint(r.ball),
+                "reach": endpoint(r.reach),
+                "jacobian_norm": endpoint(r.jacobian_norm),
+                "smoothness": endpoint(r.smoothness),
+                "eta_smoothness": endpoint(eta_beta(r.margin)),
+                "margin": interval_json(r.margin),
+            });
+        }
+        Err(why) => {
+            v["condition"] = json!({ "holds": false, "reason": why });
+        }
+    }
+    v
+}
+
 fn fmt_interval(x: Interval) -> String {
     format!("[{:.6e}, {:.6e}]", x.inf(), x.sup())
 }
@@ -98,8 +145,9 @@ fn fmt_interval(x: Interval) -> String {
 /// The readable report.
 pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>) -> String {
     let mut s = format!(
-        "{}: certified theory bounds (each an upper bound of sup_(t<=T) D(t), rounded outward)\n",
-        problem.name
+        "{}: certified theory bounds (each an upper bound of {}, rounded outward)\n",
+        problem.name,
+        if problem.descent().is_some() { "max_(k<=K) D_k = |r_k - rbar_k| over the gradient-descent iterates" } else { "sup_(t<=T) D(t)" }
     );
     s.push_str(&format!(
         "  model: p = {}, N = {}, alpha = {}, T = {}\n",
@@ -108,8 +156,38 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
         crate::arith::rational::rational_to_string(&problem.alpha.value),
         crate::arith::rational::rational_to_string(&problem.horizon.value)
     ));
+    if let (Some(g), Some(d)) = (problem.descent(), &tb.descent) {
+        let penalised = d.lambda.sup() > 0.0;
+        s.push_str(&format!(
+            "  gradient descent: eta = {}, K = {} iterations; lambda_max(K0) <= {:.6e}, stability edge {} >= {:.6e}, {} <= {:.6e}\n",
+            crate::arith::rational::rational_to_string(&g.learning_rate.value),
+            g.iterations,
+            d.lambda_max_k0,
+            if penalised { "2/(lambda_max(K0) + lambda)" } else { "2/lambda_max(K0)" },
+            d.edge,
+            if penalised { "eta (lambda_max(K0) + lambda)" } else { "eta lambda_max(K0)" },
+            d.x_max
+        ));
+        match &d.region {
+            Ok(r) => s.push_str(&format!(
+                "  descent condition HOLDS: beta <= {:.6e} (>= lambda_max(Hess {}) on B(w0, reach) where |r| <= |r0|), eta beta <= {:.6e} < 2, c = 1 - eta beta/2 >= {:.6e}; iterates within {:.6e} of w0 [proofs/theory-f9.md#d9]\n",
+                r.smoothness,
+                if penalised { "(F + (lambda/2)|w - w0|^2)" } else { "F" },
+                eta_beta(r.margin),
+                r.margin.inf(),
+                r.reach
+            )),
+            Err(why) => s.push_str(&format!("  descent condition NOT ESTABLISHED: {why}\n  => no bound of max_(k<=K) D_k is available (not even F3: the iterates may diverge)\n")),
+        }
+    }
     s.push_str(&format!("  R0      in {}   |alpha h(w0) - y|^2 / 2\n", fmt_interval(tb.r0)));
-    let reach_formula = if tb.get("regularized").is_some() {
+    let reach_formula = if let Some(d) = &tb.descent {
+        match (&d.region, &d.last_ball) {
+            (Ok(_), _) => "the ball of Lemma D9: iterates and the segments between them stay in it [proofs/theory-f9.md#d9]",
+            (Err(_), Some(_)) => "the last ball tried for Lemma D9 (the condition fails there: nothing is proved about the iterates)",
+            (Err(_), None) => "the gradient-flow ball (gradient descent is not proved to stay anywhere: the condition fails)",
+        }
+    } else if tb.get("regularized").is_some() {
         "min(sqrt(T R0), sqrt(2 R0/lambda))/alpha: w(t) stays in B(w0, reach) [proofs/theory-f8.md#d8]"
     } else {
         "min(sqrt(T R0), T Lip(h) sqrt(2 R0))/alpha: w(t) stays in B(w0, reach) [proofs/theory-f1-f2.md#f2]"
@@ -129,14 +207,18 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
         )),
         None => s.push_str(&format!("  mu(w0)  <= {:.6e}   lambda_max(-Hess F(w0)) <= |r0| sup|D^2 h|/alpha\n", rate.per_input)),
     }
-    s.push_str("  bounds of sup_(t<=T) D(t):\n");
+    s.push_str(if tb.descent.is_some() { "  bounds of max_(k<=K) D_k:\n" } else { "  bounds of sup_(t<=T) D(t):\n" });
     for b in &tb.bounds {
         s.push_str(&format!("    {:<14} <= {:.6e}  {}: {}  [{}]\n", b.key, b.value, b.name, b.formula, b.proof));
+    }
+    for u in &tb.unavailable {
+        s.push_str(&format!("    {:<14} NOT AVAILABLE: {}  ({}) [{}]\n", u.key, u.reason, u.name, u.proof));
     }
     if let Some(c) = cmp {
         let e = &c.sampled;
         s.push_str(&format!(
-            "  along the trajectory (f64 samples at {} times, NOT certified):\n    L_traj ~ {:.3e} (L_loc is {:.1}x that)   Lip_traj ~ {:.3e} (Lip(h) is {:.2}x)   max |w - w0| ~ {:.3e} (reach is {:.2}x)\n",
+            "  along the {} (f64 samples at {} times, NOT certified):\n    L_traj ~ {:.3e} (L_loc is {:.1}x that)   Lip_traj ~ {:.3e} (Lip(h) is {:.2}x)   max |w - w0| ~ {:.3e} (reach is {:.2}x)\n",
+            if problem.descent().is_some() { "gradient-descent iterates" } else { "trajectory" },
             e.samples,
             e.lip_dh_sampled,
             tb.lip_dh_local / e.lip_dh_sampled,

@@ -1,8 +1,9 @@
 //! A sampled, **not certified**, estimate of the effective constants along the actual
 //! trajectory: `L_traj = max_k |Dh(w(t_k)) - Dh(w0)|_2 / |w(t_k) - w0|` and
 //! `Lip_traj = max_k |Dh(w(t_k))|_2` at sample times `t_k`, with `w(t)` integrated in f64 by
-//! the same Taylor method as `simulate`. It only serves to say how loose the certified
-//! constants of [`super::theory_bounds`] are; nothing certified depends on it.
+//! the same Taylor method as `simulate` (for gradient descent: the iterates in f64, sampled at
+//! about evenly spaced iterations). It only serves to say how loose the certified constants of
+//! [`super::theory_bounds`] are; nothing certified depends on it.
 
 use crate::model::flow::{jacobian, GradientFlow};
 use crate::problem::Problem;
@@ -79,6 +80,10 @@ pub fn estimate(problem: &Problem, order: usize, samples: usize) -> TrajectoryEs
     let tol = w0.iter().fold(0.0f64, |m, c| m.max(c.abs())).max(reach).max(1e-300) * 2f64.powi(-40);
     let tol_out = problem.targets.iter().fold(0.0f64, |m, y| m.max(y.mag())).max(1e-300) * 2f64.powi(-40);
     let mut w = w0.clone();
+    if let Some(d) = problem.descent() {
+        let offset: Vec<f64> = if problem.centred { initial.clone() } else { vec![0.0; initial.len()] };
+        return estimate_descent(problem, d, &w0, &j0, &offset, samples, &mut flow);
+    }
     let mut t = 0.0;
     let every = horizon / samples.max(1) as f64;
     let mut next_sample = every;
@@ -95,6 +100,47 @@ pub fn estimate(problem: &Problem, order: usize, samples: usize) -> TrajectoryEs
             let j = jacobian::<f64>(problem, &w);
             let diff: Vec<Vec<f64>> = j.iter().zip(&j0).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect()).collect();
             let disp = w.iter().zip(&w0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+            if disp > 0.0 {
+                est.lip_dh_sampled = est.lip_dh_sampled.max(spectral_norm(&diff) / disp);
+            }
+            est.lip_h_sampled = est.lip_h_sampled.max(spectral_norm(&j));
+            est.displacement_sampled = est.displacement_sampled.max(disp);
+            est.samples += 1;
+        }
+    }
+    est
+}
+
+/// The sampled constants along gradient-descent iterates (f64, not certified): one Jacobian
+/// per iteration (the gradient `J^T r/alpha + lambda (w - w0)`).
+fn estimate_descent(
+    problem: &Problem,
+    d: &crate::problem::Descent,
+    w0: &[f64],
+    j0: &[Vec<f64>],
+    offset: &[f64],
+    samples: usize,
+    flow: &mut GradientFlow<Vec<f64>>,
+) -> TrajectoryEstimate {
+    let eta = d.learning_rate.enclosure.mid();
+    let alpha = problem.alpha.enclosure.mid();
+    let lambda = problem.regularization.enclosure.mid();
+    let targets: Vec<f64> = problem.targets.iter().map(|y| y.mid()).collect();
+    let every = (d.iterations / samples.max(1) as u64).max(1);
+    let mut est = TrajectoryEstimate { lip_dh_sampled: 0.0, lip_h_sampled: spectral_norm(j0), displacement_sampled: 0.0, samples: 0 };
+    let mut w = w0.to_vec();
+    for k in 0..d.iterations {
+        // r = alpha (h(w) - h(w0)) - y for the centred model (outputs_at is not centred).
+        let r: Vec<f64> = flow.outputs_at(&w).iter().zip(offset).zip(&targets).map(|((h, o), y)| alpha * (h - o) - y).collect();
+        let j = jacobian::<f64>(problem, &w);
+        for (i, wi) in w.iter_mut().enumerate() {
+            let g = j.iter().zip(&r).map(|(row, ri)| row[i] * ri).sum::<f64>() / alpha + lambda * (*wi - w0[i]);
+            *wi -= eta * g;
+        }
+        if (k + 1) % every == 0 || k + 1 == d.iterations {
+            let j = jacobian::<f64>(problem, &w);
+            let diff: Vec<Vec<f64>> = j.iter().zip(j0).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect()).collect();
+            let disp = w.iter().zip(w0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
             if disp > 0.0 {
                 est.lip_dh_sampled = est.lip_dh_sampled.max(spectral_norm(&diff) / disp);
             }
