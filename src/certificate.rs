@@ -51,6 +51,10 @@ impl Certificate {
         if !problem.regularization.value.is_zero() {
             value["problem"]["regularization"] = json!(exact(&problem.regularization.value));
         }
+        if problem.infinite_horizon {
+            value["problem"]["infinite_horizon"] = json!(true);
+            value["hints"]["tail"] = json!(result.tail);
+        }
         if let Some(descent) = problem.descent() {
             value["problem"]["method"] = json!("gradient-descent");
             value["problem"]["learning_rate"] = json!(exact(&descent.learning_rate.value));

@@ -5,10 +5,11 @@ use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
 use crate::enclose::tight::TightInterval;
 use crate::arith::rational::{f64_to_rational, rational_to_interval};
-use crate::arith::vector::{point, radius_norm2_upper, symmetric};
+use crate::arith::vector::{interval, point, radius_norm2_upper, symmetric};
 use crate::enclose::deviation::{sup_deviation, DeviationPiece};
 use crate::enclose::linear::{LinearFlow, LinearStep};
 use crate::enclose::poly;
+use crate::enclose::tail::{tail, Tail};
 use crate::enclose::tube::{Rejection, Tolerances, TubeIntegrator, TubeStep};
 use crate::model::flow::GradientFlow;
 use crate::problem::Problem;
@@ -181,6 +182,8 @@ pub struct Certified {
     pub step_records: Vec<StepRecord>,
     /// What each chunk of iterations proved (certificate hints; gradient descent).
     pub chunk_records: Vec<ChunkRecord>,
+    /// With `horizon = "inf"`: what the tail argument proved from `T1` on (certificate hint).
+    pub tail: Option<TailRecord>,
     /// Wall-clock seconds of the certification (all passes).
     pub seconds: f64,
     /// Taylor order of the pass that gave these results (certificate hint).
@@ -254,6 +257,19 @@ pub struct ChunkRecord {
     pub linear_radius: f64,
     /// The Lipschitz bound of the descent map over the box.
     pub lipschitz: f64,
+}
+
+/// The tail argument's figures (`horizon = "inf"`), recorded as certificate hints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TailRecord {
+    /// The box's half-width around the centre at `T1`.
+    pub guard: f64,
+    /// `m > 0`: the flow contracts at this rate on the box.
+    pub contraction: f64,
+    /// `>= |w(t) - w(T1)|` for all `t >= T1`.
+    pub displacement: f64,
+    /// `>= |rbar(t) - rbar(T1)|` for all `t >= T1`.
+    pub linear_displacement: f64,
 }
 
 /// Why certification could not run.
@@ -522,13 +538,14 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
             steps: records.len(),
             step_records: records,
             chunk_records: Vec::new(),
+            tail: None,
             seconds: seconds_since(started),
             order,
             passes: 1,
         });
     }
 
-    let (sup_deviation, final_deviation, outputs_final, linear_outputs_final) = match &last {
+    let mut claims = match &last {
         None => {
             // T = 0: nothing moves; D = 0 and the outputs are the initial ones.
             let outputs = initial_outputs
@@ -537,7 +554,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
                 .map(|(i, &h)| alpha * (h - offset.as_ref().map_or(point(0.0), |o| o[i])))
                 .collect::<Vec<_>>();
             let outputs = if problem.centred { vec![point(0.0); n_out] } else { outputs };
-            (point(0.0), point(0.0), outputs.clone(), outputs)
+            Claims { sup: point(0.0), last: point(0.0), outputs: outputs.clone(), linear_outputs: outputs }
         }
         Some((step, lin)) => {
             // The checker (`check::verify::confirm_sup`) allows at least twice this many bisections
@@ -563,14 +580,41 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
                 .zip(&problem.targets)
                 .map(|(&r, &y)| r.to_inari() + symmetric(lin.radius) + y)
                 .collect::<Vec<_>>();
-            (
-                leave_room_for_checking(sup, true, width_room),
-                leave_room_for_checking(fin, true, width_room),
-                outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect(),
-                lin_end.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect(),
-            )
+            Claims { sup, last: fin, outputs, linear_outputs: lin_end }
         }
     };
+    let mut tail_record = None;
+    if problem.infinite_horizon {
+        // [T1, infinity): the tail argument from the balls at T1 (proofs/infinite-horizon.md).
+        match tail(&mut tube, &linear, &centre, radius, &lin_centre, lin_radius) {
+            Ok(t) => {
+                claims = claims.extended_by(&t, alpha, out_dim);
+                tail_record = Some(TailRecord { guard: t.guard, contraction: t.contraction, displacement: t.displacement, linear_displacement: t.linear_displacement });
+            }
+            Err(reason) => {
+                return Ok(Certified {
+                    verdict: Verdict::Inconclusive,
+                    reason: Some(reason),
+                    sup_deviation: Interval::ENTIRE,
+                    final_deviation: Interval::ENTIRE,
+                    outputs_final: vec![Interval::ENTIRE; n_out],
+                    linear_outputs_final: vec![Interval::ENTIRE; n_out],
+                    r0: r0_interval,
+                    steps: records.len(),
+                    step_records: records,
+                    chunk_records: Vec::new(),
+                    tail: None,
+                    seconds: seconds_since(started),
+                    order,
+                    passes: 1,
+                });
+            }
+        }
+    }
+    let sup_deviation = leave_room_for_checking(claims.sup, true, width_room);
+    let final_deviation = leave_room_for_checking(claims.last, true, width_room);
+    let outputs_final = claims.outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
+    let linear_outputs_final = claims.linear_outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
     let (verdict, reason) = decide(problem, sup_deviation);
     Ok(Certified {
         verdict,
@@ -583,15 +627,47 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
         steps: records.len(),
         step_records: records,
         chunk_records: Vec::new(),
+        tail: tail_record,
         seconds: seconds_since(started),
         order,
         passes: 1,
     })
 }
 
+/// The enclosures a pass claims, before the checker's room is added.
+struct Claims {
+    /// `sup D` over the horizon.
+    sup: Interval,
+    /// `D` at the horizon's end (with `horizon = "inf"`: its limit).
+    last: Interval,
+    /// `alpha g(w)` at the end.
+    outputs: Vec<Interval>,
+    /// `rbar + y` at the end.
+    linear_outputs: Vec<Interval>,
+}
+
+impl Claims {
+    /// The claims on `[0, T1]` extended to `[0, infinity)` by the tail (Lemma T3 of
+    /// `proofs/infinite-horizon.md`): for `t >= T1`, `alpha g_i(w(t))` lies within
+    /// `alpha sup|grad h_i| displacement` of its value at `T1`, `rbar(t)` within
+    /// `linear_displacement` of `rbar(T1)`, so `D(t) <= D(T1) + tail`; the final claims become
+    /// enclosures of the limits as `t -> infinity`.
+    fn extended_by(self, tail: &Tail, alpha: Interval, out_dim: usize) -> Claims {
+        let moved = |i: usize| symmetric((alpha * point(tail.bounds.gradient[i / out_dim]) * point(tail.displacement)).sup());
+        let outputs: Vec<Interval> = self.outputs.iter().enumerate().map(|(i, &v)| v + moved(i)).collect();
+        let linear_outputs: Vec<Interval> = self.linear_outputs.iter().map(|&v| v + symmetric(tail.linear_displacement)).collect();
+        let spread = alpha * point(tail.bounds.gradient_total()) * point(tail.displacement) + point(tail.linear_displacement);
+        let last = self.last + symmetric(spread.sup());
+        let last = interval(last.inf().max(0.0), last.sup());
+        let sup = interval(self.sup.inf(), self.sup.sup().max(last.sup()));
+        Claims { sup, last, outputs, linear_outputs }
+    }
+}
+
 /// The verdict from an enclosure of `sup D` against the exact `eps`, with the reason when it is
 /// inconclusive.
 fn decide(problem: &Problem, sup_deviation: Interval) -> (Verdict, Option<String>) {
+    let remedy = if problem.descent().is_some() { "gradient descent is enclosed at its rounding floor; no setting makes it tighter" } else { "try a higher [solver] order" };
     let eps = problem.tolerance.enclosure;
     if sup_deviation.sup() <= eps.inf() {
         (Verdict::Certified, None)
@@ -601,7 +677,7 @@ fn decide(problem: &Problem, sup_deviation: Interval) -> (Verdict, Option<String
         (
             Verdict::Inconclusive,
             Some(format!(
-                "eps = {} lies inside the certified interval [{:e}, {:e}] of sup D; only a tighter enclosure could decide (try a higher [solver] order)",
+                "eps = {} lies inside the certified interval [{:e}, {:e}] of sup D; only a tighter enclosure could decide ({remedy})",
                 crate::arith::rational::rational_to_string(&problem.tolerance.value),
                 sup_deviation.inf(),
                 sup_deviation.sup()

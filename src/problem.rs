@@ -155,6 +155,10 @@ pub struct Problem {
     pub regularization: Exact,
     /// How the objective is minimised (the spec's `[training] method`).
     pub method: Method,
+    /// The spec's `horizon = "inf"`: the claims are about all `t >= 0`. `horizon` is then the
+    /// settling time `T1` (`[training] settle_time`): the flows are enclosed on `[0, T1]` and a
+    /// tail argument covers `[T1, infinity)` (`proofs/infinite-horizon.md`).
+    pub infinite_horizon: bool,
 }
 
 /// The training method.

@@ -1216,6 +1216,7 @@ mod tests {
             tolerance: Exact::from_integer(1),
             regularization: Exact::from_integer(0),
             method: crate::problem::Method::GradientFlow,
+            infinite_horizon: false,
         };
         let net = Net::new(&problem, PREC);
         let w: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(PREC, v.mid())).collect();
@@ -1258,6 +1259,7 @@ mod tests {
             tolerance: Exact::from_integer(1),
             regularization: Exact::from_integer(0),
             method: crate::problem::Method::GradientFlow,
+            infinite_horizon: false,
         }
     }
 
@@ -1317,6 +1319,7 @@ mod tests {
             tolerance: Exact::from_integer(1),
             regularization: Exact::from_integer(0),
             method: crate::problem::Method::GradientFlow,
+            infinite_horizon: false,
         }
     }
 

@@ -64,9 +64,10 @@ fn fmt_interval(x: Interval) -> String {
 pub fn certify_text(problem: &Problem, r: &Certified) -> String {
     let eps = crate::arith::rational::rational_to_string(&problem.tolerance.value);
     let mut s = String::new();
+    let range = if problem.infinite_horizon { "t>=0" } else { "t<=T" };
     let headline = match r.verdict {
-        Verdict::Certified => format!("CERTIFIED: sup_{{t<=T}} D(t) <= eps = {eps} is proved"),
-        Verdict::Refuted => format!("REFUTED: sup_{{t<=T}} D(t) > eps = {eps} is proved"),
+        Verdict::Certified => format!("CERTIFIED: sup_{{{range}}} D(t) <= eps = {eps} is proved"),
+        Verdict::Refuted => format!("REFUTED: sup_{{{range}}} D(t) > eps = {eps} is proved"),
         Verdict::Inconclusive => "INCONCLUSIVE".to_string(),
     };
     s.push_str(&format!("{}: {headline}\n", problem.name));
@@ -79,7 +80,7 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
         problem.num_params(),
         problem.num_outputs(),
         crate::arith::rational::rational_to_string(&problem.alpha.value),
-        crate::arith::rational::rational_to_string(&problem.horizon.value),
+        if problem.infinite_horizon { "inf".to_string() } else { crate::arith::rational::rational_to_string(&problem.horizon.value) },
         if problem.centred { "centred" } else { "not centred" }
     ));
     let method = match problem.descent() {
@@ -96,11 +97,21 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
     } else if problem.descent().is_some() {
         s.push_str(&format!("  training: {method}\n"));
     }
-    s.push_str(&format!("  sup_(t<=T) D(t) in {}\n", fmt_interval(r.sup_deviation)));
-    s.push_str(&format!("  D(T)           in {}\n", fmt_interval(r.final_deviation)));
+    if problem.infinite_horizon {
+        s.push_str(&format!(
+            "  horizon: all t >= 0 (the flows enclosed on [0, T1], T1 = {}, then the tail argument)\n",
+            crate::arith::rational::rational_to_string(&problem.horizon.value)
+        ));
+        s.push_str(&format!("  sup_(t>=0) D(t) in {}\n", fmt_interval(r.sup_deviation)));
+        s.push_str(&format!("  lim D(t)        in {}\n", fmt_interval(r.final_deviation)));
+    } else {
+        s.push_str(&format!("  sup_(t<=T) D(t) in {}\n", fmt_interval(r.sup_deviation)));
+        s.push_str(&format!("  D(T)           in {}\n", fmt_interval(r.final_deviation)));
+    }
     s.push_str(&format!("  R0             in {}\n", fmt_interval(r.r0)));
     let widest = r.outputs_final.iter().map(|x| x.wid()).fold(0.0, f64::max);
-    s.push_str(&format!("  alpha*g(w(T)): {} outputs, widest enclosure {:.2e}\n", r.outputs_final.len(), widest));
+    let at = if problem.infinite_horizon { "inf" } else { "T" };
+    s.push_str(&format!("  alpha*g(w({at})): {} outputs, widest enclosure {:.2e}\n", r.outputs_final.len(), widest));
     for (i, x) in r.outputs_final.iter().enumerate().take(4) {
         s.push_str(&format!("    [{i}] {}\n", fmt_interval(*x)));
     }

@@ -249,6 +249,49 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, rng_seed: seed(), max_shrink_iters: 16, ..ProptestConfig::default() })]
+
+    /// `horizon = "inf"` (the regularised flow for all `t >= 0`, lambda in {0.5, 1}): the final
+    /// claims hold for every `t >= T1`, so the reference at `2 T1` lies in them, and every sampled
+    /// `D` on `[0, 2 T1]` lies below the claimed `sup_{t >= 0} D`. (A tail that ignored the
+    /// motion after `T1` fails on problems that have not settled at `T1`.)
+    #[test]
+    fn infinite_horizon_claims_contain_the_reference_later(problem in arb_problem(), which in 0usize..2) {
+        let lambda = ["0.5", "1"][which];
+        let lambda_q = parse_decimal(lambda).unwrap();
+        // A short settling time, so that the tail carries real motion.
+        let settle = num_rational::BigRational::from_integer(4.into()) / &lambda_q;
+        let problem = Problem { regularization: Exact::new(lambda_q), horizon: Exact::new(settle.clone()), infinite_horizon: true, ..problem };
+        let cert = certify(&problem, &certify_options()).expect("certify");
+        eprintln!("infinite case (lambda {lambda}): {} ({:?})", describe(&problem), cert.verdict);
+        let later = Problem { horizon: Exact::new(settle * num_rational::BigRational::from_integer(2.into())), infinite_horizon: false, ..problem.clone() };
+        let what = describe(&problem);
+        match try_reference(&later, &reference_options(), eval_budget(&later)) {
+            Some(r) => {
+                prop_assert!(contains(cert.r0, &r.r0), "R0 on {}", what);
+                for (i, (iv, v)) in cert.outputs_final.iter().zip(&r.outputs_final).enumerate() {
+                    prop_assert!(contains(*iv, v), "output {} at 2 T1: {} not in {:?} on {}", i, v, iv, what);
+                }
+                for (i, (iv, v)) in cert.linear_outputs_final.iter().zip(&r.linear_outputs_final).enumerate() {
+                    prop_assert!(contains(*iv, v), "linear output {} at 2 T1: {} not in {:?} on {}", i, v, iv, what);
+                }
+                prop_assert!(contains(cert.final_deviation, &r.final_deviation), "D(2 T1) {} not in {:?} on {}", r.final_deviation, cert.final_deviation, what);
+                for (t, d) in &r.samples {
+                    let slack = Float::with_val(PREC, &r.error_estimate);
+                    prop_assert!(Float::with_val(PREC, d - &slack) <= cert.sup_deviation.sup(), "D({}) = {} above sup {:?} on {}", t, d, cert.sup_deviation, what);
+                }
+            }
+            None => {
+                let lin = linear_reference(&later, PREC);
+                for (i, (iv, v)) in cert.linear_outputs_final.iter().zip(&lin.linear_outputs_final).enumerate() {
+                    prop_assert!(contains(*iv, v), "linear output {} at 2 T1: {} not in {:?} on {}", i, v, iv, what);
+                }
+            }
+        }
+    }
+}
+
 /// `problem` trained by `iterations` steps of gradient descent with the learning rate
 /// `fraction * 2 / lambda_max(K0)` (rounded to six significant digits, exact from there on;
 /// `lambda_max` from the certifier's upper bound, so `fraction < 1` stays below the edge).
@@ -329,6 +372,7 @@ fn quadratic_family_ratio() {
         tolerance: Exact::from_integer(1),
         regularization: Exact::from_integer(0),
         method: ntkcert::problem::Method::GradientFlow,
+        infinite_horizon: false,
     };
     let cert = certify(&problem, &Options::default()).expect("certify the quadratic family");
     let r = reference(&problem, &ReferenceOptions::default());
@@ -395,6 +439,7 @@ fn deep_net_decided_and_contains_reference() {
         tolerance: Exact::parse("0.01").unwrap(),
         regularization: Exact::from_integer(0),
         method: ntkcert::problem::Method::GradientFlow,
+        infinite_horizon: false,
     };
     // The per-input bound at w0 (centred: r = -y there).
     let r0: f64 = problem.targets.iter().map(|y| y.sup() * y.sup()).sum::<f64>().sqrt();

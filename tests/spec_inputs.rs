@@ -357,6 +357,27 @@ fn rejects_bad_scalars() {
     bad(err(&gd("")), "training.learning_rate", &["missing"]);
     bad(err(&format!("{SMALL}\n[training]\nlearning_rate = \"0.1\"\n")), "training.learning_rate", &["only used with method = \"gradient-descent\""]);
     bad(err(&format!("{SMALL}\n[training]\nmethod = \"sgd\"\n")), "training.method", &["'sgd'", "\"gradient-flow\" or \"gradient-descent\""]);
+    let infinite = SMALL.replace("horizon = 5", "horizon = \"inf\"");
+    bad(err(&infinite), "horizon", &["\"inf\" needs [training] regularization > 0"]);
+    bad(err(&format!("{infinite}\n[training]\nregularization = \"0\"\n")), "horizon", &["regularization > 0"]);
+    bad(err(&format!("{infinite}\n[training]\nregularization = \"1\"\nmethod = \"gradient-descent\"\nlearning_rate = \"0.5\"\n")), "horizon", &["is for gradient flow"]);
+    bad(err(&format!("{infinite}\n[training]\nregularization = \"1\"\nsettle_time = \"0\"\n")), "training.settle_time", &["must be > 0, got 0"]);
+    bad(err(&format!("{SMALL}\n[training]\nregularization = \"1\"\nsettle_time = \"10\"\n")), "training.settle_time", &["only used with horizon = \"inf\""]);
+    bad(err(&SMALL.replace("horizon = 5", "horizon = \"infinity\"")), "horizon", &["'infinity' is not a decimal number"]);
+}
+
+/// `horizon = "inf"` with the penalty: the claims are about all `t >= 0`; the flows are
+/// integrated to the settling time, `32 / lambda` unless `[training] settle_time` is given
+/// (exact).
+#[test]
+fn infinite_horizon_settles_at_an_exact_time() {
+    let infinite = SMALL.replace("horizon = 5", "horizon = \"inf\"");
+    let s = ok(&format!("{infinite}\n[training]\nregularization = \"0.4\"\n"));
+    assert!(s.problem.infinite_horizon);
+    assert_eq!(s.problem.horizon.value, rat(80, 1));
+    let s = ok(&format!("{infinite}\n[training]\nregularization = \"0.4\"\nsettle_time = \"1/3\"\n"));
+    assert_eq!(s.problem.horizon.value, rat(1, 3));
+    assert!(!ok(SMALL).problem.infinite_horizon);
 }
 
 /// `[training] learning_rate` is exact and sets `K = T / eta` iterations; the default method is

@@ -142,6 +142,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
         steps: descent.iterations as usize,
         step_records: Vec::new(),
         chunk_records: records.clone(),
+        tail: None,
         seconds: started.elapsed().as_secs_f64(),
         order: 0,
         passes: 1,

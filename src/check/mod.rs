@@ -355,6 +355,11 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     }
 
     // 5. Re-verification of every numerical claim.
+    if problem.infinite_horizon {
+        // The tail argument on [T1, infinity) is not re-verified yet: refuse rather than
+        // confirm claims about all t >= 0 from [0, T1] alone.
+        return Err(CheckError::Unsupported("horizon = \"inf\": this checker does not re-verify the tail argument on [T1, infinity) yet".into()));
+    }
     let net = series::Net::new(problem).map_err(CheckError::Unsupported)?;
     if problem.num_inputs() == 0 {
         return Err(CheckError::Unsupported("the problem has no training inputs".into()));

@@ -168,6 +168,30 @@ pub struct LinearDescent {
 }
 
 impl LinearFlow {
+    /// An upper bound of `|rbar'|_2 = |-(K0 + lambda I) rbar + lambda r0|_2` for every `rbar` in
+    /// `B(centre, radius)`: the ball value at the centre, plus `(|K0| + lambda) radius` and
+    /// `lambda` times the anchor's uncertainty (`proofs/infinite-horizon.md`, Lemma T2).
+    pub fn velocity_bound(&self, centre: &[f64], radius: f64) -> f64 {
+        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
+        let velocity: Vec<FastInterval> = self
+            .kernel
+            .iter()
+            .zip(&start)
+            .enumerate()
+            .map(|(i, (row, &c))| {
+                let mut v = -Ball::dot(Ball::ZERO, row, &start);
+                if let Some(p) = &self.penalty {
+                    v = v - p.lambda * (c - Ball::point(p.anchor[i]));
+                }
+                v.to_fast()
+            })
+            .collect();
+        let lambda_hi = self.penalty.as_ref().map_or(0.0, |p| p.lambda_hi);
+        let anchor = self.penalty.as_ref().map_or(0.0, |p| p.anchor_radius);
+        let spread = FastInterval::point(self.system_norm()) * FastInterval::point(radius) + FastInterval::point(lambda_hi) * FastInterval::point(anchor);
+        (FastInterval::point(poly::norm2_upper(&velocity)) + spread).hi
+    }
+
     /// A lower bound of `lambda_max(K0)`: the Rayleigh quotient `v^T K0 v / v^T v` (balls,
     /// rounded down) of a float power-iteration vector `v` (any `v` gives a lower bound).
     pub fn largest_eigenvalue_lower(&self) -> f64 {

@@ -211,6 +211,18 @@ impl<'a> TubeIntegrator<'a> {
         }
     }
 
+    /// An enclosure of the field `F = -grad F` (with the penalty) at every point of the box
+    /// `region` (one order-0 pass over it).
+    pub fn field_over(&mut self, region: &[FastInterval]) -> Vec<Interval> {
+        let (over, _) = self.along_tube(region, &[], 0);
+        over.field[0].clone()
+    }
+
+    /// `lambda`'s lower end (0 without the penalty).
+    pub fn lambda_lower(&self) -> f64 {
+        self.problem.regularization.enclosure.inf().max(0.0)
+    }
+
     /// Bounds over the box `region` (one order-0 pass over it): the outputs `h` (not centred,
     /// not scaled), the derivative bounds of `model::bounds` and [`loss_curvature`]
     /// (Self::loss_curvature) (without the penalty). Used by the gradient-descent enclosure

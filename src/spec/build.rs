@@ -9,7 +9,7 @@ use crate::arith::rational::{rational_to_interval, rational_to_string, Exact};
 use crate::problem::{Activation, Architecture, Descent, Method, MlpArchitecture, Parameterization, Problem, QuadraticModel};
 use inari::Interval;
 use num_rational::BigRational;
-use num_traits::{Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
@@ -94,7 +94,13 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
     if !alpha.is_positive() {
         return Err(SpecError::invalid("alpha", format!("must be > 0, got {}", rational_to_string(&alpha))));
     }
-    let horizon = root.exact("horizon")?.ok_or_else(|| missing(&root, "horizon"))?;
+    // `horizon = "inf"`: all t >= 0; the finite settling time is read with [training] below.
+    let infinite_horizon = matches!(root.get("horizon"), Some(Value::String(s)) if s == "inf");
+    let mut horizon = if infinite_horizon {
+        BigRational::one()
+    } else {
+        root.exact("horizon")?.ok_or_else(|| missing(&root, "horizon"))?
+    };
     if horizon.is_negative() {
         return Err(SpecError::invalid("horizon", format!("must be >= 0, got {}", rational_to_string(&horizon))));
     }
@@ -187,7 +193,7 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
 
     let (regularization, method) = match root.section("training")? {
         Some(training) => {
-            training.check_keys(&["regularization", "method", "learning_rate"], "")?;
+            training.check_keys(&["regularization", "method", "learning_rate", "settle_time"], "")?;
             let lambda = training.exact("regularization")?.unwrap_or_else(BigRational::zero);
             if lambda.is_negative() {
                 return Err(SpecError::invalid(
@@ -195,10 +201,28 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
                     format!("must be >= 0, got {}", rational_to_string(&lambda)),
                 ));
             }
-            (lambda, training_method(&training, &horizon)?)
+            let method = training_method(&training, &horizon)?;
+            if let Some(settle) = settle_time(&training, infinite_horizon, &lambda)? {
+                horizon = settle;
+            }
+            (lambda, method)
         }
         None => (BigRational::zero(), Method::GradientFlow),
     };
+    if infinite_horizon {
+        if !regularization.is_positive() {
+            return Err(SpecError::invalid(
+                "horizon",
+                "\"inf\" needs [training] regularization > 0 (without the penalty the flow has no time-uniform bound to certify)",
+            ));
+        }
+        if method != Method::GradientFlow {
+            return Err(SpecError::invalid("horizon", "\"inf\" is for gradient flow; gradient descent takes a finite horizon = K eta"));
+        }
+        if !matches!(architecture, Architecture::Mlp(_)) {
+            return Err(SpecError::invalid("horizon", "\"inf\" is for model.kind = \"mlp\""));
+        }
+    }
 
     let problem = Problem {
         name,
@@ -212,8 +236,30 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
         tolerance: Exact::new(tolerance),
         regularization: Exact::new(regularization),
         method,
+        infinite_horizon,
     };
     Ok(Built { problem, solver })
+}
+
+/// `[training] settle_time` with `horizon = "inf"`: the time `T1 > 0` up to which the flows are
+/// integrated before the tail argument (default `32 / lambda`, after which the penalty has
+/// damped the motion by about `e^-32`); `None` for a finite horizon, where the key is an error.
+fn settle_time(training: &Section<'_>, infinite_horizon: bool, lambda: &BigRational) -> Result<Option<BigRational>> {
+    let given = training.exact("settle_time")?;
+    if !infinite_horizon {
+        return match given {
+            Some(_) => Err(SpecError::invalid(training.field("settle_time"), "is only used with horizon = \"inf\"")),
+            None => Ok(None),
+        };
+    }
+    match given {
+        Some(t) if !t.is_positive() => {
+            Err(SpecError::invalid(training.field("settle_time"), format!("must be > 0, got {}", rational_to_string(&t))))
+        }
+        Some(t) => Ok(Some(t)),
+        None if lambda.is_positive() => Ok(Some(BigRational::from_integer(32.into()) / lambda)),
+        None => Ok(None),
+    }
 }
 
 /// The most gradient-descent iterations a spec may ask for (`T / eta`): each is a gradient

@@ -68,6 +68,7 @@ pub fn arb_problem(
             tolerance: Exact::parse("1").unwrap(),
             regularization: Exact::from_integer(0),
             method: ntkcert::problem::Method::GradientFlow,
+            infinite_horizon: false,
         })
 }
 

@@ -46,6 +46,7 @@ fn problem(arch: MlpArchitecture, params: Vec<f64>, inputs: Vec<Vec<f64>>) -> Pr
         tolerance: Exact::parse("1").unwrap(),
         regularization: Exact::from_integer(0),
         method: crate::problem::Method::GradientFlow,
+        infinite_horizon: false,
     }
 }
 
