@@ -73,6 +73,23 @@ impl Ball {
 }
 
 impl Ball {
+    /// `tanh` of the ball given `at_mid`, an enclosure of `tanh(mid)`: `tanh(mid) +- L rad` with
+    /// `L = 1 - g^2 >= sup |tanh'| = sup (1 - tanh^2)` over the ball, where `g <= min |tanh|`
+    /// over the ball is `|tanh(mid)| - rad` (tanh is 1-Lipschitz), clamped at 0. (With `L = 1`
+    /// the widths on the benchmarks grew by a quarter.) Non-finite balls go through the
+    /// endpoint path. `BallVec` passes the batched `elementary::tanh_points` here.
+    pub fn tanh_around(self, at_mid: FastInterval) -> Self {
+        if !(self.rad >= 0.0 && self.rad.is_finite() && self.mid.is_finite()) {
+            return Ball::from_fast(Scalar::tanh(self.to_fast()));
+        }
+        let mig = if at_mid.lo > 0.0 { at_mid.lo } else if at_mid.hi < 0.0 { -at_mid.hi } else { 0.0 };
+        let g = (FastInterval::point(mig) - FastInterval::point(self.rad)).lo.max(0.0);
+        let one = FastInterval::point(1.0);
+        let lipschitz = (one - FastInterval::point(g) * FastInterval::point(g)).hi.min(1.0);
+        let spread = FastInterval::point(lipschitz) * FastInterval::point(self.rad);
+        Ball::from_fast(at_mid + FastInterval { lo: -spread.hi, hi: spread.hi })
+    }
+
     /// The image of the ball under a function `f` with `|f'| <= lipschitz` on the whole line,
     /// given `f_enclosure` (an enclosure of `f` on intervals): `f(mid) +- lipschitz * rad` by
     /// the mean value theorem, with `f(mid)` enclosed at the single point `mid` (half the cost
@@ -192,13 +209,7 @@ impl Scalar for Ball {
         if !(self.rad >= 0.0 && self.rad.is_finite() && self.mid.is_finite()) {
             return Ball::from_fast(Scalar::tanh(self.to_fast()));
         }
-        let at_mid = Scalar::tanh(FastInterval::point(self.mid));
-        let mig = if at_mid.lo > 0.0 { at_mid.lo } else if at_mid.hi < 0.0 { -at_mid.hi } else { 0.0 };
-        let g = (FastInterval::point(mig) - FastInterval::point(self.rad)).lo.max(0.0);
-        let one = FastInterval::point(1.0);
-        let lipschitz = (one - FastInterval::point(g) * FastInterval::point(g)).hi.min(1.0);
-        let spread = FastInterval::point(lipschitz) * FastInterval::point(self.rad);
-        Ball::from_fast(at_mid + FastInterval { lo: -spread.hi, hi: spread.hi })
+        self.tanh_around(Scalar::tanh(FastInterval::point(self.mid)))
     }
     /// `|erf'| <= 2 / sqrt(pi) < 1.13`.
     fn erf(self) -> Self {

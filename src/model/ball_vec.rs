@@ -240,6 +240,11 @@ impl CoeffVec for BallVec {
     }
 
     fn map(&self, f: Elementary) -> Self {
+        if f == Elementary::Tanh {
+            // tanh at all midpoints at once (`elementary::tanh_points`: the same enclosures).
+            let at_mid = crate::arith::elementary::tanh_points(&self.mid);
+            return BallVec::from_scalars(&(0..self.len()).map(|i| self.get(i).tanh_around(at_mid[i])).collect::<Vec<_>>());
+        }
         // Elementary functions go through endpoint intervals one entry at a time anyway.
         BallVec::from_scalars(&self.to_scalars().into_iter().map(|x| f.apply(x)).collect::<Vec<_>>())
     }
