@@ -192,6 +192,30 @@ pub struct Certified {
     pub passes: usize,
 }
 
+impl Certified {
+    /// Inconclusive with `reason`: whole-line enclosures of the `n_out` outputs and `sup D`, the
+    /// enclosure `r0` of `R0`, no records (the caller adds those it has; `steps` follows
+    /// `step_records` unless set).
+    fn inconclusive(reason: String, n_out: usize, r0: Interval, seconds: f64) -> Certified {
+        Certified {
+            verdict: Verdict::Inconclusive,
+            reason: Some(reason),
+            sup_deviation: Interval::ENTIRE,
+            final_deviation: Interval::ENTIRE,
+            outputs_final: vec![Interval::ENTIRE; n_out],
+            linear_outputs_final: vec![Interval::ENTIRE; n_out],
+            r0,
+            steps: 0,
+            step_records: Vec::new(),
+            chunk_records: Vec::new(),
+            tail: None,
+            seconds,
+            order: 0,
+            passes: 1,
+        }
+    }
+}
+
 /// The enclosures at `t = 0`: `h(w0)`, the centring offset, `r0` and `R0 = |r0|^2 / 2`.
 #[derive(Debug, Clone)]
 pub struct InitialState {
@@ -527,22 +551,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
     let r0_interval = half_r0_sq;
     let seconds_since = |s: std::time::Instant| s.elapsed().as_secs_f64();
     if let Some(reason) = failure {
-        return Ok(Certified {
-            verdict: Verdict::Inconclusive,
-            reason: Some(reason),
-            sup_deviation: Interval::ENTIRE,
-            final_deviation: Interval::ENTIRE,
-            outputs_final: vec![Interval::ENTIRE; n_out],
-            linear_outputs_final: vec![Interval::ENTIRE; n_out],
-            r0: r0_interval,
-            steps: records.len(),
-            step_records: records,
-            chunk_records: Vec::new(),
-            tail: None,
-            seconds: seconds_since(started),
-            order,
-            passes: 1,
-        });
+        return Ok(Certified { steps: records.len(), step_records: records, order, ..Certified::inconclusive(reason, n_out, r0_interval, seconds_since(started)) });
     }
 
     let mut claims = match &last {
@@ -592,22 +601,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
                 tail_record = Some(TailRecord { guard: t.guard, contraction: t.contraction, displacement: t.displacement, linear_displacement: t.linear_displacement });
             }
             Err(reason) => {
-                return Ok(Certified {
-                    verdict: Verdict::Inconclusive,
-                    reason: Some(reason),
-                    sup_deviation: Interval::ENTIRE,
-                    final_deviation: Interval::ENTIRE,
-                    outputs_final: vec![Interval::ENTIRE; n_out],
-                    linear_outputs_final: vec![Interval::ENTIRE; n_out],
-                    r0: r0_interval,
-                    steps: records.len(),
-                    step_records: records,
-                    chunk_records: Vec::new(),
-                    tail: None,
-                    seconds: seconds_since(started),
-                    order,
-                    passes: 1,
-                });
+                return Ok(Certified { steps: records.len(), step_records: records, order, ..Certified::inconclusive(reason, n_out, r0_interval, seconds_since(started)) });
             }
         }
     }

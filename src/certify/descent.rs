@@ -3,7 +3,7 @@
 //! ones) and `D_k = |r_k - rbar_k|` enclosed at every iterate `k <= K`. Proof:
 //! `proofs/gradient-descent.md`.
 
-use super::{decide, leave_room_for_checking, CertifyError, Certified, ChunkRecord, InitialState, Options, Verdict};
+use super::{decide, leave_room_for_checking, CertifyError, Certified, ChunkRecord, InitialState, Options};
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::rational::{rational_to_interval, rational_to_string};
 use crate::arith::vector::{interval, point, radius_norm2_upper, symmetric};
@@ -131,26 +131,10 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
     }
     let n_out = problem.num_outputs();
     let edge = stability_note(&linear, eta, descent);
-    let finish = |verdict, reason, sup_deviation, final_deviation, outputs_final, linear_outputs_final| Certified {
-        verdict,
-        reason,
-        sup_deviation,
-        final_deviation,
-        outputs_final,
-        linear_outputs_final,
-        r0: half_r0_sq,
-        steps: descent.iterations as usize,
-        step_records: Vec::new(),
-        chunk_records: records.clone(),
-        tail: None,
-        seconds: started.elapsed().as_secs_f64(),
-        order: 0,
-        passes: 1,
-    };
     let (Some((outputs, lin_outputs, final_deviation)), None) = (last, failure.clone()) else {
         let reason = [failure, edge].into_iter().flatten().collect::<Vec<_>>().join("; ");
-        let whole = vec![Interval::ENTIRE; n_out];
-        return Ok(finish(Verdict::Inconclusive, Some(reason), Interval::ENTIRE, Interval::ENTIRE, whole.clone(), whole));
+        let seconds = started.elapsed().as_secs_f64();
+        return Ok(Certified { steps: descent.iterations as usize, chunk_records: records, ..Certified::inconclusive(reason, n_out, half_r0_sq, seconds) });
     };
     let sup_deviation = leave_room_for_checking(interval(sup.0, sup.1), true, 0.0);
     let (verdict, mut reason) = decide(problem, sup_deviation);
@@ -160,14 +144,22 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
             None => edge,
         });
     }
-    Ok(finish(
+    Ok(Certified {
         verdict,
         reason,
         sup_deviation,
-        leave_room_for_checking(final_deviation, true, 0.0),
-        outputs.into_iter().map(|v| leave_room_for_checking(v, false, 0.0)).collect(),
-        lin_outputs.into_iter().map(|v| leave_room_for_checking(v, false, 0.0)).collect(),
-    ))
+        final_deviation: leave_room_for_checking(final_deviation, true, 0.0),
+        outputs_final: outputs.into_iter().map(|v| leave_room_for_checking(v, false, 0.0)).collect(),
+        linear_outputs_final: lin_outputs.into_iter().map(|v| leave_room_for_checking(v, false, 0.0)).collect(),
+        r0: half_r0_sq,
+        steps: descent.iterations as usize,
+        step_records: Vec::new(),
+        chunk_records: records,
+        tail: None,
+        seconds: started.elapsed().as_secs_f64(),
+        order: 0,
+        passes: 1,
+    })
 }
 
 /// A note when `eta` is at or beyond the stability edge `2 / lambda_max(K0)`: proved beyond it
