@@ -55,6 +55,35 @@ pub fn certify_json(problem: &Problem, r: &Certified) -> String {
     certify_value(problem, r).to_string()
 }
 
+/// An exact number for reading: its exact text when short (`1/1000`, `0.25`, `100`), else a
+/// 13-digit approximation marked `~` (the JSON output and certificates keep the exact value).
+pub fn readable(q: &num_rational::BigRational) -> String {
+    const SHORT: usize = 24;
+    let exact = crate::arith::rational::rational_to_string(q);
+    if exact.len() <= SHORT {
+        return exact;
+    }
+    let decimal = crate::sweep::grid::decimal_text(q);
+    if decimal.len() <= SHORT {
+        return decimal;
+    }
+    use num_traits::ToPrimitive;
+    match q.to_f64() {
+        Some(v) if v.is_finite() && v != 0.0 => format!("~{v:.12e}"),
+        _ => format!("~{} digits", exact.len()),
+    }
+}
+
+/// `text` for a terminal: control characters replaced by `?`, at most 120 characters shown.
+pub fn terminal_safe(text: &str) -> String {
+    const LONGEST: usize = 120;
+    let mut out: String = text.chars().take(LONGEST).map(|c| if c.is_control() { '?' } else { c }).collect();
+    if text.chars().count() > LONGEST {
+        out.push_str("...");
+    }
+    out
+}
+
 fn fmt_interval(x: Interval) -> String {
     format!("[{:.12e}, {:.12e}]", x.inf(), x.sup())
 }
@@ -62,7 +91,7 @@ fn fmt_interval(x: Interval) -> String {
 /// The readable summary printed by `certify`. The decimal endpoints shown are rounded for
 /// reading; the JSON output carries the exact ones.
 pub fn certify_text(problem: &Problem, r: &Certified) -> String {
-    let eps = crate::arith::rational::rational_to_string(&problem.tolerance.value);
+    let eps = readable(&problem.tolerance.value);
     let mut s = String::new();
     let range = if problem.infinite_horizon { "t>=0" } else { "t<=T" };
     let headline = match r.verdict {
@@ -70,7 +99,7 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
         Verdict::Refuted => format!("REFUTED: sup_{{{range}}} D(t) > eps = {eps} is proved"),
         Verdict::Inconclusive => "INCONCLUSIVE".to_string(),
     };
-    s.push_str(&format!("{}: {headline}\n", problem.name));
+    s.push_str(&format!("{}: {headline}\n", terminal_safe(&problem.name)));
     if let Some(reason) = &r.reason {
         let label = if r.verdict == Verdict::Inconclusive { "why" } else { "note" };
         s.push_str(&format!("  {label}: {reason}\n"));
@@ -79,20 +108,20 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
         "  model: p = {} parameters, N = {} outputs, alpha = {}, T = {}, {}\n",
         problem.num_params(),
         problem.num_outputs(),
-        crate::arith::rational::rational_to_string(&problem.alpha.value),
-        if problem.infinite_horizon { "inf".to_string() } else { crate::arith::rational::rational_to_string(&problem.horizon.value) },
+        readable(&problem.alpha.value),
+        if problem.infinite_horizon { "inf".to_string() } else { readable(&problem.horizon.value) },
         if problem.centred { "centred" } else { "not centred" }
     ));
     let method = match problem.descent() {
         Some(d) => format!(
             "gradient descent, learning_rate = {}, {} iterations",
-            crate::arith::rational::rational_to_string(&d.learning_rate.value),
+            readable(&d.learning_rate.value),
             d.iterations
         ),
         None => "gradient flow".to_string(),
     };
     if !problem.regularization.value.is_zero() {
-        let lambda = crate::arith::rational::rational_to_string(&problem.regularization.value);
+        let lambda = readable(&problem.regularization.value);
         s.push_str(&format!("  training: {method} on the loss + (lambda/2)|w - w0|^2, lambda = {lambda}\n"));
     } else if problem.descent().is_some() {
         s.push_str(&format!("  training: {method}\n"));
@@ -100,7 +129,7 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
     if problem.infinite_horizon {
         s.push_str(&format!(
             "  horizon: all t >= 0 (the flows enclosed on [0, T1], T1 = {}, then the tail argument)\n",
-            crate::arith::rational::rational_to_string(&problem.horizon.value)
+            readable(&problem.horizon.value)
         ));
         s.push_str(&format!("  sup_(t>=0) D(t) in {}\n", fmt_interval(r.sup_deviation)));
         s.push_str(&format!("  lim D(t)        in {}\n", fmt_interval(r.final_deviation)));
@@ -134,6 +163,27 @@ pub fn simulate_text(problem: &Problem, sim: &Simulation) -> String {
     };
     format!(
         "{}: f64 simulation (not certified)\n{stopped}  sup D (sampled) ~ {:.12e}\n  D(T) ~ {:.12e}\n  R0 ~ {:.12e}\n  {} steps, {:.3} s\n",
-        problem.name, sim.sup_deviation, sim.final_deviation, sim.r0, sim.steps, sim.seconds
+        terminal_safe(&problem.name), sim.sup_deviation, sim.final_deviation, sim.r0, sim.steps, sim.seconds
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_rational::BigRational;
+
+    /// Long exact numbers and names print shortened; short ones print exactly.
+    #[test]
+    fn long_numbers_and_names_are_shortened_for_reading() {
+        let q = |text: &str| crate::arith::rational::parse_decimal(text).unwrap();
+        assert_eq!(readable(&q("1/1000")), "1/1000");
+        assert_eq!(readable(&q("7071.0678118654755")), "7071.0678118654755");
+        assert_eq!(readable(&q("1/3")), "1/3");
+        let long = BigRational::new(1.into(), num_bigint::BigInt::from(3).pow(200));
+        assert!(readable(&long).starts_with('~') && readable(&long).len() < 30, "{}", readable(&long));
+        let huge = q(&format!("1{}", "0".repeat(300)));
+        assert_eq!(readable(&huge), "~1.000000000000e300");
+        assert_eq!(terminal_safe("a\x1b[31mb\n"), "a?[31mb?");
+        assert_eq!(terminal_safe(&"x".repeat(300)).len(), 123);
+    }
 }
