@@ -115,6 +115,20 @@ enum Command {
     Table(crate::sweep::TableArgs),
     /// Plot sweep results: log-log sup D against T with the bound curves (SVG or pgfplots).
     Plot(crate::sweep::PlotArgs),
+    /// The empirical NTK K0 = J(w0) J(w0)^T of the spec's MLP (or, with --limit, the
+    /// infinite-width NTK and NNGP kernel), enclosed, with certified lambda_min and lambda_max.
+    Kernel {
+        spec: PathBuf,
+        /// The infinite-width kernels Theta and Sigma ([model] weight_variance, bias_variance).
+        #[arg(long)]
+        limit: bool,
+        /// Print one JSON object instead of the readable summary.
+        #[arg(long)]
+        json: bool,
+        /// Also write the JSON object to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Tunes glibc's allocator for the integrator: the Taylor expansions allocate and free
@@ -181,6 +195,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Table(args) => crate::sweep::cli_table(&args),
         Command::Plot(args) => crate::sweep::cli_plot(&args),
         Command::Check { cert, spec, quiet } => crate::check::run(&cert, spec.as_deref(), !quiet),
+        Command::Kernel { spec, limit, json, out } => crate::kernel::run(&spec, limit, json, out.as_deref()),
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`spec`]: the TOML spec format and its data loaders.
 //! - [`model`]: networks, their Taylor expansion along the flow, derivative bounds.
 //! - [`enclose`]: the validated integrator, the linearised flow, the deviation bound.
+//! - [`kernel`]: `ntkcert kernel` (empirical and infinite-width NTKs, certified spectra).
 //! - [`certify`]: the end-to-end certification and its result.
 //! - [`simulate`]: the same flows in plain f64 (the baseline).
 //! - [`certificate`]: the certificate file.
@@ -25,6 +26,7 @@ pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod enclose;
+pub mod kernel;
 pub mod model;
 pub mod problem;
 pub mod reference;

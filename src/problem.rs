@@ -199,3 +199,61 @@ impl Problem {
         }
     }
 }
+
+/// An activation as `ntkcert kernel` accepts it: every activation of the flows, and `relu`
+/// (`max(x, 0)`, with `relu'(0) = 0` as in JAX), which only the kernel command accepts: the flow
+/// theory (certify, simulate, bound) needs a Lipschitz Jacobian, and `relu'` jumps at 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KernelActivation {
+    Flow(Activation),
+    Relu,
+}
+
+impl KernelActivation {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelActivation::Flow(a) => a.name(),
+            KernelActivation::Relu => "relu",
+        }
+    }
+}
+
+/// What `ntkcert kernel` reads from a spec of `kind = "mlp"` (`crate::spec::load_kernel`): the
+/// network and its initial weights (for the empirical kernel `K0 = J(w0) J(w0)^T`), the
+/// variances of the infinite-width limit, and the training inputs. Proofs:
+/// `proofs/infinite-width-kernels.md`.
+#[derive(Debug, Clone)]
+pub struct KernelProblem {
+    pub name: String,
+    /// `[d, n_1, ..., n_{L-1}, outputs]`, as in [`MlpArchitecture`].
+    pub widths: Vec<usize>,
+    /// One per hidden layer.
+    pub activations: Vec<KernelActivation>,
+    pub parameterization: Parameterization,
+    pub bias: bool,
+    /// `SW` of the limit (`[model] weight_variance`, exact, `>= 0`, default 1).
+    pub weight_variance: Exact,
+    /// `SB` of the limit (`[model] bias_variance`, exact, `>= 0`, default 0).
+    pub bias_variance: Exact,
+    /// Enclosure of the initial parameters `w0`, in the layout of [`MlpArchitecture`].
+    pub params0: Vec<Interval>,
+    /// Training inputs, `n x d`.
+    pub inputs: Vec<Vec<Interval>>,
+    /// The same spec as a flow problem, when every activation is one the flows support (no
+    /// `relu`): the empirical kernel is then `enclose::linear::LinearFlow`'s.
+    pub problem: Option<Problem>,
+}
+
+impl KernelProblem {
+    pub fn num_layers(&self) -> usize {
+        self.widths.len() - 1
+    }
+    pub fn output_dim(&self) -> usize {
+        *self.widths.last().expect("at least one layer")
+    }
+    pub fn num_params(&self) -> usize {
+        (1..self.widths.len())
+            .map(|l| self.widths[l] * self.widths[l - 1] + if self.bias { self.widths[l] } else { 0 })
+            .sum()
+    }
+}

@@ -6,7 +6,9 @@ use super::fields::{as_array, as_str, as_table, count, exact_matrix, exact_vec, 
 use super::gfmlp;
 use super::{DataFile, SolverSettings};
 use crate::arith::rational::{rational_to_interval, rational_to_string, Exact};
-use crate::problem::{Activation, Architecture, Descent, Method, MlpArchitecture, Parameterization, Problem, QuadraticModel};
+use crate::problem::{
+    Activation, Architecture, Descent, KernelActivation, Method, MlpArchitecture, Parameterization, Problem, QuadraticModel,
+};
 use inari::Interval;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -80,9 +82,27 @@ fn checked_product(factors: &[usize], field: &str) -> Result<usize> {
 pub(crate) struct Built {
     pub problem: Problem,
     pub solver: SolverSettings,
+    /// For `kind = "mlp"`: the activations as `ntkcert kernel` reads them (with `relu`) and the
+    /// limit's variances `SW`, `SB`.
+    pub kernel: Option<KernelModel>,
 }
 
-pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) -> Result<Built> {
+/// The parts of `[model]` only `ntkcert kernel` uses.
+pub(crate) struct KernelModel {
+    pub activations: Vec<KernelActivation>,
+    pub weight_variance: Exact,
+    pub bias_variance: Exact,
+}
+
+/// What a spec is read for: the flows (`certify`, `simulate`, `bound`, `sweep`, ...), which
+/// refuse `relu`, or `ntkcert kernel`, which accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Flow,
+    Kernel,
+}
+
+pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, purpose: Purpose) -> Result<Built> {
     let root = Section::root(table);
     root.check_keys(TOP_KEYS, "")?;
 
@@ -112,9 +132,11 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
 
     let model = root.section("model")?.ok_or_else(|| missing(&root, "model"))?;
     let kind = model.str("kind")?.ok_or_else(|| missing(&model, "kind"))?;
+    let mut kernel = None;
     let (architecture, params0, inputs, targets) = match kind {
         "mlp" => {
-            let arch = mlp_architecture(&model)?;
+            let (arch, kernel_model) = mlp_architecture(&model, purpose)?;
+            kernel = Some(kernel_model);
             let weights = root.section("weights")?.ok_or_else(|| missing(&root, "weights"))?;
             let params0 = mlp_weights(&weights, &arch, files)?;
             let data = root.section("data")?.ok_or_else(|| missing(&root, "data"))?;
@@ -238,7 +260,7 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>) ->
         method,
         infinite_horizon,
     };
-    Ok(Built { problem, solver })
+    Ok(Built { problem, solver, kernel })
 }
 
 /// `[training] settle_time` with `horizon = "inf"`: the time `T1 > 0` up to which the flows are
@@ -317,8 +339,15 @@ fn missing(sec: &Section<'_>, key: &str) -> SpecError {
     }
 }
 
-fn mlp_architecture(model: &Section<'_>) -> Result<MlpArchitecture> {
-    model.check_keys(&["kind", "widths", "activation", "parameterization", "bias"], " (kind = \"mlp\")")?;
+/// The architecture and the kernel-only parts of `[model]`. With `Purpose::Kernel` a `relu`
+/// layer is recorded in the kernel model; the architecture (which only serves to read the
+/// weights and data here, and is never used as a flow problem by `load_kernel` when a layer is
+/// relu) holds `identity` in its place. With `Purpose::Flow` relu is an error.
+fn mlp_architecture(model: &Section<'_>, purpose: Purpose) -> Result<(MlpArchitecture, KernelModel)> {
+    model.check_keys(
+        &["kind", "widths", "activation", "parameterization", "bias", "weight_variance", "bias_variance"],
+        " (kind = \"mlp\")",
+    )?;
     let widths_v = as_array(model.require("widths")?, "model.widths")?;
     if widths_v.len() < 2 {
         return Err(SpecError::invalid(
@@ -332,7 +361,7 @@ fn mlp_architecture(model: &Section<'_>) -> Result<MlpArchitecture> {
     let activations = match model.get("activation") {
         None if hidden == 0 => Vec::new(),
         None => return Err(missing(model, "activation")),
-        Some(Value::String(s)) => vec![activation(s, "model.activation")?; hidden],
+        Some(Value::String(s)) => vec![activation(s, "model.activation", purpose)?; hidden],
         Some(Value::Array(list)) => {
             if list.len() != hidden {
                 return Err(SpecError::invalid(
@@ -344,7 +373,7 @@ fn mlp_architecture(model: &Section<'_>) -> Result<MlpArchitecture> {
                 .enumerate()
                 .map(|(i, v)| {
                     let f = format!("model.activation[{i}]");
-                    activation(as_str(v, &f)?, &f)
+                    activation(as_str(v, &f)?, &f, purpose)
                 })
                 .collect::<Result<_>>()?
         }
@@ -374,12 +403,43 @@ fn mlp_architecture(model: &Section<'_>) -> Result<MlpArchitecture> {
             SpecError::invalid("model.widths", format!("too many parameters (more than {MAX_ELEMENTS})"))
         })?;
     }
-    Ok(MlpArchitecture { widths, activations, parameterization, bias })
+    let variance = |key: &str, default: i64| -> Result<Exact> {
+        let value = model.exact(key)?.unwrap_or_else(|| BigRational::from_integer(default.into()));
+        if value.is_negative() {
+            return Err(SpecError::invalid(model.field(key), format!("must be >= 0 (a variance), got {}", rational_to_string(&value))));
+        }
+        Ok(Exact::new(value))
+    };
+    let kernel = KernelModel {
+        weight_variance: variance("weight_variance", 1)?,
+        bias_variance: variance("bias_variance", 0)?,
+        activations: activations.clone(),
+    };
+    let flow_activations = activations
+        .iter()
+        .map(|a| match a {
+            KernelActivation::Flow(f) => *f,
+            KernelActivation::Relu => Activation::Identity,
+        })
+        .collect();
+    Ok((MlpArchitecture { widths, activations: flow_activations, parameterization, bias }, kernel))
 }
 
-fn activation(name: &str, field: &str) -> Result<Activation> {
-    Activation::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+fn activation(name: &str, field: &str, purpose: Purpose) -> Result<KernelActivation> {
+    if name == "relu" {
+        return match purpose {
+            Purpose::Kernel => Ok(KernelActivation::Relu),
+            Purpose::Flow => Err(SpecError::invalid(
+                field,
+                "relu is accepted by 'ntkcert kernel' only: certify, simulate and the flow bounds need a Lipschitz Jacobian (relu' jumps at 0)",
+            )),
+        };
+    }
+    Activation::from_name(name).map(KernelActivation::Flow).ok_or_else(|| {
+        let mut names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+        if purpose == Purpose::Kernel {
+            names.push("relu");
+        }
         SpecError::invalid(field, format!("unknown activation '{name}' (expected one of {})", names.join(", ")))
     })
 }

@@ -8,7 +8,10 @@
 //! reason.
 //!
 //! - [`load`] / [`load_str`]: spec text to [`LoadedSpec`] (the resolved [`Problem`], the
-//!   canonical JSON form and its SHA-256, the data files read and their SHA-256).
+//!   canonical JSON form and its SHA-256, the data files read and their SHA-256). These refuse
+//!   `relu` (the flows need a Lipschitz Jacobian).
+//! - [`load_kernel`] / [`load_kernel_str`]: what `ntkcert kernel` reads ([`KernelProblem`]:
+//!   relu allowed, the limit's `weight_variance` and `bias_variance`).
 //! - [`data`]: `.npy`, `.safetensors` and `.csv` loaders.
 //! - [`gfmlp`]: the deterministic GF-MLP benchmark instance.
 
@@ -21,7 +24,7 @@ pub mod gfmlp;
 
 pub use error::{SpecError, SpecErrorKind};
 
-use crate::problem::Problem;
+use crate::problem::{KernelActivation, KernelProblem, Problem};
 use std::path::{Path, PathBuf};
 
 /// Optional `[solver]` settings of a spec.
@@ -94,8 +97,55 @@ fn load_inner(text: &str, base_dir: &Path, label: &str) -> Result<LoadedSpec, Sp
     let spec_sha256 = data::sha256_hex(canonical_string(&canonical).as_bytes());
     let default_name = Path::new(label).file_stem().and_then(|s| s.to_str()).unwrap_or(label).to_string();
     let mut files = build::Files::new(base_dir);
-    let built = build::build(&table, &default_name, &mut files)?;
+    let built = build::build(&table, &default_name, &mut files, build::Purpose::Flow)?;
     Ok(LoadedSpec { problem: built.problem, spec_sha256, data_files: files.list, canonical, solver: built.solver })
+}
+
+/// Reads a spec for `ntkcert kernel`: the same format and checks as [`load`], with `relu`
+/// accepted as an activation; `model.kind` must be `"mlp"`.
+pub fn load_kernel(path: &Path) -> Result<KernelProblem, SpecError> {
+    let label = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| SpecError::io(None, format!("cannot read spec file: {}", error::io_reason(&e))).in_file(&label))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        SpecError::general(format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+            .in_file(&label)
+    })?;
+    let base_dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    load_kernel_str(&text, base_dir, &label)
+}
+
+/// [`load_kernel`] from spec text (`base_dir` and `label` as for [`load_str`]).
+pub fn load_kernel_str(text: &str, base_dir: &Path, label: &str) -> Result<KernelProblem, SpecError> {
+    load_kernel_inner(text, base_dir, label).map_err(|e| e.in_file(label))
+}
+
+fn load_kernel_inner(text: &str, base_dir: &Path, label: &str) -> Result<KernelProblem, SpecError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax_error(text, &e))?;
+    let default_name = Path::new(label).file_stem().and_then(|s| s.to_str()).unwrap_or(label).to_string();
+    let mut files = build::Files::new(base_dir);
+    let built = build::build(&table, &default_name, &mut files, build::Purpose::Kernel)?;
+    let problem = built.problem;
+    let (Some(kernel), crate::problem::Architecture::Mlp(arch)) = (built.kernel, &problem.architecture) else {
+        return Err(SpecError::invalid("model.kind", "ntkcert kernel needs model.kind = \"mlp\""));
+    };
+    let has_relu = kernel.activations.contains(&KernelActivation::Relu);
+    Ok(KernelProblem {
+        name: problem.name.clone(),
+        widths: arch.widths.clone(),
+        activations: kernel.activations,
+        parameterization: arch.parameterization,
+        bias: arch.bias,
+        weight_variance: kernel.weight_variance,
+        bias_variance: kernel.bias_variance,
+        params0: problem.params0.clone(),
+        inputs: problem.inputs.clone(),
+        // With relu the architecture holds a placeholder for it: never a flow problem.
+        problem: if has_relu { None } else { Some(problem) },
+    })
 }
 
 /// `invalid TOML at line L, column C: MESSAGE`.

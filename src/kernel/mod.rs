@@ -1,0 +1,18 @@
+//! `ntkcert kernel`: the empirical NTK `K0 = J(w0) J(w0)^T` of a spec's MLP at its initial
+//! weights, or (`--limit`) the infinite-width NTK `Theta` and NNGP kernel `Sigma` of the same
+//! architecture, enclosed, with certified bounds of the extreme eigenvalues.
+//!
+//! - [`limit`]: the layer recursion with closed-form Gaussian expectations (erf, relu, sin,
+//!   identity).
+//! - [`empirical`]: `K0` (`LinearFlow`'s enclosure, or by layers when a layer is relu).
+//! - [`spectrum`]: `lambda_min`, `lambda_max`, positive definiteness, the condition number.
+//! - [`command`]: the command ([`run`]), its text and JSON output.
+//!
+//! Proofs: `proofs/infinite-width-kernels.md`.
+
+pub mod empirical;
+pub mod limit;
+pub mod spectrum;
+pub mod command;
+
+pub use command::run;
