@@ -159,6 +159,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
         seconds: started.elapsed().as_secs_f64(),
         order: 0,
         passes: 1,
+        truncation_share: 0.0,
     })
 }
 

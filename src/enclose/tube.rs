@@ -42,6 +42,13 @@ pub struct TubeStep {
     /// When the remainder exceeded its target but stayed within the accepted slack: the
     /// factor by which the next proposals should shrink.
     pub remainder_shrink: Option<f64>,
+    /// The step's additions to the tube radius (Lemma 2, before the growth factor): the
+    /// truncation term `|C| H^{q+2} / (q+2)` and the defect terms `sum_k d_k H^{k+1} / (k+1)`
+    /// (the path's rounding). Their ratio says whether shorter steps could narrow the tube.
+    pub truncation: f64,
+    pub defect: f64,
+    /// The truncation term of the outputs, `alpha max|W| H^{q+1}`.
+    pub output_truncation: f64,
 }
 
 /// Why a step was rejected; the caller shrinks the step.
@@ -292,6 +299,9 @@ impl<'a> TubeIntegrator<'a> {
             next_centre,
             next_radius,
             remainder_shrink,
+            truncation: tube.truncation,
+            output_truncation: output_rem,
+            defect: (known - FastInterval::point(radius)).hi.max(0.0),
         })
     }
 
@@ -313,7 +323,7 @@ impl<'a> TubeIntegrator<'a> {
         let c = FastInterval::point(poly::norm2_upper(&over.field[q + 1]));
         let remainder = c * poly::pow_nonneg(big_h, q as u32 + 2) / FastInterval::point((q + 2) as f64);
         let radius = (growth * (known + remainder)).hi;
-        Tube { over, bounds, mu, growth: growth.hi, guard, radius }
+        Tube { over, bounds, mu, growth: growth.hi, guard, radius, truncation: remainder.hi }
     }
 }
 
@@ -339,6 +349,8 @@ struct Tube {
     guard: f64,
     /// Lemma 2's `E`, rounded up: valid when `radius < guard`.
     radius: f64,
+    /// Its truncation term `|C| H^{q+2} / (q+2)`, rounded up.
+    truncation: f64,
 }
 
 /// Per-layer scalars as inari intervals (supersets).
