@@ -93,10 +93,16 @@ fn fmt_interval(x: Interval) -> String {
 pub fn certify_text(problem: &Problem, r: &Certified) -> String {
     let eps = readable(&problem.tolerance.value);
     let mut s = String::new();
-    let range = if problem.infinite_horizon { "t>=0" } else { "t<=T" };
+    let quantity = if problem.descent().is_some() {
+        "max_{k<=K} D_k"
+    } else if problem.infinite_horizon {
+        "sup_{t>=0} D(t)"
+    } else {
+        "sup_{t<=T} D(t)"
+    };
     let headline = match r.verdict {
-        Verdict::Certified => format!("CERTIFIED: sup_{{{range}}} D(t) <= eps = {eps} is proved"),
-        Verdict::Refuted => format!("REFUTED: sup_{{{range}}} D(t) > eps = {eps} is proved"),
+        Verdict::Certified => format!("CERTIFIED: {quantity} <= eps = {eps} is proved"),
+        Verdict::Refuted => format!("REFUTED: {quantity} > eps = {eps} is proved"),
         Verdict::Inconclusive => "INCONCLUSIVE".to_string(),
     };
     s.push_str(&format!("{}: {headline}\n", terminal_safe(&problem.name)));
@@ -133,13 +139,22 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
         ));
         s.push_str(&format!("  sup_(t>=0) D(t) in {}\n", fmt_interval(r.sup_deviation)));
         s.push_str(&format!("  lim D(t)        in {}\n", fmt_interval(r.final_deviation)));
+    } else if problem.descent().is_some() {
+        s.push_str(&format!("  max_(k<=K) D_k  in {}\n", fmt_interval(r.sup_deviation)));
+        s.push_str(&format!("  D_K             in {}\n", fmt_interval(r.final_deviation)));
     } else {
         s.push_str(&format!("  sup_(t<=T) D(t) in {}\n", fmt_interval(r.sup_deviation)));
         s.push_str(&format!("  D(T)           in {}\n", fmt_interval(r.final_deviation)));
     }
     s.push_str(&format!("  R0             in {}\n", fmt_interval(r.r0)));
     let widest = r.outputs_final.iter().map(|x| x.wid()).fold(0.0, f64::max);
-    let at = if problem.infinite_horizon { "inf" } else { "T" };
+    let at = if problem.infinite_horizon {
+        "inf"
+    } else if problem.descent().is_some() {
+        "K"
+    } else {
+        "T"
+    };
     s.push_str(&format!("  alpha*g(w({at})): {} outputs, widest enclosure {:.2e}\n", r.outputs_final.len(), widest));
     for (i, x) in r.outputs_final.iter().enumerate().take(4) {
         s.push_str(&format!("    [{i}] {}\n", fmt_interval(*x)));

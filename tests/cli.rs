@@ -872,3 +872,32 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
         }
     }
 }
+
+/// The shipped examples of gradient descent and of the regularised flow for all time certify
+/// with their documented figures, contain `simulate`'s values, write certificates that the
+/// schema accepts, and the gradient-descent certificate checks valid.
+#[test]
+fn training_examples_certify_and_their_certificates_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    for (spec, sup_mid, iterations) in [("specs/examples/gradient-descent.toml", 1.5452e-4, Some(50)), ("specs/examples/regularised-forever.toml", 3.9659e-5, None)] {
+        let cert_path = dir.path().join("c.json");
+        let out = ntkcert(&[OsStr::new("certify"), OsStr::new(spec), "--json".as_ref(), "--out".as_ref(), cert_path.as_os_str()]);
+        assert_eq!(code(&out), 0, "{spec}: {}", stderr(&out));
+        let v = json_stdout(&out);
+        assert_eq!(v["verdict"], "certified", "{spec}: {v}");
+        let (lo, hi) = interval(&v["sup_deviation"], "sup_deviation");
+        assert!((lo - sup_mid).abs() < 1e-4 * sup_mid && hi - lo < 1e-4 * hi, "{spec}: sup D [{lo:e}, {hi:e}]");
+        if let Some(k) = iterations {
+            assert_eq!(v["steps"], k, "{spec}");
+        }
+        let sim = json_stdout(&ntkcert(&["simulate", spec, "--json"]));
+        let sampled = sim["sup_deviation"].as_f64().unwrap();
+        assert!(lo - 1e-12 <= sampled && sampled <= hi + 1e-12, "{spec}: simulate's {sampled:e} outside [{lo:e}, {hi:e}]");
+        let cert: Value = serde_json::from_str(&std::fs::read_to_string(&cert_path).unwrap()).unwrap();
+        check_against_schema(&cert);
+        if iterations.is_some() {
+            let out = ntkcert(&[OsStr::new("check"), cert_path.as_os_str()]);
+            assert_eq!(code(&out), 0, "{spec}: check: {}{}", stdout(&out), stderr(&out));
+        }
+    }
+}
