@@ -5,8 +5,12 @@
 //! naming every violation, 65/66 on a bad spec (one line naming the file and field).
 //!
 //! Every comparison is decided on enclosures: `A <= B` passes only if `sup A <= inf B` on every
-//! run, `A >= B` only if `inf A >= sup B`; a bound is the number it states (an upper bound of
-//! `sup D`, rounded upward). A fitted exponent is the least-squares slope of `ln Q` against
+//! run, `A >= B` only if `inf A >= sup B`, `A ~= B` only if the enclosures intersect (equal
+//! within their widths); a bound is the number it states (an upper bound of `sup D`, rounded
+//! upward). With `horizon = "inf"` the claims are about all `t >= 0` (`sup_d` is
+//! `sup_{t>=0} D`, `horizon` is `[T1, +inf]`), a schedule is refused, and
+//! `regress.compare_horizon = T` adds a certification on `[0, T]` (`sup_d_compare`,
+//! `final_d_compare`). A fitted exponent is the least-squares slope of `ln Q` against
 //! `ln T`, enclosed by interval arithmetic from the enclosures of `Q`; it passes only if the
 //! whole enclosure lies in `[min, max]`. Proof of these decisions: `proofs/theory-f7.md#regress`.
 
@@ -41,9 +45,14 @@ pub enum Quantity {
     Alpha,
     /// `bound.KEY`: the value of a named theory bound.
     Bound(String),
+    /// With `regress.compare_horizon = T` (specs with `horizon = "inf"`): the certified
+    /// `sup_{t<=T} D(t)` of the same problem on the finite horizon `T`.
+    SupDCompare,
+    /// The same run's `D(T)`.
+    FinalDCompare,
 }
 
-const QUANTITIES: &str = "sup_d, final_d, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease, bound.regularized, bound.gradient_descent";
+const QUANTITIES: &str = "sup_d, final_d, sup_d_compare, final_d_compare, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease, bound.regularized, bound.gradient_descent";
 const BOUND_KEYS: [&str; 7] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease", "regularized", "gradient_descent"];
 
 impl Quantity {
@@ -51,6 +60,8 @@ impl Quantity {
         Some(match s {
             "sup_d" => Quantity::SupD,
             "final_d" => Quantity::FinalD,
+            "sup_d_compare" => Quantity::SupDCompare,
+            "final_d_compare" => Quantity::FinalDCompare,
             "r0" => Quantity::R0,
             "kappa" => Quantity::Kappa,
             "kappa_sqrt_r0" => Quantity::KappaSqrtR0,
@@ -69,10 +80,17 @@ impl Quantity {
         })
     }
 
+    /// Whether the quantity comes from the `regress.compare_horizon` run.
+    fn is_compare(&self) -> bool {
+        matches!(self, Quantity::SupDCompare | Quantity::FinalDCompare)
+    }
+
     fn name(&self) -> String {
         match self {
             Quantity::SupD => "sup_d".into(),
             Quantity::FinalD => "final_d".into(),
+            Quantity::SupDCompare => "sup_d_compare".into(),
+            Quantity::FinalDCompare => "final_d_compare".into(),
             Quantity::R0 => "r0".into(),
             Quantity::Kappa => "kappa".into(),
             Quantity::KappaSqrtR0 => "kappa_sqrt_r0".into(),
@@ -97,6 +115,18 @@ pub enum Operand {
 pub enum Op {
     Le,
     Ge,
+    /// `"~="`: the two enclosures intersect (equal within their widths).
+    Overlaps,
+}
+
+impl Op {
+    fn text(self) -> &'static str {
+        match self {
+            Op::Le => "<=",
+            Op::Ge => ">=",
+            Op::Overlaps => "~=",
+        }
+    }
 }
 
 /// One assertion of a regression spec.
@@ -124,6 +154,9 @@ pub struct RegressSpec {
     /// The spec without its `[regress]` table.
     pub base: Table,
     pub schedule: Option<Schedule>,
+    /// `regress.compare_horizon` (only with `horizon = "inf"`): each run also certifies the
+    /// same problem on `[0, T]` for the `*_compare` quantities.
+    pub compare_horizon: Option<BigRational>,
     /// `(name, assertion)`; the name defaults to the assertion's text.
     pub asserts: Vec<(String, Assertion)>,
 }
@@ -209,7 +242,24 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
         Some(v) => return Err(invalid(label, "regress", format!("expected a table, got {}", type_name(&v)))),
         None => return Err(invalid(label, "regress", "missing: a regression spec needs a [regress] table with [[regress.assert]] entries")),
     };
-    check_keys(label, "regress", &regress, &["horizons", "alpha", "alpha_exponent", "assert"])?;
+    check_keys(label, "regress", &regress, &["horizons", "alpha", "alpha_exponent", "compare_horizon", "assert"])?;
+    // horizon = "inf": the claims are about all t >= 0; a schedule of finite horizons would
+    // silently change that, so only the comparison with one finite horizon is offered.
+    let infinite = matches!(base.get("horizon"), Some(Value::String(h)) if h == "inf");
+    if infinite && regress.contains_key("horizons") {
+        return Err(invalid(label, "regress.horizons", "not with horizon = \"inf\" (the claims are about all t >= 0); use regress.compare_horizon to compare with a finite horizon"));
+    }
+    let compare_horizon = match regress.get("compare_horizon") {
+        None => None,
+        Some(_) if !infinite => return Err(invalid(label, "regress.compare_horizon", "only with horizon = \"inf\"")),
+        Some(v) => {
+            let t = exact(label, "regress.compare_horizon", v)?;
+            if !t.is_positive() {
+                return Err(invalid(label, "regress.compare_horizon", "must be > 0"));
+            }
+            Some(t)
+        }
+    };
     let schedule = match regress.get("horizons") {
         None => {
             for k in ["alpha", "alpha_exponent"] {
@@ -296,7 +346,8 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
             let op = match op_v.as_str() {
                 Some("<=") => Op::Le,
                 Some(">=") => Op::Ge,
-                _ => return Err(invalid(label, &format!("{field}.op"), format!("expected \"<=\" or \">=\", got {op_v}"))),
+                Some("~=") => Op::Overlaps,
+                _ => return Err(invalid(label, &format!("{field}.op"), format!("expected \"<=\", \">=\" or \"~=\", got {op_v}"))),
             };
             let rhs_v = t.get("rhs").ok_or_else(|| invalid(label, &format!("{field}.rhs"), "missing"))?;
             let rf = format!("{field}.rhs");
@@ -312,7 +363,7 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
                 Operand::Quantity(q) => q.name(),
                 Operand::Number(x) => rational_to_string(x),
             };
-            let text = format!("{} {} {}", lhs.name(), if op == Op::Le { "<=" } else { ">=" }, rhs_text);
+            let text = format!("{} {} {}", lhs.name(), op.text(), rhs_text);
             (Assertion::Compare { lhs, op, rhs }, text)
         };
         let name = match t.get("name") {
@@ -320,18 +371,30 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
             Some(Value::String(s)) => format!("{s}: {text}"),
             Some(v) => return Err(invalid(label, &format!("{field}.name"), format!("expected a string, got {}", type_name(v)))),
         };
+        let uses_compare = match &assertion {
+            Assertion::Compare { lhs, rhs, .. } => [Some(lhs), if let Operand::Quantity(q) = rhs { Some(q) } else { None }].into_iter().flatten().any(Quantity::is_compare),
+            Assertion::Exponent { quantity, .. } => quantity.is_compare(),
+        };
+        if uses_compare && compare_horizon.is_none() {
+            return Err(invalid(label, &field, "sup_d_compare and final_d_compare need regress.compare_horizon (with horizon = \"inf\")"));
+        }
         asserts.push((name, assertion));
     }
-    Ok(RegressSpec { path: path.to_path_buf(), label: label.to_string(), base, schedule, asserts })
+    Ok(RegressSpec { path: path.to_path_buf(), label: label.to_string(), base, schedule, compare_horizon, asserts })
 }
 
 /// One run of a regression spec (one horizon of its schedule).
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// `T` (with `horizon = "inf"`: the settling time `T1`, not a horizon of the claims).
     pub horizon: BigRational,
+    /// `horizon = "inf"`: the claims are about all `t >= 0`.
+    pub infinite_horizon: bool,
     pub alpha: BigRational,
     pub bounds: TheoryBounds,
     pub certified: Certified,
+    /// The certification on `[0, regress.compare_horizon]`, if asked for.
+    pub compare: Option<Certified>,
 }
 
 impl Run {
@@ -347,7 +410,13 @@ impl Run {
             Quantity::Ratio => sup / self.bounds.kappa_sqrt_r0(),
             Quantity::LipH => point(self.bounds.lip_h),
             Quantity::LipDh => point(self.bounds.lip_dh_local),
+            // horizon = "inf": T = +inf (the settling time T1 is only a lower end).
+            Quantity::Horizon if self.infinite_horizon => {
+                Interval::try_from((rational_to_interval(&self.horizon).inf(), f64::INFINITY)).unwrap_or(Interval::ENTIRE)
+            }
             Quantity::Horizon => rational_to_interval(&self.horizon),
+            Quantity::SupDCompare => self.compare.as_ref().map_or(Interval::ENTIRE, |c| c.sup_deviation),
+            Quantity::FinalDCompare => self.compare.as_ref().map_or(Interval::ENTIRE, |c| c.final_deviation),
             Quantity::Alpha => rational_to_interval(&self.alpha),
             Quantity::Bound(k) => self.bounds.get(k).map_or(Interval::ENTIRE, point),
         }
@@ -390,7 +459,29 @@ pub fn run_spec(rs: &RegressSpec) -> Result<Vec<Run>, SpecError> {
             let residual: Vec<Interval> = certified.outputs_final.iter().zip(&problem.targets).map(|(&o, &y)| o - y).collect();
             bounds.add_loss_decrease(problem, &residual);
         }
-        runs.push(Run { horizon: problem.horizon.value.clone(), alpha: problem.alpha.value.clone(), bounds, certified });
+        // The same problem on the finite horizon T (horizon = T, no settle_time).
+        let compare = match &rs.compare_horizon {
+            None => None,
+            Some(t) => {
+                let mut finite = table.clone();
+                finite.insert("horizon".into(), Value::String(rational_to_string(t)));
+                if let Some(Value::Table(training)) = finite.get_mut("training") {
+                    training.remove("settle_time");
+                }
+                let text = toml::to_string(&finite).map_err(|e| invalid(&rs.label, "", format!("cannot re-serialise the spec: {e}")))?;
+                let loaded = spec::load_str(&text, &base_dir, &rs.label)?;
+                let options = Options::from_solver(&loaded.solver, None);
+                Some(certify(&loaded.problem, &options).map_err(|e| invalid(&rs.label, "", e.to_string()))?)
+            }
+        };
+        runs.push(Run {
+            horizon: problem.horizon.value.clone(),
+            infinite_horizon: problem.infinite_horizon,
+            alpha: problem.alpha.value.clone(),
+            bounds,
+            certified,
+            compare,
+        });
     }
     Ok(runs)
 }
@@ -439,6 +530,12 @@ pub fn evaluate(rs: &RegressSpec, runs: &[Run], assertion: &Assertion) -> (bool,
                 let (ok, slack) = match op {
                     Op::Le => (a.sup() <= b.inf(), a.sup() / b.inf()),
                     Op::Ge => (a.inf() >= b.sup(), b.sup() / a.inf()),
+                    // The enclosures intersect; slack: the distance of the midpoints over the
+                    // sum of the radii (<= 1 when they intersect).
+                    Op::Overlaps => {
+                        let finite = a.inf().is_finite() && a.sup().is_finite() && b.inf().is_finite() && b.sup().is_finite();
+                        (finite && a.inf() <= b.sup() && b.inf() <= a.sup(), (a.mid() - b.mid()).abs() / (a.rad() + b.rad()))
+                    }
                 };
                 let slack = if slack.is_nan() { f64::INFINITY } else { slack };
                 let at = if rs.schedule.is_some() { format!("T={}: ", rational_to_string(&r.horizon)) } else { String::new() };
@@ -446,7 +543,7 @@ pub fn evaluate(rs: &RegressSpec, runs: &[Run], assertion: &Assertion) -> (bool,
                     Some(why) if a.is_entire() || b.is_entire() => format!(" ({why})"),
                     _ => String::new(),
                 };
-                let text = format!("{at}{} {} {}{reason}", fmt(a), if *op == Op::Le { "<=" } else { ">=" }, fmt(b));
+                let text = format!("{at}{} {} {}{reason}", fmt(a), op.text(), fmt(b));
                 rows.push((ok, slack, text));
             }
             let all = rows.iter().all(|r| r.0);

@@ -39,10 +39,12 @@ fn check(cert: &Value, spec: &str) -> Result<(), String> {
 
 const EXAMPLES: &[&str] = &[
     "specs/bench/gf-mlp-small.toml",
+    "specs/examples/gradient-descent.toml",
     "specs/examples/mlp-csv.toml",
     "specs/examples/mlp-inline.toml",
     "specs/examples/mlp-npy.toml",
     "specs/examples/mlp-safetensors.toml",
+    "specs/examples/regularised-forever.toml",
     "specs/examples/tightness.toml",
 ];
 
@@ -602,5 +604,199 @@ fn flow_and_descent_certificates_are_not_interchangeable() {
         assert_eq!(code(&out), 65, "{edit}: {} {err}", text(&out.stdout));
         assert_eq!(err.lines().count(), 1, "{edit}: {err}");
         assert!(err.contains("hints.chunks") && !err.contains("panicked"), "{edit}: {err}");
+    }
+}
+
+/// The infinite-horizon test specs (`horizon = "inf"`, tests/data/check/inf-*.toml): a small
+/// tanh net with lambda = 1 (T1 = 8) and lambda = 1/2 (T1 = 16), an uncentred erf net
+/// (lambda = 1, T1 = 6, refuted) and a three-layer tanh net (lambda = 1/2, T1 = 12, contraction
+/// about 0.07).
+const INF_SPECS: &[&str] = &[
+    "tests/data/check/inf-tanh.toml",
+    "tests/data/check/inf-tanh-half.toml",
+    "tests/data/check/inf-erf-uncentred.toml",
+    "tests/data/check/inf-deep.toml",
+];
+
+/// The same problem on the finite horizon `[0, T1]` (`horizon = settle_time`, no
+/// `settle_time`), written to `dir`; returns its path.
+fn finite_counterpart(spec: &str, dir: &Path) -> String {
+    let text = std::fs::read_to_string(root().join(spec)).unwrap();
+    let settle = text.lines().find_map(|l| l.strip_prefix("settle_time = ")).expect("the spec sets settle_time").trim().trim_matches('"').to_string();
+    assert!(text.contains("horizon = \"inf\""), "{spec}");
+    let finite: String = text
+        .lines()
+        .filter(|l| !l.starts_with("settle_time"))
+        .map(|l| if l == "horizon = \"inf\"" { format!("horizon = \"{settle}\"") } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let name = Path::new(spec).file_stem().unwrap().to_str().unwrap();
+    let path = dir.join(format!("{name}-finite.toml"));
+    std::fs::write(&path, finite).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn interval_of(cert: &Value, ptr: &str) -> (f64, f64) {
+    let v = cert.pointer(ptr).unwrap();
+    (v["lo"].as_f64().unwrap(), v["hi"].as_f64().unwrap())
+}
+
+/// Infinite-horizon certificates (issue 14) check `valid`: the checker verifies `[0, T1]` with
+/// its own steps, then its own tail argument on `[T1, infinity)` (`check::tail`), and confirms
+/// every claim against its own widened enclosures. Tampered certificates are rejected: a limit
+/// output moved by its width or replaced by the enclosure at `T1` (from the certificate of the
+/// finite horizon `T1`); a `sup_deviation` whose upper end is the `[0, T1]` supremum only,
+/// i.e. ignoring the tail (a checker that ignores the tail accepts it: mutation-checked); the
+/// limit `D` and the linearised limit outputs replaced by the values at `T1`; a missing or
+/// malformed `hints.tail` (malformed), a guard that admits no contraction (invalid). Hints the
+/// checker does not use (`contraction`, `displacement`, `linear_displacement`) do not change the
+/// answer, and a tiny guard is enlarged.
+#[test]
+fn infinite_horizon_certificates_check_and_tampering_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tail_decides_sup = 0;
+    for spec in INF_SPECS {
+        let path = certify(spec, dir.path());
+        let cert = read_json(&path);
+        assert_eq!(cert["problem"]["infinite_horizon"], Value::Bool(true), "{spec}");
+        assert!(cert["hints"]["tail"]["guard"].as_f64().is_some_and(|g| g > 0.0), "{spec}: {}", cert["hints"]);
+        assert!(cert["claims"]["sup_deviation"]["hi"].is_f64(), "{spec}: the certifier gave up");
+        assert_eq!(check(&cert, spec), Ok(()), "{spec}: the untouched certificate");
+        let out = ntkcert(&["check", path.to_str().unwrap()]);
+        assert_eq!(text(&out.stdout), "valid\n", "{spec}: {}", text(&out.stderr));
+
+        // The finite horizon [0, T1]: its claims are the enclosures before the tail.
+        let finite_spec = finite_counterpart(spec, dir.path());
+        let finite = read_json(&certify(&finite_spec, dir.path()));
+        assert_eq!(check(&finite, &finite_spec), Ok(()), "{spec}: the finite certificate");
+        let eps = Rational::from_str_radix(cert["claims"]["tolerance"].as_str().unwrap(), 10).unwrap();
+        let verdict_for = |lo: f64, hi: f64| -> &'static str {
+            if Rational::from_f64(hi).unwrap() <= eps {
+                "certified"
+            } else if lo > eps.to_f64() {
+                "refuted"
+            } else {
+                "inconclusive"
+            }
+        };
+        let (sup_lo, sup_hi) = interval_of(&cert, "/claims/sup_deviation");
+        let (_, finite_sup_hi) = interval_of(&finite, "/claims/sup_deviation");
+        // sup D over [0, infinity) claimed with the upper end of sup over [0, T1]: ignores the
+        // tail. (Where D peaks well before T1, as on the erf net, the tail does not reach the
+        // supremum and such a claim is true.)
+        if finite_sup_hi < sup_hi {
+            tail_decides_sup += 1;
+            let mut t = cert.clone();
+            set_interval(&mut t, "/claims/sup_deviation", sup_lo, finite_sup_hi.max(sup_lo));
+            t["claims"]["verdict"] = verdict_for(sup_lo, finite_sup_hi.max(sup_lo)).into();
+            let r = check(&t, spec);
+            assert!(matches!(&r, Err(m) if m.starts_with("invalid: claims.sup_deviation.hi")), "{spec}: sup without the tail: {r:?}");
+        }
+        // The claims at T1 in place of the limits.
+        for key in ["final_deviation", "outputs_final", "linear_outputs_final"] {
+            let mut t = cert.clone();
+            t["claims"][key] = finite["claims"][key].clone();
+            let r = check(&t, spec);
+            assert!(matches!(&r, Err(m) if m.starts_with(&format!("invalid: claims.{key}"))), "{spec}: {key} at T1: {r:?}");
+        }
+        // Claims moved by their width, up and down, and shrunk to their lower end.
+        let last = cert["claims"]["outputs_final"].as_array().unwrap().len() - 1;
+        let ptrs = ["/claims/sup_deviation".to_string(), "/claims/final_deviation".into(), "/claims/outputs_final/0".into(), format!("/claims/linear_outputs_final/{last}")];
+        for ptr in &ptrs {
+            let (lo, hi) = interval_of(&cert, ptr);
+            let d = hi - lo;
+            assert!(d > 0.0, "{spec} {ptr}");
+            for (what, nlo, nhi) in [("down", lo - d, hi - d), ("up", lo + d, hi + d), ("to a point", lo, lo)] {
+                let mut t = cert.clone();
+                set_interval(&mut t, ptr, nlo, nhi);
+                if ptr == "/claims/sup_deviation" {
+                    t["claims"]["verdict"] = verdict_for(nlo, nhi).into();
+                }
+                let r = check(&t, spec);
+                assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "{spec} {ptr} moved {what}: {r:?}");
+            }
+        }
+        // The tail's hints.
+        let edits: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+            ("no tail", Box::new(|c| { c["hints"].as_object_mut().unwrap().remove("tail"); }), "malformed: field 'hints.tail'"),
+            ("tail null", Box::new(|c| c["hints"]["tail"] = Value::Null), "malformed: field 'hints.tail'"),
+            ("guard null", Box::new(|c| c["hints"]["tail"]["guard"] = Value::Null), "malformed: field 'hints.tail.guard'"),
+            ("guard 0", Box::new(|c| c["hints"]["tail"]["guard"] = 0.0.into()), "malformed: field 'hints.tail.guard'"),
+            ("guard negative", Box::new(|c| c["hints"]["tail"]["guard"] = (-1.0).into()), "malformed: field 'hints.tail.guard'"),
+            ("guard huge", Box::new(|c| c["hints"]["tail"]["guard"] = 1e200.into()), "invalid: the tail argument"),
+            ("flag false", Box::new(|c| c["problem"]["infinite_horizon"] = Value::Bool(false)), "invalid: problem.infinite_horizon"),
+            ("flag missing", Box::new(|c| { c["problem"].as_object_mut().unwrap().remove("infinite_horizon"); }), "invalid: problem.infinite_horizon"),
+            ("flag a string", Box::new(|c| c["problem"]["infinite_horizon"] = "true".into()), "malformed: field 'problem.infinite_horizon'"),
+            ("horizon", Box::new(|c| c["problem"]["horizon"] = "1000".into()), "invalid: problem.horizon"),
+        ];
+        for (what, edit, expected) in &edits {
+            let mut t = cert.clone();
+            edit(&mut t);
+            let r = check(&t, spec);
+            assert!(matches!(&r, Err(m) if m.starts_with(expected)), "{spec} {what}: {r:?}");
+        }
+        // Hints that only choose work: the other tail figures are not used; a tiny guard is
+        // enlarged to twice the reach.
+        let mut t = cert.clone();
+        t["hints"]["tail"]["contraction"] = 1e300.into();
+        t["hints"]["tail"]["displacement"] = 0.0.into();
+        t["hints"]["tail"]["linear_displacement"] = Value::Null;
+        assert_eq!(check(&t, spec), Ok(()), "{spec}: unused tail hints");
+        let mut t = cert.clone();
+        t["hints"]["tail"]["guard"] = 1e-300.into();
+        assert_eq!(check(&t, spec), Ok(()), "{spec}: tiny guard");
+    }
+    assert!(tail_decides_sup >= 3, "the sup claim without the tail was tested on {tail_decides_sup} specs");
+}
+
+/// A certificate about `[0, T1]` is not one about all `t >= 0`, and vice versa, although both
+/// have `problem.horizon = T1`: with the other spec the hashes differ (invalid); with the other
+/// spec's hashes and canonical text transplanted, so that only the flag differs, the
+/// `problem.infinite_horizon` check refuses it. On the command line a malformed `hints.tail`
+/// gives one line and exit 65.
+#[test]
+fn finite_and_infinite_certificates_are_not_interchangeable() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "tests/data/check/inf-tanh.toml";
+    let finite_spec = finite_counterpart(spec, dir.path());
+    let inf = read_json(&certify(spec, dir.path()));
+    let finite = read_json(&certify(&finite_spec, dir.path()));
+    assert_eq!(inf["problem"]["horizon"], finite["problem"]["horizon"]);
+    assert!(finite["problem"].get("infinite_horizon").is_none() && finite["hints"].get("tail").is_none());
+    let r = check(&finite, spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: spec.sha256")), "finite certificate, inf spec: {r:?}");
+    let r = check(&inf, &finite_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: spec.sha256")), "inf certificate, finite spec: {r:?}");
+    let transplant = |cert: &Value, from: &Value| {
+        let mut t = cert.clone();
+        t["spec"] = from["spec"].clone();
+        t
+    };
+    let r = check(&transplant(&finite, &inf), spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: problem.infinite_horizon is missing")), "finite certificate with the inf spec's hashes: {r:?}");
+    let mut t = transplant(&finite, &inf);
+    t["problem"]["infinite_horizon"] = Value::Bool(true);
+    let r = check(&t, spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("malformed: field 'hints.tail'")), "finite certificate flagged infinite, no tail: {r:?}");
+    t["hints"]["tail"] = inf["hints"]["tail"].clone();
+    let r = check(&t, spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid:")), "finite certificate flagged infinite with a tail: {r:?}");
+    let r = check(&transplant(&inf, &finite), &finite_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: problem.infinite_horizon is true")), "inf certificate with the finite spec's hashes: {r:?}");
+    let mut t = finite.clone();
+    t["problem"]["infinite_horizon"] = Value::Bool(true);
+    let r = check(&t, &finite_spec);
+    assert!(matches!(&r, Err(m) if m.starts_with("invalid: problem.infinite_horizon is true")), "finite certificate flagged infinite: {r:?}");
+    // Malformed tail hints on the command line.
+    let bad = dir.path().join("bad-tail.json");
+    for edit in [serde_json::json!("x"), serde_json::json!({}), serde_json::json!({"guard": -1.0})] {
+        let mut t = inf.clone();
+        t["hints"]["tail"] = edit.clone();
+        std::fs::write(&bad, t.to_string()).unwrap();
+        let out = ntkcert(&["check", bad.to_str().unwrap(), "--spec", root().join(spec).to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), 65, "{edit}: {} {err}", text(&out.stdout));
+        assert_eq!(err.lines().count(), 1, "{edit}: {err}");
+        assert!(err.contains("hints.tail") && !err.contains("panicked"), "{edit}: {err}");
     }
 }

@@ -545,3 +545,87 @@ proptest! {
         }
     }
 }
+
+// ---- horizon = "inf" (issue 14): F3 and F8 bound sup_{t>=0} D ----
+
+/// `specs/bench/gf-mlp-small.toml` with `[training] regularization = lambda` and the given
+/// top-level `horizon` line and extra `[training]` lines, loaded.
+fn regularised_small(horizon: &str, lambda: &str, extra_training: &str) -> Problem {
+    let text = std::fs::read_to_string(root().join("specs/bench/gf-mlp-small.toml")).unwrap();
+    let text = text.replace("horizon = 5", horizon) + &format!("\n[training]\nregularization = \"{lambda}\"\n{extra_training}");
+    ntkcert::spec::load_str(&text, &root().join("specs/bench"), "inf.toml").expect("the spec loads").problem
+}
+
+/// With `horizon = "inf"` only F3 and F8 are reported, as bounds of `sup_{t>=0} D`, and no
+/// bound depends on the settling time `T1` (`problem.horizon`): two settling times give the same
+/// reach, constants and bounds, the reach is the lambda-ball `sqrt(2 R0/lambda)/alpha`, and they
+/// equal the finite-horizon values once `T >= 2/lambda` (where the finite reach is the
+/// lambda-ball too). `kappa` (T = inf) has no finite upper end. The certified `sup_{t>=0} D`
+/// (lambda = 1) lies below F8. `bound` says so in its text and JSON.
+#[test]
+fn infinite_horizon_bounds_are_uniform_in_time() {
+    let short = regularised_small("horizon = \"inf\"", "1", "settle_time = \"1\"\n");
+    let long = regularised_small("horizon = \"inf\"", "1", "settle_time = \"100\"\n");
+    let finite = regularised_small("horizon = 50", "1", "");
+    assert!(short.infinite_horizon && long.infinite_horizon && !finite.infinite_horizon);
+    let (a, b, f) = (theory_bounds(&short), theory_bounds(&long), theory_bounds(&finite));
+    let keys = |tb: &ntkcert::theory::TheoryBounds| tb.bounds.iter().map(|x| x.key).collect::<Vec<_>>();
+    assert_eq!(keys(&a), vec!["trivial", "regularized"]);
+    for (what, x, y) in [("reach", a.reach, b.reach), ("lip_h", a.lip_h, b.lip_h), ("lip_dh", a.lip_dh_local, b.lip_dh_local), ("F8", a.get("regularized").unwrap(), b.get("regularized").unwrap())] {
+        assert_eq!(x.to_bits(), y.to_bits(), "{what} depends on the settling time: {x} vs {y}");
+    }
+    let lambda_ball = ((Interval::try_from((2.0, 2.0)).unwrap() * a.r0).sqrt() / Interval::try_from((10.0, 10.0)).unwrap()).sup();
+    assert!((a.reach - lambda_ball).abs() <= 1e-15 * lambda_ball, "reach {} vs sqrt(2 R0/lambda)/alpha {lambda_ball}", a.reach);
+    assert_eq!(a.get("regularized").unwrap().to_bits(), f.get("regularized").unwrap().to_bits(), "F8 differs from the finite horizon T = 50");
+    assert_eq!(a.kappa.sup(), f64::INFINITY);
+    let cert = certify(&short, &Options::default()).unwrap();
+    assert!(cert.sup_deviation.sup() <= a.get("regularized").unwrap(), "{:?}", cert.sup_deviation);
+    // The command.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("tests/data/check/inf-tanh.toml")).unwrap();
+    let spec = write(dir.path(), "forever.toml", &text);
+    let out = ntkcert(&["bound", spec.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("upper bound of sup_(t>=0) D(t)") && stdout.contains("bounds of sup_(t>=0) D(t) (uniform in time)") && stdout.contains("T = inf"), "{stdout}");
+    assert!(!stdout.contains("sup_(t<=T)"), "{stdout}");
+    let out = ntkcert(&["bound", spec.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["infinite_horizon"], serde_json::Value::Bool(true), "{v}");
+    assert!(v["kappa"]["hi"].is_null(), "{v}");
+    assert!(v["bounds"]["regularized"].is_f64() && v["bounds"]["trivial"].is_f64() && v["bounds"].as_object().unwrap().len() == 2, "{v}");
+}
+
+/// `regress` with `horizon = "inf"`: `regress.compare_horizon` certifies the same problem on a
+/// finite horizon for `sup_d_compare` / `final_d_compare`, and `"~="` asserts that two
+/// enclosures intersect; `horizon` is `[T1, +inf]`; a schedule is refused with `horizon = "inf"`, `compare_horizon` without
+/// it, and the `*_compare` quantities without `compare_horizon` (one line naming the field).
+#[test]
+fn regress_compares_the_infinite_horizon_with_a_finite_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(root().join("tests/data/check/inf-tanh.toml")).unwrap();
+    let asserts = "[[regress.assert]]\nlhs = \"sup_d\"\nop = \"~=\"\nrhs = \"sup_d_compare\"\n\n[[regress.assert]]\nname = \"far\"\nlhs = \"sup_d\"\nop = \"~=\"\nrhs = \"1\"\n\n[[regress.assert]]\nlhs = \"horizon\"\nop = \"<=\"\nrhs = \"1000000\"\n";
+    let p = write(dir.path(), "inf.toml", &format!("{base}\n[regress]\ncompare_horizon = 128\n\n{asserts}"));
+    let out = ntkcert(&["regress", p.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(lines[0].starts_with("PASS") && lines[0].contains("sup_d ~= sup_d_compare"), "{stdout}");
+    assert!(lines[1].starts_with("FAIL") && lines[1].contains("far"), "{stdout}");
+    // The horizon is infinite: [T1, +inf], never below a number (T1 is not the horizon).
+    assert!(lines[2].starts_with("FAIL") && lines[2].contains("inf]"), "{stdout}");
+    let finite = base.replace("horizon = \"inf\"", "horizon = 5");
+    let cases: [(String, &str); 3] = [
+        (format!("{base}\n[regress]\nhorizons = [1, 2]\n{asserts}"), "field 'regress.horizons'"),
+        (format!("{finite}\n[regress]\ncompare_horizon = 10\n[[regress.assert]]\nlhs = \"sup_d\"\nop = \"<=\"\nrhs = \"1\"\n"), "field 'regress.compare_horizon'"),
+        (format!("{base}\n[regress]\n[[regress.assert]]\nlhs = \"sup_d\"\nop = \"~=\"\nrhs = \"sup_d_compare\"\n"), "field 'regress.assert[0]'"),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let p = write(dir.path(), &format!("bad{i}.toml"), text);
+        let out = ntkcert(&["regress", p.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "case {i}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "case {i}: {stderr}");
+        assert!(stderr.contains(want), "case {i}: want {want}, got {stderr}");
+    }
+}

@@ -10,6 +10,10 @@
 //! also bounded by the residual-weighted Hessian bound of [`curvature`]
 //! (`proofs/residual-hessian.md`), and `verify` takes the smaller.
 //!
+//! Infinite-horizon certificates (`horizon = "inf"`, `problem.infinite_horizon = true`) are
+//! re-verified on `[0, T1]` as above, then by the checker's own tail argument on
+//! `[T1, infinity)` ([`tail`]; `hints.tail.guard` is only the first box size it tries).
+//!
 //! Gradient-descent certificates (`[training] method = "gradient-descent"`, `hints.method =
 //! "gradient-descent"`) are re-verified by [`descent`] (its own iteration and per-chunk bounds).
 //!
@@ -21,6 +25,7 @@ pub mod curvature;
 pub mod descent;
 pub mod layered;
 pub mod series;
+pub mod tail;
 pub mod verify;
 
 use crate::spec::LoadedSpec;
@@ -278,6 +283,7 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     if get_bool(cert, "problem.centred")? != problem.centred {
         return invalid("problem.centred differs from the spec's");
     }
+    check_infinite_horizon(cert, problem.infinite_horizon)?;
     if get_str(cert, "claims.name")? != problem.name {
         return invalid("claims.name differs from the spec's");
     }
@@ -354,16 +360,40 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
         tube_hints = hint_steps.iter().map(|s| s.get("tube_radius").and_then(Value::as_f64).filter(|r| r.is_finite() && *r >= 0.0)).collect();
     }
 
-    // 5. Re-verification of every numerical claim.
-    if problem.infinite_horizon {
-        // The tail argument on [T1, infinity) is not re-verified yet: refuse rather than
-        // confirm claims about all t >= 0 from [0, T1] alone.
-        return Err(CheckError::Unsupported("horizon = \"inf\": this checker does not re-verify the tail argument on [T1, infinity) yet".into()));
-    }
+    // 5. Re-verification of every numerical claim; with horizon = "inf" the steps cover
+    // [0, T1] and the tail argument covers [T1, infinity) (hints.tail.guard: the first box).
+    let tail_guard = if problem.infinite_horizon && !everything_whole { Some(tail_guard(cert)?) } else { None };
     let net = series::Net::new(problem).map_err(CheckError::Unsupported)?;
     if problem.num_inputs() == 0 {
         return Err(CheckError::Unsupported("the problem has no training inputs".into()));
     }
-    verify::verify(problem, &net, order, &steps, &tube_hints, &claims, progress).map_err(CheckError::Invalid)?;
+    verify::verify(problem, &net, order, &steps, &tube_hints, &claims, tail_guard, progress).map_err(CheckError::Invalid)?;
     Ok(())
+}
+
+/// Proof: `proofs/checker.md`, "What `valid` means" (2) and "The tail on `[T1, infinity)`".
+/// `problem.infinite_horizon` (a boolean, absent meaning `false`) must be the spec's
+/// (`horizon = "inf"`): a certificate about `[0, T]` is not one about all `t >= 0`, and vice
+/// versa, although `problem.horizon` (then `T1`) may agree.
+fn check_infinite_horizon(cert: &Value, spec_infinite: bool) -> Result<(), CheckError> {
+    let claimed = match get(cert, "problem")?.get("infinite_horizon") {
+        None => false,
+        Some(v) => v.as_bool().ok_or_else(|| malformed("problem.infinite_horizon", "not a boolean"))?,
+    };
+    match (claimed, spec_infinite) {
+        (true, false) => invalid("problem.infinite_horizon is true but the spec's horizon is finite"),
+        (false, true) => invalid("problem.infinite_horizon is missing or false but the spec has horizon = \"inf\""),
+        _ => Ok(()),
+    }
+}
+
+/// Proof: `proofs/checker.md`, "Hints are not trusted".
+/// `hints.tail.guard`: a finite number `> 0`, the half-width of the first box the tail argument
+/// tries (any value is valid; a bad one can only make the check fail).
+fn tail_guard(cert: &Value) -> Result<f64, CheckError> {
+    let tail = get(cert, "hints.tail")?;
+    if !tail.is_object() {
+        return Err(malformed("hints.tail", "not an object (horizon = \"inf\" needs the tail's hints)"));
+    }
+    tail.get("guard").and_then(Value::as_f64).filter(|g| g.is_finite() && *g > 0.0).ok_or_else(|| malformed("hints.tail.guard", "missing, not positive or not finite"))
 }

@@ -178,7 +178,14 @@ fn step_bar(steps: usize) -> indicatif::ProgressBar {
 /// that only decides the effort of the step, `proofs/checker.md`, "Hints are not trusted").
 /// Returns `Err(reason)` for the first claim that the checker's enclosures do not confirm.
 /// `progress`: a progress bar over the steps on stderr.
-pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tube_hints: &[Option<f64>], claims: &Claims, progress: bool) -> Result<Derived, String> {
+///
+/// `tail_guard`: `Some(G)` for `horizon = "inf"` (`steps` then cover `[0, T1]`): the claims
+/// are about `[0, infinity)` and the limits, and the enclosures at `T1` are widened by the
+/// checker's own tail argument ([`super::tail::tail`], with the hinted guard `G` as the first
+/// box to try; `proofs/checker.md`, "The tail on `[T1, infinity)`", Lemma C4) before they are
+/// compared.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tube_hints: &[Option<f64>], claims: &Claims, tail_guard: Option<f64>, progress: bool) -> Result<Derived, String> {
     let q = order;
     let alpha_q = to_rug(&problem.alpha.value);
     let alpha = Ball::from_rational(&alpha_q);
@@ -218,6 +225,9 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         return Err(format!("claims.outputs_final and claims.linear_outputs_final must have {n_out} entries"));
     }
     if steps.is_empty() {
+        if tail_guard.is_some() {
+            return Err("horizon = \"inf\" needs T1 > 0 (no steps were given)".into());
+        }
         // T = 0: D = 0, outputs alpha (h(w0) - offset).
         claim_contains("claims.sup_deviation", claims.sup_deviation, 0.0, 0.0)?;
         claim_contains("claims.final_deviation", claims.final_deviation, 0.0, 0.0)?;
@@ -381,14 +391,37 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         super::ball::recycle(end);
     }
 
+    let last = pieces.last().expect("at least one step");
+    let (mut dlo, mut dhi) = last.enclosure_at(&last.h);
+    // horizon = "inf": the enclosures at T1 widened to every t >= T1 and the limits (Lemma C3).
+    let mut after_t1: Option<f64> = None;
+    if let Some(guard) = tail_guard {
+        let lin = super::tail::LinearAtT1 { centre: &lin_centre, radius: lin_radius, k0: &k0, k_norm, r0: &r0 };
+        let t = super::tail::tail(&flow, net, &centre, radius, &lin, guard, inv_alpha_up)?;
+        final_outputs = final_outputs.iter().enumerate().map(|(i, v)| t.widen_output(v, alpha_up, i / out_dim)).collect();
+        final_linear = final_linear.iter().map(|v| t.widen_linear(v)).collect();
+        let spread = t.spread(alpha_up);
+        // D >= 0; the f64 subtraction lowered by 1e-15 of its magnitude plus 1e-300.
+        let lo = dlo - spread;
+        dlo = (lo - lo.abs() * 1e-15 - 1e-300).max(0.0);
+        dhi = up(dhi + spread);
+        after_t1 = Some(dhi);
+    }
     for i in 0..n_out {
         claim_contains_ball(&format!("claims.outputs_final[{i}]"), claims.outputs_final[i], &final_outputs[i])?;
         claim_contains_ball(&format!("claims.linear_outputs_final[{i}]"), claims.linear_outputs_final[i], &final_linear[i])?;
     }
-    let last = pieces.last().expect("at least one step");
-    let (dlo, dhi) = last.enclosure_at(&last.h);
     claim_contains("claims.final_deviation", claims.final_deviation, dlo, dhi)?;
     if !claims.sup_deviation.is_whole() {
+        // sup over [0, infinity) <= max(sup over [0, T1], sup over [T1, infinity)).
+        if let Some(upper) = after_t1 {
+            if !(upper <= claims.sup_deviation.hi) {
+                return Err(format!(
+                    "claims.sup_deviation.hi = {:e} is not confirmed: the checker's upper bound of D(t) for t >= T1 (D(T1) plus the tail) is {upper:e}",
+                    claims.sup_deviation.hi
+                ));
+            }
+        }
         confirm_sup(&pieces, claims.sup_deviation)?;
     }
     Ok(Derived { r0: big_r0 })
@@ -533,7 +566,7 @@ fn defect_norm(next: &[Ball], field: &[Ball], k: usize) -> f64 {
 /// `mu >= lambda_max(DF)` over the box `tube` (`residual`, `hidden`: the residual and hidden
 /// activations over it): `|r|_T M_T / alpha`, and for an MLP the smaller `H_T / alpha` with the
 /// residual-weighted bound.
-fn log_norm_bound(net: &Net, tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>], bounds: &DerivativeBounds, inv_alpha_up: f64) -> f64 {
+pub(super) fn log_norm_bound(net: &Net, tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>], bounds: &DerivativeBounds, inv_alpha_up: f64) -> f64 {
     let mut mu = up(norm2_upper(residual) * bounds.hessian_total() * inv_alpha_up);
     if let Net::Mlp(_) = net {
         let h = super::curvature::residual_hessian_upper(net, tube, hidden, residual);

@@ -1,6 +1,10 @@
 //! Certified theory bounds (MATH.md F3-F6) for a problem: the constants they need (R0, the
 //! reachable radius, Lip(h) and the local Lipschitz constant of Dh on the reachable ball), and
-//! the bounds themselves, each an upper bound of `sup_{t<=T} D(t)`, rounded upward.
+//! the bounds themselves, each an upper bound of `sup_{t<=T} D(t)`, rounded upward. With
+//! `horizon = "inf"` (the penalty is then required) only F3 and F8 are reported, both uniform
+//! in time: upper bounds of `sup_{t>=0} D(t)`, with `L_loc` over the ball
+//! `B(w0, sqrt(2 R0/lambda)/alpha)` that contains `w(t)` for all `t >= 0`; the settling time
+//! `T1` (`problem.horizon`) enters no bound.
 //!
 //! Proofs: `proofs/theory-f1-f2.md` (F1, F2: the reachable ball), `proofs/theory-f5-f6.md`
 //! (F3-F6 and the loss-decrease bound), `proofs/theory-f8.md` (F8, the penalty),
@@ -34,7 +38,8 @@ pub struct NamedBound {
     pub name: &'static str,
     pub formula: &'static str,
     pub proof: &'static str,
-    /// Upper bound of `sup_{t<=T} D(t)`, rounded upward.
+    /// Upper bound of `sup_{t<=T} D(t)` (with `horizon = "inf"`: of `sup_{t>=0} D(t)`),
+    /// rounded upward.
     pub value: f64,
 }
 
@@ -54,7 +59,8 @@ pub struct TheoryBounds {
     /// `R0 = |r0|^2 / 2`.
     pub r0: Interval,
     /// `min(sqrt(T R0), T Lip(h) sqrt(2 R0)) / alpha` (upper): the trajectory stays in
-    /// `B(w0, reach)` (F2 and its velocity form).
+    /// `B(w0, reach)` (F2 and its velocity form); with the penalty also at most
+    /// `sqrt(2 R0/lambda)/alpha`, which alone is the reach with `horizon = "inf"`.
     pub reach: f64,
     /// `sup |Dh|` over the reachable ball (upper).
     pub lip_h: f64,
@@ -63,7 +69,8 @@ pub struct TheoryBounds {
     pub lip_dh_local: f64,
     /// The box recursion alone (`proofs/derivative-bounds.md`), for comparison.
     pub lip_dh_box: f64,
-    /// `T L sqrt(R0) / alpha` with `L = lip_dh_local` (enclosure given that L).
+    /// `T L sqrt(R0) / alpha` with `L = lip_dh_local` (enclosure given that L); with
+    /// `horizon = "inf"` `[T1 L sqrt(R0)/alpha, +inf]` (no bound uses it then).
     pub kappa: Interval,
     /// The error-growth rate at `w0` (upper bounds of `lambda_max(-Hess F(w0))`, the rate the
     /// integrator's `mu` bounds over each step's tube): `|r0| sup|D^2 h(w0)| / alpha`, and the
@@ -182,7 +189,12 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
     let r0 = residual.iter().fold(point(0.0), |acc, &r| acc + r.sqr()) * point(0.5);
     let lambda = problem.regularization.enclosure;
     let regularised = problem.regularization.value.is_positive();
-    let mut reach = ((horizon * r0).sqrt() / alpha).sup();
+    // horizon = "inf": the claims are about all t >= 0, and `problem.horizon` is only the
+    // settling time T1 of the certifier's integration, not a horizon of any bound: the reach
+    // is the lambda-ball alone, and kappa (T = inf) is not finite. (The spec loader admits
+    // "inf" only with the penalty.)
+    let infinite = problem.infinite_horizon;
+    let mut reach = if infinite { f64::INFINITY } else { ((horizon * r0).sqrt() / alpha).sup() };
     if regularised {
         // F8: the penalised objective decreases, so |w(t) - w0| <= sqrt(2 R0 / lambda) / alpha
         // for every t (proofs/theory-f8.md, Lemma D8).
@@ -225,6 +237,8 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
     let l = point(lip_dh);
     let sqrt_r0 = r0.sqrt();
     let kappa = horizon * l * sqrt_r0 / alpha;
+    // T = inf: kappa = T L sqrt(R0)/alpha is infinite; its value at T1 is only a lower end.
+    let kappa = if infinite { Interval::try_from((kappa.inf(), f64::INFINITY)).unwrap_or(Interval::ENTIRE) } else { kappa };
     let trivial = (point(8.0) * r0).sqrt().sup();
     let mut bounds = vec![NamedBound {
         key: "trivial",
@@ -238,7 +252,11 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
         bounds.push(NamedBound {
             key: "regularized",
             name: "F8 regularised, uniform in time (derived here)",
-            formula: "min((4 + sqrt(2 pi/e)) L_loc R0 / (alpha lambda), sqrt(8 R0)), L_loc on B(w0, min(sqrt(T R0), sqrt(2 R0/lambda))/alpha)",
+            formula: if infinite {
+                "min((4 + sqrt(2 pi/e)) L_loc R0 / (alpha lambda), sqrt(8 R0)), L_loc on B(w0, sqrt(2 R0/lambda)/alpha): a bound of sup_(t>=0) D(t)"
+            } else {
+                "min((4 + sqrt(2 pi/e)) L_loc R0 / (alpha lambda), sqrt(8 R0)), L_loc on B(w0, min(sqrt(T R0), sqrt(2 R0/lambda))/alpha)"
+            },
             proof: "proofs/theory-f8.md#f8",
             value: (regularized_constant() * l * r0 / (alpha * lambda)).sup().min(trivial),
         });

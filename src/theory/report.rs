@@ -66,6 +66,11 @@ pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison
         "bound_details": tb.bounds,
         "seconds": tb.seconds,
     });
+    if problem.infinite_horizon {
+        // The bounds are of sup_(t>=0) D; `kappa` is [T1 L sqrt(R0)/alpha, +inf] (hi null).
+        v["infinite_horizon"] = json!(true);
+        v["settle_time"] = json!(crate::arith::rational::rational_to_string(&problem.horizon.value));
+    }
     if !tb.unavailable.is_empty() {
         v["unavailable"] = Value::Object(unavailable);
         v["unavailable_details"] = json!(tb.unavailable);
@@ -144,17 +149,32 @@ fn fmt_interval(x: Interval) -> String {
 
 /// The readable report.
 pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>) -> String {
+    let infinite = problem.infinite_horizon;
     let mut s = format!(
-        "{}: certified theory bounds (each an upper bound of {}, rounded outward)\n",
+        "{}: certified theory bounds (each an upper bound of {}, rounded outward{})\n",
         problem.name,
-        if problem.descent().is_some() { "max_(k<=K) D_k = |r_k - rbar_k| over the gradient-descent iterates" } else { "sup_(t<=T) D(t)" }
+        if problem.descent().is_some() {
+            "max_(k<=K) D_k = |r_k - rbar_k| over the gradient-descent iterates"
+        } else if infinite {
+            "sup_(t>=0) D(t)"
+        } else {
+            "sup_(t<=T) D(t)"
+        },
+        if infinite { "; F3 and F8 are uniform in time" } else { "" }
     );
+    let horizon = if infinite {
+        format!(
+            "inf (certify integrates to the settling time T1 = {}, then applies the tail argument; no bound depends on T1)",
+            crate::arith::rational::rational_to_string(&problem.horizon.value)
+        )
+    } else {
+        crate::arith::rational::rational_to_string(&problem.horizon.value)
+    };
     s.push_str(&format!(
-        "  model: p = {}, N = {}, alpha = {}, T = {}\n",
+        "  model: p = {}, N = {}, alpha = {}, T = {horizon}\n",
         problem.num_params(),
         problem.num_outputs(),
         crate::arith::rational::rational_to_string(&problem.alpha.value),
-        crate::arith::rational::rational_to_string(&problem.horizon.value)
     ));
     if let (Some(g), Some(d)) = (problem.descent(), &tb.descent) {
         let penalised = d.lambda.sup() > 0.0;
@@ -187,6 +207,8 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
             (Err(_), Some(_)) => "the last ball tried for Lemma D9 (the condition fails there: nothing is proved about the iterates)",
             (Err(_), None) => "the gradient-flow ball (gradient descent is not proved to stay anywhere: the condition fails)",
         }
+    } else if infinite {
+        "sqrt(2 R0/lambda)/alpha: w(t) stays in B(w0, reach) for all t >= 0 [proofs/theory-f8.md#d8]"
     } else if tb.get("regularized").is_some() {
         "min(sqrt(T R0), sqrt(2 R0/lambda))/alpha: w(t) stays in B(w0, reach) [proofs/theory-f8.md#d8]"
     } else {
@@ -198,7 +220,11 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
         "  L_loc   <= {:.6e}   sup |D^2 h| on B(w0, reach), layered bound (box recursion: {:.3e}) [proofs/theory-local-constant.md]\n",
         tb.lip_dh_local, tb.lip_dh_box
     ));
-    s.push_str(&format!("  kappa   in {}   T L_loc sqrt(R0)/alpha\n", fmt_interval(tb.kappa)));
+    if infinite {
+        s.push_str("  kappa   =  +inf   T L_loc sqrt(R0)/alpha with T = inf (F3 and F8 do not use it)\n");
+    } else {
+        s.push_str(&format!("  kappa   in {}   T L_loc sqrt(R0)/alpha\n", fmt_interval(tb.kappa)));
+    }
     let rate = &tb.growth_rate;
     match rate.residual_weighted {
         Some(h) => s.push_str(&format!(
@@ -207,7 +233,13 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
         )),
         None => s.push_str(&format!("  mu(w0)  <= {:.6e}   lambda_max(-Hess F(w0)) <= |r0| sup|D^2 h|/alpha\n", rate.per_input)),
     }
-    s.push_str(if tb.descent.is_some() { "  bounds of max_(k<=K) D_k:\n" } else { "  bounds of sup_(t<=T) D(t):\n" });
+    s.push_str(if tb.descent.is_some() {
+        "  bounds of max_(k<=K) D_k:\n"
+    } else if infinite {
+        "  bounds of sup_(t>=0) D(t) (uniform in time):\n"
+    } else {
+        "  bounds of sup_(t<=T) D(t):\n"
+    });
     for b in &tb.bounds {
         s.push_str(&format!("    {:<14} <= {:.6e}  {}: {}  [{}]\n", b.key, b.value, b.name, b.formula, b.proof));
     }
@@ -217,8 +249,9 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
     if let Some(c) = cmp {
         let e = &c.sampled;
         s.push_str(&format!(
-            "  along the {} (f64 samples at {} times, NOT certified):\n    L_traj ~ {:.3e} (L_loc is {:.1}x that)   Lip_traj ~ {:.3e} (Lip(h) is {:.2}x)   max |w - w0| ~ {:.3e} (reach is {:.2}x)\n",
+            "  along the {}{} (f64 samples at {} times, NOT certified):\n    L_traj ~ {:.3e} (L_loc is {:.1}x that)   Lip_traj ~ {:.3e} (Lip(h) is {:.2}x)   max |w - w0| ~ {:.3e} (reach is {:.2}x)\n",
             if problem.descent().is_some() { "gradient-descent iterates" } else { "trajectory" },
+            if infinite { " on [0, T1]" } else { "" },
             e.samples,
             e.lip_dh_sampled,
             tb.lip_dh_local / e.lip_dh_sampled,
@@ -233,12 +266,20 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
             c.lip_dh_at_sampled_radius / e.lip_dh_sampled
         ));
         let sup = c.certified.sup_deviation;
-        s.push_str(&format!(
-            "  certified run: {}, sup D in {}; sup D / (kappa sqrt R0) in {}\n",
-            crate::report::verdict_name(c.certified.verdict),
-            fmt_interval(sup),
-            fmt_interval(sup / tb.kappa_sqrt_r0())
-        ));
+        if infinite {
+            s.push_str(&format!(
+                "  certified run: {}, sup_(t>=0) D in {}\n",
+                crate::report::verdict_name(c.certified.verdict),
+                fmt_interval(sup)
+            ));
+        } else {
+            s.push_str(&format!(
+                "  certified run: {}, sup D in {}; sup D / (kappa sqrt R0) in {}\n",
+                crate::report::verdict_name(c.certified.verdict),
+                fmt_interval(sup),
+                fmt_interval(sup / tb.kappa_sqrt_r0())
+            ));
+        }
         if sup.inf() > 0.0 && sup.sup().is_finite() {
             for b in &tb.bounds {
                 s.push_str(&format!("    {:<14} / sup D <= {:.3e}\n", b.key, b.value / sup.inf()));
