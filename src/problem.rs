@@ -245,6 +245,24 @@ pub struct KernelProblem {
 }
 
 impl KernelProblem {
+    /// The kernel problem of a flow problem's MLP (`None` for the tightness family), with the
+    /// limit's variances `SW`, `SB`.
+    pub fn from_flow(problem: &Problem, weight_variance: Exact, bias_variance: Exact) -> Option<Self> {
+        let Architecture::Mlp(arch) = &problem.architecture else { return None };
+        Some(KernelProblem {
+            name: problem.name.clone(),
+            widths: arch.widths.clone(),
+            activations: arch.activations.iter().map(|&a| KernelActivation::Flow(a)).collect(),
+            parameterization: arch.parameterization,
+            bias: arch.bias,
+            weight_variance,
+            bias_variance,
+            params0: problem.params0.clone(),
+            inputs: problem.inputs.clone(),
+            problem: Some(problem.clone()),
+        })
+    }
+
     pub fn num_layers(&self) -> usize {
         self.widths.len() - 1
     }

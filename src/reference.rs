@@ -1026,6 +1026,16 @@ pub fn descent_reference(problem: &Problem, prec: u32) -> Option<DescentReferenc
     })
 }
 
+/// `K0 = J(w0) J(w0)^T` (`N x N`, input-major) in MPFR at `prec` bits, with every interval of
+/// the problem replaced by its midpoint: the reference for the empirical kernel of
+/// `ntkcert kernel` (`kernel::empirical`).
+pub fn kernel_reference(problem: &Problem, prec: u32) -> Vec<Vec<Float>> {
+    let net = Net::new(problem, prec);
+    let w0: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(prec, v.mid())).collect();
+    let tape = net.forward(&w0);
+    gram(&net.jacobian(&w0, &tape))
+}
+
 /// The linearised side alone: `R0` and `alpha g_lin(T) = exp(-K0 T) r0 + y`, with the matrix
 /// exponential by Taylor series with scaling and squaring (independent of the GBS integrator,
 /// and cheap even when the full flow is stiff).

@@ -219,15 +219,15 @@ pub fn run(path: &Path, limit: bool, json_output: bool, out: Option<&Path>) -> i
             return crate::cli::EXIT_DATA;
         }
     };
-    let value = result_json(&problem, &result);
-    if let Some(out) = out {
-        let text = serde_json::to_string_pretty(&value).expect("JSON");
+    let value = (json_output || out.is_some()).then(|| result_json(&problem, &result));
+    if let (Some(out), Some(value)) = (out, &value) {
+        let text = serde_json::to_string_pretty(value).expect("JSON");
         if let Err(e) = crate::certificate::write_atomically(out, text.as_bytes()) {
             eprintln!("error: cannot write '{}': {e}", out.display());
             return crate::cli::EXIT_CANT_CREATE;
         }
     }
-    if json_output {
+    if let (true, Some(value)) = (json_output, &value) {
         println!("{value}");
     } else {
         print!("{}", result_text(&problem, &result));

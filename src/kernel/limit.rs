@@ -57,16 +57,37 @@ pub fn limit_support(act: KernelActivation) -> Result<(), String> {
     }
 }
 
+/// `acos(x)` for `x` in `[-1, 1]`, rounded down (`up = false`) or up, by one MPFR call at 53 bits
+/// (correctly rounded in the requested direction; a thread-local variable, so no allocation).
+/// `acos(x)` itself then lies in `[d, next_up(d)]` for the value `d` rounded down, and in
+/// `[next_down(u), u]` for the value `u` rounded up: one call encloses it.
+fn acos_directed(x: f64, up: bool) -> f64 {
+    use gmp_mpfr_sys::mpfr;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<rug::Float> = std::cell::RefCell::new(rug::Float::new(53));
+    }
+    SCRATCH.with(|cell| {
+        let mut f = cell.borrow_mut();
+        let rnd = if up { mpfr::rnd_t::RNDU } else { mpfr::rnd_t::RNDD };
+        // SAFETY: `f` is an initialised MPFR variable of precision 53 owned by this thread;
+        // set_d is exact at that precision, acos may use its operand as its result.
+        unsafe {
+            mpfr::set_d(f.as_raw_mut(), x, rnd);
+            mpfr::acos(f.as_raw_mut(), f.as_raw(), rnd);
+            mpfr::get_d(f.as_raw(), rnd)
+        }
+    })
+}
+
 /// `J1(rho) = sqrt(1 - rho^2) + (pi - acos rho) rho` (the arc-cosine kernel of degree 1 as a
-/// function of the correlation, `= sin t + (pi - t) cos t` with `t = acos rho`) and
-/// `pi - acos rho = acos(-rho)`, both enclosed at the single point `rho` in `[-1, 1]`.
+/// function of the correlation, `= sin t + (pi - t) cos t` with `t = acos rho`), enclosed at the
+/// single point `rho` in `[-1, 1]` given an enclosure `angle` of `pi - acos rho = acos(-rho)`.
 /// `sqrt(1 - rho^2)` is formed as `sqrt((1 - rho)(1 + rho))`, relatively tight near `|rho| = 1`.
-fn relu_at(rho: f64) -> (I, I) {
+fn relu_j1(rho: f64, angle: I) -> I {
     let r = point(rho);
     let one = point(1.0);
-    let angle = (-r).acos();
     let sine = nonneg((one - r) * (one + r)).sqrt();
-    (sine + angle * r, angle)
+    sine + angle * r
 }
 
 /// `(E[relu(u) relu(v)], E[step(u) step(v)])` for `(u, v) ~ N(0, [[s11, s12], [s12, s22]])`,
@@ -74,8 +95,9 @@ fn relu_at(rho: f64) -> (I, I) {
 /// (Lemma R of the proof): with `q = sqrt(s11 s22)`, `rho = s12 / q`,
 /// `E[relu relu] = q J1(rho) / (2 pi)` and `E[step step] = acos(-rho) / (2 pi)`, both
 /// nondecreasing in `rho`, so the ends of the correlation's enclosure give the ends of the
-/// result (no width is lost to `acos`'s infinite slope at `+-1`). When a variance may vanish:
-/// `[0, q/2]` and `[0, 1/2]`.
+/// result (no width is lost to `acos`'s infinite slope at `+-1`): `acos(-rho_lo)` rounded down
+/// and `acos(-rho_hi)` rounded up, two MPFR calls. When a variance may vanish: `[0, q/2]` and
+/// `[0, 1/2]`.
 fn relu_pair(s11: I, s12: I, s22: I) -> (I, I) {
     let (s11, s22) = (nonneg(s11), nonneg(s22));
     let q = (s11 * s22).sqrt();
@@ -84,11 +106,13 @@ fn relu_pair(s11: I, s12: I, s22: I) -> (I, I) {
         return (q * half, half);
     }
     let rho = correlation(s12 / q);
-    let (j_lo, a_lo) = relu_at(rho.inf());
-    let (j_hi, a_hi) = if rho.inf() == rho.sup() { (j_lo, a_lo) } else { relu_at(rho.sup()) };
+    let (lo, hi) = (rho.inf(), rho.sup());
+    let down = acos_directed(-lo, false);
+    let up = acos_directed(-hi, true);
+    let j_lo = relu_j1(lo, between(down, down.next_up()));
+    let j_hi = relu_j1(hi, between(up.next_down(), up));
     let j = between(j_lo.inf().max(0.0), j_hi.sup().min(I::PI.sup()));
-    let angle = between(a_lo.inf(), a_hi.sup());
-    (q * j / I::TAU, (angle / I::TAU).intersection(half))
+    (q * j / I::TAU, (between(down, up) / I::TAU).intersection(half))
 }
 
 /// The expectations of [`gaussian_pair`] at `u = v` (`(u, v) ~ N(0, [[s, s], [s, s]])`).

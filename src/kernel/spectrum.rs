@@ -42,6 +42,8 @@ pub struct Spectrum {
 const ITERATIONS: usize = 40;
 /// Attempts at a shift for which the float Cholesky factorisation runs to the end.
 const ATTEMPTS: usize = 40;
+/// Halvings of the gap between a failed and a successful shift.
+const BISECTIONS: usize = 10;
 
 /// The lower-triangular Cholesky factor (row-major) of `s m - c I` (`m` symmetric, `n x n`,
 /// only its lower triangle read) in plain f64, or `None` when a pivot is below the rounding
@@ -202,25 +204,60 @@ fn min_eigenvalue_bounds(a: &[Ball], m: &[f64], n: usize, sign: f64, guess: Opti
         estimate = 0.0;
         vector = start(n);
     }
-    let upper = {
-        let q = rayleigh_enclosure(a, n, &vector);
+    // Lower bound: lower the shift below the estimate until the factorisation runs; inverse
+    // iteration with that factor (a shift just below lambda_min converges fast) improves the
+    // estimate, and the search is repeated from it; then bisect between the last failed and the
+    // successful shift. Every shift with a factor gives a valid bound; all this only makes it
+    // tighter.
+    let search = |estimate: f64| -> Option<(f64, Vec<f64>, f64)> {
+        let mut gap = estimate.abs() * 2f64.powi(-32) + rounding;
+        let mut failed = estimate;
+        for _ in 0..ATTEMPTS {
+            let c = estimate - gap;
+            if let Some(l) = cholesky(m, n, sign, c) {
+                return Some((c, l, failed));
+            }
+            failed = c;
+            gap *= 8.0;
+        }
+        None
+    };
+    let mut found = search(estimate);
+    if let Some((_, l, _)) = &found {
+        let mut y = vector.clone();
+        inverse_iterate(l, n, &mut y);
+        let better = rayleigh_float(m, n, sign, &y);
+        if better < estimate {
+            (estimate, vector) = (better, y);
+            found = search(estimate).or(found);
+        }
+    }
+    let success = found.map(|(c, l, failed)| (c, l, failed.max(c)));
+    let rayleigh_upper = |v: &[f64]| {
+        let q = rayleigh_enclosure(a, n, v);
         if sign > 0.0 { q.hi } else { (-q).hi }
     };
-    // Lower bound: lower the shift below the estimate until the factorisation runs.
-    let mut gap = estimate.abs() * 2f64.powi(-32) + rounding;
-    let mut lower = f64::NEG_INFINITY;
-    for _ in 0..ATTEMPTS {
-        let c = estimate - gap;
-        if let Some(l) = cholesky(m, n, sign, c) {
-            lower = shifted_lower_bound(a, n, sign, c, &l);
-            break;
+    let mut upper = rayleigh_upper(&vector);
+    let lower = match success {
+        Some((mut c, mut l, mut failed)) => {
+            for _ in 0..BISECTIONS {
+                let between = 0.5 * c + 0.5 * failed;
+                if !(between > c && between < failed) {
+                    break;
+                }
+                match cholesky(m, n, sign, between) {
+                    Some(factor) => (c, l) = (between, factor),
+                    None => failed = between,
+                }
+            }
+            // The shift is now just below lambda_min: inverse iteration converges fast there.
+            inverse_iterate(&l, n, &mut vector);
+            upper = upper.min(rayleigh_upper(&vector));
+            shifted_lower_bound(a, n, sign, c, &l)
         }
-        gap *= 8.0;
-    }
-    if lower == f64::NEG_INFINITY {
-        // Gershgorin-free fallback: |lambda| <= |A|_F for every matrix in `a`.
-        lower = -norm2_upper(&a.iter().map(|b| b.to_fast()).collect::<Vec<_>>());
-    }
+        // |lambda| <= |A|_F for every matrix in `a`.
+        None => -norm2_upper(&a.iter().map(|b| b.to_fast()).collect::<Vec<_>>()),
+    };
     Bounds { lo: lower, hi: upper.max(lower) }
 }
 

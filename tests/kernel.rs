@@ -1,0 +1,776 @@
+//! `ntkcert kernel`: the closed forms of the infinite-width kernels against an independent
+//! MPFR evaluation and against high-precision Gaussian quadrature (no closed form involved),
+//! degenerate covariances, the empirical kernel against an MPFR Jacobian, the certified spectrum
+//! against matrices of known spectrum, the approach of wide finite networks to the limit, and the
+//! command line (one-line errors, JSON keys). Proofs: `proofs/infinite-width-kernels.md`.
+
+mod common;
+
+use common::{ntkcert, thin};
+use inari::Interval;
+use ntkcert::arith::ball::Ball;
+use ntkcert::arith::rational::Exact;
+use ntkcert::kernel::empirical::{empirical_kernel, layerwise_kernel};
+use ntkcert::kernel::limit::{gaussian_diagonal, gaussian_pair, limit_kernels};
+use ntkcert::kernel::spectrum::spectrum;
+use ntkcert::problem::{
+    Activation, Architecture, KernelActivation, KernelProblem, Method, MlpArchitecture, Parameterization, Problem,
+};
+use proptest::prelude::*;
+use rug::float::Constant;
+use rug::{Float, Rational};
+
+/// MPFR precision of the references.
+const P: u32 = 256;
+
+fn fl(x: f64) -> Float {
+    Float::with_val(P, x)
+}
+
+fn pi() -> Float {
+    Float::with_val(P, Constant::Pi)
+}
+
+/// Whether the interval contains `v` up to a relative slack of `2^-200` (the reference's own
+/// rounding).
+fn contains(x: Interval, v: &Float) -> bool {
+    let slack = Float::with_val(P, v.clone().abs() + 1u32) >> 200u32;
+    let lo = Float::with_val(P, v - &slack);
+    let hi = Float::with_val(P, v + &slack);
+    hi >= x.inf() && lo <= x.sup()
+}
+
+fn point(x: f64) -> Interval {
+    thin(x)
+}
+
+const RELU: KernelActivation = KernelActivation::Relu;
+const ERF: KernelActivation = KernelActivation::Flow(Activation::Erf);
+const SIN: KernelActivation = KernelActivation::Flow(Activation::Sin);
+const IDENTITY: KernelActivation = KernelActivation::Flow(Activation::Identity);
+const CLOSED_FORMS: [KernelActivation; 4] = [RELU, ERF, SIN, IDENTITY];
+
+// ---------------------------------------------------------------------------------------------
+// The closed forms in MPFR (the same formulas, evaluated independently at 256 bits).
+
+/// `(E[act(u) act(v)], E[act'(u) act'(v)])` by the closed forms, in MPFR; `relu'(0) = 0`.
+fn closed_form(act: KernelActivation, s11: f64, s12: f64, s22: f64) -> (Float, Float) {
+    let (a, b, c) = (fl(s11), fl(s12), fl(s22));
+    match act {
+        KernelActivation::Relu => {
+            if s11 == 0.0 || s22 == 0.0 {
+                return (fl(0.0), fl(0.0));
+            }
+            let q = Float::with_val(P, &a * &c).sqrt();
+            let mut rho = Float::with_val(P, &b / &q);
+            if rho > 1.0 {
+                rho = fl(1.0);
+            }
+            if rho < -1.0 {
+                rho = fl(-1.0);
+            }
+            let theta = rho.clone().acos();
+            let sine = theta.clone().sin();
+            let rest = Float::with_val(P, pi() - &theta);
+            let j1 = Float::with_val(P, &sine + Float::with_val(P, &rest * &rho));
+            let two_pi = Float::with_val(P, pi() * 2u32);
+            (Float::with_val(P, &q * &j1) / &two_pi, rest / two_pi)
+        }
+        KernelActivation::Flow(Activation::Erf) => {
+            let d1 = Float::with_val(P, &a * 2u32) + 1u32;
+            let d2 = Float::with_val(P, &c * 2u32) + 1u32;
+            let prod = Float::with_val(P, &d1 * &d2);
+            let r = Float::with_val(P, &b * 2u32) / prod.clone().sqrt();
+            let det = prod - Float::with_val(P, b.clone().square() * 4u32);
+            let two_over_pi = Float::with_val(P, 2u32 / pi());
+            (Float::with_val(P, &two_over_pi * r.asin()), two_over_pi * 2u32 / det.sqrt())
+        }
+        KernelActivation::Flow(Activation::Sin) => {
+            let e = Float::with_val(P, -(Float::with_val(P, &a + &c) / 2u32)).exp();
+            (Float::with_val(P, &e * b.clone().sinh()), e * b.cosh())
+        }
+        KernelActivation::Flow(Activation::Identity) => (b, fl(1.0)),
+        KernelActivation::Flow(other) => panic!("no closed form for {other:?}"),
+    }
+}
+
+/// A positive semi-definite `[[s11, s12], [s12, s22]]` of f64 numbers (checked exactly):
+/// variances in `[2^-6, 8]`, the correlation `rho` given.
+fn psd(s11: f64, s22: f64, rho: f64) -> (f64, f64, f64) {
+    let mut s12 = rho * (s11 * s22).sqrt();
+    let exact = |x: f64| Rational::from_f64(x).expect("finite");
+    while exact(s12) * exact(s12) > exact(s11) * exact(s22) {
+        s12 = if s12 > 0.0 { s12.next_down() } else { s12.next_up() };
+    }
+    (s11, s12, s22)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// The enclosures contain the MPFR closed forms, on random covariances including
+    /// correlations at and near +-1.
+    #[test]
+    fn closed_forms_contain_the_mpfr_values(
+        s11 in 0.015625..8.0f64,
+        s22 in 0.015625..8.0f64,
+        rho in prop_oneof![-1.0..=1.0f64, Just(1.0), Just(-1.0), 0.999999..=1.0f64, -1.0..=-0.999999f64, Just(0.0)],
+        which in 0usize..4,
+    ) {
+        let act = CLOSED_FORMS[which];
+        let (s11, s12, s22) = psd(s11, s22, rho);
+        let (e, edot) = gaussian_pair(act, point(s11), point(s12), point(s22)).expect("closed form");
+        let (re, redot) = closed_form(act, s11, s12, s22);
+        prop_assert!(contains(e, &re), "{:?} E[act act] {:?} misses {} at ({}, {}, {})", act, e, re, s11, s12, s22);
+        prop_assert!(contains(edot, &redot), "{:?} E[act' act'] {:?} misses {} at ({}, {}, {})", act, edot, redot, s11, s12, s22);
+        prop_assert!(!e.is_empty() && !edot.is_empty());
+        // No width is lost to acos/asin near +-1: at most a few hundred ulps.
+        prop_assert!(e.wid() <= 1e-12 * (1.0 + e.mag()), "{:?} wide: {:?}", act, e);
+        // ... except E[step step] at a correlation enclosed near +-1: acos has an infinite slope
+        // there, and an enclosure of rho of width eps gives about sqrt(2 eps) / (2 pi).
+        let allowed = if act == RELU && rho.abs() > 0.99 { 1e-7 } else { 1e-12 };
+        prop_assert!(edot.wid() <= allowed * (1.0 + edot.mag()), "{:?} wide: {:?}", act, edot);
+        // The diagonal forms are the general ones at u = v.
+        let (d, ddot) = gaussian_diagonal(act, point(s11)).expect("closed form");
+        let (rd, rddot) = closed_form(act, s11, s11, s11);
+        prop_assert!(contains(d, &rd) && contains(ddot, &rddot), "{:?} diagonal {:?} {:?} vs {} {}", act, d, ddot, rd, rddot);
+    }
+}
+
+/// Degenerate covariances: equal inputs (`s12^2 = s11 s22`), opposite inputs, zero variances,
+/// all zero: no NaN, no empty set, the MPFR value inside.
+#[test]
+fn degenerate_covariances() {
+    let cases = [
+        (1.0, 1.0, 1.0),
+        (2.5, 2.5, 2.5),
+        (0.25, -0.5, 1.0),
+        (4.0, 2.0, 1.0),
+        (1.0, -1.0, 1.0),
+        (0.0, 0.0, 3.0),
+        (3.0, 0.0, 0.0),
+        (0.0, 0.0, 0.0),
+        (1e-300, 1e-300, 1e-300),
+    ];
+    for &(s11, s12, s22) in &cases {
+        for act in CLOSED_FORMS {
+            let (e, edot) = gaussian_pair(act, point(s11), point(s12), point(s22)).unwrap();
+            assert!(!e.is_empty() && !edot.is_empty() && !e.inf().is_nan() && !edot.sup().is_nan(), "{act:?} at ({s11}, {s12}, {s22}): {e:?} {edot:?}");
+            let (re, redot) = closed_form(act, s11, s12, s22);
+            assert!(contains(e, &re), "{act:?} at ({s11}, {s12}, {s22}): {e:?} misses {re}");
+            assert!(contains(edot, &redot), "{act:?} at ({s11}, {s12}, {s22}): {edot:?} misses {redot}");
+        }
+    }
+    // Enclosures that reach 0 for a variance (a tiny input's squared norm) stay valid for every
+    // member, and finite.
+    let (e, edot) = gaussian_pair(RELU, Interval::try_from((0.0, 1e-300)).unwrap(), point(0.0), point(1.0)).unwrap();
+    assert!(e.inf() >= 0.0 && e.sup().is_finite() && edot.inf() == 0.0 && edot.sup() == 0.5, "{e:?} {edot:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quadrature at 256 bits: the expectations without any closed form.
+
+/// Gauss-Hermite nodes and weights for `E[f(g)]`, `g ~ N(0, 1)`: `sum_i w_i f(x_i)` with
+/// `n` (even) nodes; Newton's method on the orthonormal Hermite recurrence (guesses of Numerical
+/// Recipes' `gauher`), refined in MPFR.
+fn gauss_hermite(n: usize) -> Vec<(Float, Float)> {
+    assert!(n % 2 == 0);
+    let pim4 = pi().sqrt().sqrt().recip();
+    let eval = |z: &Float| -> (Float, Float) {
+        let mut p1 = pim4.clone();
+        let mut p2 = fl(0.0);
+        for j in 1..=n {
+            let p3 = p2;
+            p2 = p1;
+            let a = Float::with_val(P, Float::with_val(P, 2u32) / j as u32).sqrt();
+            let b = Float::with_val(P, Float::with_val(P, (j - 1) as u32) / j as u32).sqrt();
+            p1 = Float::with_val(P, Float::with_val(P, z * &a) * &p2) - Float::with_val(P, &b * &p3);
+        }
+        let pp = Float::with_val(P, Float::with_val(P, 2 * n as u32).sqrt() * &p2);
+        (p1, pp)
+    };
+    let mut guesses: Vec<f64> = Vec::new();
+    let mut nodes = Vec::with_capacity(n);
+    let nf = n as f64;
+    let mut z = 0.0f64;
+    for i in 0..n / 2 {
+        z = match i {
+            0 => (2.0 * nf + 1.0).sqrt() - 1.85575 * (2.0 * nf + 1.0).powf(-0.16667),
+            1 => z - 1.14 * nf.powf(0.426) / z,
+            2 => 1.86 * z - 0.86 * guesses[0],
+            3 => 1.91 * z - 0.91 * guesses[1],
+            _ => 2.0 * z - guesses[i - 2],
+        };
+        let mut x = fl(z);
+        for _ in 0..200 {
+            let (p1, pp) = eval(&x);
+            let dz = Float::with_val(P, &p1 / &pp);
+            x -= &dz;
+            if dz.is_zero() || dz.clone().abs() < Float::with_val(P, 1u32) >> 245u32 {
+                break;
+            }
+        }
+        z = x.to_f64();
+        guesses.push(z);
+        let (_, pp) = eval(&x);
+        // Weight for exp(-x^2): 2 / pp^2; for N(0, 1): nodes sqrt(2) x, weights / sqrt(pi).
+        let w = Float::with_val(P, 2u32 / pp.square()) / pi().sqrt();
+        let node = Float::with_val(P, x * Float::with_val(P, 2u32).sqrt());
+        nodes.push((Float::with_val(P, -&node), w.clone()));
+        nodes.push((node, w));
+    }
+    let total = nodes.iter().fold(fl(0.0), |acc, (_, w)| acc + w);
+    assert!(Float::with_val(P, total - 1u32).abs() < 1e-60, "Gauss-Hermite weights do not sum to 1");
+    nodes
+}
+
+/// Gauss-Legendre nodes and weights on `[-1, 1]` (`n` nodes), Newton in MPFR.
+fn gauss_legendre(n: usize) -> Vec<(Float, Float)> {
+    let mut out = Vec::new();
+    for i in 1..=n {
+        let mut x = fl((std::f64::consts::PI * (i as f64 - 0.25) / (n as f64 + 0.5)).cos());
+        let mut pp = fl(0.0);
+        for _ in 0..200 {
+            let mut p1 = fl(1.0);
+            let mut p2 = fl(0.0);
+            for j in 1..=n {
+                let p3 = p2;
+                p2 = p1;
+                p1 = (Float::with_val(P, Float::with_val(P, &x * &p2) * (2 * j - 1) as u32) - Float::with_val(P, &p3 * (j - 1) as u32)) / j as u32;
+            }
+            pp = Float::with_val(P, Float::with_val(P, Float::with_val(P, &x * &p1) - &p2) * n as u32) / Float::with_val(P, x.clone().square() - 1u32);
+            let dx = Float::with_val(P, &p1 / &pp);
+            x -= &dx;
+            if dx.is_zero() || dx.abs() < Float::with_val(P, 1u32) >> 245u32 {
+                break;
+            }
+        }
+        let w = Float::with_val(P, 2u32) / Float::with_val(P, Float::with_val(P, 1u32 - x.clone().square()) * pp.square());
+        out.push((x, w));
+    }
+    out
+}
+
+/// `Phi(x)`, the standard normal distribution function, in MPFR.
+fn normal_cdf(x: &Float) -> Float {
+    let r = Float::with_val(P, x / Float::with_val(P, 2u32).sqrt()).erf();
+    (r + 1u32) / 2u32
+}
+
+/// The standard normal density.
+fn normal_pdf(x: &Float) -> Float {
+    let e = Float::with_val(P, -Float::with_val(P, x.clone().square()) / 2u32).exp();
+    e / Float::with_val(P, pi() * 2u32).sqrt()
+}
+
+/// `(E[act(u) act(v)], E[act'(u) act'(v)])` by quadrature: `u = a g1`, `v = b (rho g1 + s g2)`
+/// with `g1, g2` independent standard normals. Smooth activations: the 2-D Gauss-Hermite
+/// product rule. relu: conditionally on `g1 > 0` the inner expectation is elementary
+/// (`E[relu(m + t g)] = m Phi(m/t) + t phi(m/t)`, `E[step(m + t g)] = Phi(m/t)`), and the outer
+/// integral over `[0, 16]` is a composite Gauss-Legendre rule (the tail beyond 16 is below
+/// `e^-128`).
+fn quadrature(act: KernelActivation, s11: f64, s12: f64, s22: f64, gh: &[(Float, Float)], gl: &[(Float, Float)]) -> (Float, Float) {
+    let a = fl(s11).sqrt();
+    let b = fl(s22).sqrt();
+    let rho = Float::with_val(P, fl(s12) / Float::with_val(P, &a * &b));
+    let s = Float::with_val(P, 1u32 - rho.clone().square()).sqrt();
+    match act {
+        KernelActivation::Relu => {
+            let (mut e, mut edot) = (fl(0.0), fl(0.0));
+            for panel in 0..16u32 {
+                for (x, w) in gl {
+                    // g = panel + (x + 1)/2, dg = dx/2.
+                    let g = Float::with_val(P, Float::with_val(P, x + 1u32) / 2u32) + panel;
+                    let weight = Float::with_val(P, w / 2u32) * normal_pdf(&g);
+                    let m = Float::with_val(P, Float::with_val(P, &b * &rho) * &g);
+                    let t = Float::with_val(P, &b * &s);
+                    let ratio = Float::with_val(P, &m / &t);
+                    let inner = Float::with_val(P, &m * normal_cdf(&ratio)) + Float::with_val(P, &t * normal_pdf(&ratio));
+                    e += Float::with_val(P, &weight * Float::with_val(P, &a * &g)) * inner;
+                    edot += Float::with_val(P, &weight * normal_cdf(&ratio));
+                }
+            }
+            (e, edot)
+        }
+        _ => {
+            let value = |x: &Float| -> (Float, Float) {
+                match act {
+                    KernelActivation::Flow(Activation::Erf) => {
+                        let d = Float::with_val(P, -x.clone().square()).exp() * Float::with_val(P, 2u32) / pi().sqrt();
+                        (x.clone().erf(), d)
+                    }
+                    KernelActivation::Flow(Activation::Sin) => (x.clone().sin(), x.clone().cos()),
+                    _ => (x.clone(), fl(1.0)),
+                }
+            };
+            let (mut e, mut edot) = (fl(0.0), fl(0.0));
+            for (g1, w1) in gh {
+                let u = Float::with_val(P, &a * g1);
+                let (fu, du) = value(&u);
+                for (g2, w2) in gh {
+                    let v = Float::with_val(P, Float::with_val(P, &rho * g1) + Float::with_val(P, &s * g2)) * &b;
+                    let (fv, dv) = value(&v);
+                    let w = Float::with_val(P, w1 * w2);
+                    e += Float::with_val(P, &w * Float::with_val(P, &fu * &fv));
+                    edot += Float::with_val(P, &w * Float::with_val(P, &du * &dv));
+                }
+            }
+            (e, edot)
+        }
+    }
+}
+
+/// The closed forms against quadrature (no closed form involved) on random covariances: the
+/// rigorous enclosures lie within 1e-25 of the quadrature values (the rules are exact to about
+/// 1e-30 here; a wrong formula, constant or convention is off by far more).
+#[test]
+fn closed_forms_match_quadrature() {
+    let gh = gauss_hermite(64);
+    let gl = gauss_legendre(40);
+    let mut state = 0x5EED_u64;
+    let mut uniform = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for trial in 0..12 {
+        let s11 = 0.05 + 1.2 * uniform();
+        let s22 = 0.05 + 1.2 * uniform();
+        let rho = if trial == 0 { 0.0 } else { 1.98 * uniform() - 0.99 };
+        let (s11, s12, s22) = psd(s11, s22, rho);
+        for act in [RELU, ERF, SIN] {
+            let (e, edot) = gaussian_pair(act, point(s11), point(s12), point(s22)).unwrap();
+            let (qe, qedot) = quadrature(act, s11, s12, s22, &gh, &gl);
+            for (name, enclosure, value) in [("E[act act]", e, &qe), ("E[act' act']", edot, &qedot)] {
+                let lo = Float::with_val(P, value - 1e-25);
+                let hi = Float::with_val(P, value + 1e-25);
+                assert!(hi >= enclosure.inf() && lo <= enclosure.sup(), "{act:?} {name} at ({s11}, {s12}, {s22}): enclosure {enclosure:?}, quadrature {value}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The empirical kernel.
+
+fn flow_problem(arch: MlpArchitecture, params: Vec<f64>, inputs: Vec<Vec<f64>>) -> Problem {
+    let n = inputs.len() * arch.output_dim();
+    Problem {
+        name: "kernel-test".into(),
+        architecture: Architecture::Mlp(arch),
+        params0: params.into_iter().map(thin).collect(),
+        inputs: inputs.into_iter().map(|x| x.into_iter().map(thin).collect()).collect(),
+        targets: vec![thin(0.0); n],
+        centred: true,
+        alpha: Exact::from_integer(1),
+        horizon: Exact::from_integer(1),
+        tolerance: Exact::from_integer(1),
+        regularization: Exact::from_integer(0),
+        method: Method::GradientFlow,
+        infinite_horizon: false,
+    }
+}
+
+fn ball_contains(b: Ball, v: &Float) -> bool {
+    contains(b.to_fast().to_inari(), v)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Both enclosures of K0 (LinearFlow's, used without relu, and the layer-by-layer one used
+    /// with relu) contain the MPFR `J J^T` of `reference::kernel_reference`, on random MLPs with
+    /// every activation, both parameterisations, with and without biases, several outputs.
+    #[test]
+    fn empirical_kernel_contains_the_mpfr_kernel(problem in common::arb_problem(6, 1.5, &["1"], &["1"])) {
+        let kp = KernelProblem::from_flow(&problem, Exact::from_integer(1), Exact::from_integer(0)).unwrap();
+        let reference = ntkcert::reference::kernel_reference(&problem, P);
+        let flow = empirical_kernel(&kp);
+        let layered = layerwise_kernel(&kp);
+        for (a, row) in reference.iter().enumerate() {
+            for (b, v) in row.iter().enumerate() {
+                prop_assert!(ball_contains(flow[a][b], v), "LinearFlow K0[{}][{}] = {:?} misses {}", a, b, flow[a][b], v);
+                prop_assert!(ball_contains(layered[a][b], v), "layerwise K0[{}][{}] = {:?} misses {}", a, b, layered[a][b], v);
+                prop_assert!(layered[a][b].rad <= 1e-10 * (1.0 + layered[a][b].mid.abs()));
+            }
+        }
+    }
+}
+
+/// `J J^T` of a relu/identity MLP in MPFR (its own forward and backward pass; `relu'(0) = 0`).
+fn relu_kernel_reference(kp: &KernelProblem) -> Vec<Vec<Float>> {
+    let w: Vec<Float> = kp.params0.iter().map(|v| fl(v.mid())).collect();
+    let widths = &kp.widths;
+    let layers = widths.len() - 1;
+    let scale = |l: usize| match kp.parameterization {
+        Parameterization::Ntk => Float::with_val(P, widths[l - 1] as u32).sqrt().recip(),
+        Parameterization::Standard => fl(1.0),
+    };
+    let mut offsets = Vec::new();
+    let mut off = 0;
+    for l in 1..=layers {
+        offsets.push(off);
+        off += widths[l] * widths[l - 1] + if kp.bias { widths[l] } else { 0 };
+    }
+    let mut rows: Vec<Vec<Float>> = Vec::new();
+    for x in &kp.inputs {
+        let mut acts = vec![x.iter().map(|v| fl(v.mid())).collect::<Vec<_>>()];
+        let mut derivs: Vec<Vec<Float>> = Vec::new();
+        for l in 1..=layers {
+            let (nin, nout) = (widths[l - 1], widths[l]);
+            let z: Vec<Float> = (0..nout)
+                .map(|j| {
+                    let mut acc = fl(0.0);
+                    for k in 0..nin {
+                        acc += Float::with_val(P, &w[offsets[l - 1] + j * nin + k] * &acts[l - 1][k]);
+                    }
+                    acc *= scale(l);
+                    if kp.bias {
+                        acc += &w[offsets[l - 1] + nout * nin + j];
+                    }
+                    acc
+                })
+                .collect();
+            if l < layers {
+                let relu = kp.activations[l - 1] == KernelActivation::Relu;
+                derivs.push(z.iter().map(|v| if !relu || *v > 0.0 { fl(1.0) } else { fl(0.0) }).collect());
+                acts.push(z.iter().map(|v| if !relu || *v > 0.0 { v.clone() } else { fl(0.0) }).collect());
+            }
+        }
+        for o in 0..kp.output_dim() {
+            let mut row = vec![fl(0.0); off];
+            let mut delta: Vec<Float> = (0..widths[layers]).map(|k| fl(if k == o { 1.0 } else { 0.0 })).collect();
+            for l in (1..=layers).rev() {
+                let (nin, nout) = (widths[l - 1], widths[l]);
+                for j in 0..nout {
+                    for k in 0..nin {
+                        row[offsets[l - 1] + j * nin + k] = Float::with_val(P, &delta[j] * &acts[l - 1][k]) * scale(l);
+                    }
+                    if kp.bias {
+                        row[offsets[l - 1] + nout * nin + j] = delta[j].clone();
+                    }
+                }
+                if l > 1 {
+                    delta = (0..nin)
+                        .map(|k| {
+                            let mut acc = fl(0.0);
+                            for j in 0..nout {
+                                acc += Float::with_val(P, &w[offsets[l - 1] + j * nin + k] * &delta[j]);
+                            }
+                            acc * scale(l) * &derivs[l - 2][k]
+                        })
+                        .collect();
+                }
+            }
+            rows.push(row);
+        }
+    }
+    rows.iter()
+        .map(|a| rows.iter().map(|b| a.iter().zip(b).fold(fl(0.0), |acc, (x, y)| acc + Float::with_val(P, x * y))).collect())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The relu K0 enclosure contains the MPFR `J J^T`, on random relu/identity MLPs (inputs
+    /// include the zero vector, whose pre-activations are exactly 0 without biases).
+    #[test]
+    fn relu_kernel_contains_the_mpfr_kernel(
+        depth in 1usize..=3,
+        hidden in prop::collection::vec(1usize..=6, 3),
+        d in 1usize..=3,
+        n in 1usize..=4,
+        out in 1usize..=2,
+        relu_mask in prop::collection::vec(any::<bool>(), 3),
+        bias in any::<bool>(),
+        standard in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut widths = vec![d];
+        widths.extend_from_slice(&hidden[..depth]);
+        widths.push(out);
+        let p: usize = (1..widths.len()).map(|l| widths[l] * (widths[l - 1] + bias as usize)).sum();
+        let mut state = seed;
+        let mut uniform = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 40) as f64 / (1u64 << 24) as f64) * 3.0 - 1.5
+        };
+        let params: Vec<Interval> = (0..p).map(|_| thin(uniform())).collect();
+        let mut inputs: Vec<Vec<Interval>> = (0..n).map(|_| (0..d).map(|_| thin(uniform())).collect()).collect();
+        inputs.push(vec![thin(0.0); d]);
+        let kp = KernelProblem {
+            name: "relu".into(),
+            widths,
+            activations: relu_mask[..depth].iter().map(|&r| if r { RELU } else { IDENTITY }).collect(),
+            parameterization: if standard { Parameterization::Standard } else { Parameterization::Ntk },
+            bias,
+            weight_variance: Exact::from_integer(1),
+            bias_variance: Exact::from_integer(0),
+            params0: params,
+            inputs,
+            problem: None,
+        };
+        let k = empirical_kernel(&kp);
+        let reference = relu_kernel_reference(&kp);
+        for (a, row) in reference.iter().enumerate() {
+            for (b, v) in row.iter().enumerate() {
+                prop_assert!(ball_contains(k[a][b], v), "K0[{}][{}] = {:?} misses {}", a, b, k[a][b], v);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The certified spectrum.
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Matrices of known spectrum `Q diag(lambda) Q`, `Q = I - 2 v v^T / v^T v` (exact in
+    /// rationals; entries enclosed): the certified bounds contain the smallest and the largest
+    /// eigenvalue, are tight, and decide positive definiteness when `lambda_min` is clearly
+    /// positive (including ill-conditioned cases, `lambda_min = 1e-8`).
+    #[test]
+    fn spectrum_contains_known_eigenvalues(
+        n in 2usize..24,
+        v in prop::collection::vec(-8i64..=8, 24),
+        lambdas in prop::collection::vec(-4i64..=40, 24),
+        smallest in prop_oneof![Just(0i64), Just(1), Just(-1), Just(5)],
+        tiny in any::<bool>(),
+    ) {
+        let v: Vec<Rational> = (0..n).map(|i| Rational::from(if v[i] == 0 && i == 0 { 1 } else { v[i] })).collect();
+        let vv = v.iter().fold(Rational::new(), |acc, x| acc + Rational::from(x * x));
+        let mut lambda: Vec<Rational> = (0..n).map(|i| Rational::from((lambdas[i].abs() + 6, 4))).collect();
+        // lambda[0] is the smallest: 0, +-1e-8, or a clearly positive 5/4.
+        lambda[0] = match smallest {
+            0 => Rational::new(),
+            1 => if tiny { Rational::from((1, 100_000_000)) } else { Rational::from((1, 4)) },
+            -1 => Rational::from((-1, 4)),
+            _ => Rational::from((5, 4)),
+        };
+        let q = |i: usize, j: usize| -> Rational {
+            let delta = if i == j { Rational::from(1) } else { Rational::new() };
+            delta - Rational::from(&v[i] * &v[j]) * 2u32 / &vv
+        };
+        let mut balls = Vec::with_capacity(n * n);
+        for i in 0..n {
+            for j in 0..n {
+                let mut sum = Rational::new();
+                for k in 0..n {
+                    sum += q(i, k) * &lambda[k] * q(k, j);
+                }
+                let lo = sum.to_f64();
+                let (lo, hi) = if Rational::from_f64(lo).unwrap() == sum {
+                    (lo, lo)
+                } else if Rational::from_f64(lo).unwrap() < sum {
+                    (lo, lo.next_up())
+                } else {
+                    (lo.next_down(), lo)
+                };
+                balls.push(Ball::from_fast(ntkcert::arith::fast_interval::FastInterval { lo, hi }));
+            }
+        }
+        let min = lambda.iter().min().unwrap().to_f64();
+        let max = lambda.iter().max().unwrap().to_f64();
+        let s = spectrum(&balls, n);
+        prop_assert!(s.lambda_min.lo <= min && min <= s.lambda_min.hi, "lambda_min {} not in {:?}", min, s.lambda_min);
+        prop_assert!(s.lambda_max.lo <= max && max <= s.lambda_max.hi, "lambda_max {} not in {:?}", max, s.lambda_max);
+        prop_assert!(s.lambda_min.hi - s.lambda_min.lo <= 1e-9 * (1.0 + max), "loose {:?}", s.lambda_min);
+        prop_assert!(s.lambda_max.hi - s.lambda_max.lo <= 1e-9 * (1.0 + max), "loose {:?}", s.lambda_max);
+        prop_assert_eq!(s.positive_definite, min > 0.0);
+        if let Some(c) = s.condition_upper {
+            prop_assert!(c >= max / min);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wide networks approach the limit.
+
+/// Standard normal numbers from SplitMix64 and Box-Muller (f64; the weights are points).
+fn gaussians(seed: u64, count: usize) -> Vec<f64> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..count)
+        .map(|_| {
+            let (u1, u2) = (next().max(1e-300), next());
+            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        })
+        .collect()
+}
+
+const INPUTS: [[f64; 3]; 4] = [[1.0, 0.5, -0.25], [-0.5, 1.25, 0.75], [0.25, -1.0, 1.5], [1.5, 0.25, 0.5]];
+
+/// The kernel problem of a `[3, w, ..., w, 1]` network (`hidden` layers), N(0, 1) weights from
+/// `seed`, NTK parameterisation, with or without biases.
+fn wide_problem(act: KernelActivation, width: usize, hidden: usize, bias: bool, seed: u64) -> KernelProblem {
+    let mut widths = vec![3];
+    widths.extend(std::iter::repeat(width).take(hidden));
+    widths.push(1);
+    let p: usize = (1..widths.len()).map(|l| widths[l] * (widths[l - 1] + bias as usize)).sum();
+    let params: Vec<f64> = gaussians(seed, p);
+    let inputs: Vec<Vec<f64>> = INPUTS.iter().map(|x| x.to_vec()).collect();
+    let bias_variance = Exact::from_integer(bias as i64);
+    match act {
+        KernelActivation::Flow(a) => {
+            let arch = MlpArchitecture { widths, activations: vec![a; hidden], parameterization: Parameterization::Ntk, bias };
+            KernelProblem::from_flow(&flow_problem(arch, params, inputs), Exact::from_integer(1), bias_variance).unwrap()
+        }
+        KernelActivation::Relu => KernelProblem {
+            name: "wide-relu".into(),
+            widths,
+            activations: vec![RELU; hidden],
+            parameterization: Parameterization::Ntk,
+            bias,
+            weight_variance: Exact::from_integer(1),
+            bias_variance,
+            params0: params.into_iter().map(thin).collect(),
+            inputs: inputs.into_iter().map(|x| x.into_iter().map(thin).collect()).collect(),
+            problem: None,
+        },
+    }
+}
+
+/// `sqrt(mean over seeds of |K0 - Theta|_F^2) / |Theta|_F` at each width, and the least-squares
+/// slope of its logarithm against log(width).
+fn convergence(act: KernelActivation, hidden: usize, bias: bool, widths: &[usize], seeds: u64) -> (Vec<f64>, f64) {
+    let theta = limit_kernels(&wide_problem(act, 1, hidden, bias, 0)).unwrap();
+    let theta_mid: Vec<f64> = theta.ntk.iter().map(|v| v.mid()).collect();
+    let theta_norm = theta_mid.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let errors: Vec<f64> = widths
+        .iter()
+        .map(|&w| {
+            let mut total = 0.0;
+            for seed in 0..seeds {
+                let k = empirical_kernel(&wide_problem(act, w, hidden, bias, 1000 * w as u64 + seed));
+                total += k.iter().flatten().zip(&theta_mid).map(|(b, t)| (b.mid - t).powi(2)).sum::<f64>();
+            }
+            (total / seeds as f64).sqrt() / theta_norm
+        })
+        .collect();
+    let xs: Vec<f64> = widths.iter().map(|&w| (w as f64).ln()).collect();
+    let ys: Vec<f64> = errors.iter().map(|e| e.ln()).collect();
+    let (mx, my) = (xs.iter().sum::<f64>() / xs.len() as f64, ys.iter().sum::<f64>() / ys.len() as f64);
+    let slope = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>() / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>();
+    (errors, slope)
+}
+
+/// `|K0 - Theta|` shrinks like `width^(-1/2)` (fluctuations of the empirical kernel around its
+/// mean are of that order): the fitted exponent over widths 32 ... 512, averaged over seeds,
+/// within 0.15 of -1/2, for erf (with biases) and relu (depth 3). A limit with a wrong
+/// constant or convention makes the error level off (exponent near 0) and fails.
+#[test]
+fn wide_networks_approach_the_limit() {
+    let widths = [32, 64, 128, 256, 512];
+    for (act, hidden, bias) in [(ERF, 1, true), (RELU, 2, false), (ERF, 2, false)] {
+        let (errors, slope) = convergence(act, hidden, bias, &widths, 24);
+        println!("{act:?} hidden layers {hidden} bias {bias}: relative |K0 - Theta|_F {errors:.3?}, fitted exponent {slope:.3} (expected -0.5 +- 0.15)");
+        assert!((slope + 0.5).abs() <= 0.15, "{act:?}: fitted exponent {slope} (errors {errors:?})");
+    }
+}
+
+/// The benchmark row with width 4096 (not a test: `cargo test --release --test kernel --
+/// --ignored --nocapture`).
+#[test]
+#[ignore]
+fn wide_networks_benchmark_4096() {
+    let widths = [64, 256, 1024, 4096];
+    for (act, hidden, bias) in [(ERF, 1, true), (RELU, 2, false)] {
+        let started = std::time::Instant::now();
+        let (errors, slope) = convergence(act, hidden, bias, &widths, 3);
+        println!("{act:?} hidden {hidden}: widths {widths:?} relative |K0 - Theta|_F {errors:.3?}, fitted exponent {slope:.3} ({:.1} s)", started.elapsed().as_secs_f64());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+fn stderr_line(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(text.trim_end().lines().count(), 1, "not one line: {text}");
+    text
+}
+
+#[test]
+fn relu_is_refused_by_the_flow_commands() {
+    for command in ["certify", "simulate", "bound"] {
+        let out = ntkcert(&[command, "tests/data/kernel/relu-small.toml"]);
+        assert_eq!(common::code(&out), 65, "{command}");
+        let line = stderr_line(&out);
+        assert!(line.contains("field 'model.activation'") && line.contains("Lipschitz"), "{command}: {line}");
+    }
+    let out = ntkcert(&["kernel", "tests/data/kernel/relu-small.toml"]);
+    assert_eq!(common::code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn bad_variances_and_unsupported_activations_are_one_line_errors() {
+    let base = std::fs::read_to_string(common::root().join("tests/data/kernel/erf-small.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (base.replace("bias_variance = \"1\"", "bias_variance = \"-1\""), "model.bias_variance", vec!["kernel", "certify"]),
+        (base.replace("weight_variance = \"1\"", "weight_variance = \"-1/2\""), "model.weight_variance", vec!["kernel", "certify"]),
+        (base.replace("weight_variance = \"1\"", "weight_variance = 1.5"), "model.weight_variance", vec!["kernel"]),
+        (base.replace("activation = \"erf\"", "activation = \"tanh\""), "model.activation", vec!["kernel --limit"]),
+        (base.replace("activation = \"erf\"", "activation = \"rectifier\""), "model.activation", vec!["kernel"]),
+    ];
+    for (i, (text, field, commands)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        for command in commands {
+            let mut args: Vec<String> = command.split(' ').map(String::from).collect();
+            args.push(path.display().to_string());
+            let out = ntkcert(&args);
+            assert_eq!(common::code(&out), 65, "{command} {field}");
+            let line = stderr_line(&out);
+            assert!(line.contains(&format!("field '{field}'")), "{command}: {line}");
+        }
+    }
+}
+
+#[test]
+fn json_output_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k.json");
+    let out = ntkcert(&["kernel", "tests/data/kernel/relu-small.toml", "--limit", "--json", "--out", file.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(printed["ntk"], written["ntk"]);
+    for key in ["ntk", "nngp"] {
+        let m = printed[key].as_array().unwrap();
+        assert_eq!(m.len(), 5);
+        for (i, row) in m.iter().enumerate() {
+            for (j, e) in row.as_array().unwrap().iter().enumerate() {
+                let (lo, hi) = (e["lo"].as_f64().unwrap(), e["hi"].as_f64().unwrap());
+                assert!(lo <= hi, "{key}[{i}][{j}]");
+                assert_eq!(e, &m[j][i], "{key} symmetric");
+            }
+        }
+        // Input 4 is the zero vector (no biases): its row is exactly 0; inputs 0 and 3 are equal.
+        assert!(m[4].as_array().unwrap().iter().all(|e| e["lo"] == 0.0 && e["hi"] == 0.0), "{key} zero row");
+        assert_eq!(m[0][3], m[0][0]);
+    }
+    for key in ["lambda_min", "lambda_max"] {
+        assert!(printed[key]["lo"].as_f64().unwrap() <= printed[key]["hi"].as_f64().unwrap());
+    }
+    // The matrix is singular (a zero row, two equal rows): not proved positive definite, and
+    // the lower bound of lambda_min is at most 0.
+    assert_eq!(printed["positive_definite"], false);
+    assert!(printed["lambda_min"]["lo"].as_f64().unwrap() <= 0.0);
+    assert!(printed["condition_upper"].is_null());
+
+    let out = ntkcert(&["kernel", "tests/data/kernel/erf-small.toml", "--json"]);
+    assert_eq!(common::code(&out), 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kernel"], "empirical");
+    assert!(v["nngp"].is_null());
+    assert_eq!(v["positive_definite"], true);
+    assert!(v["condition_upper"].as_f64().unwrap() >= v["lambda_max"]["hi"].as_f64().unwrap() / v["lambda_min"]["lo"].as_f64().unwrap() * (1.0 - 1e-15));
+}
