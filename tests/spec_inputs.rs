@@ -412,10 +412,10 @@ fn rejects_malformed_toml_and_unknowns() {
     let e = err(&SMALL.replace("n = 8", "n = 8\nn = 9"));
     assert!(e.to_string().contains("invalid TOML at line"), "{e}");
 
-    let e = err(&SMALL.replace("\"tanh\"", "\"relu\""));
+    let e = err(&SMALL.replace("\"tanh\"", "\"swish\""));
     assert_eq!(
         e.to_string(),
-        "specs/x.toml: field 'model.activation': unknown activation 'relu' (expected one of tanh, erf, sigmoid, softplus, sin, gelu, identity)"
+        "specs/x.toml: field 'model.activation': unknown activation 'swish' (expected one of tanh, erf, sigmoid, softplus, sin, gelu, identity)"
     );
     bad(
         err(&SMALL.replace("activation = \"tanh\"", "activation = [\"tanh\", \"erf\"]")),
