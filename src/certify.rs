@@ -323,6 +323,25 @@ const SUP_RTOL: f64 = 1e-10;
 /// `proofs/sup-over-interval.md`). If the integrator cannot proceed the verdict is
 /// `Inconclusive` with the reason, and the intervals are whole-line.
 pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, CertifyError> {
+    if problem.num_inputs() == 0 {
+        return Err(CertifyError::NoInputs);
+    }
+    let initial = InitialState::new(problem);
+    if let Some(result) = at_rest(problem, &initial).filter(|_| problem.descent().is_none()) {
+        return Ok(Certified { order: options.first_pass().order, ..result });
+    }
+    if !(initial.half_r0_sq.sup() < f64::MAX) {
+        // Not a property of the flow: the numbers leave the f64 range (issue 20).
+        let reason = format!(
+            "the f64 range: R0 = |alpha h(w0) - y|^2 / 2 encloses to [{:e}, {:e}]; rescale the problem (targets, alpha, inputs and T by powers of two so that D scales exactly) into the f64 range",
+            initial.half_r0_sq.inf(),
+            initial.half_r0_sq.sup()
+        );
+        // R0 itself is then claimed as the whole line (true; the checker's arithmetic need not
+        // reproduce an overflowed enclosure).
+        let order = options.first_pass().order;
+        return Ok(Certified { order, ..Certified::inconclusive(reason, problem.num_outputs(), Interval::ENTIRE, 0.0) });
+    }
     if let Some(descent) = problem.descent() {
         return descent::certify_descent(problem, descent, options);
     }
@@ -362,6 +381,43 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         settings = options.pass(if passes + 1 == MAX_PASSES { TIGHT_RELATIVE } else { next });
         previous = Some(result);
     }
+}
+
+/// `R0 = 0` exactly (every residual enclosure is the point 0, e.g. zero targets on the centred
+/// model): `w0` is an equilibrium of the flow (the gradient `J^T r / alpha` and the penalty's
+/// `lambda (w - w0)` both vanish there), and `rbar` stays 0, so `D = 0` at every time, for
+/// every horizon (`proofs/tube-integrator.md`, "Exact special cases"). `None` otherwise.
+/// (Gradient descent encloses the fixed point by its iteration: `D_k` is then 0 to rounding.)
+fn at_rest(problem: &Problem, initial: &InitialState) -> Option<Certified> {
+    let zero = |r: &Interval| r.inf() == 0.0 && r.sup() == 0.0;
+    if !initial.residual.iter().all(zero) {
+        return None;
+    }
+    // alpha g(w0) = r0 + y = y: the targets' enclosures, for both models.
+    let outputs: Vec<Interval> = problem.targets.clone();
+    Some(Certified {
+        verdict: Verdict::Certified,
+        reason: None,
+        sup_deviation: point(0.0),
+        final_deviation: point(0.0),
+        outputs_final: outputs.clone(),
+        linear_outputs_final: outputs,
+        r0: point(0.0),
+        steps: problem.descent().map_or(0, |d| d.iterations as usize),
+        step_records: Vec::new(),
+        chunk_records: Vec::new(),
+        // Nothing moves after T1 either (a hint only: the checker proves the rest itself).
+        tail: problem.infinite_horizon.then(|| TailRecord {
+            guard: 1.0,
+            contraction: problem.regularization.enclosure.inf(),
+            displacement: 0.0,
+            linear_displacement: 0.0,
+        }),
+        seconds: 0.0,
+        order: 0,
+        passes: 1,
+        truncation_share: 0.0,
+    })
 }
 
 /// `wid(sup D) / sup(sup D)`, infinite when `sup D` is not finite.
@@ -669,6 +725,14 @@ impl Claims {
     /// `linear_displacement` of `rbar(T1)`, so `D(t) <= D(T1) + tail`; the final claims become
     /// enclosures of the limits as `t -> infinity`.
     fn extended_by(self, tail: &Tail, alpha: Interval, out_dim: usize) -> Claims {
+        // Room for the checker's own tail, computed in other arithmetic (a relative 2^-20 of
+        // the tail's terms; a superset of an enclosure is an enclosure).
+        let room = point(1.0 + 1.0 / 1_048_576.0);
+        let tail = &Tail {
+            displacement: (point(tail.displacement) * room).sup(),
+            linear_displacement: (point(tail.linear_displacement) * room).sup(),
+            ..tail.clone()
+        };
         let moved = |i: usize| symmetric((alpha * point(tail.bounds.gradient[i / out_dim]) * point(tail.displacement)).sup());
         let outputs: Vec<Interval> = self.outputs.iter().enumerate().map(|(i, &v)| v + moved(i)).collect();
         let linear_outputs: Vec<Interval> = self.linear_outputs.iter().map(|&v| v + symmetric(tail.linear_displacement)).collect();

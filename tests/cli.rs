@@ -901,3 +901,54 @@ fn training_examples_certify_and_their_certificates_hold() {
         }
     }
 }
+
+/// Exact special cases (issue 20): zero targets on the centred model (R0 = 0 exactly) leave the
+/// flow at rest, so D = 0 is certified for any eps, also for all t >= 0, and the checker
+/// accepts it (no steps); a certificate with no steps for a problem that is not at rest is
+/// invalid. Targets beyond the f64 range end inconclusive naming the range, and that
+/// certificate checks valid too.
+#[test]
+fn a_flow_at_rest_is_certified_exactly_and_the_range_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo("specs/examples/mlp-inline.toml")).unwrap();
+    let start = base.find("targets = [").unwrap();
+    let end = start + base[start..].find("\n]\n").unwrap() + 3;
+    let with_targets = |targets: &str| format!("{}targets = {targets}\n{}", &base[..start], &base[end..]).replace("centred = false", "centred = true").replace("tolerance = \"0.05\"", "tolerance = \"0\"");
+    let zero = with_targets(r#"[["0","0"],["0","0"],["0","0"],["0","0"]]"#);
+    let cases = [
+        ("rest.toml", zero.clone(), "certified"),
+        ("rest-inf.toml", format!("{}\n[training]\nregularization = \"1\"\n", zero.replace("horizon = \"2.5\"", "horizon = \"inf\"")), "certified"),
+        ("huge.toml", with_targets(r#"[["1e200","0"],["0","0"],["0","0"],["0","0"]]"#), "inconclusive"),
+    ];
+    for (name, text, verdict) in cases {
+        let spec = dir.path().join(name);
+        write(&spec, &text);
+        let cert = dir.path().join(format!("{name}.json"));
+        let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "--json".as_ref(), "--out".as_ref(), cert.as_os_str()]);
+        let v = json_stdout(&out);
+        assert_eq!(v["verdict"], verdict, "{name}: {v}");
+        if verdict == "certified" {
+            assert_eq!(interval(&v["sup_deviation"], "sup"), (0.0, 0.0), "{name}");
+            assert_eq!(v["steps"], 0, "{name}");
+        } else {
+            assert!(v["reason"].as_str().unwrap().contains("f64 range"), "{name}: {v}");
+        }
+        let out = ntkcert(&[OsStr::new("check"), cert.as_os_str()]);
+        assert_eq!(code(&out), 0, "{name}: check: {}{}", stdout(&out), stderr(&out));
+        if name == "rest.toml" {
+            // The same empty certificate for a problem that is not at rest.
+            let moved = with_targets(r#"[["0.5","0"],["0","0"],["0","0"],["0","0"]]"#);
+            write(&spec, &moved);
+            let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cert).unwrap()).unwrap();
+            let loaded = ntkcert::spec::load(&spec).unwrap();
+            c["spec"]["sha256"] = loaded.spec_sha256.clone().into();
+            c["spec"]["canonical"] = loaded.canonical.clone();
+            c["r0"] = serde_json::json!({"lo": 0.125, "hi": 0.125});
+            c["claims"]["r0"] = c["r0"].clone();
+            write(&cert, &c.to_string());
+            let out = ntkcert(&[OsStr::new("check"), cert.as_os_str()]);
+            assert_ne!(code(&out), 0, "an empty certificate for a moving flow was accepted: {}", stdout(&out));
+            assert!(format!("{}{}", stdout(&out), stderr(&out)).contains("R0 is not exactly 0"), "{}{}", stdout(&out), stderr(&out));
+        }
+    }
+}

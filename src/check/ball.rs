@@ -139,6 +139,11 @@ impl Clone for Ball {
 
 impl Ball {
     /// `{0}`.
+    /// Whether the ball is the single point 0 (midpoint 0, radius 0).
+    pub fn is_exact_zero(&self) -> bool {
+        self.m.is_zero() && self.r == 0.0
+    }
+
     pub fn zero() -> Ball {
         let mut m = fresh();
         m.assign(0u32);

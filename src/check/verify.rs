@@ -225,10 +225,14 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         return Err(format!("claims.outputs_final and claims.linear_outputs_final must have {n_out} entries"));
     }
     if steps.is_empty() {
-        if tail_guard.is_some() {
-            return Err("horizon = \"inf\" needs T1 > 0 (no steps were given)".into());
+        // T = 0, or the flow at rest: r0 = 0 exactly makes w0 an equilibrium (the field
+        // -(1/alpha) J^T r0 - lambda (w - w0) vanishes there) and rbar = 0, so D = 0 and the
+        // outputs stay alpha (h(w0) - offset) for all t (proofs/checker.md, "At rest").
+        let at_rest = r0.iter().all(|r| r.is_exact_zero());
+        if num_traits::Signed::is_positive(&problem.horizon.value) && !at_rest {
+            return Err("hints.steps is empty but T > 0 and R0 is not exactly 0".into());
         }
-        // T = 0: D = 0, outputs alpha (h(w0) - offset).
+        // D = 0, outputs alpha (h(w0) - offset).
         claim_contains("claims.sup_deviation", claims.sup_deviation, 0.0, 0.0)?;
         claim_contains("claims.final_deviation", claims.final_deviation, 0.0, 0.0)?;
         for i in 0..n_out {
