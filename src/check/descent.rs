@@ -15,9 +15,9 @@
 //! - [`check`]: the re-verification of a gradient-descent certificate ([`parse_chunks`],
 //!   [`Descender::run`]).
 
-use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, up_n, Ball, PREC};
+use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, Ball, PREC};
 use super::series::{jacobian, to_rug, FlowData, Net, PointPath};
-use super::verify::{claim_contains_ball, Claim, Claims};
+use super::verify::{claim_contains, claim_contains_ball, hull, rad_norm, sqr, Claim, Claims};
 use super::{get, get_exact, invalid, malformed, CheckError};
 use crate::problem::{Descent, Problem};
 use rayon::prelude::*;
@@ -148,14 +148,6 @@ fn everything_whole(claims: &Claims) -> bool {
         && claims.outputs_final.iter().chain(&claims.linear_outputs_final).all(Claim::is_whole)
 }
 
-/// `Ok(())` iff `[lo, hi]` (a proved enclosure) lies inside the claimed interval.
-fn claim_contains(what: &str, c: Claim, lo: f64, hi: f64) -> Result<(), String> {
-    if c.lo <= lo && hi <= c.hi {
-        Ok(())
-    } else {
-        Err(format!("{what} = [{:e}, {:e}] does not contain the checker's enclosure [{lo:e}, {hi:e}]", c.lo, c.hi))
-    }
-}
 
 /// Proof: `proofs/checker.md`, "Gradient descent" (What is compared; Lemma GD5).
 /// The claims against the checker's enclosures: `R0`, then (unless the claims are the whole
@@ -233,28 +225,12 @@ struct ChunkBounds {
     gradient_total: f64,
 }
 
-/// Upper bound of the 2-norm of the vector of radii.
-fn rad_norm(v: &[Ball]) -> f64 {
-    let s: f64 = v.iter().map(|b| b.r * b.r).sum();
-    up(up_n(s, v.len()).sqrt())
-}
 
 /// The midpoints as exact points (radius 0).
 fn centres(v: &[Ball]) -> Vec<Ball> {
     v.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect()
 }
 
-/// `x^2` for a ball: `[0, (|m|+r)^2]` when the ball is near 0, else the product bound (the
-/// same enclosure of `R0` as the flow's, `verify::sqr`).
-fn sqr(x: &Ball) -> Ball {
-    let m = super::ball::mag(&x.m);
-    if m < 2.5 * x.r {
-        let top = up((m + x.r) * (m + x.r));
-        Ball { m: Float::with_val(PREC, top / 2.0), r: up(top / 2.0) }
-    } else {
-        x.sqr()
-    }
-}
 
 /// Proof: `proofs/checker.md`, "Gradient descent", Lemma GD1.
 /// `L >= max |1 - eta e|` over `e in [lambda - mu, lambda + big + mu]` (the endpoints
@@ -584,16 +560,6 @@ impl<'a> Descender<'a> {
     }
 }
 
-/// A ball containing the balls `a` and `b` (ends rounded outward; the whole line when either
-/// is not finite).
-fn hull(a: &Ball, b: &Ball) -> Ball {
-    if !(a.m.is_finite() && b.m.is_finite() && a.r.is_finite() && b.r.is_finite()) {
-        return Ball { m: Float::new(PREC), r: f64::INFINITY };
-    }
-    let (al, bl) = (a.lo(), b.lo());
-    let (ah, bh) = (a.hi(), b.hi());
-    interval_to_ball(if al < bl { &al } else { &bl }, if ah > bh { &ah } else { &bh })
-}
 
 #[cfg(test)]
 mod tests {

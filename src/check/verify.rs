@@ -55,7 +55,7 @@ pub fn claim_contains_ball(what: &str, c: Claim, b: &Ball) -> Result<(), String>
 }
 
 /// `Ok(())` iff `[lo, hi]` (f64, a proved enclosure) lies inside the claimed interval.
-fn claim_contains(what: &str, c: Claim, lo: f64, hi: f64) -> Result<(), String> {
+pub(super) fn claim_contains(what: &str, c: Claim, lo: f64, hi: f64) -> Result<(), String> {
     if c.lo <= lo && hi <= c.hi {
         Ok(())
     } else {
@@ -82,7 +82,7 @@ fn pow(x: &Ball, k: usize) -> Ball {
 }
 
 /// Upper bound of the 2-norm of the vector of radii.
-fn rad_norm(v: &[Ball]) -> f64 {
+pub(super) fn rad_norm(v: &[Ball]) -> f64 {
     let s: f64 = v.iter().map(|b| b.r * b.r).sum();
     up(up_n(s, v.len()).sqrt())
 }
@@ -628,7 +628,7 @@ fn shifted_at(p: &[Vec<Ball>], a: &Ball) -> Vec<Vec<Ball>> {
 
 /// A ball containing the balls `a` and `b` (the hull of the two intervals, ends rounded
 /// outward; the whole line when either is not finite).
-fn hull(a: &Ball, b: &Ball) -> Ball {
+pub(super) fn hull(a: &Ball, b: &Ball) -> Ball {
     if !(a.m.is_finite() && b.m.is_finite() && a.r.is_finite() && b.r.is_finite()) {
         return Ball { m: Float::new(PREC), r: f64::INFINITY };
     }
@@ -897,7 +897,7 @@ fn range_radius(path: &[Vec<Ball>], i: usize, top: &Float) -> f64 {
 }
 
 /// `x^2` for a ball: `[0, (|m|+r)^2]` when the ball is near 0, else the product bound.
-fn sqr(x: &Ball) -> Ball {
+pub(super) fn sqr(x: &Ball) -> Ball {
     let m = super::ball::mag(&x.m);
     if m < 2.5 * x.r {
         let top = up((m + x.r) * (m + x.r));
