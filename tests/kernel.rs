@@ -12,6 +12,7 @@ use ntkcert::arith::ball::Ball;
 use ntkcert::arith::rational::Exact;
 use ntkcert::kernel::empirical::{empirical_kernel, layerwise_kernel};
 use ntkcert::kernel::limit::{gaussian_diagonal, gaussian_pair, limit_kernels};
+use ntkcert::kernel::number::{KernelNumber, Mp};
 use ntkcert::kernel::spectrum::spectrum;
 use ntkcert::problem::{
     Activation, Architecture, KernelActivation, KernelProblem, Method, MlpArchitecture, Parameterization, Problem,
@@ -42,6 +43,18 @@ fn contains(x: Interval, v: &Float) -> bool {
 
 fn point(x: f64) -> Interval {
     thin(x)
+}
+
+/// Whether the MPFR interval contains `v` (up to the same slack).
+fn mp_contains(x: &Mp, v: &Float) -> bool {
+    let slack = Float::with_val(P, v.clone().abs() + 1u32) >> 200u32;
+    Float::with_val(P, v + &slack) >= *x.lo() && Float::with_val(P, v - &slack) <= *x.hi()
+}
+
+/// The relative width of an MPFR interval.
+fn mp_width(x: &Mp) -> f64 {
+    let w = Float::with_val(P, x.hi() - x.lo()).to_f64();
+    w / (1.0 + x.lo().to_f64().abs().max(x.hi().to_f64().abs()))
 }
 
 const RELU: KernelActivation = KernelActivation::Relu;
@@ -134,6 +147,48 @@ proptest! {
         let (d, ddot) = gaussian_diagonal(act, point(s11)).expect("closed form");
         let (rd, rddot) = closed_form(act, s11, s11, s11);
         prop_assert!(contains(d, &rd) && contains(ddot, &rddot), "{:?} diagonal {:?} {:?} vs {} {}", act, d, ddot, rd, rddot);
+        // The same in 128-bit MPFR intervals, to about 1e-35 (1e-17 for E[step step] near
+        // |rho| = 1, where sqrt(2^-128) appears).
+        let (e, edot) = gaussian_pair(act, Mp::point(s11), Mp::point(s12), Mp::point(s22)).expect("closed form");
+        prop_assert!(mp_contains(&e, &re) && mp_contains(&edot, &redot), "{:?} Mp {:?} {:?} vs {} {}", act, e, edot, re, redot);
+        let allowed = if act == RELU && rho.abs() > 0.99 { 1e-17 } else { 1e-33 };
+        prop_assert!(mp_width(&e) <= 1e-33 && mp_width(&edot) <= allowed, "{:?} Mp wide: {:?} {:?}", act, e, edot);
+        let (d, ddot) = gaussian_diagonal(act, Mp::point(s11)).expect("closed form");
+        prop_assert!(mp_contains(&d, &rd) && mp_contains(&ddot, &rddot), "{:?} Mp diagonal {:?} {:?}", act, d, ddot);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Wide enclosures (as inside the recursion): for a covariance `S` and a box of entries
+    /// around it, both interval types' enclosures contain the MPFR closed forms at `S` (this
+    /// exercises the end-point logic of relu and every interval operation with non-point
+    /// operands).
+    #[test]
+    fn closed_forms_contain_members_of_boxes(
+        s11 in 0.015625..8.0f64,
+        s22 in 0.015625..8.0f64,
+        rho in prop_oneof![-1.0..=1.0f64, 0.99..=1.0f64, -1.0..=-0.99f64],
+        widths in prop::collection::vec(prop_oneof![Just(0.0), 0.0..1e-12f64, 0.0..1e-3f64], 6),
+        which in 0usize..4,
+    ) {
+        let act = CLOSED_FORMS[which];
+        let (s11, s12, s22) = psd(s11, s22, rho);
+        let around = |x: f64, below: f64, above: f64| (x - below * (1.0 + x.abs()), x + above * (1.0 + x.abs()));
+        let boxes = [around(s11, widths[0], widths[1]), around(s12, widths[2], widths[3]), around(s22, widths[4], widths[5])];
+        let iv: Vec<Interval> = boxes.iter().map(|&(lo, hi)| Interval::try_from((lo, hi)).unwrap()).collect();
+        let mp: Vec<Mp> = boxes.iter().map(|&(lo, hi)| Mp::interval(lo, hi)).collect();
+        let (re, redot) = closed_form(act, s11, s12, s22);
+        let (e, edot) = gaussian_pair(act, iv[0], iv[1], iv[2]).unwrap();
+        prop_assert!(contains(e, &re) && contains(edot, &redot), "{:?} {:?}: {:?} {:?} vs {} {}", act, boxes, e, edot, re, redot);
+        let (e, edot) = gaussian_pair(act, mp[0].clone(), mp[1].clone(), mp[2].clone()).unwrap();
+        prop_assert!(mp_contains(&e, &re) && mp_contains(&edot, &redot), "{:?} Mp {:?}: {:?} {:?} vs {} {}", act, boxes, e, edot, re, redot);
+        let (d, ddot) = gaussian_diagonal(act, iv[0]).unwrap();
+        let (rd, rddot) = closed_form(act, s11, s11, s11);
+        prop_assert!(contains(d, &rd) && contains(ddot, &rddot));
+        let (d, ddot) = gaussian_diagonal(act, mp[0].clone()).unwrap();
+        prop_assert!(mp_contains(&d, &rd) && mp_contains(&ddot, &rddot));
     }
 }
 
@@ -159,6 +214,9 @@ fn degenerate_covariances() {
             let (re, redot) = closed_form(act, s11, s12, s22);
             assert!(contains(e, &re), "{act:?} at ({s11}, {s12}, {s22}): {e:?} misses {re}");
             assert!(contains(edot, &redot), "{act:?} at ({s11}, {s12}, {s22}): {edot:?} misses {redot}");
+            let (e, edot) = gaussian_pair(act, Mp::point(s11), Mp::point(s12), Mp::point(s22)).unwrap();
+            assert!(mp_contains(&e, &re) && mp_contains(&edot, &redot), "{act:?} Mp at ({s11}, {s12}, {s22}): {e:?} {edot:?}");
+            assert!(e.lo().is_finite() && edot.hi().is_finite());
         }
     }
     // Enclosures that reach 0 for a variance (a tiny input's squared norm) stay valid for every
@@ -321,18 +379,20 @@ fn quadrature(act: KernelActivation, s11: f64, s12: f64, s22: f64, gh: &[(Float,
 }
 
 /// The closed forms against quadrature (no closed form involved) on random covariances: the
-/// rigorous enclosures lie within 1e-25 of the quadrature values (the rules are exact to about
-/// 1e-30 here; a wrong formula, constant or convention is off by far more).
+/// rigorous enclosures (f64 and 128-bit MPFR) lie within 1e-30 of the quadrature values (the
+/// rules agree with the closed forms to 3e-35 for erf with 128 Gauss-Hermite nodes, 1e-56 for
+/// relu, 1e-76 for sin; 64 nodes leave 5e-18 for erf; a wrong formula, constant or convention
+/// is off by far more).
 #[test]
 fn closed_forms_match_quadrature() {
-    let gh = gauss_hermite(64);
+    let gh = gauss_hermite(128);
     let gl = gauss_legendre(40);
     let mut state = 0x5EED_u64;
     let mut uniform = move || {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
-    for trial in 0..12 {
+    for trial in 0..8 {
         let s11 = 0.05 + 1.2 * uniform();
         let s22 = 0.05 + 1.2 * uniform();
         let rho = if trial == 0 { 0.0 } else { 1.98 * uniform() - 0.99 };
@@ -340,11 +400,53 @@ fn closed_forms_match_quadrature() {
         for act in [RELU, ERF, SIN] {
             let (e, edot) = gaussian_pair(act, point(s11), point(s12), point(s22)).unwrap();
             let (qe, qedot) = quadrature(act, s11, s12, s22, &gh, &gl);
-            for (name, enclosure, value) in [("E[act act]", e, &qe), ("E[act' act']", edot, &qedot)] {
-                let lo = Float::with_val(P, value - 1e-25);
-                let hi = Float::with_val(P, value + 1e-25);
+            let (me, medot) = gaussian_pair(act, Mp::point(s11), Mp::point(s12), Mp::point(s22)).unwrap();
+            for (name, enclosure, mp, value) in [("E[act act]", e, &me, &qe), ("E[act' act']", edot, &medot, &qedot)] {
+                let lo = Float::with_val(P, value - 1e-30);
+                let hi = Float::with_val(P, value + 1e-30);
                 assert!(hi >= enclosure.inf() && lo <= enclosure.sup(), "{act:?} {name} at ({s11}, {s12}, {s22}): enclosure {enclosure:?}, quadrature {value}");
+                assert!(hi >= *mp.lo() && lo <= *mp.hi(), "{act:?} {name} at ({s11}, {s12}, {s22}): Mp enclosure {mp:?}, quadrature {value}");
             }
+        }
+    }
+}
+
+/// The figure of issue 17: 8 inputs (decimal, so each is enclosed with one-ulp width), depth 2
+/// and 3, erf and relu: every entry of Theta enclosed to a relative width of at most 1e-13,
+/// including entries where `Sigma_{l+1} + Sdot Theta_l` cancels (`Theta_l < 0`).
+#[test]
+fn eight_inputs_to_relative_width_1e_13() {
+    let mut state = 12345u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state >> 11
+    };
+    let d = 4;
+    let inputs: Vec<Vec<Interval>> = (0..8)
+        .map(|_| (0..d).map(|_| Exact::parse(&format!("{:.4}", (next() % 20001) as f64 / 5000.0 - 2.0)).unwrap().enclosure).collect())
+        .collect();
+    for act in [ERF, RELU] {
+        for hidden in [1usize, 2] {
+            let mut widths = vec![d];
+            widths.extend(std::iter::repeat(5).take(hidden));
+            widths.push(1);
+            let kp = KernelProblem {
+                name: "eight".into(),
+                widths,
+                activations: vec![act; hidden],
+                parameterization: Parameterization::Ntk,
+                bias: false,
+                weight_variance: Exact::from_integer(1),
+                bias_variance: Exact::from_integer(0),
+                params0: Vec::new(),
+                inputs: inputs.clone(),
+                problem: None,
+            };
+            let limit = limit_kernels(&kp).unwrap();
+            assert!(limit.precise);
+            let worst = limit.ntk.iter().map(|v| v.wid() / v.mag()).fold(0.0, f64::max);
+            println!("{act:?} depth {}: largest relative width of Theta {worst:.2e}", hidden + 1);
+            assert!(worst <= 1e-13, "{act:?} depth {}: {worst:e}", hidden + 1);
         }
     }
 }

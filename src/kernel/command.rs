@@ -31,6 +31,8 @@ pub struct KernelResult {
     pub ntk: Vec<Bounds>,
     /// `Sigma` (limit only).
     pub nngp: Option<Vec<Bounds>>,
+    /// Limit only: whether the recursion ran in 128-bit MPFR intervals (`limit::PRECISE_INPUTS`).
+    pub precise: Option<bool>,
     pub spectrum: Spectrum,
     /// The largest relative width `(hi - lo) / max(|lo|, |hi|)` over the entries of `ntk`.
     pub max_relative_width: f64,
@@ -59,20 +61,20 @@ pub fn relative_width(b: Bounds) -> f64 {
 /// for the limit, naming the spec field).
 pub fn compute(problem: &KernelProblem, kind: KernelKind) -> Result<KernelResult, String> {
     let started = Instant::now();
-    let (order, balls, ntk, nngp) = match kind {
+    let (order, balls, ntk, nngp, precise) = match kind {
         KernelKind::Empirical => {
             let k = empirical_kernel(problem);
             let order = k.len();
             let balls: Vec<Ball> = k.into_iter().flatten().collect();
             let ntk: Vec<Bounds> = balls.iter().map(|b| bounds_of(b.to_fast())).collect();
-            (order, balls, ntk, None)
+            (order, balls, ntk, None, None)
         }
         KernelKind::Limit => {
             let limit = limit_kernels(problem).map_err(|e| format!("field 'model.activation': {e}"))?;
             let balls: Vec<Ball> = limit.ntk.iter().map(|&v| Ball::from_fast(FastInterval::from_inari(v))).collect();
             let ntk = limit.ntk.iter().map(|v| Bounds { lo: v.inf(), hi: v.sup() }).collect();
             let nngp = limit.nngp.iter().map(|v| Bounds { lo: v.inf(), hi: v.sup() }).collect();
-            (limit.n, balls, ntk, Some(nngp))
+            (limit.n, balls, ntk, Some(nngp), Some(limit.precise))
         }
     };
     let kernel_seconds = started.elapsed().as_secs_f64();
@@ -80,7 +82,7 @@ pub fn compute(problem: &KernelProblem, kind: KernelKind) -> Result<KernelResult
     let spectrum = spectrum(&balls, order);
     let spectrum_seconds = started.elapsed().as_secs_f64();
     let max_relative_width = ntk.iter().map(|&b| relative_width(b)).fold(0.0, f64::max);
-    Ok(KernelResult { kind, order, ntk, nngp, spectrum, max_relative_width, kernel_seconds, spectrum_seconds })
+    Ok(KernelResult { kind, order, ntk, nngp, precise, spectrum, max_relative_width, kernel_seconds, spectrum_seconds })
 }
 
 /// Whether the spec's finite network (i.i.d. N(0, 1) initial weights) has `K0 -> Theta` as its
@@ -120,6 +122,7 @@ pub fn result_json(problem: &KernelProblem, r: &KernelResult) -> Value {
         "weight_variance": if limit { Value::from(rational_to_string(&problem.weight_variance.value)) } else { Value::Null },
         "bias_variance": if limit { Value::from(rational_to_string(&problem.bias_variance.value)) } else { Value::Null },
         "limit_of_spec_network": if limit { Value::from(limit_matches_network(problem)) } else { Value::Null },
+        "arithmetic": match r.precise { Some(true) => Value::from("mpfr-128"), Some(false) => Value::from("f64"), None => Value::Null },
         "ntk": matrix_json(&r.ntk, r.order),
         "nngp": r.nngp.as_ref().map_or(Value::Null, |m| matrix_json(m, r.order)),
         "lambda_min": bounds_json(r.spectrum.lambda_min),
@@ -167,7 +170,12 @@ pub fn result_text(problem: &KernelProblem, r: &KernelResult) -> String {
         }
     }
     let label = if r.kind == KernelKind::Limit { "Theta" } else { "K0" };
-    s += &format!("{label} entries enclosed: largest relative width {:.2e}\n", r.max_relative_width);
+    let arithmetic = match r.precise {
+        Some(true) => " (recursion in 128-bit MPFR intervals)",
+        Some(false) => " (recursion in f64 intervals)",
+        None => "",
+    };
+    s += &format!("{label} entries enclosed{arithmetic}: largest relative width {:.2e}\n", r.max_relative_width);
     if let Some(nngp) = &r.nngp {
         let w = nngp.iter().map(|&b| relative_width(b)).fold(0.0, f64::max);
         s += &format!("Sigma entries enclosed: largest relative width {w:.2e}\n");

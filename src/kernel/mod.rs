@@ -2,6 +2,7 @@
 //! weights, or (`--limit`) the infinite-width NTK `Theta` and NNGP kernel `Sigma` of the same
 //! architecture, enclosed, with certified bounds of the extreme eigenvalues.
 //!
+//! - [`number`]: the interval types of the recursion (inari; 128-bit MPFR intervals).
 //! - [`limit`]: the layer recursion with closed-form Gaussian expectations (erf, relu, sin,
 //!   identity).
 //! - [`empirical`]: `K0` (`LinearFlow`'s enclosure, or by layers when a layer is relu).
@@ -12,6 +13,7 @@
 
 pub mod empirical;
 pub mod limit;
+pub mod number;
 pub mod spectrum;
 pub mod command;
 
