@@ -232,7 +232,7 @@ fn degenerate_covariances() {
 /// `n` (even) nodes; Newton's method on the orthonormal Hermite recurrence (guesses of Numerical
 /// Recipes' `gauher`), refined in MPFR.
 fn gauss_hermite(n: usize) -> Vec<(Float, Float)> {
-    assert!(n % 2 == 0);
+    assert!(n.is_multiple_of(2));
     let pim4 = pi().sqrt().sqrt().recip();
     let eval = |z: &Float| -> (Float, Float) {
         let mut p1 = pim4.clone();
@@ -428,7 +428,7 @@ fn eight_inputs_to_relative_width_1e_13() {
     for act in [ERF, RELU] {
         for hidden in [1usize, 2] {
             let mut widths = vec![d];
-            widths.extend(std::iter::repeat(5).take(hidden));
+            widths.extend(std::iter::repeat_n(5, hidden));
             widths.push(1);
             let kp = KernelProblem {
                 name: "eight".into(),
@@ -713,7 +713,7 @@ const INPUTS: [[f64; 3]; 4] = [[1.0, 0.5, -0.25], [-0.5, 1.25, 0.75], [0.25, -1.
 /// `seed`, NTK parameterisation, with or without biases.
 fn wide_problem(act: KernelActivation, width: usize, hidden: usize, bias: bool, seed: u64) -> KernelProblem {
     let mut widths = vec![3];
-    widths.extend(std::iter::repeat(width).take(hidden));
+    widths.extend(std::iter::repeat_n(width, hidden));
     widths.push(1);
     let p: usize = (1..widths.len()).map(|l| widths[l] * (widths[l - 1] + bias as usize)).sum();
     let params: Vec<f64> = gaussians(seed, p);

@@ -169,7 +169,7 @@ pub fn layerwise_kernel(problem: &KernelProblem) -> Vec<Vec<Ball>> {
                         let input_part = Ball::dot(Ball::ZERO, &tapes[i].acts[l - 1], &tapes[i2].acts[l - 1]);
                         let mut factor = squares[l - 1] * input_part;
                         if problem.bias {
-                            factor = factor + one;
+                            factor += one;
                         }
                         let delta_part = if l == layers {
                             if o == o2 { one } else { Ball::ZERO }

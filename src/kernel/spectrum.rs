@@ -138,7 +138,7 @@ fn shifted_lower_bound(a: &[Ball], n: usize, sign: f64, c: f64, l: &[f64]) -> f6
         for j in 0..n {
             let mut e = Ball { mid: sign * a[i * n + j].mid, rad: a[i * n + j].rad };
             if i == j {
-                e = e - Ball::point(c);
+                e -= Ball::point(c);
             }
             mid.push(e.mid);
             rad.push(e.rad);
