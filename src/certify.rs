@@ -387,7 +387,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
 /// model): `w0` is an equilibrium of the flow (the gradient `J^T r / alpha` and the penalty's
 /// `lambda (w - w0)` both vanish there), and `rbar` stays 0, so `D = 0` at every time, for
 /// every horizon (`proofs/tube-integrator.md`, "Exact special cases"). `None` otherwise.
-/// (Gradient descent encloses the fixed point by its iteration: `D_k` is then 0 to rounding.)
+/// Gradient flow only: gradient descent encloses the fixed point by its own iteration.
 fn at_rest(problem: &Problem, initial: &InitialState) -> Option<Certified> {
     let zero = |r: &Interval| r.inf() == 0.0 && r.sup() == 0.0;
     if !initial.residual.iter().all(zero) {
@@ -403,7 +403,7 @@ fn at_rest(problem: &Problem, initial: &InitialState) -> Option<Certified> {
         outputs_final: outputs.clone(),
         linear_outputs_final: outputs,
         r0: point(0.0),
-        steps: problem.descent().map_or(0, |d| d.iterations as usize),
+        steps: 0,
         step_records: Vec::new(),
         chunk_records: Vec::new(),
         // Nothing moves after T1 either (a hint only: the checker proves the rest itself).
