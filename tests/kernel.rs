@@ -61,7 +61,8 @@ const RELU: KernelActivation = KernelActivation::Relu;
 const ERF: KernelActivation = KernelActivation::Flow(Activation::Erf);
 const SIN: KernelActivation = KernelActivation::Flow(Activation::Sin);
 const IDENTITY: KernelActivation = KernelActivation::Flow(Activation::Identity);
-const CLOSED_FORMS: [KernelActivation; 4] = [RELU, ERF, SIN, IDENTITY];
+const GELU: KernelActivation = KernelActivation::Flow(Activation::Gelu);
+const CLOSED_FORMS: [KernelActivation; 5] = [RELU, ERF, SIN, IDENTITY, GELU];
 
 // ---------------------------------------------------------------------------------------------
 // The closed forms in MPFR (the same formulas, evaluated independently at 256 bits).
@@ -103,6 +104,22 @@ fn closed_form(act: KernelActivation, s11: f64, s12: f64, s22: f64) -> (Float, F
             (Float::with_val(P, &e * b.clone().sinh()), e * b.cosh())
         }
         KernelActivation::Flow(Activation::Identity) => (b, fl(1.0)),
+        KernelActivation::Flow(Activation::Gelu) => {
+            // neural-tangents' stax.Gelu kernel_fn (Tsuchida et al. 2021), term by term.
+            let pp1 = Float::with_val(P, Float::with_val(P, &a + 1u32) * Float::with_val(P, &c + 1u32));
+            let prod = Float::with_val(P, &a * &c);
+            let d2 = Float::with_val(P, &pp1 - Float::with_val(P, b.clone().square()));
+            let d = d2.clone().sqrt();
+            let angle = Float::with_val(P, b.atan2_ref(&d));
+            let two_pi = Float::with_val(P, pi() * 2u32);
+            let num = Float::with_val(P, b.clone().square()) + Float::with_val(P, &prod * &d2);
+            let e = (Float::with_val(P, num / Float::with_val(P, &pp1 * &d)) + Float::with_val(P, &b * &angle)) / &two_pi
+                + Float::with_val(P, &b / 4u32);
+            let bracket = Float::with_val(P, d2.clone().recip()) + Float::with_val(P, Float::with_val(P, 1u32 - &prod) / &pp1) + 1u32;
+            let first = Float::with_val(P, bracket * &b) / Float::with_val(P, &d * &two_pi);
+            let edot = first + Float::with_val(P, 0.25) + Float::with_val(P, angle / two_pi);
+            (e, edot)
+        }
         KernelActivation::Flow(other) => panic!("no closed form for {other:?}"),
     }
 }
@@ -128,7 +145,7 @@ proptest! {
         s11 in 0.015625..8.0f64,
         s22 in 0.015625..8.0f64,
         rho in prop_oneof![-1.0..=1.0f64, Just(1.0), Just(-1.0), 0.999999..=1.0f64, -1.0..=-0.999999f64, Just(0.0)],
-        which in 0usize..4,
+        which in 0usize..5,
     ) {
         let act = CLOSED_FORMS[which];
         let (s11, s12, s22) = psd(s11, s22, rho);
@@ -171,7 +188,7 @@ proptest! {
         s22 in 0.015625..8.0f64,
         rho in prop_oneof![-1.0..=1.0f64, 0.99..=1.0f64, -1.0..=-0.99f64],
         widths in prop::collection::vec(prop_oneof![Just(0.0), 0.0..1e-12f64, 0.0..1e-3f64], 6),
-        which in 0usize..4,
+        which in 0usize..5,
     ) {
         let act = CLOSED_FORMS[which];
         let (s11, s12, s22) = psd(s11, s22, rho);
@@ -358,6 +375,11 @@ fn quadrature(act: KernelActivation, s11: f64, s12: f64, s22: f64, gh: &[(Float,
                         (x.clone().erf(), d)
                     }
                     KernelActivation::Flow(Activation::Sin) => (x.clone().sin(), x.clone().cos()),
+                    KernelActivation::Flow(Activation::Gelu) => {
+                        let big_phi = normal_cdf(x);
+                        let small_phi = normal_pdf(x);
+                        (Float::with_val(P, x * &big_phi), big_phi + Float::with_val(P, x * small_phi))
+                    }
                     _ => (x.clone(), fl(1.0)),
                 }
             };
@@ -392,12 +414,12 @@ fn closed_forms_match_quadrature() {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
-    for trial in 0..8 {
+    for trial in 0..6 {
         let s11 = 0.05 + 1.2 * uniform();
         let s22 = 0.05 + 1.2 * uniform();
         let rho = if trial == 0 { 0.0 } else { 1.98 * uniform() - 0.99 };
         let (s11, s12, s22) = psd(s11, s22, rho);
-        for act in [RELU, ERF, SIN] {
+        for act in [RELU, ERF, SIN, GELU] {
             let (e, edot) = gaussian_pair(act, point(s11), point(s12), point(s22)).unwrap();
             let (qe, qedot) = quadrature(act, s11, s12, s22, &gh, &gl);
             let (me, medot) = gaussian_pair(act, Mp::point(s11), Mp::point(s12), Mp::point(s22)).unwrap();
@@ -770,7 +792,7 @@ fn convergence(act: KernelActivation, hidden: usize, bias: bool, widths: &[usize
 #[test]
 fn wide_networks_approach_the_limit() {
     let widths = [32, 64, 128, 256, 512];
-    for (act, hidden, bias) in [(ERF, 1, true), (RELU, 2, false), (ERF, 2, false)] {
+    for (act, hidden, bias) in [(ERF, 1, true), (RELU, 2, false), (ERF, 2, false), (GELU, 2, true)] {
         let (errors, slope) = convergence(act, hidden, bias, &widths, 24);
         println!("{act:?} hidden layers {hidden} bias {bias}: relative |K0 - Theta|_F {errors:.3?}, fitted exponent {slope:.3} (expected -0.5 +- 0.15)");
         assert!((slope + 0.5).abs() <= 0.15, "{act:?}: fitted exponent {slope} (errors {errors:?})");
@@ -820,6 +842,7 @@ fn bad_variances_and_unsupported_activations_are_one_line_errors() {
         (base.replace("weight_variance = \"1\"", "weight_variance = \"-1/2\""), "model.weight_variance", vec!["kernel", "certify"]),
         (base.replace("weight_variance = \"1\"", "weight_variance = 1.5"), "model.weight_variance", vec!["kernel"]),
         (base.replace("activation = \"erf\"", "activation = \"tanh\""), "model.activation", vec!["kernel --limit"]),
+        (base.replace("activation = \"erf\"", "activation = \"softplus\""), "model.activation", vec!["kernel --limit"]),
         (base.replace("activation = \"erf\"", "activation = \"rectifier\""), "model.activation", vec!["kernel"]),
     ];
     for (i, (text, field, commands)) in cases.iter().enumerate() {

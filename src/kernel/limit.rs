@@ -10,7 +10,7 @@
 //!
 //! (neural-tangents' `stax.Dense(W_std = sqrt(SW), b_std = sqrt(SB), parameterization = "ntk")`
 //! between the activations, one scalar output, no `1/n`), with the Gaussian expectations in
-//! closed form and every operation in outward-rounded interval arithmetic: MPFR intervals at
+//! closed form (erf, relu, gelu, sin, identity) and every operation in outward-rounded interval arithmetic: MPFR intervals at
 //! 128 bits for up to [`PRECISE_INPUTS`] distinct inputs, inari's f64 intervals beyond
 //! (`kernel::number`). Proof of every closed form and of the degenerate cases:
 //! `proofs/infinite-width-kernels.md`.
@@ -36,9 +36,9 @@ fn nonneg<T: KernelNumber>(x: T) -> T {
 pub fn limit_support(act: KernelActivation) -> Result<(), String> {
     match act {
         KernelActivation::Relu
-        | KernelActivation::Flow(Activation::Erf | Activation::Identity | Activation::Sin) => Ok(()),
-        KernelActivation::Flow(a @ (Activation::Tanh | Activation::Sigmoid | Activation::Softplus | Activation::Gelu)) => Err(format!(
-            "activation '{}' is not supported for the limit kernel: it has no closed-form Gaussian expectation here and needs a certified 2-D quadrature, which is not implemented (closed forms: erf, relu, sin, identity)",
+        | KernelActivation::Flow(Activation::Erf | Activation::Identity | Activation::Sin | Activation::Gelu) => Ok(()),
+        KernelActivation::Flow(a @ (Activation::Tanh | Activation::Sigmoid | Activation::Softplus)) => Err(format!(
+            "activation '{}' is not supported for the limit kernel: it has no closed-form Gaussian expectation here and needs a certified 2-D quadrature, which is not implemented (closed forms: erf, relu, gelu, sin, identity)",
             a.name()
         )),
     }
@@ -126,6 +126,29 @@ fn sin_diagonal<T: KernelNumber>(s: T) -> (T, T) {
     (e.clone() * s.clone().sinh(), e * s.cosh())
 }
 
+/// `gelu(x) = x Phi(x)` (Lemma GELU of the proof; Tsuchida et al. 2021, neural-tangents'
+/// `stax.Gelu`): with `D^2 = (1 + s11)(1 + s22) - s12^2 = 1 + s11 + s22 + (s11 s22 - s12^2) >= 1`
+/// and `a = atan(s12 / D)`,
+/// `E[gelu gelu] = ((s12^2 + s11 s22 D^2) / ((1 + s11)(1 + s22) D) + s12 a) / (2 pi) + s12 / 4`,
+/// `E[gelu' gelu'] = 1/4 + a / (2 pi) + s12 / (2 pi D) (1/D^2 + (1 - s11 s22)/((1 + s11)(1 + s22)) + 1)`.
+/// `D >= 1`: no singular case.
+fn gelu_pair<T: KernelNumber>(s11: T, s12: T, s22: T) -> (T, T) {
+    let one = T::point(1.0);
+    let (s11, s22) = (nonneg(s11), nonneg(s22));
+    let prod = s11.clone() * s22.clone();
+    let gap = nonneg(prod.clone() - s12.clone() * s12.clone());
+    let d2 = one.clone() + s11.clone() + s22.clone() + gap;
+    let d = d2.clone().sqrt();
+    let plus = (one.clone() + s11) * (one.clone() + s22);
+    let angle = (s12.clone() / d.clone()).atan();
+    let two_pi = T::pi() * T::point(2.0);
+    let quarter = T::point(0.25);
+    let e = ((s12.clone() * s12.clone() + prod.clone() * d2.clone()) / (plus.clone() * d.clone()) + s12.clone() * angle.clone()) / two_pi.clone()
+        + s12.clone() * quarter.clone();
+    let first = (one.clone() / d2 + (one.clone() - prod) / plus + one) * s12 / (two_pi.clone() * d);
+    (e, first + quarter + angle / two_pi)
+}
+
 /// `(E[act(u) act(v)], E[act'(u) act'(v)])` for `(u, v) ~ N(0, S)`, `S = [[s11, s12], [s12,
 /// s22]]`: enclosures valid for every positive semi-definite `S` with entries in the given
 /// sets. `None` for activations without a closed form ([`limit_support`]).
@@ -134,6 +157,7 @@ pub fn gaussian_pair<T: KernelNumber>(act: KernelActivation, s11: T, s12: T, s22
         KernelActivation::Relu => relu_pair(s11, s12, s22),
         KernelActivation::Flow(Activation::Erf) => erf_pair(s11, s12, s22),
         KernelActivation::Flow(Activation::Sin) => sin_pair(s11, s12, s22),
+        KernelActivation::Flow(Activation::Gelu) => gelu_pair(s11, s12, s22),
         KernelActivation::Flow(Activation::Identity) => (s12, T::point(1.0)),
         KernelActivation::Flow(_) => return None,
     })
@@ -146,6 +170,7 @@ pub fn gaussian_diagonal<T: KernelNumber>(act: KernelActivation, s: T) -> Option
         KernelActivation::Relu => relu_diagonal(s),
         KernelActivation::Flow(Activation::Erf) => erf_diagonal(s),
         KernelActivation::Flow(Activation::Sin) => sin_diagonal(s),
+        KernelActivation::Flow(Activation::Gelu) => gelu_pair(s.clone(), s.clone(), s),
         KernelActivation::Flow(Activation::Identity) => (s, T::point(1.0)),
         KernelActivation::Flow(_) => return None,
     })

@@ -3,7 +3,7 @@
 //! architecture, enclosed, with certified bounds of the extreme eigenvalues.
 //!
 //! - [`number`]: the interval types of the recursion (inari; 128-bit MPFR intervals).
-//! - [`limit`]: the layer recursion with closed-form Gaussian expectations (erf, relu, sin,
+//! - [`limit`]: the layer recursion with closed-form Gaussian expectations (erf, relu, gelu, sin,
 //!   identity).
 //! - [`empirical`]: `K0` (`LinearFlow`'s enclosure, or by layers when a layer is relu).
 //! - [`spectrum`]: `lambda_min`, `lambda_max`, positive definiteness, the condition number.

@@ -41,6 +41,7 @@ pub trait KernelNumber:
     /// `asin` of the part in `[-1, 1]`.
     fn asin(self) -> Self;
     fn exp(self) -> Self;
+    fn atan(self) -> Self;
     fn sinh(self) -> Self;
     fn cosh(self) -> Self;
     /// The intersection with `[lo, hi]`; the whole `[lo, hi]` when it is empty (which a correct
@@ -116,6 +117,9 @@ impl KernelNumber for Interval {
     }
     fn exp(self) -> Self {
         Interval::exp(self)
+    }
+    fn atan(self) -> Self {
+        Interval::atan(self)
     }
     fn sinh(self) -> Self {
         Interval::sinh(self)
@@ -313,6 +317,9 @@ impl KernelNumber for Mp {
     }
     fn exp(self) -> Self {
         Mp::checked(down!(self.lo.exp_ref()), up!(self.hi.exp_ref()))
+    }
+    fn atan(self) -> Self {
+        Mp::checked(down!(self.lo.atan_ref()), up!(self.hi.atan_ref()))
     }
     fn sinh(self) -> Self {
         Mp::checked(down!(self.lo.sinh_ref()), up!(self.hi.sinh_ref()))
