@@ -343,14 +343,14 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         return Ok(Certified { order, ..Certified::inconclusive(reason, problem.num_outputs(), Interval::ENTIRE, 0.0) });
     }
     if let Some(descent) = problem.descent() {
-        return descent::certify_descent(problem, descent, options);
+        return Ok(descent::certify_descent(problem, descent, options, &initial));
     }
     let started = std::time::Instant::now();
     let mut settings = options.first_pass();
     let mut passes = 0;
     let mut previous: Option<Certified> = None;
     loop {
-        let mut result = certify_pass(problem, options, settings)?;
+        let mut result = certify_pass(problem, options, settings, &initial);
         passes += 1;
         if options.trace && options.accuracy != Accuracy::Tight {
             eprintln!(
@@ -465,12 +465,10 @@ fn next_pass(options: &Options, relative: f64, result: &Certified) -> Option<f64
     Some((relative * factor).max(TIGHT_RELATIVE))
 }
 
-/// One pass of the integrator with the step targets and order of `settings`.
-fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) -> Result<Certified, CertifyError> {
+/// One pass of the integrator with the step targets and order of `settings`, from the
+/// enclosures at `t = 0` (`initial`; the problem has inputs).
+fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, initial: &InitialState) -> Certified {
     let started = std::time::Instant::now();
-    if problem.num_inputs() == 0 {
-        return Err(CertifyError::NoInputs);
-    }
     let order = settings.order.max(2);
     let w0 = &problem.params0;
     let alpha = problem.alpha.enclosure;
@@ -478,7 +476,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
     let out_dim = problem.architecture.output_dim();
 
     // h(w0) over the initial box; the centred model subtracts it.
-    let InitialState { outputs: initial_outputs, offset, residual: r0, half_r0_sq } = InitialState::new(problem);
+    let InitialState { outputs: initial_outputs, offset, residual: r0, half_r0_sq } = initial.clone();
     let mut tube = TubeIntegrator::new(problem, offset.clone(), order);
     let linear = LinearFlow::new(problem, w0, &r0);
 
@@ -628,7 +626,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
     let r0_interval = half_r0_sq;
     let seconds_since = |s: std::time::Instant| s.elapsed().as_secs_f64();
     if let Some(reason) = failure {
-        return Ok(Certified { steps: records.len(), step_records: records, order, ..Certified::inconclusive(reason, n_out, r0_interval, seconds_since(started)) });
+        return Certified { steps: records.len(), step_records: records, order, ..Certified::inconclusive(reason, n_out, r0_interval, seconds_since(started)) };
     }
 
     let mut claims = match &last {
@@ -678,7 +676,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
                 tail_record = Some(TailRecord { guard: t.guard, contraction: t.contraction, displacement: t.displacement, linear_displacement: t.linear_displacement });
             }
             Err(reason) => {
-                return Ok(Certified { steps: records.len(), step_records: records, order, ..Certified::inconclusive(reason, n_out, r0_interval, seconds_since(started)) });
+                return Certified { steps: records.len(), step_records: records, order, ..Certified::inconclusive(reason, n_out, r0_interval, seconds_since(started)) };
             }
         }
     }
@@ -687,7 +685,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
     let outputs_final = claims.outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
     let linear_outputs_final = claims.linear_outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
     let (verdict, reason) = decide(problem, sup_deviation);
-    Ok(Certified {
+    Certified {
         verdict,
         reason,
         sup_deviation,
@@ -703,7 +701,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings) ->
         order,
         passes: 1,
         truncation_share: if added_truncation + added_defect > 0.0 { added_truncation / (added_truncation + added_defect) } else { 0.0 },
-    })
+    }
 }
 
 /// The enclosures a pass claims, before the checker's room is added.

@@ -3,7 +3,7 @@
 //! ones) and `D_k = |r_k - rbar_k|` enclosed at every iterate `k <= K`. Proof:
 //! `proofs/gradient-descent.md`.
 
-use super::{decide, leave_room_for_checking, CertifyError, Certified, ChunkRecord, InitialState, Options};
+use super::{decide, leave_room_for_checking, Certified, ChunkRecord, InitialState, Options};
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::rational::{rational_to_interval, rational_to_string};
 use crate::arith::vector::{interval, point, radius_norm2_upper, symmetric};
@@ -22,15 +22,13 @@ const GUARD_TRIES: usize = 4;
 
 /// Certifies `K = T / eta` iterations of gradient descent and of its linearisation. Every
 /// interval in the result contains the exact quantity; the verdict is about `max_{k<=K} D_k`.
-pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Options) -> Result<Certified, CertifyError> {
+/// `initial`: the enclosures at `k = 0` (the problem has inputs).
+pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Options, initial: &InitialState) -> Certified {
     let started = std::time::Instant::now();
-    if problem.num_inputs() == 0 {
-        return Err(CertifyError::NoInputs);
-    }
     let eta = rational_to_interval(&descent.learning_rate.value);
     let alpha = problem.alpha.enclosure;
     let out_dim = problem.architecture.output_dim();
-    let InitialState { offset, residual: r0, half_r0_sq, .. } = InitialState::new(problem);
+    let InitialState { offset, residual: r0, half_r0_sq, .. } = initial.clone();
     let linear = LinearFlow::new(problem, &problem.params0, &r0);
     let linear_map = linear.descent(eta);
     let mut integrator = DescentIntegrator::new(problem, offset.clone(), linear.kernel_norm, eta);
@@ -134,7 +132,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
     let (Some((outputs, lin_outputs, final_deviation)), None) = (last, failure.clone()) else {
         let reason = [failure, edge].into_iter().flatten().collect::<Vec<_>>().join("; ");
         let seconds = started.elapsed().as_secs_f64();
-        return Ok(Certified { steps: descent.iterations as usize, chunk_records: records, ..Certified::inconclusive(reason, n_out, half_r0_sq, seconds) });
+        return Certified { steps: descent.iterations as usize, chunk_records: records, ..Certified::inconclusive(reason, n_out, half_r0_sq, seconds) };
     };
     let sup_deviation = leave_room_for_checking(interval(sup.0, sup.1), true, 0.0);
     let (verdict, mut reason) = decide(problem, sup_deviation);
@@ -144,7 +142,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
             None => edge,
         });
     }
-    Ok(Certified {
+    Certified {
         verdict,
         reason,
         sup_deviation,
@@ -160,7 +158,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
         order: 0,
         passes: 1,
         truncation_share: 0.0,
-    })
+    }
 }
 
 /// A note when `eta` is at or beyond the stability edge `2 / lambda_max(K0)`: proved beyond it

@@ -172,24 +172,31 @@ impl LinearFlow {
     /// `B(centre, radius)`: the ball value at the centre, plus `(|K0| + lambda) radius` and
     /// `lambda` times the anchor's uncertainty (`proofs/infinite-horizon.md`, Lemma T2).
     pub fn velocity_bound(&self, centre: &[f64], radius: f64) -> f64 {
-        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
-        let velocity: Vec<FastInterval> = self
-            .kernel
-            .iter()
-            .zip(&start)
-            .enumerate()
-            .map(|(i, (row, &c))| {
-                let mut v = -Ball::dot(Ball::ZERO, row, &start);
-                if let Some(p) = &self.penalty {
-                    v = v - p.lambda * (c - Ball::point(p.anchor[i]));
-                }
-                v.to_fast()
-            })
-            .collect();
+        // |rbar'| at the centre is |pull|: negation is exact.
+        let velocity: Vec<FastInterval> = self.pull(centre).iter().map(|b| b.to_fast()).collect();
         let lambda_hi = self.penalty.as_ref().map_or(0.0, |p| p.lambda_hi);
         let anchor = self.penalty.as_ref().map_or(0.0, |p| p.anchor_radius);
         let spread = FastInterval::point(self.system_norm()) * FastInterval::point(radius) + FastInterval::point(lambda_hi) * FastInterval::point(anchor);
         (FastInterval::point(poly::norm2_upper(&velocity)) + spread).hi
+    }
+
+    /// `K0 c + lambda (c - a)` in balls at the point `c` (`a` the centre of `r0`'s enclosure; no
+    /// penalty term without the penalty): minus the linearised flow's velocity at `c`, and what
+    /// a descent step subtracts times `eta`.
+    fn pull(&self, centre: &[f64]) -> Vec<Ball> {
+        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
+        self.kernel
+            .iter()
+            .zip(&start)
+            .enumerate()
+            .map(|(i, (row, &c))| {
+                let pull = Ball::dot(Ball::ZERO, row, &start);
+                match &self.penalty {
+                    Some(p) => pull + p.lambda * (c - Ball::point(p.anchor[i])),
+                    None => pull,
+                }
+            })
+            .collect()
     }
 
     /// A lower bound of `lambda_max(K0)`: the Rayleigh quotient `v^T K0 v / v^T v` (balls,
@@ -227,20 +234,7 @@ impl LinearFlow {
     /// (Lemma D2: `|M| radius`, the rounding of the centre's image, and `eta lambda` times the
     /// anchor's uncertainty).
     pub fn descent_step(&self, map: &LinearDescent, centre: &[f64], radius: f64) -> (Vec<f64>, f64) {
-        let start: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
-        let image: Vec<Ball> = self
-            .kernel
-            .iter()
-            .zip(&start)
-            .enumerate()
-            .map(|(i, (row, &c))| {
-                let mut pull = Ball::dot(Ball::ZERO, row, &start);
-                if let Some(p) = &self.penalty {
-                    pull = pull + p.lambda * (c - Ball::point(p.anchor[i]));
-                }
-                c - map.eta * pull
-            })
-            .collect();
+        let image: Vec<Ball> = centre.iter().zip(self.pull(centre)).map(|(&c, pull)| Ball::point(c) - map.eta * pull).collect();
         let next: Vec<f64> = image.iter().map(|b| b.mid).collect();
         let spread: Vec<FastInterval> = image.iter().map(|b| FastInterval { lo: -b.rad, hi: b.rad }).collect();
         let mut total = FastInterval::point(map.contraction) * FastInterval::point(radius) + FastInterval::point(poly::norm2_upper(&spread));

@@ -71,6 +71,13 @@ pub struct LoadedSpec {
 /// Reads and resolves the spec file at `path`; data files are resolved relative to its
 /// directory. Errors name `path` as given.
 pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
+    let (text, base_dir, label) = read_spec_file(path)?;
+    load_str(&text, base_dir, &label)
+}
+
+/// The text of the spec file at `path`, the directory its relative data paths resolve against,
+/// and its label for errors (`path` as given).
+fn read_spec_file(path: &Path) -> Result<(String, &Path, String), SpecError> {
     let label = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| SpecError::io(None, format!("cannot read spec file: {}", error::io_reason(&e))).in_file(&label))?;
@@ -82,7 +89,7 @@ pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    load_str(&text, base_dir, &label)
+    Ok((text, base_dir, label))
 }
 
 /// Resolves spec text. `base_dir` is where relative data paths are resolved; `label` names the
@@ -104,17 +111,7 @@ fn load_inner(text: &str, base_dir: &Path, label: &str) -> Result<LoadedSpec, Sp
 /// Reads a spec for `ntkcert kernel`: the same format and checks as [`load`], with `relu`
 /// accepted as an activation; `model.kind` must be `"mlp"`.
 pub fn load_kernel(path: &Path) -> Result<KernelProblem, SpecError> {
-    let label = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| SpecError::io(None, format!("cannot read spec file: {}", error::io_reason(&e))).in_file(&label))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        SpecError::general(format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
-            .in_file(&label)
-    })?;
-    let base_dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let (text, base_dir, label) = read_spec_file(path)?;
     load_kernel_str(&text, base_dir, &label)
 }
 

@@ -97,18 +97,25 @@ pub fn estimate(problem: &Problem, order: usize, samples: usize) -> TrajectoryEs
         t += h;
         if t >= next_sample || t >= horizon {
             next_sample = t + every;
-            let j = jacobian::<f64>(problem, &w);
-            let diff: Vec<Vec<f64>> = j.iter().zip(&j0).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect()).collect();
-            let disp = w.iter().zip(&w0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
-            if disp > 0.0 {
-                est.lip_dh_sampled = est.lip_dh_sampled.max(spectral_norm(&diff) / disp);
-            }
-            est.lip_h_sampled = est.lip_h_sampled.max(spectral_norm(&j));
-            est.displacement_sampled = est.displacement_sampled.max(disp);
-            est.samples += 1;
+            est.sample(problem, &w, &w0, &j0);
         }
     }
     est
+}
+
+impl TrajectoryEstimate {
+    /// Takes the sample at `w`: `|J(w) - J(w0)| / |w - w0|`, `|J(w)|` and `|w - w0|` (f64).
+    fn sample(&mut self, problem: &Problem, w: &[f64], w0: &[f64], j0: &[Vec<f64>]) {
+        let j = jacobian::<f64>(problem, w);
+        let diff: Vec<Vec<f64>> = j.iter().zip(j0).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect()).collect();
+        let disp = w.iter().zip(w0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+        if disp > 0.0 {
+            self.lip_dh_sampled = self.lip_dh_sampled.max(spectral_norm(&diff) / disp);
+        }
+        self.lip_h_sampled = self.lip_h_sampled.max(spectral_norm(&j));
+        self.displacement_sampled = self.displacement_sampled.max(disp);
+        self.samples += 1;
+    }
 }
 
 /// The sampled constants along gradient-descent iterates (f64, not certified): one Jacobian
@@ -138,15 +145,7 @@ fn estimate_descent(
             *wi -= eta * g;
         }
         if (k + 1) % every == 0 || k + 1 == d.iterations {
-            let j = jacobian::<f64>(problem, &w);
-            let diff: Vec<Vec<f64>> = j.iter().zip(j0).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x - y).collect()).collect();
-            let disp = w.iter().zip(w0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
-            if disp > 0.0 {
-                est.lip_dh_sampled = est.lip_dh_sampled.max(spectral_norm(&diff) / disp);
-            }
-            est.lip_h_sampled = est.lip_h_sampled.max(spectral_norm(&j));
-            est.displacement_sampled = est.displacement_sampled.max(disp);
-            est.samples += 1;
+            est.sample(problem, &w, w0, j0);
         }
     }
     est
