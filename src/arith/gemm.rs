@@ -51,6 +51,35 @@ fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
     }
 }
 
+/// Whether every entry of `x` has radius zero.
+fn is_exact(x: &BallMatrix) -> bool {
+    let dense = x.rad.len() == x.rows * x.cols && ((x.cs == 1 && x.rs == x.cols) || (x.rs == 1 && x.cs == x.rows));
+    if dense {
+        return x.rad.iter().all(|&r| r == 0.0);
+    }
+    (0..x.rows).all(|i| (0..x.cols).all(|l| x.rad[i * x.rs + l * x.cs] == 0.0))
+}
+
+/// `out[(row0 + i) out_rs + l] = f(mid, rad)` of entry `(i, l)` of `x`, reading `x` in the order
+/// of its storage (the operands come row- and column-major).
+fn fill(x: &BallMatrix, out: &mut [f64], out_rs: usize, row0: usize, f: impl Fn(f64, f64) -> f64) {
+    let at = |i: usize, l: usize| i * x.rs + l * x.cs;
+    if x.cs <= x.rs {
+        for i in 0..x.rows {
+            let row = &mut out[(row0 + i) * out_rs..(row0 + i) * out_rs + x.cols];
+            for (l, o) in row.iter_mut().enumerate() {
+                *o = f(x.mid[at(i, l)], x.rad[at(i, l)]);
+            }
+        }
+    } else {
+        for l in 0..x.cols {
+            for i in 0..x.rows {
+                out[(row0 + i) * out_rs + l] = f(x.mid[at(i, l)], x.rad[at(i, l)]);
+            }
+        }
+    }
+}
+
 /// `c <- c + a b` (`a` is `m x k`, `b` is `k x n`, `c` is `m x n`): afterwards every entry of
 /// `c` contains `c_old + sum_l a_l b_l` for every choice of real numbers in the old balls of
 /// `c` and in the balls of `a` and `b` (Lemma G of the proof). Non-finite results get an
@@ -86,32 +115,35 @@ pub fn ball_gemm_acc(a: BallMatrix, b: BallMatrix, c: BallMatrixMut) {
         );
     }
     // (3) The radii's new part, one product of non-negative matrices:
-    // [|a.mid|, a.rad] [X; Y] with X = b.rad + gamma |b.mid| and Y = |b.mid| + b.rad.
-    let mut left = vec![0.0; m * 2 * k];
-    for i in 0..m {
-        let row = &mut left[i * 2 * k..(i + 1) * 2 * k];
-        for l in 0..k {
-            let at = i * a.rs + l * a.cs;
-            row[l] = a.mid[at].abs();
-            row[k + l] = a.rad[at];
-        }
-    }
-    let mut right = vec![0.0; 2 * k * n];
-    for l in 0..k {
-        for j in 0..n {
-            let at = l * b.rs + j * b.cs;
-            let (bm, br) = (b.mid[at].abs(), b.rad[at]);
-            right[l * n + j] = br + gamma * bm;
-            right[(k + l) * n + j] = bm + br;
-        }
+    // [|a.mid|, a.rad] [X; Y] with X = b.rad + gamma |b.mid| and Y = |b.mid| + b.rad, or, when
+    // one operand is exact (radii all zero, as the weights of the point path), the half of it
+    // that is not zero: (gamma |a.mid| + a.rad) |b.mid| or |a.mid| (b.rad + gamma |b.mid|).
+    let (a_exact, b_exact) = (is_exact(&a), is_exact(&b));
+    let width = if a_exact || b_exact { k } else { 2 * k };
+    let mut left = vec![0.0; m * width];
+    let mut right = vec![0.0; width * n];
+    let abs = |mid: f64, _rad: f64| mid.abs();
+    let x_of = |mid: f64, rad: f64| rad + gamma * mid.abs();
+    let y_of = |mid: f64, rad: f64| mid.abs() + rad;
+    if b_exact {
+        fill(&a, &mut left, width, 0, |mid, rad| gamma * mid.abs() + rad);
+        fill(&b, &mut right, n, 0, abs);
+    } else if a_exact {
+        fill(&a, &mut left, width, 0, abs);
+        fill(&b, &mut right, n, 0, x_of);
+    } else {
+        fill(&a, &mut left, width, 0, abs);
+        fill(&a, &mut left[k..], width, 0, |_mid, rad| rad);
+        fill(&b, &mut right, n, 0, x_of);
+        fill(&b, &mut right, n, k, y_of);
     }
     // SAFETY: contiguous row-major buffers of exactly the sizes passed.
     unsafe {
-        let (kk, nn) = (2 * k as isize, n as isize);
-        matrixmultiply::dgemm(m, 2 * k, n, 1.0, left.as_ptr(), kk, 1, right.as_ptr(), nn, 1, 1.0, r.as_mut_ptr(), nn, 1);
+        let (kk, nn) = (width as isize, n as isize);
+        matrixmultiply::dgemm(m, width, n, 1.0, left.as_ptr(), kk, 1, right.as_ptr(), nn, 1, 1.0, r.as_mut_ptr(), nn, 1);
     }
-    // (4) Every entry of r is a rounded (to nearest) sum of 2k + 1 non-negative terms, each
-    // computed with at most three roundings: the radius needed is at most
+    // (4) Every entry of r is a rounded (to nearest) sum of at most 2k + 1 non-negative terms,
+    // each computed with at most three roundings: the radius needed is at most
     // (r + (3k + 8) eta) (1 + 2 gamma_{2k+8}) (with the midpoints' underflow), and the two
     // roundings of this formula are covered by taking gamma_{2k+12} (Lemma G).
     let inflate = 1.0 + 2.0 * gamma_upper(2 * k + 12);
@@ -148,14 +180,22 @@ mod tests {
 
     proptest! {
         /// The result contains `c + a b` for members of every ball (exact rational reference),
-        /// with `a` read transposed through its strides, on sizes where the kernel blocks.
+        /// with `a` read transposed through its strides, on sizes where the kernel blocks; also
+        /// with `a` or `b` exact (all radii zero: the shorter radius product).
         #[test]
         fn product_contains_member_products(
             (m, k, n) in (1usize..9, 1usize..40, 1usize..9),
             a in entries(8 * 40),
             b in entries(40 * 8),
             c in entries(8 * 8),
+            exact_side in 0usize..3,
         ) {
+            let point = |v: Vec<(f64, f64, f64)>| v.into_iter().map(|e| (e.0, 0.0, e.2)).collect::<Vec<_>>();
+            let (a, b) = match exact_side {
+                1 => (point(a), b),
+                2 => (a, point(b)),
+                _ => (a, b),
+            };
             // a stored column-major (rs = 1, cs = m), b row-major, c row-major.
             let (am, ar): (Vec<f64>, Vec<f64>) = a.iter().map(|e| (e.0, e.1)).unzip();
             let (bm, br): (Vec<f64>, Vec<f64>) = b.iter().map(|e| (e.0, e.1)).unzip();

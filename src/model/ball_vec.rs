@@ -184,25 +184,26 @@ fn matmul_by_columns(acc: &mut BallVec, a: &BallVec, w: (&[f64], &[f64]), din: u
 /// Layer products with at least this many multiply-adds (`rows din dout`) may go through the
 /// matrix-multiply kernel (`arith::gemm`); smaller ones keep the per-entry ball loops.
 const GEMM_MIN_WORK: usize = 1 << 15;
-/// ... and only when an operand's radii are at least this fraction of its magnitudes. The
-/// kernel's rounding bound `gamma_k |a| |b|` is up to `sqrt(k)` times the per-entry loops' (which
-/// bound each rounding by its own partial sum): negligible beside radii propagated from a wide
-/// operand (the step's tube: relative spreads 1e-8 to 1e-3), but on thin data (the point path,
-/// where the radii are the rounding) it is the enclosure's width. Measured on deep-tanh-w128:
-/// the kernel everywhere made the field's order-0 radius 7x larger (1.0e-10 against 1.5e-11)
-/// and the certified sup D 6x wider (1.7e-2 against 2.9e-3 relative), at 1.5x the speed.
+/// ... and, unless the caller allows thin operands (`thin_kernel`), only when an operand's radii
+/// are at least this fraction of its magnitudes. The kernel's rounding bound `gamma_k |a| |b|` is
+/// up to `sqrt(k)` times the per-entry loops' (which bound each rounding by its own partial
+/// sum): negligible beside radii propagated from a wide operand (the step's tube: relative
+/// spreads 1e-8 to 1e-3), but on thin data (the point path's order 0, where the radii are the
+/// rounding) it is the enclosure's width. Measured on deep-tanh-w128: the kernel at every order
+/// made the field's order-0 radius 7x larger (1.0e-10 against 1.5e-11) and the certified sup D
+/// 6x wider (1.7e-2 against 2.9e-3 relative); at orders >= 1 only it costs no width.
 const GEMM_MIN_SPREAD: f64 = 1.0 / 1_073_741_824.0; // 2^-30
 
 /// Whether a product of the operands `x` (`rows x din` or the transposed layout) and `y` goes
 /// through the matrix-multiply kernel (cost and width only: both paths are enclosures).
-fn uses_gemm(rows: usize, din: usize, dout: usize, x: (&[f64], &[f64]), y: (&[f64], &[f64])) -> bool {
+fn uses_gemm(rows: usize, din: usize, dout: usize, x: (&[f64], &[f64]), y: (&[f64], &[f64]), thin_kernel: bool) -> bool {
     let large = rows.saturating_mul(din).saturating_mul(dout) >= GEMM_MIN_WORK && rows >= 4 && din >= 4 && dout >= 4;
     let spread = |(mid, rad): (&[f64], &[f64])| {
         let size = mid.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let width = rad.iter().fold(0.0f64, |m, v| m.max(*v));
         width >= GEMM_MIN_SPREAD * size
     };
-    large && (spread(x) || spread(y))
+    large && (thin_kernel || spread(x) || spread(y))
 }
 
 impl CoeffVec for BallVec {
@@ -301,10 +302,10 @@ impl CoeffVec for BallVec {
     /// As `kernels::matmul_acc`: per output entry the operations of one [`Ball::dot`]. With
     /// four or more outputs, the entries of a row are computed side by side (see
     /// `matmul_by_columns`).
-    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize, thin_kernel: bool) {
         let w = (&w.mid[offset..offset + din * dout], &w.rad[offset..offset + din * dout]);
         let n = a.len() / din.max(1);
-        if uses_gemm(n, din, dout, (&a.mid, &a.rad), w) {
+        if uses_gemm(n, din, dout, (&a.mid, &a.rad), w, thin_kernel) {
             // acc (rows x dout) += a (rows x din) W^T (W is dout x din, row-major).
             let a = BallMatrix { mid: &a.mid, rad: &a.rad, rows: n, cols: din, rs: din, cs: 1 };
             let wt = BallMatrix { mid: w.0, rad: w.1, rows: din, cols: dout, rs: 1, cs: din };
@@ -324,10 +325,10 @@ impl CoeffVec for BallVec {
     }
     /// As `kernels::transposed_matmul_acc`: `e[i, m] = delta[i, o] w[o, m] + e[i, m]` for
     /// `o = 0, 1, ...` in turn.
-    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize, thin_kernel: bool) {
         let w = (&w.mid[offset..offset + din * dout], &w.rad[offset..offset + din * dout]);
         let n = delta.len() / dout.max(1);
-        if uses_gemm(n, din, dout, (&delta.mid, &delta.rad), w) {
+        if uses_gemm(n, din, dout, (&delta.mid, &delta.rad), w, thin_kernel) {
             // e (rows x din) += delta (rows x dout) W (dout x din, row-major).
             let delta = BallMatrix { mid: &delta.mid, rad: &delta.rad, rows: n, cols: dout, rs: dout, cs: 1 };
             let w = BallMatrix { mid: w.0, rad: w.1, rows: dout, cols: din, rs: din, cs: 1 };
@@ -344,10 +345,10 @@ impl CoeffVec for BallVec {
     /// As `kernels::outer_acc`: `g[o, m] = delta[i, o] a[i, m] + g[o, m]` for `i = 0, 1, ...`.
     /// With short rows (`din < 8`, as many outputs or more) the block is transposed, so that
     /// the loop runs over the outputs; every entry sees the same operations in the same order.
-    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize) {
+    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize, thin_kernel: bool) {
         let block = offset..offset + din * dout;
         let n = delta.len() / dout.max(1);
-        if uses_gemm(n, din, dout, (&delta.mid, &delta.rad), (&a.mid, &a.rad)) {
+        if uses_gemm(n, din, dout, (&delta.mid, &delta.rad), (&a.mid, &a.rad), thin_kernel) {
             // grad (dout x din, row-major) += delta^T (dout x rows) a (rows x din).
             let delta_t = BallMatrix { mid: &delta.mid, rad: &delta.rad, rows: dout, cols: n, rs: 1, cs: dout };
             let a = BallMatrix { mid: &a.mid, rad: &a.rad, rows: n, cols: din, rs: din, cs: 1 };
@@ -449,8 +450,8 @@ mod tests {
 
             let mut z = input(&a[2], rows * dout);
             let mut sz = BallVec::from_scalars(&z);
-            Vec::matmul_acc(&mut z, &x, &w, 3, din, dout);
-            BallVec::matmul_acc(&mut sz, &sx, &sw, 3, din, dout);
+            Vec::matmul_acc(&mut z, &x, &w, 3, din, dout, false);
+            BallVec::matmul_acc(&mut sz, &sx, &sw, 3, din, dout, false);
             same(&sz, &z)?;
             Vec::add_bias(&mut z, &w, 3, dout);
             BallVec::add_bias(&mut sz, &sw, 3, dout);
@@ -458,14 +459,14 @@ mod tests {
 
             let mut e = input(&a[3], rows * din);
             let mut se = BallVec::from_scalars(&e);
-            Vec::transposed_matmul_acc(&mut e, &delta, &w, 3, din, dout);
-            BallVec::transposed_matmul_acc(&mut se, &sdelta, &sw, 3, din, dout);
+            Vec::transposed_matmul_acc(&mut e, &delta, &w, 3, din, dout, false);
+            BallVec::transposed_matmul_acc(&mut se, &sdelta, &sw, 3, din, dout, false);
             same(&se, &e)?;
 
             let mut g = grad.clone();
             let mut sg = BallVec::from_scalars(&grad);
-            Vec::outer_acc(&mut g, 3, &delta, &x, din, dout);
-            BallVec::outer_acc(&mut sg, 3, &sdelta, &sx, din, dout);
+            Vec::outer_acc(&mut g, 3, &delta, &x, din, dout, false);
+            BallVec::outer_acc(&mut sg, 3, &sdelta, &sx, din, dout, false);
             Vec::column_sums_acc(&mut g, 0, &delta, dout);
             BallVec::column_sums_acc(&mut sg, 0, &sdelta, dout);
             Vec::scale_range(&mut g, 1..w.len(), c);

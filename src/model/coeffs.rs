@@ -105,11 +105,15 @@ pub trait CoeffVec: Clone + Debug + Send + Sync + 'static {
     fn ode(k: usize, a: &[Self], b: &[Self]) -> Self;
 
     /// `acc[i, o] += sum_m a[i, m] w[offset + o din + m]` (`acc`: `n x dout`, `a`: `n x din`).
-    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize);
+    ///
+    /// `thin_kernel` (this and the next two products): whether products of thin operands (radii
+    /// that are mostly rounding) may also go through the matrix-multiply kernel, whose rounding
+    /// bound is wider (`model::ball_vec::uses_gemm`). Width and cost only: both are enclosures.
+    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize, thin_kernel: bool);
     /// `e[i, m] += sum_o delta[i, o] w[offset + o din + m]` (`e`: `n x din`, `delta`: `n x dout`).
-    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize);
+    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize, thin_kernel: bool);
     /// `grad[offset + o din + m] += sum_i delta[i, o] a[i, m]`.
-    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize);
+    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize, thin_kernel: bool);
     /// `grad[offset + o] += sum_i delta[i, o]`.
     fn column_sums_acc(grad: &mut Self, offset: usize, delta: &Self, dout: usize);
     /// `z[i, o] += b[offset + o]` (`z`: `n x dout`).
@@ -172,13 +176,13 @@ impl<S: Scalar> CoeffVec for Vec<S> {
         kernels::ode(k, |j| &a[j], |j| &b[j])
     }
 
-    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+    fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize, _thin_kernel: bool) {
         kernels::matmul_acc(acc, a, &w[offset..offset + din * dout], din, dout)
     }
-    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize) {
+    fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize, _thin_kernel: bool) {
         kernels::transposed_matmul_acc(e, delta, &w[offset..offset + din * dout], din, dout)
     }
-    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize) {
+    fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize, _thin_kernel: bool) {
         kernels::outer_acc(&mut grad[offset..offset + din * dout], delta, a, din, dout)
     }
     fn column_sums_acc(grad: &mut Self, offset: usize, delta: &Self, dout: usize) {

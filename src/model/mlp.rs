@@ -154,6 +154,7 @@ impl<V: CoeffVec> MlpSeries<V> {
     /// `w[0..=k]`; coefficients `< k` must have been computed.
     pub fn forward(&mut self, w: &[V], k: usize) {
         let n = self.net.num_inputs;
+        let thin_kernel = thin_kernel(k);
         for l in 1..=self.net.num_layers() {
             let (din, dout) = (self.net.widths[l - 1], self.net.widths[l]);
             let mut zk = V::zeros(n * dout);
@@ -161,7 +162,7 @@ impl<V: CoeffVec> MlpSeries<V> {
             let js = if l == 1 { k..=k } else { 0..=k };
             for j in js {
                 let a = self.layer_input(l, if l == 1 { 0 } else { k - j });
-                V::matmul_acc(&mut zk, a, &w[j], self.net.weight_offsets[l - 1], din, dout);
+                V::matmul_acc(&mut zk, a, &w[j], self.net.weight_offsets[l - 1], din, dout, thin_kernel);
             }
             let mut zk = zk.scale(self.net.scales[l - 1]);
             if self.net.bias {
@@ -179,6 +180,7 @@ impl<V: CoeffVec> MlpSeries<V> {
     /// forward coefficients `<= k` and the cotangent coefficients `< k` from earlier calls.
     pub fn backward(&mut self, w: &[V], k: usize, cotangent: V) -> V {
         let n = self.net.num_inputs;
+        let thin_kernel = thin_kernel(k);
         let layers = self.net.num_layers();
         let mut grad = V::zeros(self.net.num_params);
         set_coefficient(&mut self.delta[layers - 1], k, cotangent);
@@ -190,7 +192,7 @@ impl<V: CoeffVec> MlpSeries<V> {
             let js = if l == 1 { k..=k } else { 0..=k };
             for j in js {
                 let a = self.layer_input(l, if l == 1 { 0 } else { k - j });
-                V::outer_acc(&mut grad, wo, &self.delta[l - 1][j], a, din, dout);
+                V::outer_acc(&mut grad, wo, &self.delta[l - 1][j], a, din, dout, thin_kernel);
             }
             V::scale_range(&mut grad, wo..wo + dout * din, c);
             if self.net.bias {
@@ -202,7 +204,7 @@ impl<V: CoeffVec> MlpSeries<V> {
             // e[k] = c sum_j delta_l[j] W_l[k-j]   (n x din)
             let mut e = V::zeros(n * din);
             for j in 0..=k {
-                V::transposed_matmul_acc(&mut e, &self.delta[l - 1][j], &w[k - j], wo, din, dout);
+                V::transposed_matmul_acc(&mut e, &self.delta[l - 1][j], &w[k - j], wo, din, dout, thin_kernel);
             }
             // delta_{l-1}[k] = sum_j sigma'_{l-1}[j] * e[k-j], e[k-j] from earlier orders.
             set_coefficient(&mut self.upstream[l - 2], k, e.scale(c));
@@ -211,6 +213,16 @@ impl<V: CoeffVec> MlpSeries<V> {
         }
         grad
     }
+}
+
+/// Whether the layer products of order `k` may use the matrix-multiply kernel on thin operands.
+/// Order 0 keeps the per-entry rounding bounds: along the integrator's point path its rounding is
+/// the enclosures' floor (the field at the step's start, integrated over the whole step), while
+/// order `k >= 1` enters the step scaled by `h^(k+1) / (k+1)`, where the kernel's up to
+/// `sqrt(din)` wider bound is negligible and its speed is not (`proofs/fast-interval.md`,
+/// "Matrix products").
+fn thin_kernel(k: usize) -> bool {
+    k >= 1
 }
 
 /// Stores coefficient `k` of a series whose coefficients `< k` are set (later ones are dropped).
