@@ -881,6 +881,103 @@ pub fn field_at(problem: &Problem, w: &[Float], prec: u32) -> Vec<Float> {
     Flow::new(problem, prec).0.w_field(w)
 }
 
+/// The order-`q` Taylor model of the network around `w0` at the point `w` (exact values), in
+/// MPFR at `prec` bits: `(h_Q(w), F_Q(w))` with `h_Q(w) = sum_{r<=q} [eps^r] h(w0 + eps v)`,
+/// `v = w - w0`, and the field `F_Q = -(1/alpha) grad h_Q^T r_Q - lambda (w - w0)`,
+/// `grad h_Q^T r_Q = sum_{r<q} [eps^r] (J(w0 + eps v)^T r_Q)` (`proofs/taylor-models.md`,
+/// Lemma M). Independent of the jets of `arith::jet`: the `eps`-coefficients come from
+/// polynomial interpolation of plain evaluations of `h` and `J^T r` at the 13 points
+/// `eps = j delta`, `|j| <= 6`, `delta = 2^-(prec/8)` (truncation error of coefficient `r`
+/// about `delta^(13 - r)`, rounding about `2^-prec delta^-r`).
+pub fn taylor_model_at(problem: &Problem, w: &[Float], q: usize, prec: u32) -> (Vec<Float>, Vec<Float>) {
+    const HALF: i32 = 6;
+    let (flow, _) = Flow::new(problem, prec);
+    let delta = Float::with_val(prec, Float::i_exp(1, -(prec as i32 / 8)));
+    let nodes: Vec<i32> = (-HALF..=HALF).collect();
+    // Rows r <= q of the inverse Vandermonde matrix of the nodes u = j: d_r = sum_j L[r][j] phi(j delta).
+    let weights = inverse_vandermonde_rows(&nodes, q, prec);
+    let points: Vec<Vec<Float>> = nodes
+        .iter()
+        .map(|&j| {
+            let eps = Float::with_val(prec, &delta * j);
+            w.iter().zip(&flow.w_anchor).map(|(wi, w0i)| Float::with_val(prec, w0i + Float::with_val(prec, wi - w0i) * &eps)).collect()
+        })
+        .collect();
+    let tapes: Vec<Tape> = points.iter().map(|x| flow.net.forward(x)).collect();
+    // coefficient(r, values) = sum_j L[r][j] values[j] / delta^r, entrywise.
+    let coefficient = |r: usize, values: &[Vec<Float>]| -> Vec<Float> {
+        let scale = Float::with_val(prec, rug::ops::Pow::pow(&delta, r as u32)).recip();
+        (0..values[0].len())
+            .map(|i| {
+                let mut acc = Float::new(prec);
+                for (l, v) in weights[r].iter().zip(values) {
+                    acc += Float::with_val(prec, l * &v[i]);
+                }
+                acc * &scale
+            })
+            .collect()
+    };
+    let sum_to = |top: usize, values: &[Vec<Float>]| -> Vec<Float> {
+        let mut total = coefficient(0, values);
+        for r in 1..=top {
+            for (t, c) in total.iter_mut().zip(coefficient(r, values)) {
+                *t += c;
+            }
+        }
+        total
+    };
+    let outputs: Vec<Vec<Float>> = tapes.iter().map(|t| t.outputs.clone()).collect();
+    let h_q = sum_to(q, &outputs);
+    let r_q = flow.residual(&h_q);
+    let pulled: Vec<Vec<Float>> = points.iter().zip(&tapes).map(|(x, t)| flow.net.vjp(x, t, &r_q)).collect();
+    let mut field = sum_to(q - 1, &pulled);
+    for (i, g) in field.iter_mut().enumerate() {
+        *g *= &flow.inv_alpha;
+        g.neg_assign();
+        if !flow.lambda.is_zero() {
+            *g -= Float::with_val(prec, &w[i] - &flow.w_anchor[i]) * &flow.lambda;
+        }
+    }
+    (h_q, field)
+}
+
+/// Rows `0..=top` of the inverse of the Vandermonde matrix `V[j][r] = nodes[j]^r` (square, the
+/// nodes distinct integers), by Gauss-Jordan elimination with partial pivoting in MPFR.
+fn inverse_vandermonde_rows(nodes: &[i32], top: usize, prec: u32) -> Vec<Vec<Float>> {
+    let m = nodes.len();
+    // Solve V^T-free: we need L with L V = I, i.e. L = V^{-1}; eliminate on [V | I].
+    let mut a: Vec<Vec<Float>> = nodes
+        .iter()
+        .enumerate()
+        .map(|(j, &u)| {
+            let mut row: Vec<Float> = (0..m).map(|r| Float::with_val(prec, rug::ops::Pow::pow(&Float::with_val(prec, u), r as u32))).collect();
+            row.extend((0..m).map(|c| Float::with_val(prec, u32::from(c == j))));
+            row
+        })
+        .collect();
+    for col in 0..m {
+        let pivot = (col..m).max_by(|&x, &y| a[x][col].clone().abs().partial_cmp(&a[y][col].clone().abs()).expect("finite")).expect("rows");
+        a.swap(col, pivot);
+        let p = a[col][col].clone();
+        for v in a[col].iter_mut() {
+            *v /= &p;
+        }
+        for row in 0..m {
+            if row != col {
+                let f = a[row][col].clone();
+                if !f.is_zero() {
+                    for c in 0..2 * m {
+                        let t = Float::with_val(prec, &f * &a[col][c]);
+                        a[row][c] -= t;
+                    }
+                }
+            }
+        }
+    }
+    // a = [I | V^{-1}]; row r of V^{-1} maps the values at the nodes to coefficient r.
+    (0..=top).map(|r| a[r][m..].to_vec()).collect()
+}
+
 /// [`reference`] with a budget: `None` when the integration would need more than `max_evals`
 /// vector-field evaluations (each one forward and one reverse pass over all inputs). Stiff or
 /// strongly nonlinear problems (small `alpha`, wide standard-parameterised layers) can need

@@ -8,6 +8,7 @@
 use super::coeffs::CoeffVec;
 use super::mlp::{Mlp, MlpSeries};
 use super::quadratic::QuadraticTaylor;
+use super::taylor_model::{TaylorModelSeries, MAX_REFERENCE_ORDER};
 use crate::arith::scalar::Scalar;
 use crate::problem::{Architecture, Problem};
 use inari::Interval;
@@ -19,6 +20,8 @@ use rayon::prelude::*;
 pub enum NetworkTaylor<V: CoeffVec> {
     Mlp(MlpSeries<V>),
     Quadratic(QuadraticTaylor<V>),
+    /// The order-`Q` Taylor model of an MLP around `w0` (`model::taylor_model`).
+    TaylorModel(TaylorModelSeries<V>),
 }
 
 impl<V: CoeffVec> NetworkTaylor<V> {
@@ -26,24 +29,38 @@ impl<V: CoeffVec> NetworkTaylor<V> {
         match self {
             NetworkTaylor::Mlp(t) => t.clear(),
             NetworkTaylor::Quadratic(t) => t.clear(),
+            NetworkTaylor::TaylorModel(t) => t.clear(),
+        }
+    }
+
+    /// The same workspace over the inputs `range` only (parallel chunks); the quadratic family
+    /// has no inputs and is returned whole.
+    fn restricted(&self, range: std::ops::Range<usize>) -> Self {
+        match self {
+            NetworkTaylor::Mlp(t) => NetworkTaylor::Mlp(MlpSeries::new(t.net.restricted(range))),
+            NetworkTaylor::Quadratic(_) => self.clone(),
+            NetworkTaylor::TaylorModel(t) => NetworkTaylor::TaylorModel(t.restricted(range)),
         }
     }
     fn forward(&mut self, w: &[V], k: usize) {
         match self {
             NetworkTaylor::Mlp(t) => t.forward(w, k),
             NetworkTaylor::Quadratic(t) => t.forward(w, k),
+            NetworkTaylor::TaylorModel(t) => t.forward(w, k),
         }
     }
     fn outputs(&self, k: usize) -> &V {
         match self {
             NetworkTaylor::Mlp(t) => t.outputs(k),
             NetworkTaylor::Quadratic(t) => t.outputs(k),
+            NetworkTaylor::TaylorModel(t) => t.outputs(k),
         }
     }
     fn backward(&mut self, w: &[V], k: usize, cotangent: V) -> V {
         match self {
             NetworkTaylor::Mlp(t) => t.backward(w, k, cotangent),
             NetworkTaylor::Quadratic(t) => t.backward(w, k, cotangent),
+            NetworkTaylor::TaylorModel(t) => t.backward(w, k, cotangent),
         }
     }
 }
@@ -140,15 +157,43 @@ pub fn network_taylor<V: CoeffVec>(problem: &Problem) -> NetworkTaylor<V> {
     }
 }
 
+/// Which model a [`GradientFlow`] trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainedModel {
+    /// The network `h` itself.
+    Network,
+    /// Its order-`Q` Taylor model around `w0` (MLPs only).
+    TaylorModel(usize),
+}
+
+/// The Taylor workspace of `model` over all of the problem's inputs; `None` for a Taylor model
+/// of the quadratic family or an order outside `1..=MAX_REFERENCE_ORDER`.
+fn model_taylor<V: CoeffVec>(problem: &Problem, model: TrainedModel) -> Option<NetworkTaylor<V>> {
+    match (model, &problem.architecture) {
+        (TrainedModel::Network, _) => Some(network_taylor(problem)),
+        (TrainedModel::TaylorModel(q), Architecture::Mlp(arch)) if (1..=MAX_REFERENCE_ORDER).contains(&q) => {
+            let w0: Vec<V::S> = problem.params0.iter().map(|&x| V::S::from_interval(x)).collect();
+            Some(NetworkTaylor::TaylorModel(TaylorModelSeries::new(Mlp::new(arch, &problem.inputs), w0, q)))
+        }
+        _ => None,
+    }
+}
+
 impl<V: CoeffVec> GradientFlow<V> {
     /// `offset`: `h(w0)` for the centred model (an enclosure), `None` to train `h` itself.
     pub fn new(problem: &Problem, offset: Option<&[Interval]>) -> Self {
+        Self::training(problem, offset, TrainedModel::Network).expect("the network itself always has a flow")
+    }
+
+    /// The gradient flow of `model` (with the problem's data, alpha and penalty); `offset` as
+    /// in [`new`](Self::new). `None` where `model_taylor` has no workspace.
+    pub fn training(problem: &Problem, offset: Option<&[Interval]>, model: TrainedModel) -> Option<Self> {
         let n = problem.num_inputs();
         let out = problem.architecture.output_dim();
         let work = problem.num_params() * n;
         let parallel = work >= 4_000 && n >= 2 && rayon::current_num_threads() > 1;
         let num_chunks = if parallel { rayon::current_num_threads().min(n) } else { 1 };
-        let full = network_taylor::<V>(problem);
+        let full = model_taylor::<V>(problem, model)?;
         let to_scalars = |v: &[Interval]| -> Vec<V::S> { v.iter().map(|&x| V::S::from_interval(x)).collect() };
         let targets = to_scalars(&problem.targets);
         let offset = offset.map(to_scalars);
@@ -159,10 +204,7 @@ impl<V: CoeffVec> GradientFlow<V> {
         let chunks = (0..num_chunks)
             .map(|c| {
                 let range = (c * n / num_chunks)..((c + 1) * n / num_chunks);
-                let taylor = match &full {
-                    NetworkTaylor::Mlp(t) if num_chunks > 1 => NetworkTaylor::Mlp(MlpSeries::new(t.net.restricted(range.clone()))),
-                    other => other.clone(),
-                };
+                let taylor = if num_chunks > 1 { full.restricted(range.clone()) } else { full.clone() };
                 let outs = range.start * out..range.end * out;
                 Chunk {
                     taylor,
@@ -171,14 +213,14 @@ impl<V: CoeffVec> GradientFlow<V> {
                 }
             })
             .collect();
-        GradientFlow {
+        Some(GradientFlow {
             chunks,
             alpha: V::S::from_interval(problem.alpha.enclosure),
             num_params: problem.num_params(),
             num_outputs: problem.num_outputs(),
             parallel,
             penalty,
-        }
+        })
     }
 
     /// Taylor coefficients of the solution through `start` up to order `order + 1`, and of the

@@ -5,6 +5,8 @@
 //! - [`activation`]: Taylor recurrences of the activations and their global derivative bounds.
 //! - [`mlp`]: the multilayer perceptron's forward/backward Taylor passes.
 //! - [`quadratic`]: the scalar tightness family (MATH.md F7).
+//! - [`taylor_model`]: the order-Q Taylor model of an MLP around `w0` (the reference model of
+//!   `reference_order`).
 //! - [`flow`]: the gradient-flow vector field and its Taylor expansion (`Expansion`).
 //! - [`bounds`]: norm bounds of `Dh` and `D^2 h` over a parameter box (the box recursion, and
 //!   its per-input minimum with [`layered`], the sharper layered bound).
@@ -18,3 +20,4 @@ pub mod layered;
 pub mod flow;
 pub mod mlp;
 pub mod quadratic;
+pub mod taylor_model;

@@ -1,0 +1,244 @@
+//! The order-`Q` Taylor model of an MLP around its initial weights `w0`,
+//! `h_Q(w) = sum_{r <= Q} D^r h(w0)[(w - w0)^r] / r!`, and its Taylor expansion along a path in
+//! time: the reference model of `[training] reference_order = Q` (issue 16; `Q = 1` is the NTK
+//! linearisation).
+//!
+//! With `v = w - w0`, the network at the weights `w0 + eps v` is a power series in `eps` whose
+//! coefficient `r` is `D^r h(w0)[v^r] / r!`; so `h_Q(w)` is the sum of its coefficients
+//! `0..=Q`, and `grad h_Q(w) = sum_{r=0}^{Q-1} [eps^r] grad h(w0 + eps v)` (the gradient of the
+//! homogeneous term of degree `r + 1`). Along a path `w(s)` both variables are expanded: the
+//! time recurrences of `MlpSeries` run unchanged over numbers that are jets in `eps`
+//! (`arith::jet`), the path's coefficients entering as `w0 + eps (w[0] - w0)` at order 0 and
+//! `eps w[k]` at order `k >= 1`. Proof: `proofs/taylor-models.md`, Lemmas J and M.
+
+use super::coeffs::CoeffVec;
+use super::mlp::{Mlp, MlpSeries};
+use crate::arith::jet::{Jet, MAX_DEGREE};
+use crate::arith::scalar::Scalar;
+
+/// The largest supported order `Q`.
+pub const MAX_REFERENCE_ORDER: usize = MAX_DEGREE;
+
+/// The Taylor workspace of the order-`Q` model, in the coefficient representation `V`.
+#[derive(Debug, Clone)]
+pub struct TaylorModelSeries<V: CoeffVec> {
+    inner: MlpSeries<Vec<Jet<V::S>>>,
+    /// `w0`, entrywise enclosures.
+    w0: Vec<V::S>,
+    order: usize,
+    /// The path's coefficients as jets, `jets[k]` set by `forward(_, k)`.
+    jets: Vec<Vec<Jet<V::S>>>,
+    /// `outputs[k]`: coefficient `k` of `h_Q(w(s))`.
+    outputs: Vec<V>,
+}
+
+impl<V: CoeffVec> TaylorModelSeries<V> {
+    /// The model of `net` around `w0` of order `order` (`1 <= order <= MAX_REFERENCE_ORDER`;
+    /// panics otherwise: the spec loader validates it).
+    pub fn new(net: Mlp<Jet<V::S>>, w0: Vec<V::S>, order: usize) -> Self {
+        assert!((1..=MAX_REFERENCE_ORDER).contains(&order), "TaylorModelSeries: order {order}");
+        TaylorModelSeries { inner: MlpSeries::new(net), w0, order, jets: Vec::new(), outputs: Vec::new() }
+    }
+
+    /// The same model on the inputs `range` only (for parallel chunks).
+    pub fn restricted(&self, range: std::ops::Range<usize>) -> Self {
+        TaylorModelSeries::new(self.inner.net.restricted(range), self.w0.clone(), self.order)
+    }
+
+    pub fn clear(&mut self) {
+        self.inner.clear();
+        self.jets.clear();
+        self.outputs.clear();
+    }
+
+    /// Coefficient `k` of `h_Q(w(s))` from the path's coefficients `w[0..=k]` (coefficients
+    /// `< k` must have been computed from the same path).
+    pub fn forward(&mut self, w: &[V], k: usize) {
+        let q = self.order;
+        let wk = w[k].to_scalars();
+        let jets: Vec<Jet<V::S>> = if k == 0 {
+            wk.iter().zip(&self.w0).map(|(&x, &x0)| Jet::line(x0, x - x0, q)).collect()
+        } else {
+            wk.iter().map(|&x| Jet::line(V::S::zero(), x, q)).collect()
+        };
+        self.jets.truncate(k);
+        self.jets.push(jets);
+        self.inner.forward(&self.jets, k);
+        let h: Vec<V::S> = self.inner.outputs(k).iter().map(|j| j.partial_sum(q)).collect();
+        self.outputs.truncate(k);
+        self.outputs.push(V::from_scalars(&h));
+    }
+
+    pub fn outputs(&self, k: usize) -> &V {
+        &self.outputs[k]
+    }
+
+    /// Coefficient `k` of `sum_i grad h_Q(x_i; w(s))^T cotangent_i` (after `forward(_, k)`).
+    pub fn backward(&mut self, _w: &[V], k: usize, cotangent: V) -> V {
+        let cot: Vec<Jet<V::S>> = cotangent.to_scalars().into_iter().map(Jet::constant).collect();
+        let grad = self.inner.backward(&self.jets, k, cot);
+        let top = self.order - 1;
+        V::from_scalars(&grad.iter().map(|j| j.partial_sum(top)).collect::<Vec<_>>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arith::rational::Exact;
+    use crate::model::flow::{GradientFlow, TrainedModel};
+    use crate::problem::{Activation, Architecture, Method, MlpArchitecture, Parameterization, Problem};
+    use crate::reference::taylor_model_at;
+    use inari::Interval;
+    use rug::Float;
+
+    const PREC: u32 = 320;
+
+    fn thin(v: f64) -> Interval {
+        Interval::try_from((v, v)).expect("point")
+    }
+
+    /// A deterministic generator in [-1, 1) (splitmix64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+    }
+
+    fn problem(seed: u64, widths: Vec<usize>, activation: Activation, bias: bool, centred: bool, lambda: &str) -> Problem {
+        let mut rng = Rng(seed);
+        let arch = MlpArchitecture {
+            activations: vec![activation; widths.len() - 2],
+            widths,
+            parameterization: if seed % 2 == 0 { Parameterization::Ntk } else { Parameterization::Standard },
+            bias,
+        };
+        let p = arch.num_params();
+        let d = arch.widths[0];
+        let out = *arch.widths.last().expect("widths");
+        let n = 3;
+        Problem {
+            name: "taylor-model".into(),
+            params0: (0..p).map(|_| thin(rng.next())).collect(),
+            inputs: (0..n).map(|_| (0..d).map(|_| thin(rng.next())).collect()).collect(),
+            targets: (0..n * out).map(|_| thin(rng.next())).collect(),
+            architecture: Architecture::Mlp(arch),
+            centred,
+            alpha: Exact::parse("1.5").expect("alpha"),
+            horizon: Exact::from_integer(1),
+            tolerance: Exact::from_integer(1),
+            regularization: Exact::parse(lambda).expect("lambda"),
+            method: Method::GradientFlow,
+            infinite_horizon: false,
+        }
+    }
+
+    /// `h(w0)` enclosed, for the centred models' offset.
+    fn offset(problem: &Problem) -> Vec<Interval> {
+        let mut flow = GradientFlow::<Vec<Interval>>::new(problem, None);
+        flow.outputs_at(&problem.params0)
+    }
+
+    fn contains(x: Interval, y: &Float) -> bool {
+        *y >= x.inf() && *y <= x.sup()
+    }
+
+    /// Field and outputs of the order-`q` model at `w` (order 0 of `along` a constant path).
+    fn model_at(problem: &Problem, q: usize, w: &[f64]) -> (Vec<Interval>, Vec<Interval>) {
+        let off = problem.centred.then(|| offset(problem));
+        let mut flow = GradientFlow::<Vec<Interval>>::training(problem, off.as_deref(), TrainedModel::TaylorModel(q)).expect("an MLP");
+        let point: Vec<Interval> = w.iter().map(|&x| thin(x)).collect();
+        let pass = flow.along(&[point], 0);
+        (pass.outputs[0].clone(), pass.field[0].clone())
+    }
+
+    /// The jets' `h_Q` and `F_Q` contain the MPFR interpolation reference, narrowly, on random
+    /// small MLPs of every smooth activation, with and without biases, centring and the
+    /// penalty, for Q = 1..4; and order Q's enclosure excludes order Q - 1's reference (the
+    /// test sees a wrong order).
+    #[test]
+    fn model_contains_the_interpolation_reference() {
+        let activations = [Activation::Tanh, Activation::Erf, Activation::Sin, Activation::Sigmoid, Activation::Softplus, Activation::Gelu];
+        for (case, &act) in activations.iter().enumerate() {
+            for q in 1..=MAX_REFERENCE_ORDER {
+                let seed = 17 * case as u64 + q as u64;
+                let widths = if case % 2 == 0 { vec![2, 3, 3, 1] } else { vec![3, 4, 2] };
+                let lambda = if q == 2 { "0.25" } else { "0" };
+                let problem = problem(seed, widths, act, case % 3 != 0, q % 2 == 1, lambda);
+                let mut rng = Rng(seed + 1000);
+                let w: Vec<f64> = problem.params0.iter().map(|x| x.mid() + 0.4 * rng.next()).collect();
+                let wf: Vec<Float> = w.iter().map(|&x| Float::with_val(PREC, x)).collect();
+                let (h, field) = model_at(&problem, q, &w);
+                let (h_ref, field_ref) = taylor_model_at(&problem, &wf, q, PREC);
+                for (i, (x, y)) in h.iter().zip(&h_ref).enumerate() {
+                    assert!(contains(*x, y), "{act:?} Q = {q}: h_Q[{i}] = {x:?} misses {y}");
+                    assert!(x.wid() <= 1e-12 * (1.0 + x.mag()), "{act:?} Q = {q}: h_Q[{i}] = {x:?} too wide");
+                }
+                for (i, (x, y)) in field.iter().zip(&field_ref).enumerate() {
+                    assert!(contains(*x, y), "{act:?} Q = {q}: F_Q[{i}] = {x:?} misses {y}");
+                    assert!(x.wid() <= 1e-11 * (1.0 + x.mag()), "{act:?} Q = {q}: F_Q[{i}] = {x:?} too wide");
+                }
+                if q >= 2 {
+                    let (h_lower, _) = taylor_model_at(&problem, &wf, q - 1, PREC);
+                    assert!(h.iter().zip(&h_lower).any(|(x, y)| !contains(*x, y)), "{act:?} Q = {q}: order Q - 1 not told apart");
+                }
+            }
+        }
+    }
+
+    /// The time expansion: the field's coefficients along the path `w(s) = w + s d` (order 6),
+    /// summed at `s = 1/64`, agree with the reference field at `w(1/64)` up to the truncation.
+    #[test]
+    fn expansion_along_a_path_matches_the_reference() {
+        for (q, act) in [(2, Activation::Tanh), (3, Activation::Erf), (4, Activation::Sin)] {
+            let problem = problem(40 + q as u64, vec![2, 3, 3, 1], act, true, true, "0");
+            let mut rng = Rng(99 + q as u64);
+            let w: Vec<f64> = problem.params0.iter().map(|x| x.mid() + 0.3 * rng.next()).collect();
+            let d: Vec<f64> = w.iter().map(|_| rng.next()).collect();
+            let off = offset(&problem);
+            let mut flow = GradientFlow::<Vec<Interval>>::training(&problem, Some(&off), TrainedModel::TaylorModel(q)).expect("MLP");
+            let zero = vec![thin(0.0); w.len()];
+            let mut path = vec![w.iter().map(|&x| thin(x)).collect::<Vec<_>>(), d.iter().map(|&x| thin(x)).collect()];
+            path.extend(std::iter::repeat(zero).take(5));
+            let pass = flow.along(&path, 6);
+            let s = 1.0 / 64.0;
+            let at: Vec<Float> = w.iter().zip(&d).map(|(&x, &y)| Float::with_val(PREC, x) + Float::with_val(PREC, y) * s).collect();
+            let (_, field_ref) = taylor_model_at(&problem, &at, q, PREC);
+            for (i, y) in field_ref.iter().enumerate() {
+                let mut sum = 0.0;
+                for k in (0..=6).rev() {
+                    sum = sum * s + pass.field[k][i].mid();
+                }
+                let err = (Float::with_val(PREC, y - sum)).abs().to_f64();
+                assert!(err < 1e-9, "Q = {q}: F_Q[{i}] along the path off by {err:e}");
+            }
+        }
+    }
+
+    /// A deep linear network (identity activations, three weight layers) is a polynomial of
+    /// degree 3 in its weights: its Taylor models of order >= 3 are the network itself (outputs
+    /// and field enclosures overlap the network's at a point far from `w0`), order 2 is not.
+    #[test]
+    fn deep_linear_network_is_its_own_cubic_model() {
+        let problem = problem(7, vec![2, 3, 2, 1], Activation::Identity, false, true, "0");
+        let mut rng = Rng(5);
+        let w: Vec<f64> = problem.params0.iter().map(|x| x.mid() + rng.next()).collect();
+        let point: Vec<Interval> = w.iter().map(|&x| thin(x)).collect();
+        let off = offset(&problem);
+        let mut network = GradientFlow::<Vec<Interval>>::new(&problem, Some(&off));
+        let exact = network.along(&[point], 0);
+        let overlap = |a: &[Interval], b: &[Interval]| a.iter().zip(b).all(|(x, y)| !x.intersection(*y).is_empty());
+        for q in 3..=MAX_REFERENCE_ORDER {
+            let (h, field) = model_at(&problem, q, &w);
+            assert!(overlap(&h, &exact.outputs[0]) && overlap(&field, &exact.field[0]), "Q = {q}");
+        }
+        let (h2, _) = model_at(&problem, 2, &w);
+        assert!(!overlap(&h2, &exact.outputs[0]), "the quadratic model equals a cubic network?");
+    }
+}
