@@ -528,7 +528,10 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         let remaining = &horizon - &t;
         let remaining_f = remaining.to_f64().unwrap_or(f64::MAX);
         let proposed = proposal_scale * tube.propose_step(&path, tol);
-        let mut h_try = proposed.min(lin_max_step).min(remaining_f).min(growth_limit);
+        // The linearised flow's series limits the step unless it has come to rest (issue 20:
+        // long horizons after convergence).
+        let lin_cap = if linear.at_rest_within(&lin_centre, lin_radius, tol.outputs) { f64::INFINITY } else { lin_max_step };
+        let mut h_try = proposed.min(lin_cap).min(remaining_f).min(growth_limit);
         let mut accepted = None;
         let mut remainder_rejected = false;
         for _ in 0..40 {

@@ -1185,6 +1185,16 @@ pub fn linear_reference(problem: &Problem, prec: u32) -> LinearReference {
     LinearReference { r0, linear_outputs_final }
 }
 
+/// `exp(-K0 t) c` at `prec` bits (`K0` of [`kernel_reference`], the matrix exponential by
+/// scaling and squaring): the linearised residual flow from `c`, an independent reference for
+/// `enclose::linear::LinearFlow::step`.
+pub fn linear_flow_from(problem: &Problem, c: &[f64], t: f64, prec: u32) -> Vec<Float> {
+    let k = kernel_reference(problem, prec);
+    let e = expm_neg(&k, &Float::with_val(prec, t), prec);
+    let c: Vec<Float> = c.iter().map(|&x| Float::with_val(prec, x)).collect();
+    matvec(&e, &c)
+}
+
 /// `exp(-K t)` for a symmetric positive semi-definite `K`: Taylor series of `exp(-K t / 2^s)`
 /// with `|K t| / 2^s <= 1/2`, then `s` squarings. Working precision `prec + 64`.
 fn expm_neg(k: &[Vec<Float>], t: &Float, prec: u32) -> Vec<Vec<Float>> {

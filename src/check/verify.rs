@@ -337,7 +337,16 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
             let crude = up(c * norm2_upper(&lin_centre));
             // Lemma L, second bound: sup(S)^{q+1} |K| |R_q| / (q+1), with R_q ∋ (-K0)^q c_l / q!.
             let sharp = up(up(up(f64_up(&pow_up(&h_hi, q + 1)) * k_norm) * norm2_upper(&lin_coeffs[q])) / (q + 1) as f64);
-            crude.min(sharp)
+            let taylor = crude.min(sharp);
+            // Lemma L, resting bound: |exp(-K0 s) d| <= |d| (K0 >= 0, s >= 0): for a long step
+            // the zero polynomial with remainder |c| is the tighter enclosure.
+            let resting = norm2_upper(&lin_centre);
+            if resting < taylor {
+                lin_coeffs = vec![vec![Ball::zero(); n_out]; q + 1];
+                resting
+            } else {
+                taylor
+            }
         };
         let lin_rad_step = up(lin_radius + lin_rem);
         let lin_end: Vec<Ball> = (0..n_out).map(|i| horner(&lin_coeffs, i, &h)).collect();

@@ -122,9 +122,31 @@ impl LinearFlow {
         // |exp(-K0 s) c - sum_{j<=q} (-K0 s)^j c / j!| <= (|K0| s)^{q+1} / (q+1)! |c|, K0 >= 0.
         let x = (FastInterval::point(self.kernel_norm) * FastInterval::point(h.sup())).hi;
         let factor = over_factorial(poly::pow_nonneg(FastInterval::point(x), order as u32 + 1), order + 1);
-        let remainder = factor * FastInterval::point(poly::norm2_upper(&coeffs[0]));
+        let centre_norm = poly::norm2_upper(&coeffs[0]);
+        let remainder = factor * FastInterval::point(centre_norm);
+        if remainder.hi > centre_norm {
+            // A long step (the Taylor remainder exceeds |c|): the resting bound of the proof's
+            // Lemma R, |exp(-K0 s) d| <= |d| for every d in the ball: the zero polynomial, the
+            // radius grown by |c|, and the next ball centred at 0 (its radius no longer grows).
+            let zero = vec![0.0; centre.len()];
+            let coeffs = vec![vec![FastInterval::ZERO; centre.len()]; order + 1];
+            let total = (FastInterval::point(radius) + FastInterval::point(centre_norm)).hi;
+            return finish(&zero, coeffs, total, h);
+        }
         let total = (FastInterval::point(radius) + remainder).hi;
         finish(centre, coeffs, total, h)
+    }
+
+    /// Whether `rbar` in the ball `B(centre, radius)` is at rest to within `tol`: then a step of
+    /// any length costs at most `|centre| + radius <= tol` of enclosure width (the resting bound
+    /// of [`step`](Self::step)), so the linearised flow does not limit the step length. Never
+    /// with the penalty (whose flow rests elsewhere than 0).
+    pub fn at_rest_within(&self, centre: &[f64], radius: f64, tol: f64) -> bool {
+        if self.penalty.is_some() {
+            return false;
+        }
+        let c: Vec<FastInterval> = centre.iter().map(|&x| FastInterval::point(x)).collect();
+        (FastInterval::point(poly::norm2_upper(&c)) + FastInterval::point(radius)).hi <= tol
     }
 
     /// [`step`](Self::step) with the penalty (Lemma P of the proof): `A = K0 + lambda I`,
@@ -259,4 +281,63 @@ fn finish(centre: &[f64], coeffs: Vec<Vec<FastInterval>>, total: f64, h: Interva
     let (next_centre, next_spread) = poly::advance(centre, &increment);
     let end = coeffs[0].iter().zip(&increment).map(|(&c, &d)| c + d).collect();
     LinearStep { coeffs, radius: total, end, next_centre, next_spread }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arith::rational::Exact;
+    use crate::problem::{Activation, Architecture, Method, MlpArchitecture, Parameterization};
+    use crate::reference::linear_flow_from;
+
+    fn thin(v: f64) -> Interval {
+        Interval::try_from((v, v)).expect("point")
+    }
+
+    fn problem() -> Problem {
+        let arch = MlpArchitecture { widths: vec![2, 4, 1], activations: vec![Activation::Tanh], parameterization: Parameterization::Ntk, bias: true };
+        let p = arch.num_params();
+        Problem {
+            name: "linear".into(),
+            params0: (0..p).map(|i| thin(((i * 5 % 9) as f64 - 4.0) / 4.0)).collect(),
+            architecture: Architecture::Mlp(arch),
+            inputs: vec![vec![thin(0.5), thin(-1.0)], vec![thin(1.0), thin(0.25)], vec![thin(-0.75), thin(0.5)]],
+            targets: vec![thin(1.0), thin(-0.5), thin(0.25)],
+            centred: true,
+            alpha: Exact::parse("2.5").expect("alpha"),
+            horizon: Exact::from_integer(3),
+            tolerance: Exact::from_integer(1),
+            regularization: Exact::from_integer(0),
+            method: Method::GradientFlow,
+            infinite_horizon: false,
+        }
+    }
+
+    /// A step encloses `exp(-K0 s) c` at sample times of `[0, h]` and at its end (the next
+    /// ball), for short steps (the Taylor polynomial) and long ones (the resting bound of
+    /// Lemma R), against the MPFR matrix exponential.
+    #[test]
+    fn steps_short_and_long_contain_the_matrix_exponential() {
+        let problem = problem();
+        let c = vec![0.75, -0.5, 0.25];
+        let r0: Vec<Interval> = c.iter().map(|&x| thin(x)).collect();
+        let flow = LinearFlow::new(&problem, &problem.params0, &r0);
+        for h in [0.05, 0.5, 40.0, 1e6] {
+            let step = flow.step(&c, 0.0, thin(h), 12);
+            for frac in [0.0, 0.1, 0.37, 0.8, 1.0] {
+                let s = h * frac;
+                let exact = linear_flow_from(&problem, &c, s, 200);
+                let poly: Vec<FastInterval> = poly::horner(&step.coeffs, FastInterval::point(s));
+                let dist: f64 = exact.iter().zip(&poly).map(|(e, p)| {
+                    let e = e.to_f64();
+                    if e < p.lo { p.lo - e } else if e > p.hi { e - p.hi } else { 0.0 }
+                }).map(|d| d * d).sum::<f64>().sqrt();
+                assert!(dist <= step.radius * (1.0 + 1e-12) + 1e-15, "h = {h}, s = {s}: off by {dist:e} > radius {:e}", step.radius);
+            }
+            let (next, radius) = step.next_ball();
+            let exact = linear_flow_from(&problem, &c, h, 200);
+            let dist: f64 = exact.iter().zip(&next).map(|(e, &m)| (e.to_f64() - m).powi(2)).sum::<f64>().sqrt();
+            assert!(dist <= radius * (1.0 + 1e-12) + 1e-15, "h = {h}: next ball misses by {dist:e} > {radius:e}");
+        }
+    }
 }
