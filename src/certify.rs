@@ -687,7 +687,8 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
     let final_deviation = leave_room_for_checking(claims.last, true, width_room);
     let outputs_final = claims.outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
     let linear_outputs_final = claims.linear_outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
-    let (verdict, reason) = decide(problem, sup_deviation);
+    let truncation_share = if added_truncation + added_defect > 0.0 { added_truncation / (added_truncation + added_defect) } else { 0.0 };
+    let (verdict, reason) = decide(problem, sup_deviation, &flow_remedy(truncation_share));
     Certified {
         verdict,
         reason,
@@ -703,7 +704,21 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         seconds: seconds_since(started),
         order,
         passes: 1,
-        truncation_share: if added_truncation + added_defect > 0.0 { added_truncation / (added_truncation + added_defect) } else { 0.0 },
+        truncation_share,
+    }
+}
+
+/// What would narrow an undecided gradient-flow enclosure, from what made its width (issue 20:
+/// name the cause): the steps' truncation (a higher order or tighter steps help) or, below
+/// [`ROUNDING_FLOOR_SHARE`], the f64 rounding of the field (they do not).
+fn flow_remedy(truncation_share: f64) -> String {
+    if truncation_share < ROUNDING_FLOOR_SHARE {
+        format!(
+            "the width is the f64 rounding of the field along the path (truncation made {:.0}% of it), which a higher order or shorter steps do not narrow; an eps farther from sup D would decide",
+            100.0 * truncation_share
+        )
+    } else {
+        format!("truncation made {:.0}% of the width: --accuracy tight or a higher [solver] order would narrow it", 100.0 * truncation_share)
     }
 }
 
@@ -747,8 +762,8 @@ impl Claims {
 
 /// The verdict from an enclosure of `sup D` against the exact `eps`, with the reason when it is
 /// inconclusive.
-fn decide(problem: &Problem, sup_deviation: Interval) -> (Verdict, Option<String>) {
-    let remedy = if problem.descent().is_some() { "gradient descent is enclosed at its rounding floor; no setting makes it tighter" } else { "try a higher [solver] order" };
+/// `remedy` completes the inconclusive reason (what would narrow the enclosure).
+fn decide(problem: &Problem, sup_deviation: Interval, remedy: &str) -> (Verdict, Option<String>) {
     let eps = problem.tolerance.enclosure;
     if sup_deviation.sup() <= eps.inf() {
         (Verdict::Certified, None)

@@ -135,7 +135,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
         return Certified { steps: descent.iterations as usize, chunk_records: records, ..Certified::inconclusive(reason, n_out, half_r0_sq, seconds) };
     };
     let sup_deviation = leave_room_for_checking(interval(sup.0, sup.1), true, 0.0);
-    let (verdict, mut reason) = decide(problem, sup_deviation);
+    let (verdict, mut reason) = decide(problem, sup_deviation, "gradient descent is enclosed at its rounding floor; no setting makes it tighter");
     if let Some(edge) = edge {
         reason = Some(match reason {
             Some(r) => format!("{r}; {edge}"),
