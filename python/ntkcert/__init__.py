@@ -553,6 +553,8 @@ class Result:
         self.linear_outputs_final = IntervalArray(*native.linear_outputs_final)
         self.steps: int = native.steps
         self.seconds: float = native.seconds
+        # Wall time of the library's certify() call (seconds excludes its set-up at t = 0).
+        self.call_seconds: float = native.call_seconds
         self.order: int = native.order
 
     @property

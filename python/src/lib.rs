@@ -184,6 +184,9 @@ fn options(py: Python<'_>, spec: &NativeSpec, order: Option<usize>, accuracy: Op
 struct NativeResult {
     result: Certified,
     loaded: Arc<LoadedSpec>,
+    /// Wall time of the library call `certify()` itself (on the worker thread): the Python
+    /// call overhead is the caller's wall time minus this.
+    call_seconds: f64,
 }
 
 type Pair = (f64, f64);
@@ -232,6 +235,10 @@ impl NativeResult {
         self.result.seconds
     }
     #[getter]
+    fn call_seconds(&self) -> f64 {
+        self.call_seconds
+    }
+    #[getter]
     fn order(&self) -> usize {
         self.result.order
     }
@@ -271,9 +278,13 @@ fn certify(py: Python<'_>, spec: &NativeSpec, order: Option<usize>, accuracy: Op
     let loaded = Arc::clone(&spec.loaded);
     let label = spec.label.clone();
     let worker = Arc::clone(&loaded);
-    let result = run_detached(py, move || ntkcert::certify::certify(&worker.problem, &options))?
-        .map_err(|e| spec_error(py, &Error::from(e).in_file(label)))?;
-    Ok(NativeResult { result, loaded })
+    let (result, call_seconds) = run_detached(py, move || {
+        let started = std::time::Instant::now();
+        let result = ntkcert::certify::certify(&worker.problem, &options);
+        (result, started.elapsed().as_secs_f64())
+    })?;
+    let result = result.map_err(|e| spec_error(py, &Error::from(e).in_file(label)))?;
+    Ok(NativeResult { result, loaded, call_seconds })
 }
 
 /// `ntkcert simulate --json` as JSON text (the f64 baseline, with the GIL released).
