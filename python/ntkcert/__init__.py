@@ -49,6 +49,7 @@ __all__ = [
     "simulate",
     "bound",
     "check",
+    "kernel",
     "read_results",
 ]
 
@@ -636,6 +637,21 @@ def bound(spec: Union[Spec, PathLike]) -> Dict[str, Any]:
     """The certified theory bounds of sup D and their constants (``ntkcert bound --json``)."""
     s = _spec(spec)
     return _json.loads(_native.bound(s._native))
+
+
+def kernel(spec: Union[Spec, PathLike], *, limit: bool = False) -> Dict[str, Any]:
+    """The empirical NTK K0 = J(w0) J(w0)^T of the spec's MLP (with ``limit=True``, the
+    infinite-width NTK and NNGP kernel), enclosed, with certified lambda_min and lambda_max:
+    what ``ntkcert kernel SPEC --json`` prints, as a dict. spec: a spec file's path (relu is
+    accepted there) or a :class:`Spec`."""
+    if isinstance(spec, Spec):
+        if spec.path is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="ntkcert-") as tmp:
+                return _json.loads(_native.kernel(spec.to_toml(tmp), limit))
+        spec = spec.path
+    return _json.loads(_native.kernel(_os.fspath(spec), limit))
 
 
 def check(path: PathLike, *, spec: Optional[PathLike] = None, progress: bool = False) -> CheckResult:

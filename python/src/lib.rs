@@ -310,6 +310,20 @@ fn bound(py: Python<'_>, spec: &NativeSpec) -> PyResult<String> {
     })
 }
 
+/// `ntkcert kernel SPEC [--limit] --json` as JSON text: the empirical NTK K0 (or the
+/// infinite-width kernels) of the spec file's MLP, enclosed, with certified eigenvalue bounds.
+#[pyfunction]
+#[pyo3(signature = (path, limit=false))]
+fn kernel(py: Python<'_>, path: PathBuf, limit: bool) -> PyResult<String> {
+    let problem = ntkcert::spec::load_kernel(&path).map_err(|e| spec_error(py, &e.into()))?;
+    let kind = if limit { ntkcert::kernel::command::KernelKind::Limit } else { ntkcert::kernel::command::KernelKind::Empirical };
+    let label = path.display().to_string();
+    let worker = problem.clone();
+    let result = run_detached(py, move || ntkcert::kernel::command::compute(&worker, kind))?
+        .map_err(|e| spec_error(py, &Error::invalid(format!("{label}: {e}"))))?;
+    Ok(ntkcert::kernel::command::result_json(&problem, &result).to_string())
+}
+
 /// `ntkcert check CERT [--spec SPEC]`: (True, None) when valid, (False, reason) when not.
 #[pyfunction]
 #[pyo3(signature = (cert, spec=None, progress=false))]
@@ -360,6 +374,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(bound, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(kernel, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(make_spec_error, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;

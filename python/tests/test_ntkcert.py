@@ -275,3 +275,11 @@ def test_help_shows_the_docstrings():
     assert "exact binary number" in ntkcert.Spec.mlp.__doc__
     assert "GIL" in ntkcert.certify.__doc__
     assert issubclass(ntkcert.SpecError, ValueError)
+
+
+def test_kernel_matches_the_cli():
+    spec = npy_spec()
+    ours = ntkcert.kernel(spec)
+    theirs = json.loads(cli("kernel", EXAMPLES / "mlp-npy.toml", "--json").stdout)
+    for k in ("lambda_min", "lambda_max", "ntk"):
+        assert ours[k] == theirs[k], k
