@@ -435,12 +435,18 @@ class Spec:
         else:
             rows = _number_rows(inputs, "inputs", d)
             lines.append("inputs = [" + ", ".join("[" + ", ".join(_toml_str(v) for v in r) + "]" for r in rows) + "]")
+        n = x.shape[0] if isinstance(inputs, _np.ndarray) else len(rows)
+        expected = n * widths[-1]
         if isinstance(targets, _np.ndarray):
             y = _check_array(targets, "targets")
+            if y.size != expected:
+                raise _err("targets", f"expected {expected} numbers ({n} inputs x {widths[-1]} outputs), got shape {list(y.shape)}")
             files["targets.npy"] = _npy_bytes(y)
             lines.append('targets_file = "targets.npy"')
         else:
             flat = [v for r in _number_rows(targets, "targets", None) for v in r]
+            if len(flat) != expected:
+                raise _err("targets", f"expected {expected} numbers ({n} inputs x {widths[-1]} outputs), got {len(flat)}")
             lines.append("targets = [" + ", ".join(_toml_str(v) for v in flat) + "]")
         training = []
         if regularization is not None:

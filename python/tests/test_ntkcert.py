@@ -159,7 +159,9 @@ def test_bad_arrays_raise_spec_error_naming_the_field():
     xb[2, 0] = np.inf
     cases.append((w, xb, y, "inputs", "element [2, 0] is infinite"))
     cases.append((w, np.ones((5, 3)), y, "inputs", "expected shape [n, 2]"))
-    cases.append((w, x, np.ones(4), "data.targets_file", "5"))
+    cases.append((w, x, np.ones(4), "targets", "expected 5 numbers"))
+    cases.append((w, x, ["1", "2"], "targets", "expected 5 numbers"))
+    cases.append((w, x, [0.5, 0.25, "x", 1, 2], "data.targets[2]", "is not a decimal number"))
     cases.append((w, x, y.astype(np.complex128), "targets", "dtype complex128"))
     cases.append(({"fc1.weight": w[0], "fc1.gamma": w[1]}, x, y, "weights['fc1.gamma']", "PREFIX.weight"))
     for weights, inputs, targets, field, words in cases:
