@@ -256,7 +256,7 @@ def test_ctrl_c_interrupts_a_long_certify_without_a_certificate(tmp_path):
 import sys, ntkcert
 print("start", flush=True)
 try:
-    r = ntkcert.certify({str(ROOT / 'specs' / 'bench' / 'gf-mlp-mid.toml')!r}, accuracy="tight", progress=False)
+    r = ntkcert.certify({str(ROOT / 'specs' / 'bench' / 'gf-mlp-large.toml')!r}, accuracy="tight", progress=False)
     r.write_certificate({str(tmp_path / 'cert.json')!r})
     print("finished", flush=True)
 except KeyboardInterrupt:
