@@ -357,6 +357,12 @@ fn make_spec_error(py: Python<'_>, file: Option<String>, field: Option<String>, 
     spec_error(py, &e)
 }
 
+/// Panics on the worker thread (a test that a panic becomes `RuntimeError`, not an abort).
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    run_detached(py, || -> () { panic!("deliberate test panic") })
+}
+
 /// The library version.
 #[pyfunction]
 fn version() -> &'static str {
@@ -378,5 +384,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(make_spec_error, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
 }

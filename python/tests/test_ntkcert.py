@@ -285,3 +285,29 @@ def test_kernel_matches_the_cli():
     theirs = json.loads(cli("kernel", EXAMPLES / "mlp-npy.toml", "--json").stdout)
     for k in ("lambda_min", "lambda_max", "ntk"):
         assert ours[k] == theirs[k], k
+
+
+def test_a_panic_becomes_runtime_error_not_an_abort():
+    with pytest.raises(RuntimeError, match="deliberate test panic"):
+        ntkcert._native._panic_for_tests()
+    assert ntkcert.Interval(0.0, 1.0).contains("0.5")  # the interpreter is still alive
+
+
+def test_certify_releases_the_gil():
+    import threading
+
+    spec = ntkcert.Spec.from_toml(ROOT / "specs" / "bench" / "gf-mlp-capd-edge.toml")
+    done = threading.Event()
+    ticks = 0
+
+    def run():
+        ntkcert.certify(spec, progress=False)
+        done.set()
+
+    t = threading.Thread(target=run)
+    t.start()
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.001)
+    t.join()
+    assert ticks >= 10, ticks  # this thread kept running Python while certify worked
