@@ -670,7 +670,9 @@ def check(path: PathLike, *, spec: Optional[PathLike] = None, progress: bool = F
 
 def read_results(path: PathLike) -> Any:
     """The results file of ``ntkcert sweep`` (one JSON object per line) as a pandas DataFrame
-    when pandas is installed, else as a list of dicts."""
+    when pandas is installed (nested objects flattened: an interval ``sup_deviation`` becomes
+    the columns ``sup_deviation.lo`` and ``sup_deviation.hi``, exact floats), else as a list
+    of dicts."""
     rows = []
     p = _os.fspath(path)
     try:
@@ -687,4 +689,4 @@ def read_results(path: PathLike) -> Any:
         import pandas
     except ImportError:
         return rows
-    return pandas.DataFrame(rows)
+    return pandas.json_normalize(rows)

@@ -239,14 +239,16 @@ def test_interval_width_rounds_up():
 
 def test_read_results(tmp_path):
     f = tmp_path / "results.jsonl"
-    f.write_text('{"key": "alpha=1", "verdict": "certified"}\n{"key": "alpha=2", "verdict": "refuted"}\n')
+    f.write_text('{"key": "alpha=1", "verdict": "certified", "sup_deviation": {"lo": 0.1, "hi": 0.5}}\n{"key": "alpha=2", "verdict": "refuted", "sup_deviation": {"lo": 1, "hi": 2}}\n')
     rows = ntkcert.read_results(f)
     try:
         import pandas  # noqa: F401
-
-        assert list(rows["verdict"]) == ["certified", "refuted"]
     except ImportError:
         assert [r["verdict"] for r in rows] == ["certified", "refuted"]
+        assert rows[0]["sup_deviation"]["hi"] == 0.5
+    else:
+        assert list(rows["verdict"]) == ["certified", "refuted"]
+        assert list(rows["sup_deviation.hi"]) == [0.5, 2]
     with pytest.raises(ntkcert.SpecError):
         ntkcert.read_results(tmp_path / "none.jsonl")
 
