@@ -313,3 +313,12 @@ def test_certify_releases_the_gil():
         time.sleep(0.001)
     t.join()
     assert ticks >= 10, ticks  # this thread kept running Python while certify worked
+
+
+def test_to_toml_of_a_spec_file_copies_its_data_files(tmp_path):
+    spec = ntkcert.Spec.from_toml(EXAMPLES / "mlp-npy.toml")
+    written = spec.to_toml(tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == sorted(
+        ["mlp-npy-tanh.toml", "npy_W1.npy", "npy_b1.npy", "npy_W2.npy", "npy_b2.npy", "npy_x.npy", "npy_y.npy"]
+    )
+    same_enclosures(cli_certify(written), ntkcert.certify(spec, progress=False).to_dict())
