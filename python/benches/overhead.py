@@ -32,9 +32,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("specs", nargs="*", default=[str(ROOT / "specs/bench/gf-mlp-small.toml")])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--tune-allocator", action="store_true", help="ntkcert.tune_allocator() first (as the CLI does)")
     ap.add_argument("--cli", default=os.environ.get("NTKCERT_BIN", str(ROOT / "target/release/ntkcert")))
     a = ap.parse_args()
     print(f"import ntkcert: {import_seconds:.3f} s")
+    if a.tune_allocator:
+        ntkcert.tune_allocator()
+        print("allocator tuned as in the CLI")
     print(f"{'spec':<16} {'cli wall s':>10} {'cli cert s':>10} {'load s':>8} {'py wall s':>10} {'py call s':>10} {'overhead s':>10} {'overhead':>9}")
     for spec in a.specs:
         best = dict(cli_wall=1e9, cli_cert=1e9, load=1e9, py_wall=1e9, py_cert=1e9, over=1e9)

@@ -51,6 +51,7 @@ __all__ = [
     "check",
     "kernel",
     "read_results",
+    "tune_allocator",
 ]
 
 __version__ = _native.version()
@@ -666,6 +667,15 @@ def check(path: PathLike, *, spec: Optional[PathLike] = None, progress: bool = F
     SpecError when the certificate or spec cannot be read or is malformed."""
     valid, reason = _native.check(_os.fspath(path), None if spec is None else _os.fspath(spec), progress)
     return CheckResult(valid, reason)
+
+
+def tune_allocator() -> None:
+    """Applies the glibc malloc settings the command line uses for ``certify`` (no trimming
+    below 1 GiB, a 32 MiB mmap threshold, one arena; a no-op off glibc). They make the
+    integrator's large allocations cheaper (gf-mlp-mid about 1.5x faster) but hold on to freed
+    memory and apply to the whole process, so they are opt-in: call once, before starting
+    threads, in a process that mainly certifies."""
+    _native.tune_allocator()
 
 
 def read_results(path: PathLike) -> Any:

@@ -363,6 +363,13 @@ fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
     run_detached(py, || -> () { panic!("deliberate test panic") })
 }
 
+/// `ntkcert::cli::tune_allocator`: glibc malloc settings that speed the integrator up (the CLI
+/// applies them to every certify); process-wide, so opt-in here.
+#[pyfunction]
+fn tune_allocator() {
+    ntkcert::cli::tune_allocator();
+}
+
 /// The library version.
 #[pyfunction]
 fn version() -> &'static str {
@@ -384,6 +391,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(make_spec_error, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(tune_allocator, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
 }
