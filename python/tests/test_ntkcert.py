@@ -322,3 +322,17 @@ def test_to_toml_of_a_spec_file_copies_its_data_files(tmp_path):
         ["mlp-npy-tanh.toml", "npy_W1.npy", "npy_b1.npy", "npy_W2.npy", "npy_b2.npy", "npy_x.npy", "npy_y.npy"]
     )
     same_enclosures(cli_certify(written), ntkcert.certify(spec, progress=False).to_dict())
+
+
+@pytest.mark.parametrize(
+    "training",
+    [dict(method="gradient-descent", learning_rate="0.1"), dict(regularization="1/2"), dict(regularization="0.5", horizon="inf")],
+    ids=["gradient-descent", "regularised", "all-time"],
+)
+def test_training_variants_through_python_and_the_cli(tmp_path, training):
+    spec = npy_spec(**training)
+    ours = ntkcert.certify(spec, progress=False)
+    same_enclosures(ours.to_dict(), cli_certify(spec.to_toml(tmp_path)))
+    cert = tmp_path / "cert.json"
+    ours.write_certificate(cert)
+    assert ntkcert.check(cert).valid
