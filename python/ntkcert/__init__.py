@@ -382,6 +382,8 @@ class Spec:
         for (field, w, b), hb in zip(layers, has_bias):
             if w.ndim != 2:
                 raise _err(field, f"expected a weight matrix [out, in], got shape {list(w.shape)}")
+            if 0 in w.shape:
+                raise _err(field, f"expected a weight matrix with nonzero dimensions, got shape {list(w.shape)}")
             if w.shape[1] != widths[-1]:
                 raise _err(field, f"expected shape [*, {widths[-1]}] (the previous layer has {widths[-1]} outputs), got {list(w.shape)}")
             if hb != bias:

@@ -168,7 +168,8 @@ fn load_text(py: Python<'_>, text: String, base_dir: PathBuf, label: String) -> 
 
 fn options(py: Python<'_>, spec: &NativeSpec, order: Option<usize>, accuracy: Option<&str>, progress: bool) -> PyResult<Options> {
     if let Some(message) = ntkcert::certify::order_option_error(order) {
-        return Err(spec_error(py, &Error::usage(message)));
+        // The library words it for the command line (`--order`); here it is an argument.
+        return Err(spec_error(py, &Error::usage(message.replace("--order", "order"))));
     }
     let mut options = Options { progress, ..Options::from_solver(&spec.loaded.solver, order) };
     if let Some(text) = accuracy {

@@ -164,6 +164,8 @@ def test_bad_arrays_raise_spec_error_naming_the_field():
     cases.append((w, x, [0.5, 0.25, "x", 1, 2], "data.targets[2]", "is not a decimal number"))
     cases.append((w, x, y.astype(np.complex128), "targets", "dtype complex128"))
     cases.append(({"fc1.weight": w[0], "fc1.gamma": w[1]}, x, y, "weights['fc1.gamma']", "PREFIX.weight"))
+    cases.append(([np.zeros((0, 2))], x, y, "weights[0]", "nonzero dimensions"))
+    cases.append((w, np.zeros((0, 2)), np.zeros(0), "data.inputs_file", "no inputs"))
     for weights, inputs, targets, field, words in cases:
         with pytest.raises(ntkcert.SpecError) as info:
             ntkcert.Spec.mlp(weights, inputs, targets, activation="tanh", alpha=20, horizon=5, tolerance="0.01")
@@ -273,6 +275,15 @@ except KeyboardInterrupt:
     assert out.strip() == "interrupted"
     assert time.monotonic() - started < 5
     assert not (tmp_path / "cert.json").exists()
+
+
+def test_bad_options_raise_spec_error():
+    spec = npy_spec()
+    with pytest.raises(ntkcert.SpecError, match="order must be between 2 and 60, got 100") as info:
+        ntkcert.certify(spec, order=100)
+    assert info.value.kind == "usage"
+    with pytest.raises(ntkcert.SpecError, match="accuracy"):
+        ntkcert.certify(spec, accuracy="x")
 
 
 def test_help_shows_the_docstrings():
