@@ -10,5 +10,8 @@ fn main() {
         .iter()
         .map(|name| root.join("specs/bench").join(format!("{name}.toml")))
         .collect();
-    std::process::exit(ntkcert::bench::run(&specs, 3, true));
+    if let Err(e) = ntkcert::bench::run(&specs, 3, true) {
+        eprintln!("error: {e}");
+        std::process::exit(ntkcert::cli::exit_code(e.kind));
+    }
 }

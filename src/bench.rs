@@ -8,6 +8,7 @@ use crate::certificate::Certificate;
 use crate::certify::{certify, Options};
 use crate::simulate::simulate;
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
+use crate::error::Error;
 use std::path::PathBuf;
 
 /// Peak resident memory of this process so far (VmHWM), in MiB, where the OS reports it.
@@ -18,7 +19,7 @@ pub fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
+pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> Result<(), Error> {
     let default = [PathBuf::from("specs/bench/gf-mlp-small.toml")];
     let specs = if specs.is_empty() { &default[..] } else { specs };
     let repeat = repeat.max(1);
@@ -32,10 +33,7 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
     }
     println!();
     for path in specs {
-        let loaded = match crate::cli::load_spec(path) {
-            Ok(l) => l,
-            Err(code) => return code,
-        };
+        let loaded = crate::spec::load(path)?;
         let options = Options::from_solver(&loaded.solver, None);
         let mut sim_best = f64::INFINITY;
         let mut cert_best = f64::INFINITY;
@@ -59,18 +57,14 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
             sim_steps = sim.steps;
             let cert = match certify(&loaded.problem, &options) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {}: {e}", path.display());
-                    return crate::cli::EXIT_DATA;
-                }
+                Err(e) => return Err(Error::invalid(format!("{}: {e}", path.display()))),
             };
             cert_best = cert_best.min(cert.seconds);
             if with_check {
                 let certificate = Certificate::new(&loaded, &cert);
                 let started = std::time::Instant::now();
                 if let Err(e) = crate::check::check_value(&certificate.value, &loaded) {
-                    eprintln!("error: {}: the checker did not confirm the certificate: {e:?}", path.display());
-                    return crate::cli::EXIT_DATA;
+                    return Err(Error::invalid(format!("{}: the checker did not confirm the certificate: {e:?}", path.display())));
                 }
                 check_best = check_best.min(started.elapsed().as_secs_f64());
                 certificate_bytes = serde_json::to_string_pretty(&certificate.value).map_or(0, |t| t.len());
@@ -106,7 +100,7 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> i32 {
             println!("  (dop853 column skipped for {}: {why})", loaded.problem.name);
         }
     }
-    0
+    Ok(())
 }
 
 /// The float solve of a spec by `benches/mlp_dop853.py`: the problem's f64 midpoints written to

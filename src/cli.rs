@@ -3,6 +3,7 @@
 //! data, 66 missing or unreadable input file, 70 internal error, 73 cannot write output.
 
 use crate::certify::{certify, Accuracy, Options, Verdict};
+use crate::error::{Error, ErrorKind, Outcome};
 use crate::report;
 use crate::spec;
 use clap::{Parser, Subcommand};
@@ -16,6 +17,41 @@ pub const EXIT_DATA: i32 = 65;
 pub const EXIT_NO_INPUT: i32 = 66;
 pub const EXIT_INTERNAL: i32 = 70;
 pub const EXIT_CANT_CREATE: i32 = 73;
+
+/// The exit code of an error of this kind.
+pub fn exit_code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::Usage => EXIT_USAGE,
+        ErrorKind::Invalid => EXIT_DATA,
+        ErrorKind::Io => EXIT_NO_INPUT,
+        ErrorKind::CantCreate => EXIT_CANT_CREATE,
+        ErrorKind::Internal => EXIT_INTERNAL,
+    }
+}
+
+/// The exit code of a command that ran to its end.
+pub fn outcome_code(outcome: Outcome) -> i32 {
+    match outcome {
+        Outcome::Success => 0,
+        Outcome::Negative => EXIT_REFUTED,
+        Outcome::Inconclusive => EXIT_INCONCLUSIVE,
+    }
+}
+
+/// Prints a library error as `error: MESSAGE` (one line) and returns its exit code; 0 on success.
+fn finish(result: Result<Outcome, Error>) -> i32 {
+    match result {
+        Ok(outcome) => outcome_code(outcome),
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_code(e.kind)
+        }
+    }
+}
+
+fn done(result: Result<(), Error>) -> i32 {
+    finish(result.map(|()| Outcome::Success))
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "ntkcert", version, about = "Certify when neural-network training follows its NTK linearisation")]
@@ -187,15 +223,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match cli.command {
         Command::Certify { spec, json, out, order, accuracy, quiet, trace } => run_certify(&spec, json, out, order, accuracy, quiet, trace),
         Command::Simulate { spec, json, order, accuracy } => run_simulate(&spec, json, order, accuracy),
-        Command::Bench { specs, repeat, check } => crate::bench::run(&specs, repeat, check),
-        Command::Bound { spec, json, compare, bench, repeat } => crate::theory::report::run(&spec, json, compare, bench, repeat),
-        Command::Regress { paths } => crate::regress::run(&paths),
-        Command::Sweep(args) => crate::sweep::cli_sweep(&args),
-        Command::Merge(args) => crate::sweep::cli_merge(&args),
-        Command::Table(args) => crate::sweep::cli_table(&args),
-        Command::Plot(args) => crate::sweep::cli_plot(&args),
-        Command::Check { cert, spec, quiet } => crate::check::run(&cert, spec.as_deref(), !quiet),
-        Command::Kernel { spec, limit, json, out } => crate::kernel::run(&spec, limit, json, out.as_deref()),
+        Command::Bench { specs, repeat, check } => done(crate::bench::run(&specs, repeat, check)),
+        Command::Bound { spec, json, compare, bench, repeat } => done(crate::theory::report::run(&spec, json, compare, bench, repeat)),
+        Command::Regress { paths } => finish(crate::regress::run(&paths)),
+        Command::Sweep(args) => done(crate::sweep::cli_sweep(&args)),
+        Command::Merge(args) => done(crate::sweep::cli_merge(&args)),
+        Command::Table(args) => done(crate::sweep::cli_table(&args)),
+        Command::Plot(args) => done(crate::sweep::cli_plot(&args)),
+        Command::Check { cert, spec, quiet } => run_check(&cert, spec.as_deref(), !quiet),
+        Command::Kernel { spec, limit, json, out } => done(crate::kernel::run(&spec, limit, json, out.as_deref())),
     }
 }
 
@@ -223,12 +259,27 @@ fn usage_error_line(e: &clap::Error) -> String {
     }
 }
 
-/// Loads a spec, printing a one-line error and returning the exit code on failure.
-pub fn load_spec(path: &std::path::Path) -> Result<spec::LoadedSpec, i32> {
+/// Loads a spec ([`spec::load`]), printing a one-line error and returning the exit code on
+/// failure.
+fn load_spec(path: &std::path::Path) -> Result<spec::LoadedSpec, i32> {
     spec::load(path).map_err(|e| {
         eprintln!("error: {e}");
-        if e.is_io() { EXIT_NO_INPUT } else { EXIT_DATA }
+        exit_code(e.kind().into())
     })
+}
+
+/// `ntkcert check`: prints `valid` (exit 0) or `invalid: REASON` (exit 1) on stdout.
+fn run_check(cert: &std::path::Path, spec: Option<&std::path::Path>, progress: bool) -> i32 {
+    finish(crate::check::check_file(cert, spec, progress).map(|validity| match validity {
+        crate::check::Validity::Valid => {
+            println!("valid");
+            Outcome::Success
+        }
+        crate::check::Validity::Invalid(reason) => {
+            println!("invalid: {reason}");
+            Outcome::Negative
+        }
+    }))
 }
 
 fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, accuracy: Option<Accuracy>, progress: bool) -> Options {

@@ -2,6 +2,7 @@
 //! neural network follows its neural tangent kernel linearisation.
 //!
 //! Module map (one concept each):
+//! - [`error`]: the library's error type (kind, file, field, reason) and command outcomes.
 //! - [`arith`]: exact input, the scalar trait (f64 / interval), rigorous norms.
 //! - [`problem`]: the resolved problem (model, data, alpha, T, eps).
 //! - [`spec`]: the TOML spec format and its data loaders.
@@ -26,6 +27,7 @@ pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod enclose;
+pub mod error;
 pub mod kernel;
 pub mod model;
 pub mod problem;

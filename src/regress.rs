@@ -18,6 +18,7 @@ use crate::spec::type_name;
 use crate::arith::rational::{parse_decimal, rational_to_interval, rational_to_string};
 use crate::arith::vector::point;
 use crate::certify::{certify, Certified, Options};
+use crate::error::{Error, Outcome};
 use crate::spec::{self, SpecError};
 use crate::theory::{theory_bounds, TheoryBounds};
 use inari::Interval;
@@ -602,42 +603,24 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// The `regress` command. Returns the exit code.
-pub fn run(paths: &[PathBuf]) -> i32 {
+/// The `regress` command: prints a line per assertion; [`Outcome::Negative`] when one is
+/// violated.
+pub fn run(paths: &[PathBuf]) -> Result<Outcome, Error> {
     if paths.is_empty() {
-        eprintln!("error: regress needs a directory or spec files (usage: ntkcert regress DIR...)");
-        return crate::cli::EXIT_USAGE;
+        return Err(Error::usage("regress needs a directory or spec files (usage: ntkcert regress DIR...)"));
     }
-    let files = match collect(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return crate::cli::EXIT_NO_INPUT;
-        }
-    };
+    let files = collect(paths).map_err(Error::io)?;
     // Validate everything before running anything.
     let mut specs = Vec::new();
     for f in &files {
-        match parse(f) {
-            Ok(s) => specs.push(s),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return e.exit_code();
-            }
-        }
+        specs.push(parse(f)?);
     }
     let started = std::time::Instant::now();
     let mut violations = Vec::new();
     let mut count = 0;
     for rs in &specs {
         let t0 = std::time::Instant::now();
-        let runs = match run_spec(rs) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return e.exit_code();
-            }
-        };
+        let runs = run_spec(rs)?;
         for (i, (name, assertion)) in rs.asserts.iter().enumerate() {
             count += 1;
             let (ok, details) = evaluate(rs, &runs, assertion);
@@ -650,9 +633,9 @@ pub fn run(paths: &[PathBuf]) -> i32 {
     }
     println!("# {} assertion(s), {} violated, {:.1} s", count, violations.len(), started.elapsed().as_secs_f64());
     if violations.is_empty() {
-        0
+        Ok(Outcome::Success)
     } else {
         eprintln!("error: {} assertion(s) violated: {}", violations.len(), violations.join("; "));
-        1
+        Ok(Outcome::Negative)
     }
 }

@@ -28,6 +28,7 @@ pub mod series;
 pub mod tail;
 pub mod verify;
 
+use crate::error::Error;
 use crate::spec::LoadedSpec;
 use rug::Rational;
 use serde_json::Value;
@@ -59,29 +60,26 @@ fn malformed(field: &str, why: impl std::fmt::Display) -> CheckError {
     CheckError::Malformed(format!("field '{field}': {why}"))
 }
 
-/// Runs the command: returns the process exit code (0 valid, 1 invalid, 64 usage, 65 malformed
-/// certificate or invalid spec, 66 unreadable file, 70 unsupported). `progress`: show a
-/// progress bar on stderr (on a terminal).
-pub fn run(cert_path: &Path, spec_override: Option<&Path>, progress: bool) -> i32 {
-    use crate::cli::{EXIT_DATA, EXIT_INTERNAL, EXIT_NO_INPUT};
+/// The outcome of checking a certificate that could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validity {
+    /// Every claim is confirmed.
+    Valid,
+    /// A claim is false or could not be confirmed (the reason, one line).
+    Invalid(String),
+}
+
+/// Checks the certificate file at `cert_path` against its spec (`spec_override`, else the
+/// certificate's `spec.path`, as given or beside the certificate). Errors: an unreadable file
+/// ([`crate::error::ErrorKind::Io`]), a malformed certificate or invalid spec ([`crate::error::ErrorKind::Invalid`]), a
+/// certificate the checker cannot check ([`crate::error::ErrorKind::Internal`]). `progress`: show a progress
+/// bar on stderr (on a terminal).
+pub fn check_file(cert_path: &Path, spec_override: Option<&Path>, progress: bool) -> Result<Validity, Error> {
     let label = cert_path.display().to_string();
-    let bytes = match std::fs::read(cert_path) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {label}: cannot read certificate: {}", io_reason(&e));
-            return EXIT_NO_INPUT;
-        }
-    };
-    let cert: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {label}: not a certificate (invalid JSON: {e})");
-            return EXIT_DATA;
-        }
-    };
+    let bytes = std::fs::read(cert_path).map_err(|e| Error::io(format!("{label}: cannot read certificate: {}", io_reason(&e))))?;
+    let cert: Value = serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{label}: not a certificate (invalid JSON: {e})")))?;
     if let Err(e) = check_format(&cert) {
-        eprintln!("error: {label}: {}", message(&e));
-        return EXIT_DATA;
+        return Err(Error::invalid(format!("{label}: {}", message(&e))));
     }
     let spec_path: PathBuf = match spec_override {
         Some(p) => p.to_path_buf(),
@@ -94,36 +92,15 @@ pub fn run(cert_path: &Path, spec_override: Option<&Path>, progress: bool) -> i3
                     _ => direct,
                 }
             }
-            None => {
-                eprintln!("error: {label}: field 'spec.path' is missing; pass the spec with --spec SPEC");
-                return EXIT_DATA;
-            }
+            None => return Err(Error::invalid(format!("{label}: field 'spec.path' is missing; pass the spec with --spec SPEC"))),
         },
     };
-    let loaded = match crate::spec::load(&spec_path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return if e.is_io() { EXIT_NO_INPUT } else { EXIT_DATA };
-        }
-    };
+    let loaded = crate::spec::load(&spec_path)?;
     match check_value_showing(&cert, &loaded, progress) {
-        Ok(()) => {
-            println!("valid");
-            0
-        }
-        Err(CheckError::Invalid(msg)) => {
-            println!("invalid: {msg}");
-            1
-        }
-        Err(CheckError::Malformed(msg)) => {
-            eprintln!("error: {label}: {msg}");
-            EXIT_DATA
-        }
-        Err(CheckError::Unsupported(msg)) => {
-            eprintln!("error: {label}: cannot check: {msg}");
-            EXIT_INTERNAL
-        }
+        Ok(()) => Ok(Validity::Valid),
+        Err(CheckError::Invalid(msg)) => Ok(Validity::Invalid(msg)),
+        Err(CheckError::Malformed(msg)) => Err(Error::invalid(format!("{label}: {msg}"))),
+        Err(CheckError::Unsupported(msg)) => Err(Error::internal(format!("{label}: cannot check: {msg}"))),
     }
 }
 

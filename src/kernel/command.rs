@@ -204,35 +204,22 @@ pub fn result_text(problem: &KernelProblem, r: &KernelResult) -> String {
     s
 }
 
-/// `ntkcert kernel SPEC [--limit] [--json] [--out FILE]`; returns the exit code.
-pub fn run(path: &Path, limit: bool, json_output: bool, out: Option<&Path>) -> i32 {
-    let problem = match crate::spec::load_kernel(path) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return if e.is_io() { crate::cli::EXIT_NO_INPUT } else { crate::cli::EXIT_DATA };
-        }
-    };
+/// `ntkcert kernel SPEC [--limit] [--json] [--out FILE]`: prints the kernel's summary.
+pub fn run(path: &Path, limit: bool, json_output: bool, out: Option<&Path>) -> Result<(), crate::error::Error> {
+    use crate::error::Error;
+    let problem = crate::spec::load_kernel(path)?;
     if let Some(out) = out {
         if let Err(e) = crate::certificate::check_writable(out) {
-            eprintln!("error: cannot write '{}': {e}", out.display());
-            return crate::cli::EXIT_CANT_CREATE;
+            return Err(Error::cant_create(format!("cannot write '{}': {e}", out.display())));
         }
     }
     let kind = if limit { KernelKind::Limit } else { KernelKind::Empirical };
-    let result = match compute(&problem, kind) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            return crate::cli::EXIT_DATA;
-        }
-    };
+    let result = compute(&problem, kind).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
     let value = (json_output || out.is_some()).then(|| result_json(&problem, &result));
     if let (Some(out), Some(value)) = (out, &value) {
         let text = serde_json::to_string_pretty(value).expect("JSON");
         if let Err(e) = crate::certificate::write_atomically(out, text.as_bytes()) {
-            eprintln!("error: cannot write '{}': {e}", out.display());
-            return crate::cli::EXIT_CANT_CREATE;
+            return Err(Error::cant_create(format!("cannot write '{}': {e}", out.display())));
         }
     }
     if let (true, Some(value)) = (json_output, &value) {
@@ -240,5 +227,5 @@ pub fn run(path: &Path, limit: bool, json_output: bool, out: Option<&Path>) -> i
     } else {
         print!("{}", result_text(&problem, &result));
     }
-    0
+    Ok(())
 }

@@ -1,23 +1,13 @@
 //! The error type of the spec layer: one line naming the spec file, the field and the reason.
 
-/// What went wrong, coarsely: the CLI maps [`SpecErrorKind::Io`] to exit code 66 (`EX_NOINPUT`)
-/// and [`SpecErrorKind::Invalid`] to 65 (`EX_DATAERR`).
+/// What went wrong, coarsely (the library's [`crate::error::ErrorKind`] `Io` and `Invalid`, which
+/// the CLI maps to exit codes 66 and 65).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpecErrorKind {
     /// The spec file or a data file it references is missing or cannot be read.
     Io,
     /// The spec or a data file was read but its content is invalid (syntax, type, value, shape).
     Invalid,
-}
-
-impl SpecErrorKind {
-    /// The conventional process exit code (sysexits.h): 66 for I/O, 65 for invalid data.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            SpecErrorKind::Io => 66,
-            SpecErrorKind::Invalid => 65,
-        }
-    }
 }
 
 /// A rejected spec. Displays as one line:
@@ -67,11 +57,6 @@ impl SpecError {
     /// Whether this is an I/O error (missing or unreadable file).
     pub fn is_io(&self) -> bool {
         self.kind == SpecErrorKind::Io
-    }
-
-    /// 66 for I/O errors, 65 for invalid content.
-    pub fn exit_code(&self) -> i32 {
-        self.kind.exit_code()
     }
 
     fn render(&self) -> String {

@@ -18,32 +18,40 @@ pub mod table;
 
 pub use run::{merge_files, run_sweep, SweepOptions};
 
-/// A one-line error and the exit code it maps to.
+use crate::error::{Error, ErrorKind};
+
+/// A one-line error and its kind (which `cli` maps to an exit code).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepError {
     pub message: String,
-    pub code: i32,
+    pub kind: ErrorKind,
 }
 
 impl SweepError {
     pub fn usage(message: impl Into<String>) -> Self {
-        SweepError { message: message.into(), code: crate::cli::EXIT_USAGE }
+        SweepError { message: message.into(), kind: ErrorKind::Usage }
     }
     pub fn data(message: impl Into<String>) -> Self {
-        SweepError { message: message.into(), code: crate::cli::EXIT_DATA }
+        SweepError { message: message.into(), kind: ErrorKind::Invalid }
     }
     pub fn no_input(message: impl Into<String>) -> Self {
-        SweepError { message: message.into(), code: crate::cli::EXIT_NO_INPUT }
+        SweepError { message: message.into(), kind: ErrorKind::Io }
     }
     pub fn cant_create(message: impl Into<String>) -> Self {
-        SweepError { message: message.into(), code: crate::cli::EXIT_CANT_CREATE }
+        SweepError { message: message.into(), kind: ErrorKind::CantCreate }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        SweepError { message: message.into(), code: crate::cli::EXIT_INTERNAL }
+        SweepError { message: message.into(), kind: ErrorKind::Internal }
     }
     /// The same message as an invalid-data error (a bad `[sweep]` entry in a spec file).
     pub fn into_data(self) -> Self {
-        SweepError { code: crate::cli::EXIT_DATA, ..self }
+        SweepError { kind: ErrorKind::Invalid, ..self }
+    }
+}
+
+impl From<SweepError> for crate::error::Error {
+    fn from(e: SweepError) -> Self {
+        crate::error::Error::new(e.kind, e.message)
     }
 }
 
@@ -143,31 +151,24 @@ pub struct PlotArgs {
     pub title: Option<String>,
 }
 
-fn report(r: Result<i32, SweepError>) -> i32 {
-    match r {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.code
-        }
-    }
+/// `ntkcert sweep`: runs (or, with `--dry-run`, lists) the grid's cells.
+pub fn cli_sweep(args: &SweepArgs) -> Result<(), Error> {
+    Ok(run::cli(args)?)
 }
 
-pub fn cli_sweep(args: &SweepArgs) -> i32 {
-    report(run::cli(args))
+/// `ntkcert merge`: joins shard results files and prints a summary.
+pub fn cli_merge(args: &MergeArgs) -> Result<(), Error> {
+    let summary = run::merge_files(&args.inputs, &args.out)?;
+    println!("{summary}");
+    Ok(())
 }
 
-pub fn cli_merge(args: &MergeArgs) -> i32 {
-    report(run::merge_files(&args.inputs, &args.out).map(|summary| {
-        println!("{summary}");
-        0
-    }))
+/// `ntkcert table`.
+pub fn cli_table(args: &TableArgs) -> Result<(), Error> {
+    Ok(table::cli(args)?)
 }
 
-pub fn cli_table(args: &TableArgs) -> i32 {
-    report(table::cli(args))
-}
-
-pub fn cli_plot(args: &PlotArgs) -> i32 {
-    report(plot::cli(args))
+/// `ntkcert plot`.
+pub fn cli_plot(args: &PlotArgs) -> Result<(), Error> {
+    Ok(plot::cli(args)?)
 }

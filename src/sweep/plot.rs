@@ -259,7 +259,7 @@ fn tex_label(label: &str) -> String {
         .join(", ")
 }
 
-pub(super) fn cli(args: &PlotArgs) -> Result<i32, SweepError> {
+pub(super) fn cli(args: &PlotArgs) -> Result<(), SweepError> {
     let rows = read_all(&args.results)?;
     let bounds: Vec<String> = if args.bounds.trim() == "none" {
         Vec::new()
@@ -288,5 +288,5 @@ pub(super) fn cli(args: &PlotArgs) -> Result<i32, SweepError> {
     };
     crate::certificate::write_atomically(&args.out, text.as_bytes())
         .map_err(|e| SweepError::cant_create(format!("cannot write '{}': {e}", args.out.display())))?;
-    Ok(0)
+    Ok(())
 }

@@ -44,7 +44,7 @@ pub struct SweepSummary {
     pub verdicts: BTreeMap<String, usize>,
 }
 
-pub(super) fn cli(args: &SweepArgs) -> Result<i32, SweepError> {
+pub(super) fn cli(args: &SweepArgs) -> Result<(), SweepError> {
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     if let Some(message) = crate::certify::order_option_error(args.order) {
         return Err(SweepError::usage(message));
@@ -75,7 +75,7 @@ pub(super) fn cli(args: &SweepArgs) -> Result<i32, SweepError> {
             summary.results.display()
         );
     }
-    Ok(0)
+    Ok(())
 }
 
 /// Parses `K/N` with `1 <= K <= N`.
@@ -136,11 +136,11 @@ fn plan(spec_path: &Path, set: &[String]) -> Result<Plan, SweepError> {
 fn load_cell(plan: &Plan, cell: &Cell) -> Result<(spec::LoadedSpec, String), SweepError> {
     let table = grid::cell_table(&plan.base, &plan.base_name, cell).map_err(|e| SweepError {
         message: format!("{}: {}", plan.label, e.message),
-        code: e.code,
+        kind: e.kind,
     })?;
     let text = toml::to_string(&table).map_err(|e| SweepError::internal(format!("cannot write the spec of cell {}: {e}", cell.key())))?;
     let loaded = spec::load_str(&text, &plan.base_dir, &format!("{} (cell {})", plan.label, cell.key()))
-        .map_err(|e| SweepError { message: e.to_string(), code: e.exit_code() })?;
+        .map_err(|e| SweepError { message: e.to_string(), kind: e.kind().into() })?;
     Ok((loaded, text))
 }
 
@@ -319,7 +319,7 @@ fn load_cell_in(plan: &Plan, cell: &Cell, dir: &Path) -> Result<(spec::LoadedSpe
             .map_err(|e| SweepError::internal(format!("{label}: field '{}': {e}", file.field)))?;
     }
     let text = toml::to_string(&table).map_err(|e| SweepError::internal(format!("cannot write the spec of cell {}: {e}", cell.key())))?;
-    let loaded = spec::load_str(&text, dir, &label).map_err(|e| SweepError { message: e.to_string(), code: e.exit_code() })?;
+    let loaded = spec::load_str(&text, dir, &label).map_err(|e| SweepError { message: e.to_string(), kind: e.kind().into() })?;
     Ok((loaded, text))
 }
 

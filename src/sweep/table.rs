@@ -373,7 +373,7 @@ pub fn swept_fields(rows: &[Row]) -> Vec<String> {
     out
 }
 
-pub(super) fn cli(args: &TableArgs) -> Result<i32, SweepError> {
+pub(super) fn cli(args: &TableArgs) -> Result<(), SweepError> {
     let format = Format::parse(&args.format)?;
     if args.digits == 0 || args.digits > 30 {
         return Err(SweepError::usage(format!("--digits {}: expected 1 to 30", args.digits)));
@@ -402,5 +402,5 @@ pub(super) fn cli(args: &TableArgs) -> Result<i32, SweepError> {
             .map_err(|e| SweepError::cant_create(format!("cannot write '{}': {e}", path.display())))?,
         None => print!("{text}"),
     }
-    Ok(0)
+    Ok(())
 }

@@ -345,30 +345,24 @@ pub fn bench(problem: &Problem, repeat: usize) -> String {
     )
 }
 
-/// The `bound` command. Returns the exit code.
-pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: usize) -> i32 {
-    let loaded = match crate::cli::load_spec(path) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+/// The `bound` command: prints the report.
+pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: usize) -> Result<(), crate::error::Error> {
+    use crate::error::Error;
+    let loaded = crate::spec::load(path)?;
     let problem = &loaded.problem;
     if problem.num_inputs() == 0 {
-        eprintln!("error: {}: the problem has no training inputs", path.display());
-        return crate::cli::EXIT_DATA;
+        return Err(Error::invalid(format!("{}: the problem has no training inputs", path.display())));
     }
     if bench_run {
         print!("{}", bench(problem, repeat));
-        return 0;
+        return Ok(());
     }
     let mut tb = theory_bounds(problem);
     let cmp = if compare_run {
         let options = Options::from_solver(&loaded.solver, None);
         match compare(problem, &mut tb, &options) {
             Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return crate::cli::EXIT_DATA;
-            }
+            Err(e) => return Err(Error::invalid(format!("{}: {e}", path.display()))),
         }
     } else {
         None
@@ -378,5 +372,5 @@ pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: 
     } else {
         print!("{}", bound_text(problem, &tb, cmp.as_ref()));
     }
-    0
+    Ok(())
 }
