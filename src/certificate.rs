@@ -71,6 +71,25 @@ impl Certificate {
     }
 }
 
+/// The path of `spec` relative to the directory of the certificate file `certificate`, so that
+/// a certificate moved together with its spec (and data) still finds it (`ntkcert check` tries
+/// this first). `None` when either cannot be made absolute (e.g. the spec does not exist).
+pub fn spec_path_from_certificate(certificate: &Path, spec: &Path) -> Option<std::path::PathBuf> {
+    let spec = std::fs::canonicalize(spec).ok()?;
+    let dir = certificate.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let (from, to): (Vec<_>, Vec<_>) = (dir.components().collect(), spec.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut relative = std::path::PathBuf::new();
+    for _ in common..from.len() {
+        relative.push("..");
+    }
+    for part in &to[common..] {
+        relative.push(part.as_os_str());
+    }
+    Some(relative)
+}
+
 /// Whether a file can be written at `path` (checked before a long computation, so that an
 /// unwritable `--out` is reported at once): `path` is not a directory, and a temporary file can
 /// be created (and is removed again) in its directory. One-line errors, as

@@ -312,6 +312,9 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
     if let Some(out) = out {
         let mut cert = crate::certificate::Certificate::new(&loaded, &result);
         cert.value["spec"]["path"] = serde_json::Value::from(path.display().to_string());
+        if let Some(relative) = crate::certificate::spec_path_from_certificate(&out, path) {
+            cert.value["spec"]["path_from_certificate"] = serde_json::Value::from(relative.display().to_string());
+        }
         if let Err(e) = cert.write_atomically(&out) {
             eprintln!("error: cannot write certificate '{}': {e}", out.display());
             return EXIT_CANT_CREATE;

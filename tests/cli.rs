@@ -952,3 +952,42 @@ fn a_flow_at_rest_is_certified_exactly_and_the_range_is_named() {
         }
     }
 }
+
+/// Round trips (issue 21): a certificate written with a relative `--out` is checked from inside
+/// its directory, and after the certificate and its spec are moved together elsewhere; when
+/// the spec cannot be found the error names the paths tried and `--spec`.
+#[test]
+fn check_finds_the_spec_from_the_certificates_directory() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let specs = work.path().join("specs");
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&specs).expect("mkdir");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::copy(root().join("specs/examples/mlp-inline.toml"), specs.join("inline.toml")).expect("copy");
+    let run = |dir: &std::path::Path, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ntkcert"))
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run ntkcert")
+    };
+    let certify = run(work.path(), &["certify", "specs/inline.toml", "--out", "out/c.json", "-q"]);
+    assert!(out.join("c.json").is_file(), "{}", String::from_utf8_lossy(&certify.stderr));
+    let inside = run(&out, &["check", "c.json"]);
+    assert_eq!(code(&inside), 0, "{}{}", String::from_utf8_lossy(&inside.stdout), String::from_utf8_lossy(&inside.stderr));
+
+    let moved = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(moved.path().join("a/specs")).expect("mkdir");
+    std::fs::create_dir_all(moved.path().join("a/out")).expect("mkdir");
+    std::fs::rename(specs.join("inline.toml"), moved.path().join("a/specs/inline.toml")).expect("move spec");
+    std::fs::rename(out.join("c.json"), moved.path().join("a/out/c.json")).expect("move cert");
+    let elsewhere = run(moved.path(), &["check", "a/out/c.json"]);
+    assert_eq!(code(&elsewhere), 0, "{}{}", String::from_utf8_lossy(&elsewhere.stdout), String::from_utf8_lossy(&elsewhere.stderr));
+
+    std::fs::remove_file(moved.path().join("a/specs/inline.toml")).expect("remove spec");
+    let missing = run(moved.path(), &["check", "a/out/c.json"]);
+    let text = String::from_utf8_lossy(&missing.stderr).to_string() + &String::from_utf8_lossy(&missing.stdout);
+    assert_ne!(code(&missing), 0);
+    assert!(text.contains("tried") && text.contains("--spec") && text.lines().count() == 1, "{text}");
+}

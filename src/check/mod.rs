@@ -69,8 +69,35 @@ pub enum Validity {
     Invalid(String),
 }
 
-/// Checks the certificate file at `cert_path` against its spec (`spec_override`, else the
-/// certificate's `spec.path`, as given or beside the certificate). Errors: an unreadable file
+/// The spec a certificate names: `spec.path_from_certificate` resolved against the
+/// certificate's directory (the pair may have been moved together), else `spec.path` as given
+/// (relative to the working directory), else `spec.path` beside the certificate. The error names
+/// every path tried and `--spec`.
+fn find_spec(cert_path: &Path, cert: &Value) -> Result<PathBuf, String> {
+    let spec = cert.get("spec");
+    let field = |name: &str| spec.and_then(|s| s.get(name)).and_then(Value::as_str);
+    let dir = cert_path.parent().unwrap_or(Path::new(""));
+    let mut tried: Vec<PathBuf> = Vec::new();
+    if let Some(relative) = field("path_from_certificate") {
+        tried.push(dir.join(relative));
+    }
+    match field("path") {
+        Some(p) => {
+            tried.push(PathBuf::from(p));
+            tried.push(dir.join(p));
+        }
+        None if tried.is_empty() => return Err("field 'spec.path' is missing; pass the spec with --spec SPEC".into()),
+        None => {}
+    }
+    if let Some(found) = tried.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    let names: Vec<String> = tried.iter().map(|p| format!("'{}'", p.display())).collect();
+    Err(format!("the spec named by the certificate was not found (tried {}); pass it with --spec SPEC", names.join(", ")))
+}
+
+/// Checks the certificate file at `cert_path` against its spec (`spec_override`, else the one
+/// [`find_spec`] finds). Errors: an unreadable file
 /// ([`crate::error::ErrorKind::Io`]), a malformed certificate or invalid spec ([`crate::error::ErrorKind::Invalid`]), a
 /// certificate the checker cannot check ([`crate::error::ErrorKind::Internal`]). `progress`: show a progress
 /// bar on stderr (on a terminal).
@@ -83,17 +110,7 @@ pub fn check_file(cert_path: &Path, spec_override: Option<&Path>, progress: bool
     }
     let spec_path: PathBuf = match spec_override {
         Some(p) => p.to_path_buf(),
-        None => match cert.get("spec").and_then(|s| s.get("path")).and_then(Value::as_str) {
-            Some(p) => {
-                let direct = PathBuf::from(p);
-                let beside = cert_path.parent().map(|d| d.join(p));
-                match beside {
-                    Some(b) if !direct.exists() && b.exists() => b,
-                    _ => direct,
-                }
-            }
-            None => return Err(Error::invalid(format!("{label}: field 'spec.path' is missing; pass the spec with --spec SPEC"))),
-        },
+        None => find_spec(cert_path, &cert).map_err(|why| Error::invalid(format!("{label}: {why}")))?,
     };
     let loaded = crate::spec::load(&spec_path)?;
     match check_value_showing(&cert, &loaded, progress) {
