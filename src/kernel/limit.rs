@@ -10,12 +10,14 @@
 //!
 //! (neural-tangents' `stax.Dense(W_std = sqrt(SW), b_std = sqrt(SB), parameterization = "ntk")`
 //! between the activations, one scalar output, no `1/n`), with the Gaussian expectations in
-//! closed form (erf, relu, gelu, sin, identity) and every operation in outward-rounded interval arithmetic: MPFR intervals at
+//! closed form (erf, relu, gelu, sin, identity) or by certified quadrature (tanh, sigmoid,
+//! softplus: `kernel::quadrature`) and every operation in outward-rounded interval arithmetic: MPFR intervals at
 //! 128 bits for up to [`PRECISE_INPUTS`] distinct inputs, inari's f64 intervals beyond
 //! (`kernel::number`). Proof of every closed form and of the degenerate cases:
 //! `proofs/infinite-width-kernels.md`.
 
 use super::number::{End, KernelNumber, Mp};
+use super::quadrature::{expectation, expectation_diagonal, Integrand, TOLERANCE};
 use crate::problem::{Activation, KernelActivation, KernelProblem};
 use inari::Interval;
 use rayon::prelude::*;
@@ -31,16 +33,23 @@ fn nonneg<T: KernelNumber>(x: T) -> T {
     x.restrict(0.0, f64::INFINITY)
 }
 
-/// Whether the limit kernels have a closed form for this activation: `Err` with the reason
-/// otherwise (one line).
+/// Whether the limit kernels can be computed for this activation (`Err`: the reason, one line).
+/// Every activation is supported: closed forms for erf, relu, gelu, sin, identity, certified
+/// quadrature ([`super::quadrature`]) for tanh, sigmoid, softplus.
 pub fn limit_support(act: KernelActivation) -> Result<(), String> {
     match act {
-        KernelActivation::Relu
-        | KernelActivation::Flow(Activation::Erf | Activation::Identity | Activation::Sin | Activation::Gelu) => Ok(()),
-        KernelActivation::Flow(a @ (Activation::Tanh | Activation::Sigmoid | Activation::Softplus)) => Err(format!(
-            "activation '{}' is not supported for the limit kernel: it has no closed-form Gaussian expectation here and needs a certified 2-D quadrature, which is not implemented (closed forms: erf, relu, gelu, sin, identity)",
-            a.name()
-        )),
+        KernelActivation::Relu | KernelActivation::Flow(_) => Ok(()),
+    }
+}
+
+/// The integrands of `E[act act]` and `E[act' act']` for the activations integrated by
+/// quadrature (`softplus' = sigmoid`); `None` for those with a closed form.
+pub fn quadrature_integrands(act: KernelActivation) -> Option<(Integrand, Integrand)> {
+    match act {
+        KernelActivation::Flow(Activation::Tanh) => Some((Integrand::Tanh, Integrand::TanhDerivative)),
+        KernelActivation::Flow(Activation::Sigmoid) => Some((Integrand::Sigmoid, Integrand::SigmoidDerivative)),
+        KernelActivation::Flow(Activation::Softplus) => Some((Integrand::Softplus, Integrand::Sigmoid)),
+        _ => None,
     }
 }
 
@@ -159,7 +168,11 @@ pub fn gaussian_pair<T: KernelNumber>(act: KernelActivation, s11: T, s12: T, s22
         KernelActivation::Flow(Activation::Sin) => sin_pair(s11, s12, s22),
         KernelActivation::Flow(Activation::Gelu) => gelu_pair(s11, s12, s22),
         KernelActivation::Flow(Activation::Identity) => (s12, T::point(1.0)),
-        KernelActivation::Flow(_) => return None,
+        KernelActivation::Flow(_) => {
+            let (f, fd) = quadrature_integrands(act)?;
+            let e = expectation(f, f, s11.clone(), s12.clone(), s22.clone(), TOLERANCE);
+            (e, expectation(fd, fd, s11, s12, s22, TOLERANCE))
+        }
     })
 }
 
@@ -172,7 +185,10 @@ pub fn gaussian_diagonal<T: KernelNumber>(act: KernelActivation, s: T) -> Option
         KernelActivation::Flow(Activation::Sin) => sin_diagonal(s),
         KernelActivation::Flow(Activation::Gelu) => gelu_pair(s.clone(), s.clone(), s),
         KernelActivation::Flow(Activation::Identity) => (s, T::point(1.0)),
-        KernelActivation::Flow(_) => return None,
+        KernelActivation::Flow(_) => {
+            let (f, fd) = quadrature_integrands(act)?;
+            (expectation_diagonal(f, f, s.clone(), TOLERANCE), expectation_diagonal(fd, fd, s, TOLERANCE))
+        }
     })
 }
 

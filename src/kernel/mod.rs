@@ -4,7 +4,7 @@
 //!
 //! - [`number`]: the interval types of the recursion (inari; 128-bit MPFR intervals).
 //! - [`limit`]: the layer recursion with closed-form Gaussian expectations (erf, relu, gelu, sin,
-//!   identity).
+//!   identity), certified quadrature for the others ([`quadrature`]: tanh, sigmoid, softplus).
 //! - [`empirical`]: `K0` (`LinearFlow`'s enclosure, or by layers when a layer is relu).
 //! - [`spectrum`]: `lambda_min`, `lambda_max`, positive definiteness, the condition number.
 //! - [`command`]: the command ([`run`]), its text and JSON output.
@@ -14,6 +14,7 @@
 pub mod empirical;
 pub mod limit;
 pub mod number;
+pub mod quadrature;
 pub mod spectrum;
 pub mod command;
 
