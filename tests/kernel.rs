@@ -15,11 +15,23 @@ use ntkcert::kernel::limit::{gaussian_diagonal, gaussian_pair, limit_kernels};
 use ntkcert::kernel::number::{KernelNumber, Mp};
 use ntkcert::kernel::spectrum::spectrum;
 use ntkcert::problem::{
-    Activation, Architecture, KernelActivation, KernelProblem, Method, MlpArchitecture, Parameterization, Problem,
+    Activation, Architecture, KernelActivation, KernelProblem, KernelTraining, Method, MlpArchitecture, Parameterization, Problem,
 };
 use proptest::prelude::*;
 use rug::float::Constant;
 use rug::{Float, Rational};
+
+/// A training with no targets (the kernel tests do not use it).
+fn no_training() -> KernelTraining {
+    KernelTraining {
+        targets: Vec::new(),
+        centred: true,
+        horizon: Exact::from_integer(1),
+        infinite_horizon: false,
+        regularization: Exact::from_integer(0),
+        gradient_descent: false,
+    }
+}
 
 /// MPFR precision of the references.
 const P: u32 = 256;
@@ -463,6 +475,8 @@ fn eight_inputs_to_relative_width_1e_13() {
                 params0: Vec::new(),
                 inputs: inputs.clone(),
                 problem: None,
+                test_inputs: Vec::new(),
+                training: no_training(),
             };
             let limit = limit_kernels(&kp).unwrap();
             assert!(limit.precise);
@@ -633,6 +647,8 @@ proptest! {
             params0: params,
             inputs,
             problem: None,
+            test_inputs: Vec::new(),
+            training: no_training(),
         };
         let k = empirical_kernel(&kp);
         let reference = relu_kernel_reference(&kp);
@@ -757,6 +773,8 @@ fn wide_problem(act: KernelActivation, width: usize, hidden: usize, bias: bool, 
             params0: params.into_iter().map(thin).collect(),
             inputs: inputs.into_iter().map(|x| x.into_iter().map(thin).collect()).collect(),
             problem: None,
+            test_inputs: Vec::new(),
+            training: no_training(),
         },
     }
 }
@@ -834,15 +852,18 @@ fn relu_is_refused_by_the_flow_commands() {
 }
 
 #[test]
-fn bad_variances_and_unsupported_activations_are_one_line_errors() {
+fn bad_variances_and_test_inputs_are_one_line_errors() {
     let base = std::fs::read_to_string(common::root().join("tests/data/kernel/erf-small.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (base.replace("bias_variance = \"1\"", "bias_variance = \"-1\""), "model.bias_variance", vec!["kernel", "certify"]),
         (base.replace("weight_variance = \"1\"", "weight_variance = \"-1/2\""), "model.weight_variance", vec!["kernel", "certify"]),
         (base.replace("weight_variance = \"1\"", "weight_variance = 1.5"), "model.weight_variance", vec!["kernel"]),
-        (base.replace("activation = \"erf\"", "activation = \"tanh\""), "model.activation", vec!["kernel --limit"]),
-        (base.replace("activation = \"erf\"", "activation = \"softplus\""), "model.activation", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\"]]\n"), "data.test_inputs[0]", vec!["kernel --limit", "kernel"]),
+        (format!("{base}test_inputs = []\n"), "data.test_inputs", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\", 0.5]]\n"), "data.test_inputs[0][1]", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\", \"1e\"]]\n"), "data.test_inputs[0][1]", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\", \"2\"]]\ntest_inputs_file = \"x.npy\"\n"), "data.test_inputs_file", vec!["kernel --limit"]),
         (base.replace("activation = \"erf\"", "activation = \"rectifier\""), "model.activation", vec!["kernel"]),
     ];
     for (i, (text, field, commands)) in cases.iter().enumerate() {
@@ -855,8 +876,15 @@ fn bad_variances_and_unsupported_activations_are_one_line_errors() {
             assert_eq!(common::code(&out), 65, "{command} {field}");
             let line = stderr_line(&out);
             assert!(line.contains(&format!("field '{field}'")), "{command}: {line}");
+            assert!(out.stdout.is_empty(), "{command} {field}: no partial output");
         }
     }
+    // A missing test-input file: the input-missing exit code, naming the field.
+    let path = dir.path().join("missing.toml");
+    std::fs::write(&path, format!("{base}test_inputs_file = \"missing.npy\"\n")).unwrap();
+    let out = ntkcert(&["kernel", "--limit", path.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 66);
+    assert!(stderr_line(&out).contains("field 'data.test_inputs_file'"));
 }
 
 #[test]

@@ -266,17 +266,23 @@ fn recursion<T: KernelNumber>(problem: &KernelProblem, inputs: &[Vec<I>]) -> (Ve
 /// `SW = weight_variance`, `SB = bias_variance`. `Err` (one line) for an activation without a
 /// closed form.
 pub fn limit_kernels(problem: &KernelProblem) -> Result<LimitKernels, String> {
+    limit_kernels_on(problem, &problem.inputs)
+}
+
+/// [`limit_kernels`] on the given inputs instead of the problem's (e.g. the training inputs
+/// followed by the test inputs: the cross-kernel is then the lower-left block).
+pub fn limit_kernels_on(problem: &KernelProblem, inputs: &[Vec<I>]) -> Result<LimitKernels, String> {
     for &act in &problem.activations {
         limit_support(act)?;
     }
     // Inputs given by the same point intervals are the same real vector: their kernel entries
     // are the diagonal ones (Lemma D of the proof). Computing on the distinct inputs only keeps
     // them from the correlation's enclosure around 1, where acos has an infinite slope.
-    let (distinct, class) = distinct_inputs(&problem.inputs);
+    let (distinct, class) = distinct_inputs(inputs);
     let m = distinct.len();
     let precise = m <= PRECISE_INPUTS;
     let (theta, sigma) = if precise { recursion::<Mp>(problem, &distinct) } else { recursion::<I>(problem, &distinct) };
-    let n = problem.inputs.len();
+    let n = inputs.len();
     let expand = |k: &[I]| -> Vec<I> { (0..n * n).map(|e| k[class[e / n] * m + class[e % n]]).collect() };
     Ok(LimitKernels { n, ntk: expand(&theta), nngp: expand(&sigma), precise })
 }
