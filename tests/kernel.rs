@@ -931,7 +931,7 @@ fn json_output_and_file() {
 // ---------------------------------------------------------------------------------------------
 // Certified quadrature (tanh, sigmoid, softplus), the infinite-width prediction, kernel_gap.
 
-use ntkcert::kernel::prediction::{kernel_gap, predict, SAMPLES};
+use ntkcert::kernel::prediction::{kernel_gap, predict_with, SAMPLES};
 use ntkcert::kernel::quadrature::{expectation, expectation_diagonal, Integrand, TOLERANCE};
 
 /// The integrand in MPFR at precision `prec`.
@@ -1158,11 +1158,12 @@ fn random_psd(n: usize, seed: u64, scale: f64) -> Vec<f64> {
 
 /// `predict` contains the MPFR series of `(I - exp(-Theta t)) y` and of `C int_0^t exp(-Theta s)
 /// y ds` at every sample time, for random Theta (one and two outputs: `Theta (x) I`), a
-/// singular Theta, and `T = 0`.
+/// singular Theta, and `T = 0`; also with coarse steps (remainder targets 1e-2, 1e-3), where
+/// the remainders decide containment.
 #[test]
 fn prediction_contains_the_mpfr_series() {
     let (n, m) = (5, 3);
-    for (seed, outputs, scale, horizon) in [(1u64, 1usize, 3.0, "5/2"), (2, 2, 8.0, "1"), (3, 1, 0.5, "0"), (4, 1, 2.0, "4")] {
+    for (seed, outputs, scale, horizon, tolerance) in [(1u64, 1usize, 3.0, "5/2", 1e-17), (2, 2, 8.0, "1", 1e-17), (3, 1, 0.5, "0", 1e-17), (4, 1, 2.0, "4", 1e-17), (1, 1, 3.0, "5/2", 1e-2), (2, 2, 8.0, "1", 1e-3)] {
         let mut theta = random_psd(n, seed, scale);
         if seed == 4 {
             // Rank one: singular.
@@ -1172,7 +1173,7 @@ fn prediction_contains_the_mpfr_series() {
         let cross: Vec<f64> = gaussians(seed + 100, m * n).iter().map(|v| v * 0.5).collect();
         let y: Vec<f64> = gaussians(seed + 200, n * outputs);
         let t_end = Exact::parse(horizon).unwrap();
-        let p = predict(
+        let p = predict_with(
             &theta.iter().map(|&v| point(v)).collect::<Vec<_>>(),
             n,
             &cross.iter().map(|&v| point(v)).collect::<Vec<_>>(),
@@ -1180,8 +1181,10 @@ fn prediction_contains_the_mpfr_series() {
             outputs,
             &y.iter().map(|&v| point(v)).collect::<Vec<_>>(),
             &t_end.value,
+            tolerance,
         )
         .unwrap();
+        let limit = if tolerance < 1e-10 { 1e-9 } else { 1.0 };
         assert_eq!(p.times.len(), SAMPLES + 1);
         for (k, time) in p.times.iter().enumerate() {
             let t = Exact::new(time.clone()).enclosure.mid();
@@ -1193,7 +1196,7 @@ fn prediction_contains_the_mpfr_series() {
                     let f = Float::with_val(P, fl(yo[i]) - &v[i]);
                     let e = p.train[k][i * outputs + o];
                     assert!(contains(e, &f), "seed {seed} t {t} train {i}: {e:?} misses {}", f.to_f64());
-                    assert!(e.wid() <= 1e-9 * (1.0 + e.mag()), "seed {seed} width {:e}", e.wid());
+                    assert!(e.wid() <= limit * (1.0 + e.mag()), "seed {seed} width {:e}", e.wid());
                 }
                 for r in 0..m {
                     let mut f = Float::new(P);
@@ -1202,7 +1205,7 @@ fn prediction_contains_the_mpfr_series() {
                     }
                     let e = p.test[k][r * outputs + o];
                     assert!(contains(e, &f), "seed {seed} t {t} test {r}: {e:?} misses {}", f.to_f64());
-                    assert!(e.wid() <= 1e-9 * (1.0 + e.mag()), "seed {seed} test width {:e}", e.wid());
+                    assert!(e.wid() <= limit * (1.0 + e.mag()), "seed {seed} test width {:e}", e.wid());
                 }
             }
         }

@@ -69,6 +69,13 @@ pub fn kron_identity(a: &[Interval], rows: usize, cols: usize, outputs: usize) -
 /// `radius` of `sum_j c_j s^j` (true `c_j` in `coeffs[j]`), so `int_0^h v(t_k + s) ds` lies
 /// within `radius h` of `sum_j c_j h^{j+1} / (j+1)` (Lemma P1 of the proof).
 pub fn predict(theta: &[Interval], n: usize, cross: &[Interval], m: usize, outputs: usize, targets: &[Interval], horizon: &BigRational) -> Result<Prediction, String> {
+    predict_with(theta, n, cross, m, outputs, targets, horizon, STEP_TOLERANCE)
+}
+
+/// [`predict`] with the steps' remainder target `step_tolerance` (accuracy only; tests use a
+/// coarse one, where the remainders decide containment).
+#[allow(clippy::too_many_arguments)]
+pub fn predict_with(theta: &[Interval], n: usize, cross: &[Interval], m: usize, outputs: usize, targets: &[Interval], horizon: &BigRational, step_tolerance: f64) -> Result<Prediction, String> {
     let big_n = n * outputs;
     let flow = LinearFlow::from_kernel(kron_identity(theta, n, n, outputs));
     let cross_balls = kron_identity(cross, m, n, outputs);
@@ -76,7 +83,7 @@ pub fn predict(theta: &[Interval], n: usize, cross: &[Interval], m: usize, outpu
     let times: Vec<BigRational> = (0..=samples).map(|k| horizon * BigRational::from_integer(k.into()) / BigRational::from_integer(samples.into())).collect();
     let segment = horizon / BigRational::from_integer(samples.into());
     let seg_f64 = segment.to_f64().unwrap_or(f64::INFINITY);
-    let h_max = flow.max_step(ORDER, STEP_TOLERANCE);
+    let h_max = flow.max_step(ORDER, step_tolerance);
     let per_segment = if segment.is_zero() { 0.0 } else { (seg_f64 / h_max).ceil().max(1.0) };
     let work = per_segment * SAMPLES as f64 * (big_n as f64).powi(2).max(1.0) * ORDER as f64;
     if !(work <= WORK_LIMIT) {
