@@ -74,7 +74,8 @@ pub fn predict(theta: &[Interval], n: usize, cross: &[Interval], m: usize, outpu
 
 /// [`predict`] with the steps' remainder target `step_tolerance` (accuracy only; tests use a
 /// coarse one, where the remainders decide containment).
-#[allow(clippy::too_many_arguments)]
+// `!(work <= limit)` also refuses a NaN work estimate.
+#[allow(clippy::too_many_arguments, clippy::neg_cmp_op_on_partial_ord)]
 pub fn predict_with(theta: &[Interval], n: usize, cross: &[Interval], m: usize, outputs: usize, targets: &[Interval], horizon: &BigRational, step_tolerance: f64) -> Result<Prediction, String> {
     let big_n = n * outputs;
     let flow = LinearFlow::from_kernel(kron_identity(theta, n, n, outputs));

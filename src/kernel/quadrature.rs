@@ -84,6 +84,8 @@ impl Integrand {
     /// `(theta, p0, p1)`: the function is analytic on `|Im z| < theta'` for some `theta' >
     /// theta` and `|fn(x + iy)| <= p0 + p1 |x|` for `|y| <= theta` (Lemma Q of the proof;
     /// `p1 = 0` except for softplus). `theta` is an f64 below the exact constant, `p0` above.
+    // 1.5707 is deliberately below pi/2, not an approximation of it.
+    #[allow(clippy::approx_constant)]
     pub fn strip(self) -> (f64, f64, f64) {
         match self {
             // theta < 3 pi / 8: |tanh| <= tan(3 pi / 8) = 1 + sqrt 2, |1 - tanh^2| <= sec^2.
@@ -197,6 +199,8 @@ impl Growth {
 
     /// `>= 2 M / (e^{2 pi d / h} - 1)` with `M = e^{d^2/2} mass()` (Theorem 5.1 of Trefethen
     /// & Weideman).
+    // `!(x > 0)` also catches NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn discretisation(self, d: f64, h: f64) -> F {
         let dd = pt(d);
         let m = (dd * dd * pt(0.5)).exp() * pt(self.mass());
