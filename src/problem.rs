@@ -242,6 +242,42 @@ pub struct KernelProblem {
     /// The same spec as a flow problem, when every activation is one the flows support (no
     /// `relu`): the empirical kernel is then `enclose::linear::LinearFlow`'s.
     pub problem: Option<Problem>,
+    /// `data.test_inputs` (`m x d`, possibly empty): where the infinite-width prediction is also
+    /// given, through the cross-kernel.
+    pub test_inputs: Vec<Vec<Interval>>,
+    /// The training the spec describes, for the infinite-width prediction and its comparison with
+    /// the finite-width linearised trajectory (`kernel::prediction`).
+    pub training: KernelTraining,
+}
+
+/// The parts of a spec's training that `ntkcert kernel` uses.
+#[derive(Debug, Clone)]
+pub struct KernelTraining {
+    /// Targets `y`, input-major (`targets[i * outputs + o]`).
+    pub targets: Vec<Interval>,
+    /// The spec's `centred`.
+    pub centred: bool,
+    /// `T` (the settling time for `horizon = "inf"`).
+    pub horizon: Exact,
+    pub infinite_horizon: bool,
+    /// `lambda` of the penalty.
+    pub regularization: Exact,
+    /// `[training] method = "gradient-descent"`.
+    pub gradient_descent: bool,
+}
+
+impl KernelTraining {
+    /// The training of a flow problem.
+    pub fn of(problem: &Problem) -> Self {
+        KernelTraining {
+            targets: problem.targets.clone(),
+            centred: problem.centred,
+            horizon: problem.horizon.clone(),
+            infinite_horizon: problem.infinite_horizon,
+            regularization: problem.regularization.clone(),
+            gradient_descent: problem.method != Method::GradientFlow,
+        }
+    }
 }
 
 impl KernelProblem {
@@ -260,6 +296,8 @@ impl KernelProblem {
             params0: problem.params0.clone(),
             inputs: problem.inputs.clone(),
             problem: Some(problem.clone()),
+            test_inputs: Vec::new(),
+            training: KernelTraining::of(problem),
         })
     }
 

@@ -15,11 +15,23 @@ use ntkcert::kernel::limit::{gaussian_diagonal, gaussian_pair, limit_kernels};
 use ntkcert::kernel::number::{KernelNumber, Mp};
 use ntkcert::kernel::spectrum::spectrum;
 use ntkcert::problem::{
-    Activation, Architecture, KernelActivation, KernelProblem, Method, MlpArchitecture, Parameterization, Problem,
+    Activation, Architecture, KernelActivation, KernelProblem, KernelTraining, Method, MlpArchitecture, Parameterization, Problem,
 };
 use proptest::prelude::*;
 use rug::float::Constant;
 use rug::{Float, Rational};
+
+/// A training with no targets (the kernel tests do not use it).
+fn no_training() -> KernelTraining {
+    KernelTraining {
+        targets: Vec::new(),
+        centred: true,
+        horizon: Exact::from_integer(1),
+        infinite_horizon: false,
+        regularization: Exact::from_integer(0),
+        gradient_descent: false,
+    }
+}
 
 /// MPFR precision of the references.
 const P: u32 = 256;
@@ -463,6 +475,8 @@ fn eight_inputs_to_relative_width_1e_13() {
                 params0: Vec::new(),
                 inputs: inputs.clone(),
                 problem: None,
+                test_inputs: Vec::new(),
+                training: no_training(),
             };
             let limit = limit_kernels(&kp).unwrap();
             assert!(limit.precise);
@@ -633,6 +647,8 @@ proptest! {
             params0: params,
             inputs,
             problem: None,
+            test_inputs: Vec::new(),
+            training: no_training(),
         };
         let k = empirical_kernel(&kp);
         let reference = relu_kernel_reference(&kp);
@@ -757,6 +773,8 @@ fn wide_problem(act: KernelActivation, width: usize, hidden: usize, bias: bool, 
             params0: params.into_iter().map(thin).collect(),
             inputs: inputs.into_iter().map(|x| x.into_iter().map(thin).collect()).collect(),
             problem: None,
+            test_inputs: Vec::new(),
+            training: no_training(),
         },
     }
 }
@@ -834,15 +852,18 @@ fn relu_is_refused_by_the_flow_commands() {
 }
 
 #[test]
-fn bad_variances_and_unsupported_activations_are_one_line_errors() {
+fn bad_variances_and_test_inputs_are_one_line_errors() {
     let base = std::fs::read_to_string(common::root().join("tests/data/kernel/erf-small.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (base.replace("bias_variance = \"1\"", "bias_variance = \"-1\""), "model.bias_variance", vec!["kernel", "certify"]),
         (base.replace("weight_variance = \"1\"", "weight_variance = \"-1/2\""), "model.weight_variance", vec!["kernel", "certify"]),
         (base.replace("weight_variance = \"1\"", "weight_variance = 1.5"), "model.weight_variance", vec!["kernel"]),
-        (base.replace("activation = \"erf\"", "activation = \"tanh\""), "model.activation", vec!["kernel --limit"]),
-        (base.replace("activation = \"erf\"", "activation = \"softplus\""), "model.activation", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\"]]\n"), "data.test_inputs[0]", vec!["kernel --limit", "kernel"]),
+        (format!("{base}test_inputs = []\n"), "data.test_inputs", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\", 0.5]]\n"), "data.test_inputs[0][1]", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\", \"1e\"]]\n"), "data.test_inputs[0][1]", vec!["kernel --limit"]),
+        (format!("{base}test_inputs = [[\"1\", \"2\"]]\ntest_inputs_file = \"x.npy\"\n"), "data.test_inputs_file", vec!["kernel --limit"]),
         (base.replace("activation = \"erf\"", "activation = \"rectifier\""), "model.activation", vec!["kernel"]),
     ];
     for (i, (text, field, commands)) in cases.iter().enumerate() {
@@ -855,8 +876,15 @@ fn bad_variances_and_unsupported_activations_are_one_line_errors() {
             assert_eq!(common::code(&out), 65, "{command} {field}");
             let line = stderr_line(&out);
             assert!(line.contains(&format!("field '{field}'")), "{command}: {line}");
+            assert!(out.stdout.is_empty(), "{command} {field}: no partial output");
         }
     }
+    // A missing test-input file: the input-missing exit code, naming the field.
+    let path = dir.path().join("missing.toml");
+    std::fs::write(&path, format!("{base}test_inputs_file = \"missing.npy\"\n")).unwrap();
+    let out = ntkcert(&["kernel", "--limit", path.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 66);
+    assert!(stderr_line(&out).contains("field 'data.test_inputs_file'"));
 }
 
 #[test]
@@ -898,4 +926,378 @@ fn json_output_and_file() {
     assert!(v["nngp"].is_null());
     assert_eq!(v["positive_definite"], true);
     assert!(v["condition_upper"].as_f64().unwrap() >= v["lambda_max"]["hi"].as_f64().unwrap() / v["lambda_min"]["lo"].as_f64().unwrap() * (1.0 - 1e-15));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certified quadrature (tanh, sigmoid, softplus), the infinite-width prediction, kernel_gap.
+
+use ntkcert::kernel::prediction::{kernel_gap, predict_with, SAMPLES};
+use ntkcert::kernel::quadrature::{expectation, expectation_diagonal, Integrand, TOLERANCE};
+
+/// The integrand in MPFR at precision `prec`.
+fn integrand_mpfr(f: Integrand, x: &Float, prec: u32) -> Float {
+    let one = Float::with_val(prec, 1u32);
+    let sigmoid = |x: &Float| Float::with_val(prec, &one / Float::with_val(prec, Float::with_val(prec, -x).exp() + 1u32));
+    match f {
+        Integrand::Tanh => Float::with_val(prec, x.tanh_ref()),
+        Integrand::TanhDerivative => {
+            let t = Float::with_val(prec, x.tanh_ref());
+            Float::with_val(prec, &one - Float::with_val(prec, &t * &t))
+        }
+        Integrand::Sigmoid => sigmoid(x),
+        Integrand::SigmoidDerivative => {
+            let s = sigmoid(x);
+            Float::with_val(prec, &s * Float::with_val(prec, &one - &s))
+        }
+        Integrand::Softplus => Float::with_val(prec, Float::with_val(prec, x.exp_ref()) + 1u32).ln(),
+        Integrand::Erf => Float::with_val(prec, x.erf_ref()),
+        Integrand::ErfDerivative => {
+            let e = Float::with_val(prec, Float::with_val(prec, -Float::with_val(prec, x * x)).exp());
+            Float::with_val(prec, e * 2u32) / Float::with_val(prec, Constant::Pi).sqrt()
+        }
+    }
+}
+
+/// An independent evaluation of `E[f(u) g(v)]` at 160 bits: the product trapezoidal rule with
+/// step 1/8 on `[-10, 10]^2` for `u = a z1`, `v = b z1 + c z2` (`b = s12/a`, `c^2 = s22 -
+/// b^2`), computed from the exact f64 covariance. For these variances (`s <= 2.25`) the rule's
+/// error is far below `1e-20` (poles at distance `>= pi/(2 * 1.5)` from the line: `e^{-2 pi
+/// 1.04 * 8} < 1e-22`; tails `phi(10) < 1e-22`). `s11 > 0`.
+fn trapezoid_reference(f: Integrand, g: Integrand, s11: f64, s12: f64, s22: f64) -> Float {
+    let prec = 160;
+    let fp = |x: f64| Float::with_val(prec, x);
+    let a = Float::with_val(prec, fp(s11).sqrt());
+    let b = Float::with_val(prec, fp(s12) / &a);
+    let c2 = Float::with_val(prec, fp(s22) - Float::with_val(prec, &b * &b));
+    let c = if c2 > 0 { c2.sqrt() } else { Float::new(prec) };
+    let h = fp(0.125);
+    let norm = Float::with_val(prec, Float::with_val(prec, Constant::Pi) * 2u32).sqrt();
+    let nodes: Vec<(Float, Float)> = (-80..=80)
+        .map(|k| {
+            let z = Float::with_val(prec, &h * k);
+            let w = Float::with_val(prec, Float::with_val(prec, -Float::with_val(prec, &z * &z) / 2u32).exp() * &h) / &norm;
+            (z, w)
+        })
+        .collect();
+    let mut total = Float::new(prec);
+    for (z1, w1) in &nodes {
+        let fa = integrand_mpfr(f, &Float::with_val(prec, &a * z1), prec);
+        let m = Float::with_val(prec, &b * z1);
+        let inner = if c == 0 {
+            integrand_mpfr(g, &m, prec)
+        } else {
+            let mut s = Float::new(prec);
+            for (z2, w2) in &nodes {
+                s += Float::with_val(prec, w2 * integrand_mpfr(g, &Float::with_val(prec, &m + Float::with_val(prec, &c * z2)), prec));
+            }
+            s
+        };
+        total += Float::with_val(prec, Float::with_val(prec, w1 * fa) * inner);
+    }
+    total
+}
+
+const QUADRATURE_PAIRS: [(Integrand, Integrand); 5] = [
+    (Integrand::Tanh, Integrand::Tanh),
+    (Integrand::TanhDerivative, Integrand::TanhDerivative),
+    (Integrand::Sigmoid, Integrand::SigmoidDerivative),
+    (Integrand::Softplus, Integrand::Softplus),
+    (Integrand::Tanh, Integrand::Softplus),
+];
+
+/// The quadrature's enclosures contain an independent 160-bit evaluation, on random
+/// covariances and on degenerate ones (equal inputs `s12^2 = s11 s22`, opposite inputs, a zero
+/// variance, correlation 1 - 1e-12), at the production tolerance (width at most 1e-13) and at
+/// coarse tolerances (1e-5, 1e-9), where the remainder is what makes the enclosure hold.
+#[test]
+fn quadrature_contains_an_independent_evaluation() {
+    let mut cases = vec![(1.0, 1.0, 1.0), (2.25, -2.25, 2.25), (0.7, 0.0, 1.9), (1.3, 0.0, 0.0), psd(1.1, 0.6, 1.0 - 1e-12), psd(0.4, 2.0, -0.999)];
+    let g = gaussians(17, 6);
+    for k in 0..2 {
+        let (s11, s22) = (0.2 + 2.0 * g[2 * k].abs().min(1.0), 0.2 + 2.0 * g[2 * k + 1].abs().min(1.0));
+        cases.push(psd(s11, s22, (g[k + 3] * 0.7).clamp(-0.95, 0.95)));
+    }
+    for &(s11, s12, s22) in &cases {
+        for &(f, gg) in &QUADRATURE_PAIRS {
+            let reference = trapezoid_reference(f, gg, s11, s12, s22);
+            for tol in [1e-5, 1e-9, TOLERANCE] {
+                let q = expectation(f, gg, Mp::point(s11), Mp::point(s12), Mp::point(s22), tol);
+                let iv = q.to_inari();
+                let slack = 1e-19;
+                assert!(
+                    fl(iv.inf() - slack) <= reference && reference <= fl(iv.sup() + slack),
+                    "{f:?} {gg:?} ({s11}, {s12}, {s22}) tol {tol:e}: {iv:?} misses {}",
+                    reference.to_f64()
+                );
+                if tol == TOLERANCE {
+                    assert!(iv.wid() <= 1e-13, "{f:?} {gg:?} ({s11}, {s12}, {s22}): width {:e}", iv.wid());
+                }
+            }
+            if s12 == s11 && s11 == s22 {
+                let d = expectation_diagonal(f, gg, Mp::point(s11), TOLERANCE).to_inari();
+                assert!(fl(d.inf() - 1e-19) <= reference && reference <= fl(d.sup() + 1e-19), "diagonal {f:?}");
+            }
+        }
+    }
+}
+
+/// The quadrature run on erf (a bound of `|erf|` on the strip, no closed form used) contains the
+/// arcsine closed forms (Lemma E, MPFR at 256 bits) on random and degenerate covariances, in
+/// both interval types, with width at most 1e-12; and a covariance box is covered.
+#[test]
+fn quadrature_of_erf_contains_the_arcsine_kernel() {
+    let mut cases = vec![(1.0, 1.0, 1.0), (3.0, -3.0, 3.0), (0.5, 0.0, 2.0), (0.0, 0.0, 1.5), psd(2.0, 0.3, 1.0 - 1e-9)];
+    let g = gaussians(23, 12);
+    for k in 0..2 {
+        cases.push(psd(0.1 + 3.0 * g[k].abs(), 0.1 + 3.0 * g[k + 4].abs(), (g[k + 8] * 0.6).clamp(-0.99, 0.99)));
+    }
+    for &(s11, s12, s22) in &cases {
+        let (e, ed) = closed_form(ERF, s11, s12, s22);
+        let q = expectation(Integrand::Erf, Integrand::Erf, Mp::point(s11), Mp::point(s12), Mp::point(s22), TOLERANCE);
+        let qd = expectation(Integrand::ErfDerivative, Integrand::ErfDerivative, point(s11), point(s12), point(s22), TOLERANCE);
+        for (x, v) in [(q.to_inari(), &e), (qd, &ed)] {
+            assert!(contains(x, v), "({s11}, {s12}, {s22}): {x:?} misses {}", v.to_f64());
+            // f64 covariances near correlation 1 leave c = sqrt(s22 - s12^2/s11) wider.
+            assert!(x.wid() <= 1e-12, "({s11}, {s12}, {s22}): {:e}", x.wid());
+        }
+    }
+    // A box around (1, 0.4, 2): the enclosure contains the value at its centre.
+    let bx = |x: f64| Interval::try_from((x * (1.0 - 1e-6), x * (1.0 + 1e-6))).unwrap();
+    let (e, _) = closed_form(ERF, 1.0, 0.4, 2.0);
+    let q = expectation(Integrand::Erf, Integrand::Erf, bx(1.0), bx(0.4), bx(2.0), TOLERANCE);
+    assert!(contains(q, &e) && q.wid() < 1e-5, "{q:?}");
+}
+
+/// 8 decimal inputs with biases, depth 2 and 3: every Theta entry to relative width 1e-10
+/// (tanh at both depths; sigmoid and softplus at depth 2).
+#[test]
+fn eight_inputs_by_quadrature_to_relative_width_1e_10() {
+    let mut state = 4242u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state >> 11
+    };
+    let d = 4;
+    let inputs: Vec<Vec<Interval>> = (0..8)
+        .map(|_| (0..d).map(|_| Exact::parse(&format!("{:.4}", (next() % 20001) as f64 / 5000.0 - 2.0)).unwrap().enclosure).collect())
+        .collect();
+    let tanh = KernelActivation::Flow(Activation::Tanh);
+    let cases = [(tanh, 1usize), (tanh, 2), (KernelActivation::Flow(Activation::Sigmoid), 1), (KernelActivation::Flow(Activation::Softplus), 1)];
+    for (act, hidden) in cases {
+        let mut widths = vec![d];
+        widths.extend(std::iter::repeat_n(5, hidden));
+        widths.push(1);
+        let kp = KernelProblem {
+            name: "eight".into(),
+            widths,
+            activations: vec![act; hidden],
+            parameterization: Parameterization::Ntk,
+            bias: true,
+            weight_variance: Exact::from_integer(1),
+            bias_variance: Exact::from_integer(1),
+            params0: Vec::new(),
+            inputs: inputs.clone(),
+            problem: None,
+            test_inputs: Vec::new(),
+            training: no_training(),
+        };
+        let started = std::time::Instant::now();
+        let limit = limit_kernels(&kp).unwrap();
+        let worst = limit.ntk.iter().map(|v| v.wid() / v.mag()).fold(0.0, f64::max);
+        println!("{act:?} depth {}: largest relative width of Theta {worst:.2e} in {:.2} s", hidden + 1, started.elapsed().as_secs_f64());
+        assert!(worst <= 1e-10, "{act:?} depth {}: {worst:e}", hidden + 1);
+    }
+}
+
+/// `exp(-A t) y` and `int_0^t exp(-A s) y ds` by their Taylor series in MPFR (256 bits, terms
+/// until they are below 2^-300 of the sum), `A` symmetric given by f64 entries.
+fn series(a: &[f64], n: usize, y: &[f64], t: f64) -> (Vec<Float>, Vec<Float>) {
+    let mut term: Vec<Float> = y.iter().map(|&v| fl(v)).collect(); // (-A t)^k y / k!
+    let mut value = term.clone();
+    let mut integral: Vec<Float> = y.iter().map(|&v| fl(v) * fl(t)).collect();
+    for k in 1..2000 {
+        let next: Vec<Float> = (0..n)
+            .map(|i| {
+                let mut s = Float::new(P);
+                for j in 0..n {
+                    s += Float::with_val(P, fl(a[i * n + j]) * &term[j]);
+                }
+                Float::with_val(P, -s * fl(t)) / (k as u32)
+            })
+            .collect();
+        term = next;
+        let mut small = true;
+        for i in 0..n {
+            value[i] += &term[i];
+            integral[i] += Float::with_val(P, &term[i] * fl(t)) / ((k + 1) as u32);
+            if Float::with_val(P, term[i].clone().abs()) > Float::with_val(P, 1u32) >> 300u32 {
+                small = false;
+            }
+        }
+        if small {
+            break;
+        }
+    }
+    (value, integral)
+}
+
+/// A random symmetric positive semi-definite `n x n` matrix `B B^T / n` scaled to `lambda_max`
+/// about `scale` (f64 entries, exactly symmetric).
+fn random_psd(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let g = gaussians(seed, n * n);
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..n).map(|k| g[i * n + k] * g[j * n + k]).sum::<f64>() * scale / n as f64 / 4.0;
+            a[i * n + j] = s;
+            a[j * n + i] = s;
+        }
+    }
+    a
+}
+
+/// `predict` contains the MPFR series of `(I - exp(-Theta t)) y` and of `C int_0^t exp(-Theta s)
+/// y ds` at every sample time, for random Theta (one and two outputs: `Theta (x) I`), a
+/// singular Theta, and `T = 0`; also with coarse steps (remainder targets 1e-2, 1e-3), where
+/// the remainders decide containment.
+#[test]
+fn prediction_contains_the_mpfr_series() {
+    let (n, m) = (5, 3);
+    for (seed, outputs, scale, horizon, tolerance) in [(1u64, 1usize, 3.0, "5/2", 1e-17), (2, 2, 8.0, "1", 1e-17), (3, 1, 0.5, "0", 1e-17), (4, 1, 2.0, "4", 1e-17), (1, 1, 3.0, "5/2", 1e-2), (2, 2, 8.0, "1", 1e-3)] {
+        let mut theta = random_psd(n, seed, scale);
+        if seed == 4 {
+            // Rank one: singular.
+            let v: Vec<f64> = (0..n).map(|i| 0.25 * (i as f64 + 1.0)).collect();
+            theta = (0..n * n).map(|e| v[e / n] * v[e % n]).collect();
+        }
+        let cross: Vec<f64> = gaussians(seed + 100, m * n).iter().map(|v| v * 0.5).collect();
+        let y: Vec<f64> = gaussians(seed + 200, n * outputs);
+        let t_end = Exact::parse(horizon).unwrap();
+        let p = predict_with(
+            &theta.iter().map(|&v| point(v)).collect::<Vec<_>>(),
+            n,
+            &cross.iter().map(|&v| point(v)).collect::<Vec<_>>(),
+            m,
+            outputs,
+            &y.iter().map(|&v| point(v)).collect::<Vec<_>>(),
+            &t_end.value,
+            tolerance,
+        )
+        .unwrap();
+        let limit = if tolerance < 1e-10 { 1e-9 } else { 1.0 };
+        assert_eq!(p.times.len(), SAMPLES + 1);
+        for (k, time) in p.times.iter().enumerate() {
+            let t = Exact::new(time.clone()).enclosure.mid();
+            assert_eq!(Exact::new(time.clone()).enclosure.wid(), 0.0, "sample times of these tests are dyadic");
+            for o in 0..outputs {
+                let yo: Vec<f64> = (0..n).map(|i| y[i * outputs + o]).collect();
+                let (v, g) = series(&theta, n, &yo, t);
+                for i in 0..n {
+                    let f = Float::with_val(P, fl(yo[i]) - &v[i]);
+                    let e = p.train[k][i * outputs + o];
+                    assert!(contains(e, &f), "seed {seed} t {t} train {i}: {e:?} misses {}", f.to_f64());
+                    assert!(e.wid() <= limit * (1.0 + e.mag()), "seed {seed} width {:e}", e.wid());
+                }
+                for r in 0..m {
+                    let mut f = Float::new(P);
+                    for j in 0..n {
+                        f += Float::with_val(P, fl(cross[r * n + j]) * &g[j]);
+                    }
+                    let e = p.test[k][r * outputs + o];
+                    assert!(contains(e, &f), "seed {seed} t {t} test {r}: {e:?} misses {}", f.to_f64());
+                    assert!(e.wid() <= limit * (1.0 + e.mag()), "seed {seed} test width {:e}", e.wid());
+                }
+            }
+        }
+    }
+}
+
+/// `kernel_gap` bounds the actual `sup_{t <= T} |exp(-K0 t) y - exp(-Theta t) y|` (MPFR series on a
+/// grid of 40 times): random pairs, and a near-tight case (`K0 = Theta + delta I`, small
+/// `Theta`), where the bound is within a factor 2 of the actual gap.
+#[test]
+fn kernel_gap_bounds_the_actual_gap() {
+    let n = 4;
+    for (seed, tight) in [(5u64, false), (6, false), (7, true)] {
+        let theta = if tight { random_psd(n, seed, 0.05) } else { random_psd(n, seed, 3.0) };
+        let k0: Vec<f64> = if tight {
+            (0..n * n).map(|e| theta[e] + if e / n == e % n { 0.01 } else { 0.0 }).collect()
+        } else {
+            let p = random_psd(n, seed + 50, 0.5);
+            (0..n * n).map(|e| theta[e] + p[e]).collect()
+        };
+        let y = gaussians(seed + 300, n);
+        let horizon = Exact::parse("3").unwrap();
+        let k0_balls: Vec<Vec<Ball>> = (0..n).map(|i| (0..n).map(|j| Ball::point(k0[i * n + j])).collect()).collect();
+        let theta_iv: Vec<Interval> = theta.iter().map(|&v| point(v)).collect();
+        let y_iv: Vec<Interval> = y.iter().map(|&v| point(v)).collect();
+        let gap = kernel_gap(&k0_balls, &theta_iv, n, 1, &y_iv, Some(&horizon.value), point(0.0));
+        let mut actual = 0.0f64;
+        for k in 0..=40 {
+            let t = 3.0 * k as f64 / 40.0;
+            let (a, _) = series(&k0, n, &y, t);
+            let (b, _) = series(&theta, n, &y, t);
+            let d: f64 = (0..n).map(|i| Float::with_val(P, &a[i] - &b[i]).to_f64().powi(2)).sum::<f64>().sqrt();
+            actual = actual.max(d);
+        }
+        assert!(gap.bound >= actual * (1.0 + 1e-12), "seed {seed}: bound {} < actual {actual}", gap.bound);
+        if tight {
+            assert!(gap.bound <= 2.0 * actual, "seed {seed}: bound {} vs actual {actual}", gap.bound);
+        }
+        // With the penalty the bound only shrinks; for all time it stays finite.
+        let penalised = kernel_gap(&k0_balls, &theta_iv, n, 1, &y_iv, Some(&horizon.value), point(0.5));
+        assert!(penalised.bound <= gap.bound);
+        assert!(kernel_gap(&k0_balls, &theta_iv, n, 1, &y_iv, None, point(0.5)).bound.is_finite());
+    }
+}
+
+/// `ntkcert kernel --limit --json` on a tanh spec with test inputs: the prediction's keys and
+/// shapes, `kernel_gap` equal to the chain's factors' product or `2 |y|`; gradient descent gives
+/// notes and no gap.
+#[test]
+fn prediction_and_gap_in_the_json() {
+    let base = std::fs::read_to_string(common::root().join("tests/data/kernel/erf-small.toml")).unwrap();
+    let text = base.replace("activation = \"erf\"", "activation = \"tanh\"") + "test_inputs = [[\"0.5\", \"0.5\"], [\"0\", \"0\"], [\"-1\", \"3\"]]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tanh.toml");
+    std::fs::write(&path, &text).unwrap();
+    let out = ntkcert(&["kernel", "--limit", "--json", path.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["test_inputs"], 3);
+    assert_eq!(v["ntk_test_train"].as_array().unwrap().len(), 3);
+    let p = &v["prediction"];
+    assert_eq!(p["times"].as_array().unwrap().len(), SAMPLES + 1);
+    assert_eq!(p["times"][SAMPLES], "1");
+    for key in ["train", "test"] {
+        let rows = p[key].as_array().unwrap();
+        assert_eq!(rows.len(), SAMPLES + 1);
+        let len = if key == "train" { 4 } else { 3 };
+        for row in rows {
+            for e in row.as_array().unwrap() {
+                assert!(e["lo"].as_f64().unwrap() <= e["hi"].as_f64().unwrap());
+            }
+            assert_eq!(row.as_array().unwrap().len(), len);
+        }
+    }
+    let gap = v["kernel_gap"].as_f64().unwrap();
+    let d = &v["kernel_gap_detail"];
+    let (dn, yn, tf) = (d["difference_norm"].as_f64().unwrap(), d["targets_norm"].as_f64().unwrap(), d["time_factor"].as_f64().unwrap());
+    assert!(gap > 0.0 && gap <= 2.0 * yn * (1.0 + 1e-15) && gap >= (dn * yn * tf).min(2.0 * yn) * (1.0 - 1e-12));
+    assert_eq!(tf, 1.0);
+    let text = String::from_utf8_lossy(&ntkcert(&["kernel", "--limit", path.to_str().unwrap()]).stdout).to_string();
+    assert!(text.contains("kernel_gap: sup over t <= 1") && text.contains("test inputs (cross-kernel)") && text.contains("chain:"), "{text}");
+    // Gradient descent: no prediction, no gap, one note.
+    let gd = text_with_descent(&base);
+    let path = dir.path().join("gd.toml");
+    std::fs::write(&path, gd).unwrap();
+    let out = ntkcert(&["kernel", "--limit", "--json", path.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["kernel_gap"].is_null() && v["prediction"].is_null());
+    assert!(v["notes"][0].as_str().unwrap().contains("gradient descent"));
+}
+
+fn text_with_descent(base: &str) -> String {
+    format!("{base}\n[training]\nmethod = \"gradient-descent\"\nlearning_rate = \"1/4\"\n")
 }

@@ -74,8 +74,7 @@ impl LinearFlow {
             .collect();
         let kernel: Vec<Vec<Ball>> =
             (0..n).map(|a| (0..n).map(|b| if b >= a { upper[a][b - a] } else { upper[b][a - b] }).collect()).collect();
-        let flat: Vec<FastInterval> = kernel.iter().flatten().map(|k| k.to_fast()).collect();
-        let kernel_norm = poly::norm2_upper(&flat).min(lambda_max_upper(&flat, n));
+        let mut flow = Self::from_kernel(kernel);
         let lambda = problem.regularization.enclosure;
         let penalty = (lambda.sup() > 0.0).then(|| {
             let anchor: Vec<f64> = r0.iter().map(|v| v.mid()).collect();
@@ -83,7 +82,18 @@ impl LinearFlow {
                 r0.iter().zip(&anchor).map(|(&v, &c)| FastInterval::from_inari(v) - FastInterval::point(c)).collect();
             Penalty { lambda: Ball::from_interval(lambda), lambda_hi: lambda.sup(), anchor, anchor_radius: poly::norm2_upper(&offsets) }
         });
-        LinearFlow { kernel_norm, kernel, penalty }
+        flow.penalty = penalty;
+        flow
+    }
+
+    /// The flow `rbar' = -K rbar` (no penalty) of a given kernel: `kernel` (`N x N` balls)
+    /// contains a symmetric positive semi-definite `K`, e.g. the infinite-width `Theta`
+    /// (`kernel::prediction`). `kernel_norm` as in [`new`](Self::new).
+    pub fn from_kernel(kernel: Vec<Vec<Ball>>) -> Self {
+        let n = kernel.len();
+        let flat: Vec<FastInterval> = kernel.iter().flatten().map(|k| k.to_fast()).collect();
+        let kernel_norm = poly::norm2_upper(&flat).min(lambda_max_upper(&flat, n));
+        LinearFlow { kernel_norm, kernel, penalty: None }
     }
 
     /// `>= |K0 + lambda I|_2 = |K0|_2 + lambda` (both symmetric positive semi-definite).

@@ -2,13 +2,15 @@
 //! and prints it (readable text or JSON; `--out` writes the JSON to a file).
 
 use super::empirical::empirical_kernel;
-use super::limit::limit_kernels;
+use super::limit::limit_kernels_on;
+use super::prediction::{kernel_gap, predict, Gap, Prediction};
 use super::spectrum::{spectrum, Bounds, Spectrum};
 use crate::arith::ball::Ball;
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::rational::rational_to_string;
 use crate::problem::{KernelProblem, Parameterization};
 use serde_json::{json, Value};
+use inari::Interval;
 use std::path::Path;
 use std::time::Instant;
 
@@ -36,9 +38,18 @@ pub struct KernelResult {
     pub spectrum: Spectrum,
     /// The largest relative width `(hi - lo) / max(|lo|, |hi|)` over the entries of `ntk`.
     pub max_relative_width: f64,
-    /// Seconds spent on the kernel and on the spectrum.
+    /// Limit with `data.test_inputs`: `Theta(x*, x)`, `m x n` row-major (test rows).
+    pub cross: Option<Vec<Bounds>>,
+    /// Limit: the infinite-width prediction (`kernel::prediction::predict`), when computed.
+    pub prediction: Option<Prediction>,
+    /// Limit: the bound of `sup_t |fbar_K0(t) - f_inf(t)|` (`kernel::prediction::kernel_gap`).
+    pub gap: Option<Gap>,
+    /// Why a prediction or a gap is missing, one line each.
+    pub notes: Vec<String>,
+    /// Seconds spent on the kernel, on the spectrum and on the prediction with the gap.
     pub kernel_seconds: f64,
     pub spectrum_seconds: f64,
+    pub prediction_seconds: f64,
 }
 
 fn bounds_of(x: FastInterval) -> Bounds {
@@ -61,6 +72,8 @@ pub fn relative_width(b: Bounds) -> f64 {
 /// for the limit, naming the spec field).
 pub fn compute(problem: &KernelProblem, kind: KernelKind) -> Result<KernelResult, String> {
     let started = Instant::now();
+    let n = problem.inputs.len();
+    let mut limit_parts = None;
     let (order, balls, ntk, nngp, precise) = match kind {
         KernelKind::Empirical => {
             let k = empirical_kernel(problem);
@@ -70,11 +83,19 @@ pub fn compute(problem: &KernelProblem, kind: KernelKind) -> Result<KernelResult
             (order, balls, ntk, None, None)
         }
         KernelKind::Limit => {
-            let limit = limit_kernels(problem).map_err(|e| format!("field 'model.activation': {e}"))?;
-            let balls: Vec<Ball> = limit.ntk.iter().map(|&v| Ball::from_fast(FastInterval::from_inari(v))).collect();
-            let ntk = limit.ntk.iter().map(|v| Bounds { lo: v.inf(), hi: v.sup() }).collect();
-            let nngp = limit.nngp.iter().map(|v| Bounds { lo: v.inf(), hi: v.sup() }).collect();
-            (limit.n, balls, ntk, Some(nngp), Some(limit.precise))
+            // Training inputs then test inputs: the cross-kernel is the lower-left block.
+            let all: Vec<Vec<Interval>> = problem.inputs.iter().chain(&problem.test_inputs).cloned().collect();
+            let limit = limit_kernels_on(problem, &all).map_err(|e| format!("field 'model.activation': {e}"))?;
+            let total = all.len();
+            let block = |k: &[Interval], rows: std::ops::Range<usize>| -> Vec<Interval> { rows.flat_map(|i| (0..n).map(move |j| k[i * total + j])).collect() };
+            let theta = block(&limit.ntk, 0..n);
+            let sigma = block(&limit.nngp, 0..n);
+            let cross = block(&limit.ntk, n..total);
+            let balls: Vec<Ball> = theta.iter().map(|&v| Ball::from_fast(FastInterval::from_inari(v))).collect();
+            let ntk = theta.iter().map(|v| Bounds { lo: v.inf(), hi: v.sup() }).collect();
+            let nngp = sigma.iter().map(|v| Bounds { lo: v.inf(), hi: v.sup() }).collect();
+            limit_parts = Some((theta, cross));
+            (n, balls, ntk, Some(nngp), Some(limit.precise))
         }
     };
     let kernel_seconds = started.elapsed().as_secs_f64();
@@ -82,7 +103,66 @@ pub fn compute(problem: &KernelProblem, kind: KernelKind) -> Result<KernelResult
     let spectrum = spectrum(&balls, order);
     let spectrum_seconds = started.elapsed().as_secs_f64();
     let max_relative_width = ntk.iter().map(|&b| relative_width(b)).fold(0.0, f64::max);
-    Ok(KernelResult { kind, order, ntk, nngp, precise, spectrum, max_relative_width, kernel_seconds, spectrum_seconds })
+    let started = Instant::now();
+    let (cross, prediction, gap, notes) = match &limit_parts {
+        None => (None, None, None, Vec::new()),
+        Some((theta, cross)) => {
+            let (prediction, gap, notes) = chain(problem, theta, cross);
+            let cross = (!problem.test_inputs.is_empty()).then(|| cross.iter().map(|v| Bounds { lo: v.inf(), hi: v.sup() }).collect());
+            (cross, prediction, gap, notes)
+        }
+    };
+    let prediction_seconds = started.elapsed().as_secs_f64();
+    Ok(KernelResult {
+        kind,
+        order,
+        ntk,
+        nngp,
+        precise,
+        spectrum,
+        max_relative_width,
+        cross,
+        prediction,
+        gap,
+        notes,
+        kernel_seconds,
+        spectrum_seconds,
+        prediction_seconds,
+    })
+}
+
+/// The infinite-width prediction and `kernel_gap` for the spec's training (centred gradient
+/// flow; the prediction without the penalty and for a finite horizon), with a note for each part
+/// not computed.
+fn chain(problem: &KernelProblem, theta: &[Interval], cross: &[Interval]) -> (Option<Prediction>, Option<Gap>, Vec<String>) {
+    let t = &problem.training;
+    let mut notes = Vec::new();
+    if t.gradient_descent {
+        notes.push("no infinite-width prediction or kernel_gap: they are for gradient flow, the spec trains by gradient descent".to_string());
+        return (None, None, notes);
+    }
+    if !t.centred {
+        notes.push("no infinite-width prediction or kernel_gap: they are for the centred model (centred = true), whose outputs start at 0".to_string());
+        return (None, None, notes);
+    }
+    let (n, m, outputs) = (problem.inputs.len(), problem.test_inputs.len(), problem.output_dim());
+    let lambda = t.regularization.enclosure;
+    let prediction = if lambda.sup() > 0.0 {
+        notes.push("no infinite-width prediction with [training] regularization > 0 (not implemented); kernel_gap covers the penalised flow".to_string());
+        None
+    } else {
+        match predict(theta, n, cross, m, outputs, &t.targets, &t.horizon.value) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                notes.push(format!("no infinite-width prediction: {e}"));
+                None
+            }
+        }
+    };
+    let k0 = empirical_kernel(problem);
+    let horizon = (!t.infinite_horizon).then_some(&t.horizon.value);
+    let gap = kernel_gap(&k0, theta, n, outputs, &t.targets, horizon, lambda);
+    (prediction, Some(gap), notes)
 }
 
 /// Whether the spec's finite network (i.i.d. N(0, 1) initial weights) has `K0 -> Theta` as its
@@ -130,8 +210,44 @@ pub fn result_json(problem: &KernelProblem, r: &KernelResult) -> Value {
         "positive_definite": r.spectrum.positive_definite,
         "condition_upper": r.spectrum.condition_upper,
         "max_relative_width": r.max_relative_width,
-        "seconds": { "kernel": r.kernel_seconds, "spectrum": r.spectrum_seconds },
+        "test_inputs": problem.test_inputs.len(),
+        "ntk_test_train": r.cross.as_ref().map_or(Value::Null, |m| {
+            Value::Array(m.chunks(problem.inputs.len().max(1)).map(|row| Value::Array(row.iter().map(|&b| bounds_json(b)).collect())).collect())
+        }),
+        "prediction": r.prediction.as_ref().map_or(Value::Null, prediction_json),
+        "kernel_gap": r.gap.map_or(Value::Null, |g| Value::from(g.bound)),
+        "kernel_gap_detail": r.gap.map_or(Value::Null, |g| json!({
+            "difference_norm": g.difference_norm,
+            "targets_norm": g.targets_norm,
+            "time_factor": g.time_factor,
+            "horizon": if problem.training.infinite_horizon { "inf".to_string() } else { rational_to_string(&problem.training.horizon.value) },
+        })),
+        "notes": r.notes,
+        "seconds": { "kernel": r.kernel_seconds, "spectrum": r.spectrum_seconds, "prediction": r.prediction_seconds },
     })
+}
+
+fn intervals_json(v: &[Interval]) -> Value {
+    Value::Array(v.iter().map(|x| bounds_json(Bounds { lo: x.inf(), hi: x.sup() })).collect())
+}
+
+/// `{"times": [exact strings], "train": [[{lo, hi}] per time], "test": [...], "steps"}`.
+fn prediction_json(p: &Prediction) -> Value {
+    json!({
+        "times": p.times.iter().map(rational_to_string).collect::<Vec<_>>(),
+        "train": p.train.iter().map(|v| intervals_json(v)).collect::<Vec<_>>(),
+        "test": p.test.iter().map(|v| intervals_json(v)).collect::<Vec<_>>(),
+        "steps": p.steps,
+    })
+}
+
+/// Up to six entries' enclosures as `[lo, hi]` text.
+fn some_entries(v: &[Interval]) -> String {
+    let mut parts: Vec<String> = v.iter().take(6).map(|x| format!("[{:.9e}, {:.9e}]", x.inf(), x.sup())).collect();
+    if v.len() > 6 {
+        parts.push(format!("... ({} entries)", v.len()));
+    }
+    parts.join(" ")
 }
 
 /// The readable report.
@@ -200,7 +316,26 @@ pub fn result_text(problem: &KernelProblem, r: &KernelResult) -> String {
     if r.kind == KernelKind::Limit && !limit_matches_network(problem) {
         s += "note: this is not the limit of the spec's network's K0 (that needs parameterization = \"ntk\", weight_variance = 1 and bias_variance = 1 with biases, 0 without)\n";
     }
-    s += &format!("time: kernel {:.3} s, spectrum {:.3} s\n", r.kernel_seconds, r.spectrum_seconds);
+    if let (Some(p), Some(t)) = (&r.prediction, r.prediction.as_ref().and_then(|p| p.times.last())) {
+        let t = crate::report::readable(t);
+        s += &format!("infinite-width prediction f_inf(t) = (I - exp(-Theta t)) y, enclosed at t = k T/{} ({} steps); at T = {t}:\n", p.times.len() - 1, p.steps);
+        s += &format!("  training inputs: {}\n", some_entries(p.train.last().expect("times")));
+        if !problem.test_inputs.is_empty() {
+            s += &format!("  test inputs (cross-kernel): {}\n", some_entries(p.test.last().expect("times")));
+        }
+    }
+    if let Some(g) = r.gap {
+        let horizon = if problem.training.infinite_horizon { "all t >= 0".to_string() } else { format!("t <= {}", crate::report::readable(&problem.training.horizon.value)) };
+        s += &format!(
+            "kernel_gap: sup over {horizon} of |fbar_K0(t) - f_inf(t)| <= {:.6e}  (|K0 - Theta (x) I|_2 <= {:.3e}, |y| <= {:.3e}, time factor {:.3e})\n",
+            g.bound, g.difference_norm, g.targets_norm, g.time_factor
+        );
+        s += "chain: |alpha (h(w(t)) - h(w0)) - f_inf(t)| <= D(t) + kernel_gap, with sup D from `ntkcert certify` on this spec (triangle inequality)\n";
+    }
+    for note in &r.notes {
+        s += &format!("note: {note}\n");
+    }
+    s += &format!("time: kernel {:.3} s, spectrum {:.3} s, prediction {:.3} s\n", r.kernel_seconds, r.spectrum_seconds, r.prediction_seconds);
     s
 }
 

@@ -10,12 +10,14 @@
 //!
 //! (neural-tangents' `stax.Dense(W_std = sqrt(SW), b_std = sqrt(SB), parameterization = "ntk")`
 //! between the activations, one scalar output, no `1/n`), with the Gaussian expectations in
-//! closed form (erf, relu, gelu, sin, identity) and every operation in outward-rounded interval arithmetic: MPFR intervals at
+//! closed form (erf, relu, gelu, sin, identity) or by certified quadrature (tanh, sigmoid,
+//! softplus: `kernel::quadrature`) and every operation in outward-rounded interval arithmetic: MPFR intervals at
 //! 128 bits for up to [`PRECISE_INPUTS`] distinct inputs, inari's f64 intervals beyond
 //! (`kernel::number`). Proof of every closed form and of the degenerate cases:
 //! `proofs/infinite-width-kernels.md`.
 
 use super::number::{End, KernelNumber, Mp};
+use super::quadrature::{expectation, expectation_diagonal, Integrand, TOLERANCE};
 use crate::problem::{Activation, KernelActivation, KernelProblem};
 use inari::Interval;
 use rayon::prelude::*;
@@ -31,16 +33,23 @@ fn nonneg<T: KernelNumber>(x: T) -> T {
     x.restrict(0.0, f64::INFINITY)
 }
 
-/// Whether the limit kernels have a closed form for this activation: `Err` with the reason
-/// otherwise (one line).
+/// Whether the limit kernels can be computed for this activation (`Err`: the reason, one line).
+/// Every activation is supported: closed forms for erf, relu, gelu, sin, identity, certified
+/// quadrature ([`super::quadrature`]) for tanh, sigmoid, softplus.
 pub fn limit_support(act: KernelActivation) -> Result<(), String> {
     match act {
-        KernelActivation::Relu
-        | KernelActivation::Flow(Activation::Erf | Activation::Identity | Activation::Sin | Activation::Gelu) => Ok(()),
-        KernelActivation::Flow(a @ (Activation::Tanh | Activation::Sigmoid | Activation::Softplus)) => Err(format!(
-            "activation '{}' is not supported for the limit kernel: it has no closed-form Gaussian expectation here and needs a certified 2-D quadrature, which is not implemented (closed forms: erf, relu, gelu, sin, identity)",
-            a.name()
-        )),
+        KernelActivation::Relu | KernelActivation::Flow(_) => Ok(()),
+    }
+}
+
+/// The integrands of `E[act act]` and `E[act' act']` for the activations integrated by
+/// quadrature (`softplus' = sigmoid`); `None` for those with a closed form.
+pub fn quadrature_integrands(act: KernelActivation) -> Option<(Integrand, Integrand)> {
+    match act {
+        KernelActivation::Flow(Activation::Tanh) => Some((Integrand::Tanh, Integrand::TanhDerivative)),
+        KernelActivation::Flow(Activation::Sigmoid) => Some((Integrand::Sigmoid, Integrand::SigmoidDerivative)),
+        KernelActivation::Flow(Activation::Softplus) => Some((Integrand::Softplus, Integrand::Sigmoid)),
+        _ => None,
     }
 }
 
@@ -159,7 +168,11 @@ pub fn gaussian_pair<T: KernelNumber>(act: KernelActivation, s11: T, s12: T, s22
         KernelActivation::Flow(Activation::Sin) => sin_pair(s11, s12, s22),
         KernelActivation::Flow(Activation::Gelu) => gelu_pair(s11, s12, s22),
         KernelActivation::Flow(Activation::Identity) => (s12, T::point(1.0)),
-        KernelActivation::Flow(_) => return None,
+        KernelActivation::Flow(_) => {
+            let (f, fd) = quadrature_integrands(act)?;
+            let e = expectation(f, f, s11.clone(), s12.clone(), s22.clone(), TOLERANCE);
+            (e, expectation(fd, fd, s11, s12, s22, TOLERANCE))
+        }
     })
 }
 
@@ -172,7 +185,10 @@ pub fn gaussian_diagonal<T: KernelNumber>(act: KernelActivation, s: T) -> Option
         KernelActivation::Flow(Activation::Sin) => sin_diagonal(s),
         KernelActivation::Flow(Activation::Gelu) => gelu_pair(s.clone(), s.clone(), s),
         KernelActivation::Flow(Activation::Identity) => (s, T::point(1.0)),
-        KernelActivation::Flow(_) => return None,
+        KernelActivation::Flow(_) => {
+            let (f, fd) = quadrature_integrands(act)?;
+            (expectation_diagonal(f, f, s.clone(), TOLERANCE), expectation_diagonal(fd, fd, s, TOLERANCE))
+        }
     })
 }
 
@@ -250,17 +266,23 @@ fn recursion<T: KernelNumber>(problem: &KernelProblem, inputs: &[Vec<I>]) -> (Ve
 /// `SW = weight_variance`, `SB = bias_variance`. `Err` (one line) for an activation without a
 /// closed form.
 pub fn limit_kernels(problem: &KernelProblem) -> Result<LimitKernels, String> {
+    limit_kernels_on(problem, &problem.inputs)
+}
+
+/// [`limit_kernels`] on the given inputs instead of the problem's (e.g. the training inputs
+/// followed by the test inputs: the cross-kernel is then the lower-left block).
+pub fn limit_kernels_on(problem: &KernelProblem, inputs: &[Vec<I>]) -> Result<LimitKernels, String> {
     for &act in &problem.activations {
         limit_support(act)?;
     }
     // Inputs given by the same point intervals are the same real vector: their kernel entries
     // are the diagonal ones (Lemma D of the proof). Computing on the distinct inputs only keeps
     // them from the correlation's enclosure around 1, where acos has an infinite slope.
-    let (distinct, class) = distinct_inputs(&problem.inputs);
+    let (distinct, class) = distinct_inputs(inputs);
     let m = distinct.len();
     let precise = m <= PRECISE_INPUTS;
     let (theta, sigma) = if precise { recursion::<Mp>(problem, &distinct) } else { recursion::<I>(problem, &distinct) };
-    let n = problem.inputs.len();
+    let n = inputs.len();
     let expand = |k: &[I]| -> Vec<I> { (0..n * n).map(|e| k[class[e / n] * m + class[e % n]]).collect() };
     Ok(LimitKernels { n, ntk: expand(&theta), nngp: expand(&sigma), precise })
 }

@@ -92,6 +92,9 @@ pub(crate) struct KernelModel {
     pub activations: Vec<KernelActivation>,
     pub weight_variance: Exact,
     pub bias_variance: Exact,
+    /// `data.test_inputs` / `data.test_inputs_file` (`m x d`; empty when absent): the inputs the
+    /// infinite-width prediction is also given on (through the cross-kernel).
+    pub test_inputs: Vec<Vec<Interval>>,
 }
 
 /// What a spec is read for: the flows (`certify`, `simulate`, `bound`, `sweep`, ...), which
@@ -135,12 +138,13 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
     let mut kernel = None;
     let (architecture, params0, inputs, targets) = match kind {
         "mlp" => {
-            let (arch, kernel_model) = mlp_architecture(&model, purpose)?;
-            kernel = Some(kernel_model);
+            let (arch, mut kernel_model) = mlp_architecture(&model, purpose)?;
             let weights = root.section("weights")?.ok_or_else(|| missing(&root, "weights"))?;
             let params0 = mlp_weights(&weights, &arch, files)?;
             let data = root.section("data")?.ok_or_else(|| missing(&root, "data"))?;
             let (inputs, targets) = mlp_data(&data, &arch, files)?;
+            kernel_model.test_inputs = input_rows(&data, files, arch.input_dim(), "test_inputs")?.unwrap_or_default();
+            kernel = Some(kernel_model);
             (Architecture::Mlp(arch), params0, inputs, targets)
         }
         "tightness" => {
@@ -414,6 +418,7 @@ fn mlp_architecture(model: &Section<'_>, purpose: Purpose) -> Result<(MlpArchite
         weight_variance: variance("weight_variance", 1)?,
         bias_variance: variance("bias_variance", 0)?,
         activations: activations.clone(),
+        test_inputs: Vec::new(),
     };
     let flow_activations = activations
         .iter()
@@ -630,6 +635,46 @@ fn check_shape(t: &Tensor, shape: &[usize], label: &str, field: &str, what: &str
 
 type Data = (Vec<Vec<Interval>>, Vec<Interval>);
 
+/// The rows of `data.KEY` (inline decimal strings, parsed exactly) or `data.KEY_file` (an
+/// array file of shape `[n, d]`, or `[n]` when `d = 1`); `None` when neither is given. Used for
+/// `inputs` and `test_inputs`; errors name the field.
+fn input_rows(data: &Section<'_>, files: &mut Files<'_>, d: usize, key: &str) -> Result<Option<Vec<Vec<Interval>>>> {
+    let (field, file_key) = (format!("data.{key}"), format!("{key}_file"));
+    let file_field = format!("data.{file_key}");
+    let rows = match (data.get(key), data.get(&file_key)) {
+        (Some(_), Some(_)) => {
+            return Err(SpecError::invalid(&file_field, format!("give either {field} or {file_field}, not both")))
+        }
+        (None, None) => return Ok(None),
+        (Some(v), None) => {
+            let why = format!(" (model.widths[0] = {d})");
+            let rows = exact_matrix(v, &field, Some((d, &why)))?;
+            rows.iter().map(|r| r.iter().map(rational_to_interval).collect()).collect::<Vec<Vec<Interval>>>()
+        }
+        (None, Some(v)) => {
+            let (written, t) = files.array(v, &file_field)?;
+            let ok = match t.shape.as_slice() {
+                [_, c] => *c == d,
+                [_] => d == 1,
+                _ => false,
+            };
+            if !ok {
+                return Err(SpecError::invalid(
+                    &file_field,
+                    format!("'{written}': expected shape [n, {d}] (model.widths[0] = {d}), got {}", shape_string(&t.shape)),
+                ));
+            }
+            t.values.chunks(d).map(|c| c.to_vec()).collect()
+        }
+    };
+    let used = if data.has(key) { field } else { file_field };
+    if rows.is_empty() {
+        return Err(SpecError::invalid(&used, "no inputs (need at least one)"));
+    }
+    checked_product(&[rows.len(), d.max(1)], &used)?;
+    Ok(Some(rows))
+}
+
 fn mlp_data(data: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -> Result<Data> {
     let d = arch.input_dim();
     let out = arch.output_dim();
@@ -647,41 +692,9 @@ fn mlp_data(data: &Section<'_>, arch: &MlpArchitecture, files: &mut Files<'_>) -
             Ok((gfmlp::inputs(n, d), gfmlp::targets(n)))
         }
         None | Some("explicit") => {
-            data.check_keys(&["source", "inputs", "inputs_file", "targets", "targets_file"], "")?;
-            let inputs = match (data.get("inputs"), data.get("inputs_file")) {
-                (Some(_), Some(_)) => {
-                    return Err(SpecError::invalid(
-                        "data.inputs_file",
-                        "give either data.inputs or data.inputs_file, not both",
-                    ))
-                }
-                (None, None) => {
-                    return Err(SpecError::invalid("data.inputs", "missing (give data.inputs or data.inputs_file)"))
-                }
-                (Some(v), None) => {
-                    let why = format!(" (model.widths[0] = {d})");
-                    let rows = exact_matrix(v, "data.inputs", Some((d, &why)))?;
-                    rows.iter().map(|r| r.iter().map(rational_to_interval).collect()).collect::<Vec<Vec<Interval>>>()
-                }
-                (None, Some(v)) => {
-                    let (written, t) = files.array(v, "data.inputs_file")?;
-                    let ok = match t.shape.as_slice() {
-                        [_, c] => *c == d,
-                        [_] => d == 1,
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(SpecError::invalid(
-                            "data.inputs_file",
-                            format!(
-                                "'{written}': expected shape [n, {d}] (model.widths[0] = {d}), got {}",
-                                shape_string(&t.shape)
-                            ),
-                        ));
-                    }
-                    t.values.chunks(d).map(|c| c.to_vec()).collect()
-                }
-            };
+            data.check_keys(&["source", "inputs", "inputs_file", "targets", "targets_file", "test_inputs", "test_inputs_file"], "")?;
+            let inputs = input_rows(data, files, d, "inputs")?
+                .ok_or_else(|| SpecError::invalid("data.inputs", "missing (give data.inputs or data.inputs_file)"))?;
             let field_in = if data.has("inputs") { "data.inputs" } else { "data.inputs_file" };
             let n = inputs.len();
             if n == 0 {

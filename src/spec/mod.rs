@@ -140,6 +140,8 @@ fn load_kernel_inner(text: &str, base_dir: &Path, label: &str) -> Result<KernelP
         bias_variance: kernel.bias_variance,
         params0: problem.params0.clone(),
         inputs: problem.inputs.clone(),
+        test_inputs: kernel.test_inputs,
+        training: crate::problem::KernelTraining::of(&problem),
         // With relu the architecture holds a placeholder for it: never a flow problem.
         problem: if has_relu { None } else { Some(problem) },
     })
