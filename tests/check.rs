@@ -800,3 +800,170 @@ fn finite_and_infinite_certificates_are_not_interchangeable() {
         assert!(err.contains("hints.tail") && !err.contains("panicked"), "{edit}: {err}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 20: the checker never refuses what the certifier proved.
+
+/// The outcome of certifying the spec `text` in process and checking the certificate `cert`
+/// produced (after `edit`) against the same loaded spec: the certifier's result and the
+/// checker's answer.
+fn certify_and_check(text: &str, edit: impl FnOnce(&mut Value)) -> (ntkcert::certify::Certified, Result<(), String>) {
+    let loaded = ntkcert::spec::load_str(text, Path::new("."), "degenerate.toml").expect("the spec loads");
+    let options = ntkcert::certify::Options::from_solver(&loaded.solver, None);
+    let result = ntkcert::certify::certify(&loaded.problem, &options).expect("certify");
+    let mut cert = ntkcert::certificate::Certificate::new(&loaded, &result).value;
+    edit(&mut cert);
+    let answer = check_value(&cert, &loaded).map_err(|e| match e {
+        CheckError::Invalid(m) => format!("invalid: {m}"),
+        CheckError::Malformed(m) => format!("malformed: {m}"),
+        CheckError::Unsupported(m) => format!("unsupported: {m}"),
+    });
+    (result, answer)
+}
+
+/// A small MLP spec: `widths`, one activation for every hidden layer, the parameterisation,
+/// biases, centring, the flat weights, `n` inputs of dimension `widths[0]`, the targets, and the
+/// exact `alpha`, `T`, `eps` (decimal strings), `lambda` if any.
+#[allow(clippy::too_many_arguments)]
+fn mlp_spec(widths: &[usize], activation: &str, standard: bool, bias: bool, centred: bool, weights: &[String], inputs: &[Vec<String>], targets: &[String], alpha: &str, horizon: &str, tolerance: &str, lambda: Option<&str>) -> String {
+    let q = |v: &[String]| v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ");
+    let widths = widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(", ");
+    let inputs = inputs.iter().map(|x| format!("[{}]", q(x))).collect::<Vec<_>>().join(", ");
+    let param = if standard { "standard" } else { "ntk" };
+    let training = lambda.map(|l| format!("[training]\nregularization = \"{l}\"\n")).unwrap_or_default();
+    format!(
+        "alpha = \"{alpha}\"\nhorizon = \"{horizon}\"\ntolerance = \"{tolerance}\"\ncentred = {centred}\n\
+         [model]\nkind = \"mlp\"\nwidths = [{widths}]\nactivation = \"{activation}\"\nparameterization = \"{param}\"\nbias = {bias}\n\
+         [weights]\nsource = \"inline\"\nvalues = [{}]\n[data]\ninputs = [{inputs}]\ntargets = [{}]\n{training}",
+        q(weights),
+        q(targets)
+    )
+}
+
+/// The number of parameters of an MLP with these widths.
+fn mlp_params(widths: &[usize], bias: bool) -> usize {
+    widths.windows(2).map(|w| w[0] * w[1] + if bias { w[1] } else { 0 }).sum()
+}
+
+fn decimals(v: &[f64]) -> Vec<String> {
+    v.iter().map(|x| format!("{x}")).collect()
+}
+
+/// The cases of issue 20 that the checker refused although the certifier had proved them
+/// (before this change: the zero-weight nets gave `claims.outputs_final[0] = [-2.95e-318,
+/// 2.95e-318] does not contain the checker's enclosure [-1.76e-297, 1.76e-297]` and `claims.r0 =
+/// [1.125, 1.125] does not contain ... [1.1249999999999998, 1.1250000000000002]`; an R0 near 0
+/// had a negative lower end; the others are the cases the earlier clamp of D fixed, kept here).
+/// Each certifies and checks valid; the exact cases (a model linear in w, T = 0, a stationary
+/// start) are certified with D = 0 exactly for eps = 0; and a claim moved just past the
+/// certifier's enclosure is rejected in every case.
+#[test]
+fn issue_20_cases_certify_and_check_valid() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let inputs3 = vec![s(&["1", "2"]), s(&["-0.5", "0.25"]), s(&["0.3", "0.7"])];
+    let targets3 = s(&["1", "-1", "0.5"]);
+    let w13 = s(&["0.5", "-1.25", "0.1", "0.3", "0.2", "-0.4", "0.1", "0.2", "0.3", "1", "-1", "0.5", "0.2"]);
+    let sat = s(&["50", "-40", "30", "45", "-60", "35", "20", "30", "-25", "1", "-1", "0.5", "0.2"]);
+    let softplus_w = s(&["0.5", "-1", "0.75", "0.1", "0.2", "0.3", "-0.4", "0.5", "-0.6", "0.7", "0.8", "-0.9", "1", "0.25", "-0.5"]);
+    // (name, spec, D = 0 exactly expected)
+    let cases: Vec<(&str, String, bool)> = vec![
+        ("zero weights, eps = 0, centred", mlp_spec(&[2, 3, 1], "tanh", false, false, true, &s(&["0"; 9]), &inputs3, &targets3, "2", "1", "0", None), true),
+        ("zero weights, eps = 0, uncentred, biases", mlp_spec(&[2, 3, 1], "tanh", false, true, false, &s(&["0"; 13]), &inputs3, &targets3, "2", "1", "0", None), false),
+        ("zero weights, gelu, penalty", mlp_spec(&[2, 3, 2], "gelu", true, false, false, &s(&["0"; 12]), &inputs3, &s(&["1", "2", "3", "4", "5", "6"]), "2", "1", "0", Some("1/2")), true),
+        ("R0 near 0 (targets = outputs up to rounding)", mlp_spec(&[1, 1], "tanh", false, false, false, &s(&["0.1"]), &[s(&["0.3"])], &s(&["0.03"]), "1", "1", "0", None), true),
+        ("one-layer linear model, eps = 0", mlp_spec(&[2, 1], "tanh", false, true, false, &s(&["0.5", "-1.25", "0.1"]), &inputs3, &targets3, "2", "1", "0", None), true),
+        ("T = 0, eps = 0", mlp_spec(&[2, 3, 1], "tanh", false, true, false, &w13, &inputs3, &targets3, "2", "0", "0", None), true),
+        ("T = 1e-9, eps = 0", mlp_spec(&[2, 3, 1], "tanh", false, true, true, &w13, &inputs3, &targets3, "2", "1e-9", "0", None), false),
+        ("saturated standard tanh", mlp_spec(&[2, 3, 1], "tanh", true, true, true, &sat, &inputs3, &targets3, "1", "1", "1e-3", None), false),
+        ("4-output softplus, n = 1", mlp_spec(&[1, 3, 4], "softplus", false, false, true, &softplus_w, &[s(&["1"])], &s(&["1", "-1", "0.5", "0.25"]), "10", "1", "1e-3", None), false),
+    ];
+    for (name, text, exact) in &cases {
+        let (result, answer) = certify_and_check(text, |_| {});
+        assert_eq!(answer, Ok(()), "{name}: {:?} {:?}", result.verdict, result.reason);
+        if *exact {
+            assert_eq!((result.sup_deviation.inf(), result.sup_deviation.sup()), (0.0, 0.0), "{name}");
+            assert_eq!(result.verdict, ntkcert::certify::Verdict::Certified, "{name}");
+        }
+        // Tampering: D(T) claimed just above the certifier's upper end, an output just above.
+        let d_hi = result.final_deviation.sup();
+        let (_, moved) = certify_and_check(text, |c| set_interval(c, "/claims/final_deviation", next_up(d_hi), next_up(d_hi) * 2.0 + 1e-300));
+        assert!(moved.is_err(), "{name}: a final deviation above the proved one was accepted");
+        let o_hi = result.outputs_final[0].sup();
+        if o_hi.is_finite() {
+            let (_, moved) = certify_and_check(text, |c| set_interval(c, "/claims/outputs_final/0", next_up(o_hi), next_up(next_up(o_hi))));
+            assert!(moved.is_err(), "{name}: an output above the proved one was accepted");
+        }
+    }
+}
+
+/// The checker recognises the exact cases itself: a certificate that claims D = 0 for a model
+/// that is not linear in w (a hidden tanh layer, T > 0), with the certifier's hints, is
+/// rejected; so is a claim D = 0 with no steps for a model that moves.
+#[test]
+fn claimed_exact_cases_are_not_trusted() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let inputs3 = vec![s(&["1", "2"]), s(&["-0.5", "0.25"]), s(&["0.3", "0.7"])];
+    let w = s(&["0.5", "-1.25", "0.1", "0.3", "0.2", "-0.4", "0.1", "0.2", "0.3", "1", "-1", "0.5", "0.2"]);
+    let text = mlp_spec(&[2, 3, 1], "tanh", false, true, false, &w, &inputs3, &s(&["1", "-1", "0.5"]), "1", "1", "1", None);
+    let (result, answer) = certify_and_check(&text, |_| {});
+    assert_eq!(answer, Ok(()));
+    assert!(result.sup_deviation.sup() > 1e-6, "the test needs D visibly above 0: {:?}", result.sup_deviation);
+    let (_, zero) = certify_and_check(&text, |c| {
+        set_interval(c, "/claims/final_deviation", 0.0, 0.0);
+        set_interval(c, "/claims/sup_deviation", 0.0, 0.0);
+    });
+    assert!(zero.is_err(), "D = 0 accepted for a model that is not linear in w");
+    let (_, empty) = certify_and_check(&text, |c| c["hints"]["steps"] = Value::Array(vec![]));
+    assert!(empty.is_err(), "no steps accepted for a moving flow");
+}
+
+/// Property (issue 20, deliverable 3): random small problems, degenerate ones included (eps = 0,
+/// T tiny or 0, all-zero weights, n = 1, up to 4 outputs, no hidden layer, saturated weights,
+/// both parameterisations, with and without the penalty), certify and then check valid: the
+/// checker never refuses what the certifier proved. p <= 30; 32 cases (seeded by proptest's
+/// default configuration; regressions are kept in proptest-regressions/).
+#[test]
+fn random_degenerate_problems_certify_then_check_valid() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    const ACTIVATIONS: &[&str] = &["tanh", "sigmoid", "softplus", "erf", "sin", "gelu", "identity"];
+    const ALPHAS: &[&str] = &["1", "2", "10", "1000"];
+    const HORIZONS: &[&str] = &["0", "1e-9", "1/1000", "1/2", "1"];
+    const TOLERANCES: &[&str] = &["0", "1e-9", "1/100", "1"];
+    let shape = (
+        (0usize..=2, 1usize..=2, 1usize..=3, 1usize..=4, 1usize..=3),
+        (0..ACTIVATIONS.len(), any::<bool>(), any::<bool>(), any::<bool>(), 0u8..4),
+        (0..ALPHAS.len(), 0..HORIZONS.len(), 0..TOLERANCES.len(), any::<bool>()),
+        (prop::collection::vec(-20i32..=20, 30), prop::collection::vec(-20i32..=20, 8), prop::collection::vec(-20i32..=20, 12)),
+    );
+    let mut runner = TestRunner::new(Config { cases: 32, failure_persistence: None, ..Config::default() });
+    let exact_cases = std::cell::Cell::new(0);
+    runner
+        .run(&shape, |((depth, d, hidden, outputs, n), (act, standard, bias, centred, weights_kind), (ai, hi, ti, penalty), (wv, xv, yv))| {
+            let mut widths = vec![d];
+            widths.extend(std::iter::repeat_n(hidden, depth));
+            widths.push(outputs);
+            let p = mlp_params(&widths, bias);
+            prop_assume!(p <= 30);
+            // 0: all zero; 1: tenths; 2: saturated (x 10); 3: tenths with zeros.
+            let weights: Vec<f64> = (0..p)
+                .map(|i| match weights_kind {
+                    0 => 0.0,
+                    1 => wv[i] as f64 / 10.0,
+                    2 => wv[i] as f64,
+                    _ => if i % 2 == 0 { 0.0 } else { wv[i] as f64 / 10.0 },
+                })
+                .collect();
+            let inputs: Vec<Vec<String>> = (0..n).map(|i| decimals(&(0..d).map(|j| xv[(i * d + j) % 8] as f64 / 10.0).collect::<Vec<_>>())).collect();
+            let targets = decimals(&(0..n * outputs).map(|i| yv[i] as f64 / 20.0).collect::<Vec<_>>());
+            let text = mlp_spec(&widths, ACTIVATIONS[act], standard, bias, centred, &decimals(&weights), &inputs, &targets, ALPHAS[ai], HORIZONS[hi], TOLERANCES[ti], penalty.then_some("1/4"));
+            let (result, answer) = certify_and_check(&text, |_| {});
+            prop_assert_eq!(answer, Ok(()), "{}\n{:?} {:?}", text, result.verdict, result.reason);
+            if result.sup_deviation.sup() == 0.0 {
+                exact_cases.set(exact_cases.get() + 1);
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(exact_cases.get() > 0, "no exact case was drawn");
+}

@@ -238,6 +238,12 @@ impl Ball {
 
     /// `self * other`.
     pub fn mul(&self, o: &Ball) -> Ball {
+        if self.is_exact_zero() || o.is_exact_zero() {
+            // 0 times any real is exactly 0 (a finite ball; "Ball arithmetic", exact zeros).
+            if self.m.is_finite() && o.m.is_finite() {
+                return Ball::zero();
+            }
+        }
         let mut m = fresh();
         let dir = m.assign_round(&self.m * &o.m, Round::Nearest);
         let prop = if self.r == 0.0 && o.r == 0.0 { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
@@ -263,6 +269,12 @@ impl Ball {
 
     /// `self *= o` in place (the bound of [`Ball::mul`]; no new float).
     pub fn mul_assign(&mut self, o: &Ball) {
+        if (self.is_exact_zero() || o.is_exact_zero()) && self.m.is_finite() && o.m.is_finite() {
+            // 0 times any real is exactly 0 ("Ball arithmetic", exact zeros).
+            self.m.assign(0);
+            self.r = 0.0;
+            return;
+        }
         let exact_inputs = self.r == 0.0 && o.r == 0.0;
         let prop = if exact_inputs { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
         let dir = self.m.mul_assign_round(&o.m, Round::Nearest);
@@ -526,6 +538,8 @@ pub struct Dot {
     nz: usize,
     shifts: usize,
     rad: f64,
+    /// Whether the start value or a term had a non-zero radius (else `rad` is exactly 0).
+    radii: bool,
     n: usize,
     finite: bool,
 }
@@ -539,7 +553,7 @@ impl Default for Dot {
 impl Dot {
     /// An accumulator (call [`Dot::begin`] before use).
     pub fn new() -> Dot {
-        Dot { sum: Acc256 { hi: 0, lo: 0 }, emax: i64::MIN, nz: 0, shifts: 0, rad: 0.0, n: 0, finite: true }
+        Dot { sum: Acc256 { hi: 0, lo: 0 }, emax: i64::MIN, nz: 0, shifts: 0, rad: 0.0, radii: false, n: 0, finite: true }
     }
 
     /// Starts the sum `0 + ...`.
@@ -550,6 +564,7 @@ impl Dot {
         self.nz = 0;
         self.shifts = 0;
         self.rad = 0.0;
+        self.radii = false;
         self.n = 0;
         self.finite = true;
     }
@@ -559,6 +574,7 @@ impl Dot {
     pub fn begin(&mut self, acc: &Ball) {
         self.begin_zero();
         self.rad = acc.r;
+        self.radii = acc.r != 0.0;
         self.finite = acc.m.is_finite();
         if acc.m.is_normal() {
             let (negative, mant, e) = parts(&acc.m);
@@ -606,6 +622,9 @@ impl Dot {
         self.finite &= x.finite & y.finite;
         if x.r != 0.0 || y.r != 0.0 {
             self.rad += x.mag * y.r + x.r * y.mag + x.r * y.r;
+            // A factor that is the exact point 0 makes the term's radius exactly 0.
+            let zero = |f: &Fixed| f.mag == 0.0 && f.r == 0.0;
+            self.radii |= !(zero(x) || zero(y));
         }
         if x.mant != 0 && y.mant != 0 {
             let (high, low) = mul_128(x.mant, y.mant);
@@ -622,9 +641,11 @@ impl Dot {
             return;
         }
         if nz == 0 {
-            // Every product (and the start value) is exactly 0.
+            // Every product (and the start value) is exactly 0; with no radius anywhere the sum
+            // is the exact point 0 (no f64 expression was evaluated, so nothing to cover:
+            // proofs/checker.md, "Ball arithmetic", exact zeros).
             out.m.assign(0);
-            out.r = up_n(self.rad, self.n);
+            out.r = if self.radii { up_n(self.rad, self.n) } else { 0.0 };
             return;
         }
         let l = self.emax - 192;
