@@ -234,7 +234,7 @@ fn tanh_ball(x: &Ball) -> Ball {
     let (t, dir) = Float::with_val_round(PREC, x.m.tanh_ref(), Round::Nearest);
     if x.r == 0.0 && dir == std::cmp::Ordering::Equal {
         // An exact point whose tanh MPFR reports exact (tanh(0) = 0): the exact point
-        // (proofs/checker.md, "Ball arithmetic", exact zeros).
+        // (proofs/checker.md, "Ball arithmetic", exact results).
         return Ball { m: t, r: 0.0 };
     }
     let delta = up(ROUND * mag(&t));
@@ -897,7 +897,7 @@ fn sin_cos_ball(x: &Ball) -> (Ball, Ball) {
     }
     let (sm, cm) = x.m.clone().sin_cos(Float::new(PREC));
     if x.r == 0.0 && x.m.is_zero() {
-        // sin(0) = 0 and cos(0) = 1 exactly (proofs/checker.md, "Ball arithmetic", exact zeros).
+        // sin(0) = 0 and cos(0) = 1 exactly (proofs/checker.md, "Ball arithmetic", exact results).
         return (Ball { m: sm, r: 0.0 }, Ball { m: cm, r: 0.0 });
     }
     let (ds, dc) = (up(ROUND * mag(&sm)), up(ROUND * mag(&cm)));
