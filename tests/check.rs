@@ -853,7 +853,8 @@ fn decimals(v: &[f64]) -> Vec<String> {
 /// (before this change: the zero-weight nets gave `claims.outputs_final[0] = [-2.95e-318,
 /// 2.95e-318] does not contain the checker's enclosure [-1.76e-297, 1.76e-297]` and `claims.r0 =
 /// [1.125, 1.125] does not contain ... [1.1249999999999998, 1.1250000000000002]`; an R0 near 0
-/// had a negative lower end; the others are the cases the earlier clamp of D fixed, kept here).
+/// had a negative lower end; exact dyadic data gave a point R0 that the checker's dot products
+/// enclosed with a radius; the others are the cases the earlier clamp of D fixed, kept here).
 /// Each certifies and checks valid; the exact cases (a model linear in w, T = 0, a stationary
 /// start) are certified with D = 0 exactly for eps = 0; and a claim moved just past the
 /// certifier's enclosure is rejected in every case.
@@ -871,6 +872,7 @@ fn issue_20_cases_certify_and_check_valid() {
         ("zero weights, eps = 0, uncentred, biases", mlp_spec(&[2, 3, 1], "tanh", false, true, false, &s(&["0"; 13]), &inputs3, &targets3, "2", "1", "0", None), false),
         ("zero weights, gelu, penalty", mlp_spec(&[2, 3, 2], "gelu", true, false, false, &s(&["0"; 12]), &inputs3, &s(&["1", "2", "3", "4", "5", "6"]), "2", "1", "0", Some("1/2")), true),
         ("R0 near 0 (targets = outputs up to rounding)", mlp_spec(&[1, 1], "tanh", false, false, false, &s(&["0.1"]), &[s(&["0.3"])], &s(&["0.03"]), "1", "1", "0", None), true),
+        ("exact dyadic data (R0 a point), identity, uncentred", mlp_spec(&[2, 2, 1], "identity", true, false, false, &s(&["1", "-2", "0.5", "3", "1", "2"]), &[s(&["1", "0.5"])], &s(&["0.25"]), "2", "1/2", "1", None), false),
         ("one-layer linear model, eps = 0", mlp_spec(&[2, 1], "tanh", false, true, false, &s(&["0.5", "-1.25", "0.1"]), &inputs3, &targets3, "2", "1", "0", None), true),
         ("T = 0, eps = 0", mlp_spec(&[2, 3, 1], "tanh", false, true, false, &w13, &inputs3, &targets3, "2", "0", "0", None), true),
         ("T = 1e-9, eps = 0", mlp_spec(&[2, 3, 1], "tanh", false, true, true, &w13, &inputs3, &targets3, "2", "1e-9", "0", None), false),
