@@ -1014,3 +1014,17 @@ fn sin_net_outputs_known_gap() {
     let (_, answer) = certify_and_check(&format!("{text}[solver]\nmax_steps = 400\n"), |_| {});
     assert_eq!(answer, Ok(()));
 }
+
+/// A known gap (the f64 radii's absolute floor): outputs that are 0 at all times (an input
+/// `x = 0`, no bias) with `T = 1e-9` are claimed to `2.1e-176` by the certifier (f64's subnormal
+/// range) but enclosed to `2.9e-165` by the checker: the floor `2^-1000` of its f64 radii under a
+/// square root (norm bounds such as the gradient bound `G_i`) gives `1e-150`, times the tube
+/// radius. Ignored until the checker's radii have MPFR's exponent range.
+#[test]
+#[ignore]
+fn outputs_zero_at_all_times_known_gap() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let text = mlp_spec(&[1, 4], "gelu", true, false, true, &s(&["1.1", "-1.3", "-1.7", "-2"]), &[s(&["-1.6"]), s(&["0"])], &s(&["1", "-0.15", "0.6", "0.55", "0.55", "0", "0.35", "-0.6"]), "10", "1e-9", "0", Some("1/4"));
+    let (_, answer) = certify_and_check(&text, |_| {});
+    assert_eq!(answer, Ok(()));
+}
