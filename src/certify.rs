@@ -16,6 +16,7 @@ use crate::problem::Problem;
 use inari::Interval;
 
 mod descent;
+pub mod exact;
 use num_rational::BigRational;
 use num_traits::{ToPrimitive, Zero};
 
@@ -118,16 +119,14 @@ impl Default for Options {
     }
 }
 
-/// The Taylor orders accepted everywhere: spec (`[solver] order`), command line (`--order`),
-/// `certify` and the checker (`hints.order`), so that every certificate `certify` writes has an
-/// order the checker accepts.
-pub const ORDER_RANGE: std::ops::RangeInclusive<usize> = 2..=60;
+/// The Taylor orders accepted everywhere (defined with the spec, [`crate::spec::ORDER_RANGE`]).
+pub use crate::spec::ORDER_RANGE;
 
 /// The command-line error for an `--order` outside [`ORDER_RANGE`], `None` when it is inside
-/// or absent.
+/// or absent (the words of [`crate::spec::order_range_error`]).
 pub fn order_option_error(order: Option<usize>) -> Option<String> {
-    let q = order.filter(|q| !ORDER_RANGE.contains(q))?;
-    Some(format!("--order must be between {} and {}, got {q}", ORDER_RANGE.start(), ORDER_RANGE.end()))
+    let why = crate::spec::order_range_error(order? as i128)?;
+    Some(format!("--order {why}"))
 }
 
 /// The settings of one pass of the integrator.
@@ -327,7 +326,8 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
         return Err(CertifyError::NoInputs);
     }
     let initial = InitialState::new(problem);
-    if let Some(result) = at_rest(problem, &initial).filter(|_| problem.descent().is_none()) {
+    // Exact special cases (D = 0 identically): at rest, a stationary start (certify/exact.rs).
+    if let Some(result) = at_rest(problem, &initial).or_else(|| exact::stationary(problem, &initial)).filter(|_| problem.descent().is_none()) {
         return Ok(Certified { order: options.first_pass().order, ..result });
     }
     if !(initial.half_r0_sq.sup() < f64::MAX) {
@@ -350,7 +350,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let mut passes = 0;
     let mut previous: Option<Certified> = None;
     loop {
-        let mut result = certify_pass(problem, options, settings, &initial);
+        let mut result = exact::exact_deviation(problem, certify_pass(problem, options, settings, &initial));
         passes += 1;
         if options.trace && options.accuracy != Accuracy::Tight {
             eprintln!(

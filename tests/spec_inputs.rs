@@ -338,9 +338,11 @@ fn rejects_bad_scalars() {
     bad(err(&SMALL.replace("horizon = 5\n", "")), "horizon", &["missing"]);
     bad(err(&SMALL.replace("n = 8", "n = 0")), "data.n", &[">= 1"]);
     bad(err(&SMALL.replace("n = 8", "n = \"8\"")), "data.n", &["expected an integer"]);
-    bad(err(&format!("{SMALL}\n[solver]\norder = 0\n")), "solver.order", &[">= 2"]);
-    bad(err(&format!("{SMALL}\n[solver]\norder = 1\n")), "solver.order", &[">= 2"]);
-    bad(err(&format!("{SMALL}\n[solver]\norder = 61\n")), "solver.order", &["at most 60"]);
+    // The words of --order and of the checker's hints.order (spec::ORDER_RANGE, issue 21).
+    bad(err(&format!("{SMALL}\n[solver]\norder = 0\n")), "solver.order", &["must be between 2 and 60, got 0"]);
+    bad(err(&format!("{SMALL}\n[solver]\norder = 1\n")), "solver.order", &["must be between 2 and 60, got 1"]);
+    bad(err(&format!("{SMALL}\n[solver]\norder = -3\n")), "solver.order", &["must be between 2 and 60, got -3"]);
+    bad(err(&format!("{SMALL}\n[solver]\norder = 61\n")), "solver.order", &["must be between 2 and 60, got 61"]);
     bad(err(&format!("{SMALL}\n[solver]\naccuracy = \"loose\"\n")), "solver.accuracy", &["\"tight\"", "'loose'"]);
     bad(err(&format!("{SMALL}\n[solver]\naccuracy = \"2\"\n")), "solver.accuracy", &["(0, 1)"]);
     bad(err(&format!("{SMALL}\n[solver]\naccuracy = 0.001\n")), "solver.accuracy", &["expected a string"]);

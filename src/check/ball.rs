@@ -198,6 +198,10 @@ impl Ball {
 
     /// An upper bound of `sup |x|` over the ball.
     pub fn abs_upper(&self) -> f64 {
+        if self.is_exact_zero() {
+            // |0| = 0 exactly ("Ball arithmetic", exact results).
+            return 0.0;
+        }
         up(mag(&self.m) + self.r)
     }
 
@@ -238,6 +242,12 @@ impl Ball {
 
     /// `self * other`.
     pub fn mul(&self, o: &Ball) -> Ball {
+        if self.is_exact_zero() || o.is_exact_zero() {
+            // 0 times any real is exactly 0 (a finite ball; "Ball arithmetic", exact results).
+            if self.m.is_finite() && o.m.is_finite() {
+                return Ball::zero();
+            }
+        }
         let mut m = fresh();
         let dir = m.assign_round(&self.m * &o.m, Round::Nearest);
         let prop = if self.r == 0.0 && o.r == 0.0 { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
@@ -263,6 +273,12 @@ impl Ball {
 
     /// `self *= o` in place (the bound of [`Ball::mul`]; no new float).
     pub fn mul_assign(&mut self, o: &Ball) {
+        if (self.is_exact_zero() || o.is_exact_zero()) && self.m.is_finite() && o.m.is_finite() {
+            // 0 times any real is exactly 0 ("Ball arithmetic", exact results).
+            self.m.assign(0);
+            self.r = 0.0;
+            return;
+        }
         let exact_inputs = self.r == 0.0 && o.r == 0.0;
         let prop = if exact_inputs { 0.0 } else { mag(&self.m) * o.r + self.r * mag(&o.m) + self.r * o.r };
         let dir = self.m.mul_assign_round(&o.m, Round::Nearest);
@@ -395,6 +411,20 @@ struct Acc256 {
 }
 
 impl Acc256 {
+    /// Whether `floor(self / 2^d)` drops a non-zero bit (`d >= 1`), i.e. `self` is not a
+    /// multiple of `2^d`.
+    #[inline]
+    fn drops_bits(&self, d: u64) -> bool {
+        let hi = self.hi as u128;
+        if d >= 256 {
+            hi != 0 || self.lo != 0
+        } else if d >= 128 {
+            self.lo != 0 || (d > 128 && hi << (256 - d) != 0)
+        } else {
+            d > 0 && self.lo << (128 - d) != 0
+        }
+    }
+
     /// `floor(self / 2^d)` (arithmetic shift of the 256-bit two's complement value, `d >= 1`).
     #[inline]
     fn shift_right(&mut self, d: u64) {
@@ -526,6 +556,10 @@ pub struct Dot {
     nz: usize,
     shifts: usize,
     rad: f64,
+    /// Whether the start value or a term had a non-zero radius (else `rad` is exactly 0).
+    radii: bool,
+    /// Whether a truncation to the fixed point dropped a non-zero bit (else `sum 2^L` is exact).
+    lost: bool,
     n: usize,
     finite: bool,
 }
@@ -539,7 +573,7 @@ impl Default for Dot {
 impl Dot {
     /// An accumulator (call [`Dot::begin`] before use).
     pub fn new() -> Dot {
-        Dot { sum: Acc256 { hi: 0, lo: 0 }, emax: i64::MIN, nz: 0, shifts: 0, rad: 0.0, n: 0, finite: true }
+        Dot { sum: Acc256 { hi: 0, lo: 0 }, emax: i64::MIN, nz: 0, shifts: 0, rad: 0.0, radii: false, lost: false, n: 0, finite: true }
     }
 
     /// Starts the sum `0 + ...`.
@@ -550,6 +584,8 @@ impl Dot {
         self.nz = 0;
         self.shifts = 0;
         self.rad = 0.0;
+        self.radii = false;
+        self.lost = false;
         self.n = 0;
         self.finite = true;
     }
@@ -559,6 +595,7 @@ impl Dot {
     pub fn begin(&mut self, acc: &Ball) {
         self.begin_zero();
         self.rad = acc.r;
+        self.radii = acc.r != 0.0;
         self.finite = acc.m.is_finite();
         if acc.m.is_normal() {
             let (negative, mant, e) = parts(&acc.m);
@@ -573,7 +610,9 @@ impl Dot {
             self.emax = e;
         } else if e > self.emax {
             // New fixed point 2^(e - 192): floor(sum / 2^d), an error below the new unit.
-            self.sum.shift_right(e.saturating_sub(self.emax) as u64);
+            let d = e.saturating_sub(self.emax) as u64;
+            self.lost |= self.sum.drops_bits(d);
+            self.sum.shift_right(d);
             self.emax = e;
             self.shifts += 1;
         }
@@ -582,10 +621,13 @@ impl Dot {
         // each added value is below 2^192, and the sum fits in 256 bits.
         let s = self.emax.saturating_sub(e).saturating_add(64) as u64;
         let (vh, vl) = if s >= 256 {
+            self.lost |= high != 0 || low != 0;
             (0, 0)
         } else if s >= 128 {
+            self.lost |= low != 0 || (s > 128 && high << (256 - s) != 0);
             (0, high >> (s - 128))
         } else {
+            self.lost |= low << (128 - s) != 0;
             (high >> s, (low >> s) | (high << (128 - s)))
         };
         self.sum.add(negative, vh, vl);
@@ -606,6 +648,9 @@ impl Dot {
         self.finite &= x.finite & y.finite;
         if x.r != 0.0 || y.r != 0.0 {
             self.rad += x.mag * y.r + x.r * y.mag + x.r * y.r;
+            // A factor that is the exact point 0 makes the term's radius exactly 0.
+            let zero = |f: &Fixed| f.mag == 0.0 && f.r == 0.0;
+            self.radii |= !(zero(x) || zero(y));
         }
         if x.mant != 0 && y.mant != 0 {
             let (high, low) = mul_128(x.mant, y.mant);
@@ -622,9 +667,11 @@ impl Dot {
             return;
         }
         if nz == 0 {
-            // Every product (and the start value) is exactly 0.
+            // Every product (and the start value) is exactly 0; with no radius anywhere the sum
+            // is the exact point 0 (no f64 expression was evaluated, so nothing to cover:
+            // proofs/checker.md, "Ball arithmetic", exact results).
             out.m.assign(0);
-            out.r = up_n(self.rad, self.n);
+            out.r = if self.radii { up_n(self.rad, self.n) } else { 0.0 };
             return;
         }
         let l = self.emax - 192;
@@ -639,12 +686,14 @@ impl Dot {
         };
         // Keep the top 128 bits T of |sum| = T 2^sh + R, R < 2^sh (truncation): when sh > 0,
         // T >= 2^127, so R < 2^sh <= 2^-127 T 2^sh = ROUND |result|. T is exact in 128 bits.
-        let (top, sh) = if hi == 0 {
-            (lo, 0u32)
+        let (top, sh, dropped) = if hi == 0 {
+            (lo, 0u32, false)
         } else {
             let lz = hi.leading_zeros();
             let t = if lz == 0 { hi } else { (hi << lz) | (lo >> (128 - lz)) };
-            (t, 128 - lz)
+            // R: the low 128 - lz bits of lo.
+            let dropped = if lz == 0 { lo != 0 } else { lo << lz != 0 };
+            (t, 128 - lz, dropped)
         };
         let dir = out.m.assign_round(top, Round::Nearest);
         assert_eq!(dir, std::cmp::Ordering::Equal, "a 128-bit integer is exact at PREC = 128 bits");
@@ -652,6 +701,12 @@ impl Dot {
             out.m.neg_assign();
         }
         out.m <<= (l + sh as i64) as isize;
+        if !(self.lost || dropped || self.radii) {
+            // No bit dropped and no radius: m is the exact sum V of the exact products, and
+            // every real sum of the terms is V ("Ball arithmetic", exact results).
+            out.r = 0.0;
+            return;
+        }
         let trunc = (nz + self.shifts) as f64 * pow2_up(l);
         let round = if sh == 0 { 0.0 } else { ROUND * mag(&out.m) };
         out.r = up_n(self.rad + trunc + round, self.n);
@@ -673,6 +728,11 @@ fn pow2_up(e: i64) -> f64 {
 
 /// Upper bound of the 2-norm of a ball vector: `sup_{x in box} |x|_2`.
 pub fn norm2_upper(v: &[Ball]) -> f64 {
+    if v.iter().all(Ball::is_exact_zero) {
+        // The zero vector's norm is 0 exactly (no f64 floor, whose square root would be
+        // 1e-150: "Ball arithmetic", exact results).
+        return 0.0;
+    }
     let s: f64 = v.iter().map(|b| {
         let a = b.abs_upper();
         a * a

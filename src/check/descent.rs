@@ -17,7 +17,7 @@
 
 use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, Ball, PREC};
 use super::series::{jacobian, to_rug, FlowData, Net, PointPath};
-use super::verify::{claim_contains, claim_contains_ball, hull, rad_norm, sqr, Claim, Claims};
+use super::verify::{claim_contains, claim_contains_ball, claim_contains_nonneg, hull, rad_norm, sqr, Claim, Claims};
 use super::{get, get_exact, invalid, malformed, CheckError};
 use crate::problem::{Descent, Problem};
 use rayon::prelude::*;
@@ -154,7 +154,7 @@ fn everything_whole(claims: &Claims) -> bool {
 /// line) the outputs and linearised outputs at `K`, `D_K` and `max_k D_k`.
 pub fn verify(problem: &Problem, net: &Net, descent: &Descent, chunks: &[Chunk], claims: &Claims, progress: bool) -> Result<(), String> {
     let d = Descender::new(problem, net, &to_rug(&descent.learning_rate.value))?;
-    claim_contains_ball("claims.r0", claims.r0, &d.big_r0())?;
+    claim_contains_nonneg("claims.r0", claims.r0, &d.big_r0())?;
     if everything_whole(claims) {
         return Ok(());
     }

@@ -56,6 +56,11 @@ fn max_or_inf(a: f64, b: f64) -> f64 {
 /// rounding, the sum `n - 1` more, the square root one: covered by `up_n` and `up`).
 fn root_sum_squares(x: &[f64]) -> f64 {
     let s: f64 = x.iter().map(|v| v * v).sum();
+    if x.iter().all(|&v| v == 0.0) {
+        // The norm of upper bounds that are all exactly 0 is 0 (no floor whose square root
+        // would be 1e-150; proofs/checker.md, "Ball arithmetic", exact results).
+        return 0.0;
+    }
     up(up_n(s, x.len()).sqrt())
 }
 

@@ -38,9 +38,6 @@ use verify::{Claim, Claims};
 /// The only certificate format this checker knows.
 pub const KNOWN_FORMAT: &str = "ntkcert-certificate/1";
 
-/// Largest Taylor order accepted from the hints (guards against absurd work).
-const MAX_ORDER: usize = 60;
-
 /// Why a check did not succeed.
 #[derive(Debug)]
 pub enum CheckError {
@@ -309,10 +306,13 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     if method != "taylor-tube" {
         return Err(malformed("hints.method", format!("unknown method '{method}'")));
     }
-    let order = get_u64(cert, "hints.order")? as usize;
-    if !(2..=MAX_ORDER).contains(&order) {
-        return Err(malformed("hints.order", format!("{order} is outside 2..={MAX_ORDER}")));
+    // The orders certify accepts (crate::spec::ORDER_RANGE, the single source; the upper end
+    // guards against absurd work).
+    let order = get_u64(cert, "hints.order")?;
+    if let Some(why) = crate::spec::order_range_error(order.into()) {
+        return Err(malformed("hints.order", why));
     }
+    let order = order as usize;
     let hint_steps = get(cert, "hints.steps")?.as_array().ok_or_else(|| malformed("hints.steps", "not an array"))?;
     if get_u64(cert, "claims.steps")? != hint_steps.len() as u64 {
         return invalid("claims.steps differs from the number of hinted steps");
@@ -329,8 +329,8 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
         && claims.outputs_final.iter().chain(&claims.linear_outputs_final).all(Claim::is_whole);
     let mut steps: Vec<Rational> = Vec::new();
     let mut tube_hints: Vec<Option<f64>> = Vec::new();
-    // No steps with T > 0: only for a flow at rest (R0 = 0 exactly), which verify::verify
-    // establishes from its own enclosure of r0 (proofs/checker.md, "At rest").
+    // No steps with T > 0: only in the exact special cases (at rest, a stationary start), which verify::verify
+    // establishes from its own enclosures (proofs/checker.md, "Exact special cases").
     if !everything_whole && horizon > 0 && !hint_steps.is_empty() {
         let mut t = Rational::new();
         for (k, s) in hint_steps.iter().enumerate().take(hint_steps.len() - 1) {

@@ -231,7 +231,12 @@ fn tanh_ball(x: &Ball) -> Ball {
     if !x.m.is_finite() {
         return increasing(x, tanh_dir);
     }
-    let t = Float::with_val(PREC, x.m.tanh_ref());
+    let (t, dir) = Float::with_val_round(PREC, x.m.tanh_ref(), Round::Nearest);
+    if x.r == 0.0 && dir == std::cmp::Ordering::Equal {
+        // An exact point whose tanh MPFR reports exact (tanh(0) = 0): the exact point
+        // (proofs/checker.md, "Ball arithmetic", exact results).
+        return Ball { m: t, r: 0.0 };
+    }
     let delta = up(ROUND * mag(&t));
     // |t| rounded down to an f64, minus an upper bound of delta + r; the f64 subtraction is
     // within 2^-53 relative of the exact difference, removed by the factor (1 - 2^-52).
@@ -891,6 +896,10 @@ fn sin_cos_ball(x: &Ball) -> (Ball, Ball) {
         return (Ball { m: Float::new(PREC), r: f64::INFINITY }, Ball { m: Float::new(PREC), r: f64::INFINITY });
     }
     let (sm, cm) = x.m.clone().sin_cos(Float::new(PREC));
+    if x.r == 0.0 && x.m.is_zero() {
+        // sin(0) = 0 and cos(0) = 1 exactly (proofs/checker.md, "Ball arithmetic", exact results).
+        return (Ball { m: sm, r: 0.0 }, Ball { m: cm, r: 0.0 });
+    }
     let (ds, dc) = (up(ROUND * mag(&sm)), up(ROUND * mag(&cm)));
     let sup_cos = up(mag(&cm) + dc + x.r).min(1.0);
     let sup_sin = up(mag(&sm) + ds + x.r).min(1.0);
@@ -1200,6 +1209,11 @@ pub(crate) mod tests {
     fn sin_cos_ball_contains_sin_and_cos() {
         for b in balls() {
             let (s, c) = sin_cos_ball(&b);
+            if b.r == 0.0 && b.m.is_zero() {
+                // The exact point 0: sin 0 = 0 and cos 0 = 1 exactly, radius 0.
+                assert!(s.m.is_zero() && s.r == 0.0 && c.m == 1 && c.r == 0.0, "{s:?} {c:?}");
+                continue;
+            }
             for x in points(&b) {
                 let (rs, rc) = x.clone().sin_cos(Float::new(REF_PREC));
                 assert!(within(&s, &rs), "sin at {}: {:?}", x.to_f64(), s);

@@ -54,6 +54,27 @@ pub fn claim_contains_ball(what: &str, c: Claim, b: &Ball) -> Result<(), String>
     }
 }
 
+/// Proof: `proofs/checker.md`, "What `valid` means" (4), non-negative quantities.
+/// `Ok(())` iff the ball, its lower end clamped at 0, lies inside the claimed interval: for a
+/// quantity that is `>= 0` by definition (`R0`, a sum of squares), `[max(lo, 0), hi]` is still
+/// an enclosure, and a negative lower end (a ball around a value near 0) must not make a true
+/// claim `[0, x]` look unconfirmed (issue 20).
+pub fn claim_contains_nonneg(what: &str, c: Claim, b: &Ball) -> Result<(), String> {
+    let lo = b.lo().max(&Float::new(PREC));
+    let hi = b.hi();
+    if c.lo <= lo && hi <= c.hi {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} = [{:e}, {:e}] does not contain the checker's enclosure [{:e}, {:e}]",
+            c.lo,
+            c.hi,
+            lo.to_f64_round(Round::Down),
+            hi.to_f64_round(Round::Up)
+        ))
+    }
+}
+
 /// `Ok(())` iff `[lo, hi]` (f64, a proved enclosure) lies inside the claimed interval.
 pub(super) fn claim_contains(what: &str, c: Claim, lo: f64, hi: f64) -> Result<(), String> {
     if c.lo <= lo && hi <= c.hi {
@@ -213,7 +234,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         big_r0 = big_r0.add(&sqr(r));
     }
     let big_r0 = big_r0.div_int(2);
-    claim_contains_ball("claims.r0", claims.r0, &big_r0)?;
+    claim_contains_nonneg("claims.r0", claims.r0, &big_r0)?;
 
     let everything_whole = claims.sup_deviation.is_whole()
         && claims.final_deviation.is_whole()
@@ -224,25 +245,6 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
     if claims.outputs_final.len() != n_out || claims.linear_outputs_final.len() != n_out {
         return Err(format!("claims.outputs_final and claims.linear_outputs_final must have {n_out} entries"));
     }
-    if steps.is_empty() {
-        // T = 0, or the flow at rest: r0 = 0 exactly makes w0 an equilibrium (the field
-        // -(1/alpha) J^T r0 - lambda (w - w0) vanishes there) and rbar = 0, so D = 0 and the
-        // outputs stay alpha (h(w0) - offset) for all t (proofs/checker.md, "At rest").
-        let at_rest = r0.iter().all(|r| r.is_exact_zero());
-        if num_traits::Signed::is_positive(&problem.horizon.value) && !at_rest {
-            return Err("hints.steps is empty but T > 0 and R0 is not exactly 0".into());
-        }
-        // D = 0, outputs alpha (h(w0) - offset).
-        claim_contains("claims.sup_deviation", claims.sup_deviation, 0.0, 0.0)?;
-        claim_contains("claims.final_deviation", claims.final_deviation, 0.0, 0.0)?;
-        for i in 0..n_out {
-            let o = if problem.centred { Ball::zero() } else { alpha.mul(&h0[i]) };
-            claim_contains_ball(&format!("claims.outputs_final[{i}]"), claims.outputs_final[i], &o)?;
-            claim_contains_ball(&format!("claims.linear_outputs_final[{i}]"), claims.linear_outputs_final[i], &o)?;
-        }
-        return Ok(Derived { r0: big_r0 });
-    }
-
     // The penalty (lambda/2)|w - w0|^2 of [training] regularization, if any.
     let lambda_q = to_rug(&problem.regularization.value);
     let lambda = (lambda_q != 0).then(|| Ball::from_rational(&lambda_q));
@@ -254,6 +256,26 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         offset: offset.clone(),
         penalty: lambda.clone().map(|l| (l, w0.clone())),
     };
+
+    // Exact special cases, recognised from the spec and the checker's own enclosures (never
+    // from the certificate; proofs/checker.md, "Exact special cases"): T = 0; the flow at rest
+    // (r0 = 0 exactly); a stationary start (the field at w0 exactly 0). In each, D = 0 and both
+    // models' outputs are alpha (h(w0) - offset) at every time considered, whatever the hints.
+    if let Some(case) = exact_case(problem, &flow, &w0, &r0) {
+        claim_contains("claims.sup_deviation", claims.sup_deviation, 0.0, 0.0).map_err(|e| format!("{e} ({case})"))?;
+        claim_contains("claims.final_deviation", claims.final_deviation, 0.0, 0.0).map_err(|e| format!("{e} ({case})"))?;
+        for i in 0..n_out {
+            let o = if problem.centred { Ball::zero() } else { alpha.mul(&h0[i]) };
+            claim_contains_ball(&format!("claims.outputs_final[{i}]"), claims.outputs_final[i], &o)?;
+            claim_contains_ball(&format!("claims.linear_outputs_final[{i}]"), claims.linear_outputs_final[i], &o)?;
+        }
+        return Ok(Derived { r0: big_r0 });
+    }
+    if steps.is_empty() {
+        return Err("hints.steps is empty but T > 0 and R0 is not exactly 0 (nor is the field at w0)".into());
+    }
+    // A model linear in w is its own linearisation: D = 0 at every time (Lemma X2).
+    let linear = linear_in_w(problem);
 
     // The linearised flow: K0 = J0 J0^T over the initial box.
     let j0 = jacobian(net, &w0, n_out);
@@ -405,7 +427,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
     }
 
     let last = pieces.last().expect("at least one step");
-    let (mut dlo, mut dhi) = last.enclosure_at(&last.h);
+    let (mut dlo, mut dhi) = if linear { (0.0, 0.0) } else { last.enclosure_at(&last.h) };
     // horizon = "inf": the enclosures at T1 widened to every t >= T1 and the limits (Lemma C3).
     let mut after_t1: Option<f64> = None;
     if let Some(guard) = tail_guard {
@@ -413,19 +435,24 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         let t = super::tail::tail(&flow, net, &centre, radius, &lin, guard, inv_alpha_up)?;
         final_outputs = final_outputs.iter().enumerate().map(|(i, v)| t.widen_output(v, alpha_up, i / out_dim)).collect();
         final_linear = final_linear.iter().map(|v| t.widen_linear(v)).collect();
-        let spread = t.spread(alpha_up);
-        // D >= 0; the f64 subtraction lowered by 1e-15 of its magnitude plus 1e-300.
-        let lo = dlo - spread;
-        dlo = (lo - lo.abs() * 1e-15 - 1e-300).max(0.0);
-        dhi = up(dhi + spread);
-        after_t1 = Some(dhi);
+        if !linear {
+            let spread = t.spread(alpha_up);
+            // D >= 0; the f64 subtraction lowered by 1e-15 of its magnitude plus 1e-300.
+            let lo = dlo - spread;
+            dlo = (lo - lo.abs() * 1e-15 - 1e-300).max(0.0);
+            dhi = up(dhi + spread);
+            after_t1 = Some(dhi);
+        }
     }
     for i in 0..n_out {
         claim_contains_ball(&format!("claims.outputs_final[{i}]"), claims.outputs_final[i], &final_outputs[i])?;
         claim_contains_ball(&format!("claims.linear_outputs_final[{i}]"), claims.linear_outputs_final[i], &final_linear[i])?;
     }
     claim_contains("claims.final_deviation", claims.final_deviation, dlo, dhi)?;
-    if !claims.sup_deviation.is_whole() {
+    if linear {
+        // D = 0 at every time (Lemma X2): sup D = 0.
+        claim_contains("claims.sup_deviation", claims.sup_deviation, 0.0, 0.0).map_err(|e| format!("{e} (a model linear in w)"))?;
+    } else if !claims.sup_deviation.is_whole() {
         // sup over [0, infinity) <= max(sup over [0, T1], sup over [T1, infinity)).
         if let Some(upper) = after_t1 {
             if !(upper <= claims.sup_deviation.hi) {
@@ -438,6 +465,36 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         confirm_sup(&pieces, claims.sup_deviation)?;
     }
     Ok(Derived { r0: big_r0 })
+}
+
+/// Proof: `proofs/checker.md`, "Exact special cases" (Lemma X2).
+/// Whether `h(w)` is affine in `w`, read from the spec's architecture: an MLP with no hidden
+/// layer (`h = c W x + b`; activations apply to hidden layers only), or the quadratic family
+/// `sqrt(lambda) w + (L/2) w^2` with `L = 0`.
+pub(super) fn linear_in_w(problem: &Problem) -> bool {
+    match &problem.architecture {
+        crate::problem::Architecture::Mlp(a) => a.widths.len() == 2,
+        crate::problem::Architecture::Quadratic(q) => num_traits::Zero::is_zero(&q.lipschitz),
+    }
+}
+
+/// Proof: `proofs/checker.md`, "Exact special cases" (Lemma X1, and "At rest").
+/// The exact case that holds, if any, named: `T = 0` (a finite horizon; then no time passes),
+/// the flow at rest (every residual ball `r0` is the exact point 0), or a stationary start
+/// (the checker's enclosure of the field `F(w)` over the box of `w0`, with the offset and the
+/// penalty, is the exact point 0 in every component, so the true field vanishes at the true
+/// `w0`). In each case
+/// `w(t) = w0` and `rbar(t) = r0` for every `t >= 0`, so `D = 0` and both models' outputs are
+/// `alpha (h(w0) - offset)`.
+fn exact_case(problem: &Problem, flow: &FlowData, w0: &[Ball], r0: &[Ball]) -> Option<&'static str> {
+    if !problem.infinite_horizon && !num_traits::Signed::is_positive(&problem.horizon.value) {
+        return Some("T = 0");
+    }
+    if r0.iter().all(Ball::is_exact_zero) {
+        return Some("at rest: R0 = 0");
+    }
+    let field = flow.expand(w0.to_vec(), 1).w.swap_remove(1);
+    field.iter().all(Ball::is_exact_zero).then_some("a stationary start: the field at w0 is 0")
 }
 
 /// A closed interval `[lo, hi]` of MPFR floats, for ranges over `[0, H]` (Lemma E,

@@ -205,10 +205,11 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
     let mut solver = SolverSettings::default();
     if let Some(s) = root.section("solver")? {
         s.check_keys(&["order", "max_steps", "accuracy"], "")?;
-        solver.order = s.count("order", *crate::certify::ORDER_RANGE.start() as i64)?;
-        if let Some(q) = solver.order.filter(|q| !crate::certify::ORDER_RANGE.contains(q)) {
-            return Err(SpecError::invalid(s.field("order"), format!("must be at most {}, got {q}", crate::certify::ORDER_RANGE.end())));
+        // The range of `--order` and `hints.order`, with the same words (super::ORDER_RANGE).
+        if let Some(why) = s.get("order").and_then(|v| v.as_integer()).and_then(|q| super::order_range_error(q.into())) {
+            return Err(SpecError::invalid(s.field("order"), why));
         }
+        solver.order = s.count("order", *super::ORDER_RANGE.start() as i64)?;
         solver.max_steps = s.count("max_steps", 1)?;
         if let Some(text) = s.str("accuracy")? {
             solver.accuracy = Some(crate::certify::Accuracy::parse(text).ok_or_else(|| {

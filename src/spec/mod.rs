@@ -38,6 +38,21 @@ pub struct SolverSettings {
     pub accuracy: Option<crate::certify::Accuracy>,
 }
 
+/// The Taylor orders accepted everywhere, the single source of the range: the spec
+/// (`[solver] order`), the command line (`--order`, through `certify::order_option_error`),
+/// `certify` (which uses the order it is given) and the checker (`hints.order`,
+/// `check::check_value`), so that every certificate `certify` writes has an order the checker
+/// accepts. Order 1 is refused: the integrator needs `q >= 2` (and without the refusal it spent
+/// its whole step budget at `t = 0`).
+pub const ORDER_RANGE: std::ops::RangeInclusive<usize> = 2..=60;
+
+/// Why the Taylor order `q` is refused, `None` when it lies in [`ORDER_RANGE`]: "must be
+/// between 2 and 60, got q", the same words for `[solver] order`, `--order` and `hints.order`.
+pub fn order_range_error(q: i128) -> Option<String> {
+    let inside = usize::try_from(q).is_ok_and(|q| ORDER_RANGE.contains(&q));
+    (!inside).then(|| format!("must be between {} and {}, got {q}", ORDER_RANGE.start(), ORDER_RANGE.end()))
+}
+
 /// A data file referenced by a spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataFile {
