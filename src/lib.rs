@@ -18,6 +18,7 @@
 //! - [`sweep`]: `sweep`, `merge`, `table` and `plot` (grids, tables, figures).
 //! - [`theory`]: certified theory bounds (MATH.md F3-F6) and their constants.
 //! - [`regress`]: the theory regression suite (`ntkcert regress`).
+//! - [`files`]: bounded reading of input files (regular files only, size limits).
 //! - [`cli`], [`bench`]: the command line.
 
 pub mod arith;
@@ -28,6 +29,7 @@ pub mod check;
 pub mod cli;
 pub mod enclose;
 pub mod error;
+pub mod files;
 pub mod kernel;
 pub mod model;
 pub mod problem;

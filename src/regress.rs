@@ -219,7 +219,7 @@ pub fn exact_power(t: &BigRational, beta: &BigRational) -> Option<BigRational> {
 /// runs, by the spec loader).
 pub fn parse(path: &Path) -> Result<RegressSpec, SpecError> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_text_bounded(path, crate::files::SPEC_LIMIT).map_err(|e| {
         let reason = e.to_string();
         let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
         if e.kind() == std::io::ErrorKind::InvalidData {

@@ -991,3 +991,33 @@ fn check_finds_the_spec_from_the_certificates_directory() {
     assert_ne!(code(&missing), 0);
     assert!(text.contains("tried") && text.contains("--spec") && text.lines().count() == 1, "{text}");
 }
+
+/// Bounded reading (issue 21): devices and directories as a spec, a certificate or a data file
+/// end at once with a one-line error naming the file (and the field), never a read until memory
+/// runs out (`files::read_bounded`).
+#[test]
+fn devices_and_directories_are_refused_at_once() {
+    if !std::path::Path::new("/dev/zero").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = dir.path().join("dz.toml");
+    let text = std::fs::read_to_string(root().join("tests/data/long/identity.toml")).expect("spec");
+    let text = text.replace("inputs = [[\"1\", \"0.5\"], [\"-0.5\", \"1\"]]", "inputs_file = \"/dev/zero\"");
+    assert!(text.contains("/dev/zero"));
+    std::fs::write(&spec, text).expect("write");
+    let spec = spec.display().to_string();
+    let tmp = dir.path().display().to_string();
+    for (args, needle) in [
+        (vec!["certify", "/dev/zero"], "not a regular file"),
+        (vec!["check", "/dev/urandom"], "not a regular file"),
+        (vec!["certify", tmp.as_str()], "a directory"),
+        (vec!["certify", spec.as_str()], "data.inputs_file"),
+    ] {
+        let out = ntkcert(&args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_ne!(code(&out), 0, "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

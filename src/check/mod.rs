@@ -100,7 +100,7 @@ fn find_spec(cert_path: &Path, cert: &Value) -> Result<PathBuf, String> {
 /// bar on stderr (on a terminal).
 pub fn check_file(cert_path: &Path, spec_override: Option<&Path>, progress: bool) -> Result<Validity, Error> {
     let label = cert_path.display().to_string();
-    let bytes = std::fs::read(cert_path).map_err(|e| Error::io(format!("{label}: cannot read certificate: {}", io_reason(&e))))?;
+    let bytes = crate::files::read_bounded(cert_path, crate::files::CERTIFICATE_LIMIT).map_err(|e| Error::io(format!("{label}: cannot read certificate: {}", io_reason(&e))))?;
     let cert: Value = serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{label}: not a certificate (invalid JSON: {e})")))?;
     if let Err(e) = check_format(&cert) {
         return Err(Error::invalid(format!("{label}: {}", message(&e))));

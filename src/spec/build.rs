@@ -39,7 +39,7 @@ impl<'a> Files<'a> {
             return Err(SpecError::invalid(field, "empty file name"));
         }
         let resolved: PathBuf = self.base_dir.join(written);
-        let bytes = std::fs::read(&resolved).map_err(|e| {
+        let bytes = crate::files::read_bounded(&resolved, crate::files::DATA_LIMIT).map_err(|e| {
             SpecError::io(Some(field.to_string()), format!("cannot read '{written}': {}", io_reason(&e)))
         })?;
         self.list.push(DataFile {

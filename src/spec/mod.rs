@@ -94,7 +94,7 @@ pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
 /// and its label for errors (`path` as given).
 fn read_spec_file(path: &Path) -> Result<(String, &Path, String), SpecError> {
     let label = path.display().to_string();
-    let bytes = std::fs::read(path)
+    let bytes = crate::files::read_bounded(path, crate::files::SPEC_LIMIT)
         .map_err(|e| SpecError::io(None, format!("cannot read spec file: {}", error::io_reason(&e))).in_file(&label))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         SpecError::general(format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))

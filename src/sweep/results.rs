@@ -62,7 +62,7 @@ impl Row {
     /// Checks that the certificate file exists and claims the same enclosure of sup D.
     pub fn check_certificate(&self) -> Result<(), String> {
         let path = self.certificate_path().ok_or("no certificate path")?;
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read certificate '{}': {e}", path.display()))?;
+        let text = crate::files::read_text_bounded(&path, crate::files::CERTIFICATE_LIMIT).map_err(|e| format!("cannot read certificate '{}': {e}", path.display()))?;
         let cert: Value = serde_json::from_str(&text).map_err(|e| format!("certificate '{}' is not JSON: {e}", path.display()))?;
         let claimed = &cert["claims"]["sup_deviation"];
         if *claimed != self.value["sup_deviation"] {
@@ -83,7 +83,7 @@ pub fn read_rows(path: &Path, tolerate_partial: bool) -> Result<(Vec<Row>, usize
     } else {
         path
     };
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text_bounded(path, crate::files::CERTIFICATE_LIMIT)
         .map_err(|e| SweepError::no_input(format!("{}: cannot read results file: {e}", path.display())))?;
     if let Ok(Value::Object(whole)) = serde_json::from_str::<Value>(&text) {
         if whole.get("format").and_then(Value::as_str) == Some(crate::certificate::FORMAT_VERSION) {

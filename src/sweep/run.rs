@@ -102,7 +102,7 @@ struct Plan {
 
 fn plan(spec_path: &Path, set: &[String]) -> Result<Plan, SweepError> {
     let label = spec_path.display().to_string();
-    let text = std::fs::read_to_string(spec_path)
+    let text = crate::files::read_text_bounded(spec_path, crate::files::SPEC_LIMIT)
         .map_err(|e| SweepError::no_input(format!("{label}: cannot read spec file: {e}")))?;
     // The loader reports syntax and field errors in its one-line style; [sweep] is allowed there.
     let base_dir = match spec_path.parent() {
