@@ -1021,3 +1021,14 @@ fn devices_and_directories_are_refused_at_once() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// A declared size beyond the parameter limit (issue 21) is refused before anything
+/// proportional to it is allocated: a sweep's dry run over width 1e8 ends at once.
+#[test]
+fn absurd_widths_are_refused_before_allocation() {
+    let out = ntkcert(&["sweep", "specs/bench/gf-mlp-small.toml", "--set", "width=100000000", "--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_ne!(code(&out), 0);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("model.widths") && err.contains("too many parameters"), "{err}");
+}

@@ -17,6 +17,11 @@ use toml::{Table, Value};
 
 /// Upper limit on parameters, inputs x dimension and outputs, to refuse absurd allocations.
 const MAX_ELEMENTS: usize = 1 << 31;
+/// The most parameters a network may have (issue 21's resource limit, checked before anything
+/// proportional to the widths is allocated): 2^27 parameters are 2 GiB per copy as intervals,
+/// and certify holds several copies (the initial box, centres, Taylor coefficients) on a 24 GiB
+/// machine. The bench's largest network has 267 776.
+const MAX_PARAMS: usize = 1 << 27;
 
 /// `sweep` is the grid of `ntkcert sweep` (src/sweep); `certify` ignores it.
 const TOP_KEYS: &[&str] = &["name", "alpha", "horizon", "tolerance", "centred", "model", "weights", "data", "training", "solver", "sweep"];
@@ -404,8 +409,11 @@ fn mlp_architecture(model: &Section<'_>, purpose: Purpose) -> Result<(MlpArchite
     let mut total = 0usize;
     for l in 1..widths.len() {
         let layer = checked_product(&[widths[l], widths[l - 1]], "model.widths")? + if bias { widths[l] } else { 0 };
-        total = total.checked_add(layer).filter(|&t| t <= MAX_ELEMENTS).ok_or_else(|| {
-            SpecError::invalid("model.widths", format!("too many parameters (more than {MAX_ELEMENTS})"))
+        total = total.checked_add(layer).filter(|&t| t <= MAX_PARAMS).ok_or_else(|| {
+            SpecError::invalid(
+                "model.widths",
+                format!("too many parameters for this machine class (more than {MAX_PARAMS}, 2^27: every copy of the parameters in interval arithmetic takes 16 bytes each, and a run holds several)"),
+            )
         })?;
     }
     let variance = |key: &str, default: i64| -> Result<Exact> {
