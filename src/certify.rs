@@ -199,6 +199,35 @@ pub struct Certified {
 }
 
 impl Certified {
+    /// Certified with `D = 0` exactly at every time and no steps (the exact special cases:
+    /// [`at_rest`], `exact::stationary`, `proofs/tube-integrator.md`, "Exact special cases"):
+    /// both models' outputs `outputs` (enclosures of `alpha g`), `R0` enclosed by `r0`.
+    fn exactly_zero(problem: &Problem, outputs: Vec<Interval>, r0: Interval) -> Certified {
+        Certified {
+            verdict: Verdict::Certified,
+            reason: None,
+            sup_deviation: point(0.0),
+            final_deviation: point(0.0),
+            outputs_final: outputs.clone(),
+            linear_outputs_final: outputs,
+            r0,
+            steps: 0,
+            step_records: Vec::new(),
+            chunk_records: Vec::new(),
+            // Nothing moves after T1 either (a hint only: the checker proves the rest itself).
+            tail: problem.infinite_horizon.then(|| TailRecord {
+                guard: 1.0,
+                contraction: problem.regularization.enclosure.inf(),
+                displacement: 0.0,
+                linear_displacement: 0.0,
+            }),
+            seconds: 0.0,
+            order: 0,
+            passes: 1,
+            truncation_share: 0.0,
+        }
+    }
+
     /// Inconclusive with `reason`: whole-line enclosures of the `n_out` outputs and `sup D`, the
     /// enclosure `r0` of `R0`, no records (the caller adds those it has; `steps` follows
     /// `step_records` unless set).
@@ -395,29 +424,7 @@ fn at_rest(problem: &Problem, initial: &InitialState) -> Option<Certified> {
     }
     // alpha g(w0) = r0 + y = y: the targets' enclosures, for both models.
     let outputs: Vec<Interval> = problem.targets.clone();
-    Some(Certified {
-        verdict: Verdict::Certified,
-        reason: None,
-        sup_deviation: point(0.0),
-        final_deviation: point(0.0),
-        outputs_final: outputs.clone(),
-        linear_outputs_final: outputs,
-        r0: point(0.0),
-        steps: 0,
-        step_records: Vec::new(),
-        chunk_records: Vec::new(),
-        // Nothing moves after T1 either (a hint only: the checker proves the rest itself).
-        tail: problem.infinite_horizon.then(|| TailRecord {
-            guard: 1.0,
-            contraction: problem.regularization.enclosure.inf(),
-            displacement: 0.0,
-            linear_displacement: 0.0,
-        }),
-        seconds: 0.0,
-        order: 0,
-        passes: 1,
-        truncation_share: 0.0,
-    })
+    Some(Certified::exactly_zero(problem, outputs, point(0.0)))
 }
 
 /// `wid(sup D) / sup(sup D)`, infinite when `sup D` is not finite.

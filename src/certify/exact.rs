@@ -10,7 +10,7 @@
 //!   family with `L = 0`) and `T = 0` have `D = 0` on `[0, T]`; the integrator's pass still
 //!   encloses the outputs, [`exact_deviation`] replaces its enclosures of `D` by the point 0.
 
-use super::{Certified, InitialState, TailRecord, Verdict};
+use super::{Certified, InitialState, Verdict};
 use crate::arith::vector::point;
 use crate::enclose::tight::TightInterval;
 use crate::model::flow::GradientFlow;
@@ -73,29 +73,7 @@ pub fn stationary(problem: &Problem, initial: &InitialState) -> Option<Certified
     } else {
         initial.outputs.iter().map(|&h| with_room(alpha * h)).collect()
     };
-    Some(Certified {
-        verdict: Verdict::Certified,
-        reason: None,
-        sup_deviation: point(0.0),
-        final_deviation: point(0.0),
-        outputs_final: outputs.clone(),
-        linear_outputs_final: outputs,
-        r0: initial.half_r0_sq,
-        steps: 0,
-        step_records: Vec::new(),
-        chunk_records: Vec::new(),
-        // Nothing moves after T1 either (a hint only: the checker proves the rest itself).
-        tail: problem.infinite_horizon.then(|| TailRecord {
-            guard: 1.0,
-            contraction: problem.regularization.enclosure.inf(),
-            displacement: 0.0,
-            linear_displacement: 0.0,
-        }),
-        seconds: 0.0,
-        order: 0,
-        passes: 1,
-        truncation_share: 0.0,
-    })
+    Some(Certified::exactly_zero(problem, outputs, initial.half_r0_sq))
 }
 
 /// `x` widened by [`ROOM_RELATIVE`] of its magnitude plus `2^-900` on each side (a superset of
