@@ -40,8 +40,13 @@ pub struct Claims {
 /// `Ok(())` iff the ball lies inside the claimed interval (exact comparisons); otherwise the
 /// reason, naming `what`.
 pub fn claim_contains_ball(what: &str, c: Claim, b: &Ball) -> Result<(), String> {
-    let (lo, hi) = (b.lo(), b.hi());
-    if c.lo <= lo && hi <= c.hi {
+    claim_contains_range(what, c, &b.lo(), &b.hi())
+}
+
+/// `Ok(())` iff `[lo, hi]` lies inside the claimed interval (exact comparisons); otherwise the
+/// reason, naming `what`.
+fn claim_contains_range(what: &str, c: Claim, lo: &Float, hi: &Float) -> Result<(), String> {
+    if c.lo <= *lo && *hi <= c.hi {
         Ok(())
     } else {
         Err(format!(
@@ -60,19 +65,7 @@ pub fn claim_contains_ball(what: &str, c: Claim, b: &Ball) -> Result<(), String>
 /// an enclosure, and a negative lower end (a ball around a value near 0) must not make a true
 /// claim `[0, x]` look unconfirmed (issue 20).
 pub fn claim_contains_nonneg(what: &str, c: Claim, b: &Ball) -> Result<(), String> {
-    let lo = b.lo().max(&Float::new(PREC));
-    let hi = b.hi();
-    if c.lo <= lo && hi <= c.hi {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} = [{:e}, {:e}] does not contain the checker's enclosure [{:e}, {:e}]",
-            c.lo,
-            c.hi,
-            lo.to_f64_round(Round::Down),
-            hi.to_f64_round(Round::Up)
-        ))
-    }
+    claim_contains_range(what, c, &b.lo().max(&Float::new(PREC)), &b.hi())
 }
 
 /// `Ok(())` iff `[lo, hi]` (f64, a proved enclosure) lies inside the claimed interval.
