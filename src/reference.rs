@@ -881,6 +881,14 @@ pub fn field_at(problem: &Problem, w: &[Float], prec: u32) -> Vec<Float> {
     Flow::new(problem, prec).0.w_field(w)
 }
 
+/// The network's outputs `h(w)` (stacked, not centred, not scaled) at the point `w` (exact
+/// values), in MPFR at the precision of `w`: the reference for the outputs along a path
+/// (`proofs/tube-integrator.md`, Lemma 1N).
+pub fn outputs_at(problem: &Problem, w: &[Float], prec: u32) -> Vec<Float> {
+    let w: Vec<Float> = w.iter().map(|x| Float::with_val(prec, x)).collect();
+    Net::new(problem, prec).forward(&w).outputs
+}
+
 /// The order-`q` Taylor model of the network around `w0` at the point `w` (exact values), in
 /// MPFR at `prec` bits: `(h_Q(w), F_Q(w))` with `h_Q(w) = sum_{r<=q} [eps^r] h(w0 + eps v)`,
 /// `v = w - w0`, and the field `F_Q = -(1/alpha) grad h_Q^T r_Q - lambda (w - w0)`,

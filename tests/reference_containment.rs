@@ -9,7 +9,7 @@ mod common;
 use common::thin;
 use inari::Interval;
 use ntkcert::arith::rational::{parse_decimal, Exact};
-use ntkcert::certify::{certify, Certified, Options};
+use ntkcert::certify::{certify, Certified, Options, StepValidation};
 use ntkcert::problem::{Architecture, Descent, Method, Problem, QuadraticModel};
 use ntkcert::reference::{descent_reference, linear_reference, rational_to_float, reference, try_reference, Reference, ReferenceOptions};
 use proptest::prelude::*;
@@ -234,6 +234,21 @@ proptest! {
         }
     }
 
+    /// The same containment with every step validated at nodes (Lemmas N and D of
+    /// `proofs/tube-integrator.md`; the default keeps them for large deep nets), over the
+    /// generator's activations (tanh, sigmoid, sin, erf, softplus, gelu, identity).
+    #[test]
+    fn node_validated_enclosures_contain_the_reference(problem in arb_problem()) {
+        let options = Options { validation: StepValidation::Nodes, ..certify_options() };
+        let cert = certify(&problem, &options).expect("certify");
+        eprintln!("nodes case: {} ({} steps, {:?})", describe(&problem), cert.steps, cert.verdict);
+        if let Some(r) = try_reference(&problem, &reference_options(), eval_budget(&problem)) {
+            if let Err(msg) = check(&problem, &cert, &r) {
+                prop_assert!(false, "{}", msg);
+            }
+        }
+    }
+
     /// The same containment at a loose accuracy target (`Accuracy::Relative(1e-4)`: longer
     /// steps, several passes): accuracy changes widths, never soundness.
     #[test]
@@ -446,11 +461,13 @@ fn deep_net_decided_and_contains_reference() {
     let old_mu = r0 * derivative_bounds(&problem, &problem.params0, None).hessian_total() / 2.0;
     eprintln!("old mu at w0: {old_mu} (mu T = {})", old_mu * 10.0);
     assert!(old_mu * 10.0 > 40.0, "the case should be out of reach of the per-input bound (mu T = {})", old_mu * 10.0);
-    let cert = certify(&problem, &Options::default()).expect("certify the deep net");
-    eprintln!("{:?} in {} steps, sup D {:?}", cert.verdict, cert.steps, cert.sup_deviation);
-    assert!(cert.verdict != Verdict::Inconclusive, "inconclusive: {:?}", cert.reason);
     let r = reference(&problem, &reference_options());
-    if let Err(msg) = check(&problem, &cert, &r) {
-        panic!("{msg}");
+    for validation in [StepValidation::Remainder, StepValidation::Nodes] {
+        let cert = certify(&problem, &Options { validation, ..Options::default() }).expect("certify the deep net");
+        eprintln!("{validation:?}: {:?} in {} steps, sup D {:?}", cert.verdict, cert.steps, cert.sup_deviation);
+        assert!(cert.verdict != Verdict::Inconclusive, "inconclusive: {:?}", cert.reason);
+        if let Err(msg) = check(&problem, &cert, &r) {
+            panic!("{validation:?}: {msg}");
+        }
     }
 }

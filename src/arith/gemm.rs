@@ -157,6 +157,25 @@ pub fn ball_gemm_acc(a: BallMatrix, b: BallMatrix, c: BallMatrixMut) {
     }
 }
 
+/// `c <- c + a b` in plain f64 (no enclosure: the float point path of the validation at nodes,
+/// whose coefficients are exact by definition, `proofs/tube-integrator.md`). Matrices are
+/// `(data, rows, cols, row stride, column stride)`; panics if the shapes or strides do not fit
+/// the slices (a caller's bug, never data-dependent).
+pub fn f64_gemm_acc(a: (&[f64], usize, usize, usize, usize), b: (&[f64], usize, usize, usize, usize), c: (&mut [f64], usize, usize, usize, usize)) {
+    let ((a, m, k, ars, acs), (b, bk, n, brs, bcs), (c, cm, cn, crs, ccs)) = (a, b, c);
+    assert!(bk == k && cm == m && cn == n, "f64_gemm_acc: shapes");
+    assert!(a.len() >= extent(m, k, ars, acs) && b.len() >= extent(k, n, brs, bcs) && c.len() >= extent(m, n, crs, ccs), "f64_gemm_acc: extents");
+    assert!((ccs == 1 && crs >= n) || (crs == 1 && ccs >= m), "f64_gemm_acc: c must be row- or column-major without aliasing");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: the asserts keep every index of the three strided matrices inside its slice, `c`
+    // is mutable and its entries do not alias, and `a`, `b` are only read.
+    unsafe {
+        matrixmultiply::dgemm(m, k, n, 1.0, a.as_ptr(), ars as isize, acs as isize, b.as_ptr(), brs as isize, bcs as isize, 1.0, c.as_mut_ptr(), crs as isize, ccs as isize);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,7 +301,6 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         let h = Ball::from_rational(h_exact);
         let h_hi = h.hi();
         let h_lo = h.lo();
-        let h_hi_f = f64_up(&h_hi);
 
         // (1)-(6) The step by the defect method (proofs/checker.md, "The step"): the point
         // path from the centre, its defects, the tubes, the remainder, mu and the radius E.
@@ -317,50 +316,45 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         // The linearised flow on the step: rbar' = -K0 rbar, or with the penalty
         // -(K0 + lambda I) rbar + lambda r0 (Lemma P of proofs/matrix-exponential.md; the anchor
         // r0 enters as its balls, so its uncertainty is inside the coefficients).
-        let mut lin_coeffs: Vec<Vec<Ball>> = vec![lin_centre.clone()];
-        for j in 1..=q {
-            let prev = &lin_coeffs[j - 1];
-            let next: Vec<Ball> = (0..n_out)
-                .map(|a| {
-                    let mut acc = Ball::zero();
-                    dot_acc(&mut acc, k0[a].iter().zip(prev));
-                    if let Some(l) = &lambda {
-                        acc = acc.add(&l.mul(&prev[a]));
-                        if j == 1 {
-                            acc = acc.sub(&l.mul(&r0[a]));
-                        }
-                    }
-                    acc.neg().div_int(j as i64)
-                })
-                .collect();
-            lin_coeffs.push(next);
-        }
-        let lin_rem = if let Some(l) = &lambda {
-            // Lemma P (i): |c_1| |A|^q H^{q+1} / (q+1)!, |A| <= |K0| + lambda.
-            let a_norm = up(k_norm + l.abs_upper());
-            let x = Float::with_val_round(64, a_norm, Round::Up).0;
-            let xq = Float::with_val_round(64, rug::ops::Pow::pow(&x, q as u32), Round::Up).0;
-            let hp = Float::with_val_round(64, &xq * &pow_up(&h_hi, q + 1), Round::Up).0;
-            let fact = Float::with_val_round(64, Float::factorial((q + 1) as u32), Round::Down).0;
-            let c = Float::with_val_round(64, &hp / &fact, Round::Up).0.to_f64_round(Round::Up);
-            up(c * norm2_upper(&lin_coeffs[1]))
-        } else {
-            let x = Float::with_val_round(64, up(k_norm * h_hi_f), Round::Up).0;
-            let xp = Float::with_val_round(64, rug::ops::Pow::pow(&x, (q + 1) as u32), Round::Up).0;
-            let fact = Float::with_val_round(64, Float::factorial((q + 1) as u32), Round::Down).0;
-            let c = Float::with_val_round(64, &xp / &fact, Round::Up).0.to_f64_round(Round::Up);
-            let crude = up(c * norm2_upper(&lin_centre));
-            // Lemma L, second bound: sup(S)^{q+1} |K| |R_q| / (q+1), with R_q ∋ (-K0)^q c_l / q!.
-            let sharp = up(up(up(f64_up(&pow_up(&h_hi, q + 1)) * k_norm) * norm2_upper(&lin_coeffs[q])) / (q + 1) as f64);
-            let taylor = crude.min(sharp);
-            // Lemma L, resting bound: |exp(-K0 s) d| <= |d| (K0 >= 0, s >= 0): for a long step
-            // the zero polynomial with remainder |c| is the tighter enclosure.
-            let resting = norm2_upper(&lin_centre);
-            if resting < taylor {
-                lin_coeffs = vec![vec![Ball::zero(); n_out]; q + 1];
-                resting
-            } else {
-                taylor
+        let (lin_coeffs, lin_rem) = match &lambda {
+            None => {
+                // Lemma LD: the path with the computed midpoints as exact coefficients, and its
+                // defect; or Lemma L's resting bound (the zero polynomial with remainder |c|)
+                // when that is tighter.
+                let (coeffs, rem) = linear_defect_path(&k0, &lin_centre, q, &h_hi);
+                let resting = norm2_upper(&lin_centre);
+                if resting < rem {
+                    (vec![vec![Ball::zero(); n_out]; q + 1], resting)
+                } else {
+                    (coeffs, rem)
+                }
+            }
+            Some(l) => {
+                let mut lin_coeffs: Vec<Vec<Ball>> = vec![lin_centre.clone()];
+                for j in 1..=q {
+                    let prev = &lin_coeffs[j - 1];
+                    let next: Vec<Ball> = (0..n_out)
+                        .map(|a| {
+                            let mut acc = Ball::zero();
+                            dot_acc(&mut acc, k0[a].iter().zip(prev));
+                            acc = acc.add(&l.mul(&prev[a]));
+                            if j == 1 {
+                                acc = acc.sub(&l.mul(&r0[a]));
+                            }
+                            acc.neg().div_int(j as i64)
+                        })
+                        .collect();
+                    lin_coeffs.push(next);
+                }
+                // Lemma P (i): |c_1| |A|^q H^{q+1} / (q+1)!, |A| <= |K0| + lambda.
+                let a_norm = up(k_norm + l.abs_upper());
+                let x = Float::with_val_round(64, a_norm, Round::Up).0;
+                let xq = Float::with_val_round(64, rug::ops::Pow::pow(&x, q as u32), Round::Up).0;
+                let hp = Float::with_val_round(64, &xq * &pow_up(&h_hi, q + 1), Round::Up).0;
+                let fact = Float::with_val_round(64, Float::factorial((q + 1) as u32), Round::Down).0;
+                let c = Float::with_val_round(64, &hp / &fact, Round::Up).0.to_f64_round(Round::Up);
+                let rem = up(c * norm2_upper(&lin_coeffs[1]));
+                (lin_coeffs, rem)
             }
         };
         let lin_rad_step = up(lin_radius + lin_rem);
@@ -548,6 +542,37 @@ impl Range {
             Ball { m: Float::new(PREC), r: f64::INFINITY }
         }
     }
+}
+
+/// Lemma LD of `proofs/checker.md` for `rbar' = -K0 rbar` over `[0, H]` (`h_hi = H`): the
+/// coefficients `R_0 = c` (exact), `R_{j+1}` the midpoint of `-[K0] R_j / (j+1)` taken as an exact
+/// number, and `>= int_0^H |R' + K0 R|`, from the defect coefficients
+/// `D_j = (j+1) R_{j+1} + [K0] R_j` (balls containing them for every `K0` in `[K0]`, `j < q`) and
+/// the top term `[K0] R_q`: `sum_{j<q} |D_j| H^{j+1}/(j+1) + |[K0] R_q| H^{q+1}/(q+1)`.
+fn linear_defect_path(k0: &[Vec<Ball>], centre: &[Ball], q: usize, h_hi: &Float) -> (Vec<Vec<Ball>>, f64) {
+    let n = centre.len();
+    let apply = |v: &[Ball]| -> Vec<Ball> {
+        (0..n)
+            .map(|a| {
+                let mut acc = Ball::zero();
+                dot_acc(&mut acc, k0[a].iter().zip(v));
+                acc
+            })
+            .collect()
+    };
+    let mut coeffs: Vec<Vec<Ball>> = vec![centre.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect()];
+    for j in 0..q {
+        let next = apply(&coeffs[j]).into_iter().map(|b| b.neg().div_int(j as i64 + 1)).map(|b| Ball { m: b.m, r: 0.0 }).collect();
+        coeffs.push(next);
+    }
+    let mut rem = 0.0;
+    for j in 0..q {
+        let d: Vec<Ball> = apply(&coeffs[j]).iter().zip(&coeffs[j + 1]).map(|(k, next)| next.mul_int(j as i64 + 1).add(k)).collect();
+        rem = up(rem + up(up(norm2_upper(&d) * f64_up(&pow_up(h_hi, j + 1))) / (j + 1) as f64));
+    }
+    let top = norm2_upper(&apply(&coeffs[q]));
+    rem = up(rem + up(up(top * f64_up(&pow_up(h_hi, q + 1))) / (q + 1) as f64));
+    (coeffs, rem)
 }
 
 /// `x^k` rounded up, for `x >= 0`.

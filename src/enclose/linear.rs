@@ -1,7 +1,8 @@
 //! The linearised flow in function space: `rbar' = -K0 rbar`, `K0 = J0 J0^T`, so
 //! `rbar(t) = exp(-K0 t) rbar(0)`; with the penalty `(lambda/2)|w - w0|^2`,
-//! `rbar' = -(K0 + lambda I) rbar + lambda rbar(0)`. Enclosed step by step by Taylor polynomials
-//! with an explicit remainder; no inverse or eigendecomposition, so a singular or badly
+//! `rbar' = -(K0 + lambda I) rbar + lambda rbar(0)`. Enclosed step by step: without the penalty a
+//! Taylor polynomial with float coefficients and its enclosed defect (Lemma D), with it Taylor
+//! polynomials with an explicit remainder (Lemma P); no inverse or eigendecomposition, so a singular or badly
 //! conditioned `K0` costs nothing. Proof: `proofs/matrix-exponential.md`.
 
 use super::poly;
@@ -41,7 +42,8 @@ struct Penalty {
 /// The enclosure of one step `[t_k, t_k + h]`.
 #[derive(Debug, Clone)]
 pub struct LinearStep {
-    /// `coeffs[j] = (-K0)^j c / j!`, `j <= q`, `c` the centre at `t_k`.
+    /// The coefficients of the step's polynomial (points without the penalty: floats near
+    /// `(-K0)^j c / j!`; with it, enclosures of the exact Taylor coefficients), `j <= q`.
     pub coeffs: Vec<Vec<FastInterval>>,
     /// `rbar(t_k + s)` lies within this distance of `sum_j coeffs[j] s^j` for all s in [0, h].
     pub radius: f64,
@@ -114,36 +116,75 @@ impl LinearFlow {
         ((tol.ln() + log_fact) / (order + 1) as f64).exp() / norm
     }
 
+    /// A step length for which the defect bound's top term `|K0| |R_q| h^{q+1} / (q+1)` (Lemma D
+    /// of `proofs/matrix-exponential.md`) at `centre` is about `tol` (absolute), at least
+    /// [`max_step`](Self::max_step)`(order, relative)`: once the residual's components along the
+    /// large eigenvalues have decayed, `|K0^q c|` is far below `|K0|^q |c|` and the steps may be
+    /// as long as the network's. A heuristic (floats): `step` proves.
+    pub fn step_cap(&self, centre: &[f64], order: usize, relative: f64, tol: f64) -> f64 {
+        let crude = self.max_step(order, relative);
+        if self.penalty.is_some() || self.kernel_norm == 0.0 {
+            return crude;
+        }
+        let series = self.point_series(centre, order);
+        let top = series[order].iter().map(|c| c * c).sum::<f64>().sqrt();
+        if !(top > 0.0) {
+            return f64::INFINITY;
+        }
+        let sharp = (tol * (order + 1) as f64 / (self.kernel_norm * top)).powf(1.0 / (order + 1) as f64);
+        crude.max(sharp)
+    }
+
+    /// `R_0 = c`, `R_{j+1}` the float nearest the computed `-K0 R_j / (j+1)` (midpoints of
+    /// `self.kernel`): any floats serve as the path's coefficients (Lemma D); these make its
+    /// defect small.
+    fn point_series(&self, centre: &[f64], order: usize) -> Vec<Vec<f64>> {
+        let mut coeffs = vec![centre.to_vec()];
+        for j in 0..order {
+            let inv = 1.0 / (j + 1) as f64;
+            let next = self.kernel.iter().map(|row| -row.iter().zip(&coeffs[j]).map(|(k, c)| k.mid * c).sum::<f64>() * inv).collect();
+            coeffs.push(next);
+        }
+        coeffs
+    }
+
     /// One step from `rbar(t_k)` in the ball `B(centre, radius)` over `s in [0, h.sup()]`;
-    /// `h` encloses the step length.
+    /// `h` encloses the step length. The path `sum_j R_j s^j` has exact float coefficients
+    /// (`point_series`) and its defect is enclosed (Lemma D of `proofs/matrix-exponential.md`):
+    /// no radius grows through the recurrence, so long steps stay narrow.
     pub fn step(&self, centre: &[f64], radius: f64, h: Interval, order: usize) -> LinearStep {
         if let Some(penalty) = &self.penalty {
             return self.penalised_step(penalty, centre, radius, h, order);
         }
-        let mut balls: Vec<Ball> = centre.iter().map(|&c| Ball::point(c)).collect();
-        let mut coeffs: Vec<Vec<FastInterval>> = Vec::with_capacity(order + 1);
-        coeffs.push(centre.iter().map(|&c| FastInterval::point(c)).collect());
+        let series = self.point_series(centre, order);
+        let big_h = FastInterval::point(h.sup());
+        // int_0^H |delta| <= sum_{j<q} |D_j| H^{j+1}/(j+1) + |K0 R_q| H^{q+1}/(q+1), with
+        // D_j = (j+1) R_{j+1} + K0 R_j enclosed in balls (the kernel's balls contain K0).
+        let applied = |v: &[f64]| -> Vec<Ball> {
+            let balls: Vec<Ball> = v.iter().map(|&x| Ball::point(x)).collect();
+            self.kernel.iter().map(|row| Ball::dot(Ball::ZERO, row, &balls)).collect()
+        };
+        let norm = |v: &[Ball]| poly::norm2_upper(&v.iter().map(|b| b.to_fast()).collect::<Vec<_>>());
+        let mut defect = FastInterval::ZERO;
         for j in 0..order {
-            // coeffs[j+1] = -K0 coeffs[j] / (j+1), with 1/(j+1) enclosed.
-            let inv = Ball::from_fast(FastInterval::point(1.0) / FastInterval::point((j + 1) as f64));
-            balls = self.kernel.iter().map(|row| -(Ball::dot(Ball::ZERO, row, &balls) * inv)).collect();
-            coeffs.push(balls.iter().map(|b| b.to_fast()).collect());
+            let scale = Ball::point((j + 1) as f64);
+            let d: Vec<Ball> = applied(&series[j]).into_iter().zip(&series[j + 1]).map(|(k, &next)| scale * Ball::point(next) + k).collect();
+            defect = defect + FastInterval::point(norm(&d)) * poly::pow_nonneg(big_h, j as u32 + 1) / FastInterval::point((j + 1) as f64);
         }
-        // |exp(-K0 s) c - sum_{j<=q} (-K0 s)^j c / j!| <= (|K0| s)^{q+1} / (q+1)! |c|, K0 >= 0.
-        let x = (FastInterval::point(self.kernel_norm) * FastInterval::point(h.sup())).hi;
-        let factor = over_factorial(poly::pow_nonneg(FastInterval::point(x), order as u32 + 1), order + 1);
+        let top = FastInterval::point(norm(&applied(&series[order])));
+        defect = defect + top * poly::pow_nonneg(big_h, order as u32 + 1) / FastInterval::point((order + 1) as f64);
+        let coeffs: Vec<Vec<FastInterval>> = series.iter().map(|c| c.iter().map(|&x| FastInterval::point(x)).collect()).collect();
         let centre_norm = poly::norm2_upper(&coeffs[0]);
-        let remainder = factor * FastInterval::point(centre_norm);
-        if remainder.hi > centre_norm {
-            // A long step (the Taylor remainder exceeds |c|): the resting bound of the proof's
-            // Lemma R, |exp(-K0 s) d| <= |d| for every d in the ball: the zero polynomial, the
-            // radius grown by |c|, and the next ball centred at 0 (its radius no longer grows).
+        if defect.hi > centre_norm {
+            // A long step (the defect exceeds |c|): the resting bound of the proof's Lemma R,
+            // |exp(-K0 s) d| <= |d| for every d in the ball: the zero polynomial, the radius
+            // grown by |c|, and the next ball centred at 0 (its radius no longer grows).
             let zero = vec![0.0; centre.len()];
             let coeffs = vec![vec![FastInterval::ZERO; centre.len()]; order + 1];
             let total = (FastInterval::point(radius) + FastInterval::point(centre_norm)).hi;
             return finish(&zero, coeffs, total, h);
         }
-        let total = (FastInterval::point(radius) + remainder).hi;
+        let total = (FastInterval::point(radius) + defect).hi;
         finish(centre, coeffs, total, h)
     }
 

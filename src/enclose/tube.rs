@@ -1,13 +1,15 @@
 //! The validated integrator of the true gradient flow by the defect method: a polynomial path
 //! `P(s)` with exact float coefficients through the centre, its defect `P' - F(P)` enclosed from
 //! the field's coefficients along the path and a Lagrange remainder over the step's interval of
-//! base points, and the distance to every true solution bounded through the logarithmic norm of
+//! base points (Lemmas 0-1), or from its values at nodes and its size over complex discs
+//! (Lemmas N, D: large deep networks), and the distance to every true solution bounded through the logarithmic norm of
 //! the flow's Jacobian (Gauss-Newton split). Proof: `proofs/tube-integrator.md`.
 //!
 //! Invariant of a step from `t_k`: `w(t_k)` lies in the 2-norm ball `B(centre, radius)`. The step
 //! proves, for all `s in [0, h]`, `|w(t_k + s) - P(s)| <= tube_radius` and
 //! `h(P(s)) in sum_{j<=q} H_j s^j + W s^{q+1}` (interval coefficients).
 
+use super::nodes::NodeRule;
 use super::poly;
 use crate::arith::ball::Ball;
 use crate::arith::elementary;
@@ -17,6 +19,8 @@ use crate::model::ball_vec::BallVec;
 use crate::model::bounds::{derivative_bounds, DerivativeBounds, HiddenActivations};
 use crate::model::coeffs::CoeffVec;
 use crate::model::curvature::residual_hessian_upper;
+use crate::model::disc_vec::DiscVec;
+use crate::model::point_vec::PointVec;
 use crate::model::flow::{Expansion, FieldExpansion, GradientFlow};
 use crate::model::mlp::Mlp;
 use crate::problem::{Architecture, Problem};
@@ -84,9 +88,10 @@ pub struct CentrePath {
     /// `params` are `P_0..P_{q+1}` (exact floats); `outputs` the midpoints of `H_0..H_q` (for the
     /// step proposal only).
     pub approx: Expansion<Vec<f64>>,
-    /// `H_0..H_q`: enclosures of the coefficients of `h(P(s))`.
+    /// `H_0..H_q`: enclosures of the coefficients of `h(P(s))` (at nodes: the float
+    /// coefficients of the float path, as points; the nodes enclose the tail against them).
     pub outputs: Vec<Vec<Interval>>,
-    /// `d_k >= |(k+1) P_{k+1} - F(P(s))[k]|_2`, `k <= q`.
+    /// `d_k >= |(k+1) P_{k+1} - F(P(s))[k]|_2`, `k <= q` (empty at nodes, which need none).
     pub defect: Vec<f64>,
 }
 
@@ -104,6 +109,18 @@ pub struct TubeIntegrator<'a> {
     /// The network in inari intervals, for the residual-weighted Hessian bound of `mu`.
     net: Option<Mlp<Interval>>,
     order: usize,
+    /// With [`validate_at_nodes`](Self::validate_at_nodes): Lemmas N and D; `None`: the
+    /// remainder pass of Lemma 1.
+    nodes: Option<NodeValidation>,
+}
+
+/// What the validation at nodes needs besides the ball flow.
+struct NodeValidation {
+    rule: &'static NodeRule,
+    /// The field over complex discs (Lemma D).
+    disc_flow: GradientFlow<DiscVec>,
+    /// The float point path (Lemma 0 with any coefficients: the nodes enclose its defect).
+    point_flow: GradientFlow<PointVec>,
 }
 
 impl<'a> TubeIntegrator<'a> {
@@ -115,16 +132,41 @@ impl<'a> TubeIntegrator<'a> {
             Architecture::Mlp(arch) => Some(Mlp::new(arch, &problem.inputs)),
             Architecture::Quadratic(_) => None,
         };
-        TubeIntegrator { problem, flow, box_flow, offset, net, order }
+        TubeIntegrator { problem, flow, box_flow, offset, net, order, nodes: None }
+    }
+
+    /// Validates the steps at nodes (Lemmas N and D of `proofs/tube-integrator.md`) instead of
+    /// by the pass of order `q + 1` over the step's base points (Lemma 1), for MLPs: about 16
+    /// passes of order 0 and one over complex discs against one of order `q + 1` (whose cost
+    /// grows like `q^2` products). Its bound does not shrink below about `1e-12` of the field
+    /// per unit of time, so tight passes keep Lemma 1.
+    pub fn validate_at_nodes(mut self) -> Self {
+        if matches!(self.problem.architecture, Architecture::Mlp(_)) {
+            let offset = self.offset.as_deref();
+            self.nodes = Some(NodeValidation {
+                rule: NodeRule::default_rule(),
+                disc_flow: GradientFlow::new(self.problem, offset),
+                point_flow: GradientFlow::new(self.problem, offset),
+            });
+        }
+        self
     }
 
     pub fn alpha(&self) -> Interval {
         self.problem.alpha.enclosure
     }
 
-    /// The path through the point `centre` (Lemma 0): one pass in balls along the point path.
+    /// The path through the point `centre` (Lemma 0): one pass in balls along the point path,
+    /// or in floats when the steps are validated at nodes (which need no `d_k`, and take the
+    /// float output coefficients as exact).
     pub fn centre_path(&mut self, centre: &[f64]) -> CentrePath {
         let q = self.order;
+        if let Some(nodes) = &mut self.nodes {
+            let pass = nodes.point_flow.point_path(centre, q);
+            let outputs = pass.outputs.iter().map(|o| o.0.iter().map(|&x| Interval::try_from((x, x)).unwrap_or(Interval::ENTIRE)).collect()).collect();
+            let approx = Expansion { params: pass.path, outputs: pass.outputs.into_iter().map(|o| o.0).collect() };
+            return CentrePath { approx, outputs, defect: Vec::new() };
+        }
         let pass = self.flow.point_path(centre, q);
         let defect = (0..=q)
             .map(|k| {
@@ -244,24 +286,32 @@ impl<'a> TubeIntegrator<'a> {
 
     /// Attempts the step `[t_k, t_k + h]` from the ball `B(centre, radius)` along the path
     /// through `centre` (`path`, from [`centre_path`](Self::centre_path) at the same centre):
-    /// Lemmas 1-3 over a tube, with the guard of the proof's section "The guard", then the
-    /// next ball.
+    /// the defect bounded by Lemmas 0-1 or by Lemma N, Lemmas 2-3 over a tube with the guard
+    /// of the proof's section "The guard", then the next ball.
     pub fn try_step(&mut self, centre: &[f64], radius: f64, path: &CentrePath, h: Interval, tol: Tolerances) -> Result<TubeStep, Rejection> {
+        let big_h = h.sup();
+        let defect = match self.nodes.is_some() {
+            true => self.defect_at_nodes(path, big_h)?,
+            false => self.defect_by_remainder(path, big_h),
+        };
+        // The defect must be small enough to keep the step accurate (a heuristic).
+        let param_rem = defect.param_truncation;
+        let output_rem = defect.output_truncation;
         let q = self.order;
-        let big_h = FastInterval::point(h.sup());
-        let shifted = poly::taylor_shift(&path.approx.params, FastInterval { lo: 0.0, hi: h.sup() });
-        // e + sum_k d_k H^{k+1} / (k+1): the start ball and the low orders' share of the defect.
-        let mut known = FastInterval::point(radius);
-        for (k, &d) in path.defect.iter().enumerate() {
-            known = known + FastInterval::point(d) * poly::pow_nonneg(big_h, k as u32 + 1) / FastInterval::point((k + 1) as f64);
+        let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
+        let shrink = |excess: f64| (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8);
+        if excess > REMAINDER_SLACK || !excess.is_finite() {
+            return Err(Rejection::Remainder(if excess.is_finite() { shrink(excess) } else { 0.5 }));
         }
-        let h_pow = poly::pow_nonneg(big_h, q as u32 + 1);
-        let top = poly::norm2_upper(&path.approx.params[q + 1].iter().map(|&x| FastInterval::point(x)).collect::<Vec<_>>());
-        let guess = (FastInterval::point(2.0) * (known + FastInterval::point(top) * h_pow)).hi + f64::MIN_POSITIVE;
-        let mut tube = self.tube(&shifted, guess, known, h.sup());
+        let remainder_shrink = (excess > 1.0).then(|| shrink(excess));
+
+        // e + the rounding's share of int_0^H |delta| (Lemma 2; the truncation joins in `tube`).
+        let known = defect.rounding.iter().fold(FastInterval::point(radius), |acc, &term| acc + FastInterval::point(term));
+        let guess = (FastInterval::point(2.0) * (known + FastInterval::point(defect.guard_extra))).hi + f64::MIN_POSITIVE;
+        let mut tube = self.tube(&defect.range, guess, known, defect.truncation, big_h);
         if !(tube.radius < tube.guard) && tube.growth < 2.0 && tube.radius.is_finite() {
             // A wrong guess of the remainder, not a long step: once more with room.
-            tube = self.tube(&shifted, (FastInterval::point(4.0) * FastInterval::point(tube.radius)).hi, known, h.sup());
+            tube = self.tube(&defect.range, (FastInterval::point(4.0) * FastInterval::point(tube.radius)).hi, known, defect.truncation, big_h);
         }
         if !tube.radius.is_finite() {
             return Err(Rejection::Remainder(0.5));
@@ -270,17 +320,6 @@ impl<'a> TubeIntegrator<'a> {
             return Err(Rejection::TubeGrowth(tube.mu));
         }
 
-        // The remainders must be small enough to keep the step accurate (a heuristic).
-        let remainder = &tube.over.field[q + 1];
-        let param_rem = (FastInterval::point(max_magnitude(remainder)) * h_pow * big_h / FastInterval::point((q + 2) as f64)).hi;
-        let output_rem = self.alpha().sup() * max_magnitude(&tube.over.outputs[q + 1]) * h_pow.hi;
-        let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
-        let shrink = |excess: f64| (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8);
-        if excess > REMAINDER_SLACK || !excess.is_finite() {
-            return Err(Rejection::Remainder(if excess.is_finite() { shrink(excess) } else { 0.5 }));
-        }
-        let remainder_shrink = (excess > 1.0).then(|| shrink(excess));
-
         // The next ball: P(h) in c + [h] sum_{1<=j<=q+1} P_j [h]^{j-1} (P_0 = c exactly),
         // re-centred by an exact TwoSum (`poly::advance`).
         let hi = FastInterval::from_inari(h);
@@ -288,42 +327,201 @@ impl<'a> TubeIntegrator<'a> {
             poly::horner(&path.approx.params[1..], hi).into_iter().map(|v| poly::mul_add_nonneg(v, hi, FastInterval::ZERO)).collect();
         let (next_centre, spread) = poly::advance(centre, &increment);
         let next_radius = (FastInterval::point(tube.radius) + FastInterval::point(spread)).hi;
-        let mut outputs: Vec<Vec<Interval>> = path.outputs.clone();
-        outputs.push(tube.over.outputs[q + 1].clone());
         Ok(TubeStep {
             step: h,
-            outputs,
+            outputs: defect.outputs,
             tube_radius: tube.radius,
             mu: tube.mu,
             bounds: tube.bounds,
             next_centre,
             next_radius,
             remainder_shrink,
-            truncation: tube.truncation,
+            truncation: defect.truncation,
             output_truncation: output_rem,
             defect: (known - FastInterval::point(radius)).hi.max(0.0),
         })
     }
 
-    /// Lemmas 1-3 for the tube of half-width `guard` around `P([0, H])` (`shifted` holds the
-    /// coefficients of `P(xi + sigma)` over `xi in [0, H]`; `known` encloses `e + sum_k d_k
-    /// H^{k+1}/(k+1)`): the pass over the tube, `mu`, the bounds and Lemma 2's `E`.
-    fn tube(&mut self, shifted: &[Vec<FastInterval>], guard: f64, known: FastInterval, big_h: f64) -> Tube {
+    /// Lemmas 0 and 1: the defect's low orders from the path, its remainder from the pass of
+    /// order `q + 1` along the path shifted over `[0, H]` (through the box `P([0, H])`).
+    fn defect_by_remainder(&mut self, path: &CentrePath, big_h: f64) -> PathDefect {
         let q = self.order;
+        let h = FastInterval::point(big_h);
+        let shifted = poly::taylor_shift(&path.approx.params, FastInterval { lo: 0.0, hi: big_h });
+        // d_k H^{k+1} / (k+1): the low orders' share of the defect.
+        let rounding = path
+            .defect
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| (FastInterval::point(d) * poly::pow_nonneg(h, k as u32 + 1) / FastInterval::point((k + 1) as f64)).hi)
+            .collect();
+        let (over, _) = self.along_tube(&shifted[0], &shifted[1..], q + 1);
+        let h_pow = poly::pow_nonneg(h, q as u32 + 1);
+        // |C| H^{q+2} / (q+2) with c >= |C|_2 (Lemma 2).
+        let c = FastInterval::point(poly::norm2_upper(&over.field[q + 1]));
+        let truncation = (c * poly::pow_nonneg(h, q as u32 + 2) / FastInterval::point((q + 2) as f64)).hi;
+        let top = poly::norm2_upper(&path.approx.params[q + 1].iter().map(|&x| FastInterval::point(x)).collect::<Vec<_>>());
+        let mut outputs: Vec<Vec<Interval>> = path.outputs.clone();
+        outputs.push(over.outputs[q + 1].clone());
+        let param_truncation = (FastInterval::point(max_magnitude(&over.field[q + 1])) * h_pow * h / FastInterval::point((q + 2) as f64)).hi;
+        PathDefect {
+            rounding,
+            truncation,
+            guard_extra: (FastInterval::point(top) * h_pow).hi,
+            param_truncation,
+            output_truncation: self.alpha().sup() * max_magnitude(&over.outputs[q + 1]) * h_pow.hi,
+            range: shifted.into_iter().next().expect("the shifted path has a constant term"),
+            outputs,
+        }
+    }
+
+    /// Lemmas N and D: the defect `P' - F(P)` and the outputs' tail `h(P) - sum_{k<=q} H_k s^k`
+    /// from their values at the rule's nodes in `[0, H]` (passes of order 0 in balls) and their
+    /// bounds over the disc `|z - H/2| <= rho H` (one pass over complex discs around
+    /// `P_0`, of radius `sum_k |P_k| ((rho + 1/2) H)^k`). Rejects (`Remainder(0.5)`) when the
+    /// discs leave the region where the activations are bounded analytic functions.
+    fn defect_at_nodes(&mut self, path: &CentrePath, big_h: f64) -> Result<PathDefect, Rejection> {
+        let q = self.order;
+        let NodeValidation { rule, disc_flow, .. } = self.nodes.as_mut().expect("validation at nodes");
+        let rule: &NodeRule = rule;
+        let p = FastInterval::point;
+        let params = &path.approx.params;
+        let n_out = path.outputs[0].len();
+
+        // The complex neighbourhood: |z| <= R = (rho + 1/2) H contains the disc of Lemma N.
+        let reach = (p(rule.disc_radius) + p(0.5)) * p(big_h);
+        let reach_powers: Vec<FastInterval> = (0..=q + 1).map(|k| poly::pow_nonneg(reach, k as u32)).collect();
+        let mut region_rad = vec![0.0f64; params[0].len()];
+        let mut slope_bound = vec![0.0f64; params[0].len()];
+        for (k, coeff) in params.iter().enumerate().skip(1) {
+            let kf = p(k as f64);
+            for (i, &c) in coeff.iter().enumerate() {
+                let term = p(c.abs()) * reach_powers[k];
+                region_rad[i] = (p(region_rad[i]) + term).hi;
+                slope_bound[i] = (p(slope_bound[i]) + kf * p(c.abs()) * reach_powers[k - 1]).hi;
+            }
+        }
+        let region = DiscVec::new(params[0].clone(), region_rad);
+        let over = disc_flow.along(&[region], 0);
+        let field_bound = over.field[0].moduli();
+        let output_bound = over.outputs[0].moduli();
+        if field_bound.iter().chain(&output_bound).any(|m| !m.is_finite()) {
+            return Err(Rejection::Remainder(0.5));
+        }
+        // M for the defect (|P'| + |F(P)|) and for the outputs' tail (|h(P)| + |sum H_k z^k|).
+        let defect_bound: Vec<f64> = field_bound.iter().zip(&slope_bound).map(|(&f, &s)| (p(f) + p(s)).hi).collect();
+        let tail_bound: Vec<f64> = (0..n_out)
+            .map(|i| {
+                let poly = path.outputs.iter().enumerate().fold(FastInterval::ZERO, |acc, (k, hk)| acc + p(hk[i].mag()) * reach_powers[k]);
+                (p(output_bound[i]) + poly).hi
+            })
+            .collect();
+
+        // The values at the nodes x_j = H t_j (each enclosed as an interval).
+        let derivative = poly::derivative_coeffs(params);
+        let hermite = p(rule.hermite);
+        // sum_j c_j |delta(x_j)|^2 (upper), and the same of the parts beyond rounding.
+        let mut squares = p(0.0);
+        let mut truncation_squares = p(0.0);
+        let mut tail_at_nodes = vec![0.0f64; n_out];
+        let mut tail_truncation = vec![0.0f64; n_out];
+        for (&t, &weight) in rule.nodes.iter().zip(&rule.gram_rows) {
+            let x = p(big_h) * p(t);
+            let at = BallVec::from_scalars(&poly::horner(params, x).into_iter().map(Ball::from_fast).collect::<Vec<_>>());
+            let pass = self.flow.along(&[at], 0);
+            let slope = poly::horner(&derivative, x);
+            let defect: Vec<FastInterval> = slope.iter().zip(pass.field[0].to_scalars()).map(|(&s, f)| s - f.to_fast()).collect();
+            let (norm, excess) = (p(poly::norm2_upper(&defect)), p(norm2_excess(&defect)));
+            squares = squares + p(weight) * norm * norm;
+            truncation_squares = truncation_squares + p(weight) * excess * excess;
+            for (i, h) in pass.outputs[0].to_scalars().into_iter().enumerate() {
+                let series = path.outputs.iter().rev().fold(Interval::try_from((0.0, 0.0)).unwrap(), |acc, hk| acc.mul_add(x.to_inari(), hk[i]));
+                let tail = h.to_fast() - FastInterval::from_inari(series);
+                tail_at_nodes[i] = tail_at_nodes[i].max(tail.magnitude());
+                tail_truncation[i] = tail_truncation[i].max(excess_of(tail));
+            }
+        }
+        let hermite_term = hermite * p(poly::norm2_upper(&defect_bound.iter().map(|&m| p(m)).collect::<Vec<_>>()));
+        let lebesgue = p(rule.lebesgue);
+        let tails: Vec<f64> = (0..n_out).map(|i| (lebesgue * p(tail_at_nodes[i]) + hermite * p(tail_bound[i])).hi).collect();
+        let alpha = p(self.alpha().sup());
+        // The step control sees the values beyond rounding only: the interpolation term K M
+        // stays near the same size per unit of time however short the steps (a floor, like
+        // rounding), and counting it would only shrink steps in vain.
+        let output_truncation = (0..n_out).map(|i| (alpha * lebesgue * p(tail_truncation[i])).hi).fold(0.0, f64::max);
+        // h(P(s)) in sum_{k<=q} H_k s^k + [-tail, tail]: the tail joins H_0; W = 0.
+        let mut outputs = path.outputs.clone();
+        for (h0, &tail) in outputs[0].iter_mut().zip(&tails) {
+            *h0 = *h0 + Interval::try_from((-tail, tail)).unwrap_or(Interval::ENTIRE);
+        }
+        outputs.push(vec![Interval::try_from((0.0, 0.0)).unwrap(); n_out]);
+        // int_0^H |delta| <= H (sqrt(sum_j c_j |delta(x_j)|^2) + K |M|) (Lemma N), split into
+        // the part beyond the values' rounding (truncation) and the rest (rounding and the
+        // interpolation term, floors that shorter steps do not lower).
+        let root = |x: FastInterval| p(Scalar::sqrt(p(x.hi)).hi);
+        let integral = p(big_h) * (root(squares) + hermite_term);
+        let truncation = (p(big_h) * root(truncation_squares)).hi;
+        Ok(PathDefect {
+            rounding: vec![(integral - p(truncation)).hi.max(0.0)],
+            truncation,
+            guard_extra: truncation,
+            param_truncation: truncation,
+            output_truncation,
+            range: poly::horner(params, FastInterval { lo: 0.0, hi: big_h }),
+            outputs,
+        })
+    }
+
+    /// Lemmas 2-3 for the tube of half-width `guard` around `P([0, H])` (`range` encloses it;
+    /// `known + truncation >= e + int_0^H |delta|`): the pass of order 0 over the tube, `mu`,
+    /// the bounds and Lemma 2's `E`.
+    fn tube(&mut self, range: &[FastInterval], guard: f64, known: FastInterval, truncation: f64, big_h: f64) -> Tube {
         let guard_box = FastInterval { lo: -guard, hi: guard };
         // Every point within `guard` of P(s), s in [0, H] (outward).
-        let tube: Vec<FastInterval> = shifted[0].iter().map(|&b| b + guard_box).collect();
-        let (over, hidden) = self.along_tube(&tube, &shifted[1..], q + 1);
+        let tube: Vec<FastInterval> = range.iter().map(|&b| b + guard_box).collect();
+        let (over, hidden) = self.along_tube(&tube, &[], 0);
         let tube: Vec<Interval> = tube.iter().map(|b| b.to_inari()).collect();
         let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
         let mu = self.log_norm_bound(&tube, &over.outputs[0], &bounds, hidden.as_ref());
-        let big_h = FastInterval::point(big_h);
-        let growth = elementary::exp(FastInterval::point(mu.max(0.0)) * big_h);
-        // Lemma 2: E = e^{mu+ H} (e + sum_k d_k H^{k+1}/(k+1) + |C| H^{q+2}/(q+2)).
-        let c = FastInterval::point(poly::norm2_upper(&over.field[q + 1]));
-        let remainder = c * poly::pow_nonneg(big_h, q as u32 + 2) / FastInterval::point((q + 2) as f64);
-        let radius = (growth * (known + remainder)).hi;
-        Tube { over, bounds, mu, growth: growth.hi, guard, radius, truncation: remainder.hi }
+        let growth = elementary::exp(FastInterval::point(mu.max(0.0)) * FastInterval::point(big_h));
+        // Lemma 2: E = e^{mu+ H} (e + int_0^H |delta|).
+        let radius = (growth * (known + FastInterval::point(truncation))).hi;
+        Tube { bounds, mu, growth: growth.hi, guard, radius }
+    }
+}
+
+/// What bounds the path's defect over a step (Lemmas 0-1, or Lemma N).
+struct PathDefect {
+    /// `rounding` (added in order) plus `truncation` is `>= int_0^H |P'(s) - F(P(s))|_2 ds`.
+    /// `truncation` is the part that shrinks with the step (Lemma 1's remainder term; at nodes,
+    /// the values beyond their rounding; the interpolation term `K |M|` counts as rounding).
+    rounding: Vec<f64>,
+    truncation: f64,
+    /// Added to the guard's guess (Lemma 1: `|P_{q+1}| H^{q+1}`).
+    guard_extra: f64,
+    /// For the step control: the truncation in parameters and in `alpha h` (max over outputs).
+    param_truncation: f64,
+    output_truncation: f64,
+    /// Encloses `P([0, H])`.
+    range: Vec<FastInterval>,
+    /// `H_0..H_q, W`: `h(P(s)) in sum_{j<=q} H_j s^j + W s^{q+1}` for `s in [0, H]`.
+    outputs: Vec<Vec<Interval>>,
+}
+
+/// A lower estimate of the defect beyond its rounding: `|(max(|mid| - rad, 0))_i|_2` (the
+/// value's distance from 0 that no rounding explains). For the step control only.
+fn norm2_excess(v: &[FastInterval]) -> f64 {
+    poly::norm2_upper(&v.iter().map(|&x| FastInterval::point(excess_of(x))).collect::<Vec<_>>())
+}
+
+/// `max(mig(x), 0)`: the magnitude of `x` beyond its width.
+fn excess_of(x: FastInterval) -> f64 {
+    if x.lo > 0.0 {
+        x.lo
+    } else if x.hi < 0.0 {
+        -x.hi
+    } else {
+        0.0
     }
 }
 
@@ -337,10 +535,8 @@ pub struct RegionBounds {
     pub loss_curvature: f64,
 }
 
-/// Lemmas 1-3 over one tube ([`TubeIntegrator::tube`]).
+/// Lemmas 2-3 over one tube ([`TubeIntegrator::tube`]).
 struct Tube {
-    /// The pass over the tube: coefficient `q + 1` of the field (`C`) and outputs (`W`).
-    over: FieldExpansion<Vec<Interval>>,
     bounds: DerivativeBounds,
     mu: f64,
     /// `exp(max(mu, 0) H)`, rounded up.
@@ -349,8 +545,6 @@ struct Tube {
     guard: f64,
     /// Lemma 2's `E`, rounded up: valid when `radius < guard`.
     radius: f64,
-    /// Its truncation term `|C| H^{q+2} / (q+2)`, rounded up.
-    truncation: f64,
 }
 
 /// Per-layer scalars as inari intervals (supersets).
@@ -416,6 +610,63 @@ mod tests {
             let bound: f64 = defect.iter().enumerate().map(|(k, d)| d * s.powi(k as i32)).sum::<f64>() + c_norm * s.powi(q as i32 + 1);
             assert!(defect_sq.sqrt() <= bound * (1.0 + 1e-12), "s = {s}: defect above its bound {bound:e}");
         }
+    }
+
+    /// Lemma N over a float path (Lemma 1N) against MPFR: on a shipped 2-layer net at order 4
+    /// and a long step (`H = 1/2`, where the path's defect is far above rounding), the bound on
+    /// `int_0^H |P' - F(P)|` contains a Simpson estimate of the integral from the MPFR field
+    /// and is within 100 times of it, and the outputs `h(P(s))` at 17 points lie in the step's
+    /// output polynomial with its tail (which is within 1000 times of the actual tail).
+    #[test]
+    fn node_bounds_contain_the_mpfr_defect_and_outputs() {
+        let loaded = crate::spec::load(std::path::Path::new("specs/bench/gf-mlp-small.toml")).expect("shipped spec");
+        let problem = &loaded.problem;
+        let q = 4;
+        let big_h = 0.5;
+        let offset = GradientFlow::<Vec<Interval>>::new(problem, None).outputs_at(&problem.params0);
+        let centre: Vec<f64> = problem.params0.iter().map(|v| v.mid()).collect();
+        let mut integrator = TubeIntegrator::new(problem, Some(offset.clone()), q).validate_at_nodes();
+        let path = integrator.centre_path(&centre);
+        let defect = integrator.defect_at_nodes(&path, big_h).expect("the discs stay in the strip");
+        let bound = defect.rounding.iter().sum::<f64>() + defect.truncation;
+        let prec = 512;
+        let point_at = |s: f64| -> Vec<Float> {
+            let sf = Float::with_val(prec, s);
+            (0..centre.len())
+                .map(|i| path.approx.params.iter().rev().fold(Float::with_val(prec, 0), |acc, c| acc * &sf + Float::with_val(prec, c[i])))
+                .collect()
+        };
+        // Simpson's rule with 64 intervals for int_0^H |P'(s) - F(P(s))|_2 ds.
+        let intervals = 64;
+        let mut integral = 0.0;
+        let mut worst_tail = 0.0f64;
+        for k in 0..=intervals {
+            let s = big_h * k as f64 / intervals as f64;
+            let field = crate::reference::field_at(problem, &point_at(s), 256);
+            let sf = Float::with_val(prec, s);
+            let norm = field
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (at_derivative(&path.approx.params, i, &sf, prec) - f).to_f64().powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let weight = if k == 0 || k == intervals { 1.0 } else if k % 2 == 1 { 4.0 } else { 2.0 };
+            integral += weight * norm * big_h / (3.0 * intervals as f64);
+            if k % 4 == 0 {
+                let outputs = crate::reference::outputs_at(problem, &point_at(s), 256);
+                let si = Interval::try_from((s, s)).unwrap();
+                for (i, h) in outputs.iter().enumerate() {
+                    let enclosure = defect.outputs.iter().rev().fold(Interval::try_from((0.0, 0.0)).unwrap(), |acc, c| acc * si + c[i]);
+                    assert!(Float::with_val(prec, enclosure.inf()) <= *h && *h <= Float::with_val(prec, enclosure.sup()), "s = {s}, output {i}: {h} not in {enclosure:?}");
+                    let series = path.approx.outputs.iter().rev().fold(0.0, |acc, c| acc * s + c[i]);
+                    worst_tail = worst_tail.max((h.to_f64() - series).abs());
+                }
+            }
+        }
+        assert!(integral <= bound, "int |delta| ~ {integral:e} above the bound {bound:e}");
+        assert!(bound <= 100.0 * integral, "the bound {bound:e} is slack against {integral:e}");
+        let tail = (0..defect.outputs[0].len()).map(|i| defect.outputs[0][i].wid() / 2.0).fold(0.0, f64::max);
+        assert!(worst_tail > 0.0 && tail <= 1000.0 * worst_tail, "output tail {tail:e} against {worst_tail:e}");
     }
 
     /// `P'(s) = sum_{j>=1} j P_j s^{j-1}` exactly.

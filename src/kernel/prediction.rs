@@ -66,7 +66,7 @@ pub fn kron_identity(a: &[Interval], rows: usize, cols: usize, outputs: usize) -
 /// `targets`: `n * outputs`. `Err` (one line) when the work would exceed [`WORK_LIMIT`].
 ///
 /// Per step of length `h` (`LinearFlow::step`): `v(t_k + s) = exp(-Theta s) v(t_k)` lies within
-/// `radius` of `sum_j c_j s^j` (true `c_j` in `coeffs[j]`), so `int_0^h v(t_k + s) ds` lies
+/// `radius` of `sum_j c_j s^j` (fixed `c_j` in `coeffs[j]`), so `int_0^h v(t_k + s) ds` lies
 /// within `radius h` of `sum_j c_j h^{j+1} / (j+1)` (Lemma P1 of the proof).
 pub fn predict(theta: &[Interval], n: usize, cross: &[Interval], m: usize, outputs: usize, targets: &[Interval], horizon: &BigRational) -> Result<Prediction, String> {
     predict_with(theta, n, cross, m, outputs, targets, horizon, STEP_TOLERANCE)

@@ -2,6 +2,8 @@
 //!
 //! - [`coeffs`]: the vectors of Taylor coefficients the expansions are generic over.
 //! - [`ball_vec`]: balls with midpoints and radii in separate arrays (the certified expansions).
+//! - [`disc_vec`]: complex discs around real midpoints (bounds over a complex neighbourhood).
+//! - [`point_vec`]: plain f64 vectors with kernel layer products (the float point path).
 //! - [`activation`]: Taylor recurrences of the activations and their global derivative bounds.
 //! - [`mlp`]: the multilayer perceptron's forward/backward Taylor passes.
 //! - [`quadratic`]: the scalar tightness family (MATH.md F7).
@@ -14,6 +16,8 @@
 pub mod activation;
 pub mod coeffs;
 pub mod ball_vec;
+pub mod disc_vec;
+pub mod point_vec;
 pub mod bounds;
 pub mod curvature;
 pub mod layered;
