@@ -107,7 +107,6 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
             break;
         }
         let exp = flow.expand(&w, order);
-        let h = exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_max).min(horizon - t);
         // rbar' = -K0 rbar, and with the penalty -(K0 + lambda I) rbar + lambda r0.
         let mut lin = vec![rbar.clone()];
         for j in 0..order {
@@ -127,6 +126,15 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
                 .collect();
             lin.push(next);
         }
+        // The linearised flow limits the step as in `certify` (`LinearFlow::step_cap`): by its
+        // top coefficient without the penalty, by the norm bound with it.
+        let lin_cap = if lambda > 0.0 || kernel_norm == 0.0 {
+            lin_max
+        } else {
+            let top = norm(&lin[order]);
+            if top > 0.0 { lin_max.max((tol_outputs * (order + 1) as f64 / (kernel_norm * top)).powf(1.0 / (order + 1) as f64)) } else { f64::INFINITY }
+        };
+        let h = exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_cap).min(horizon - t);
         for s in [0.5 * h, h] {
             let hs = horner(&exp.outputs, s);
             let dev: Vec<f64> = residual(&hs).iter().zip(horner(&lin, s)).map(|(a, b)| a - b).collect();
