@@ -1,6 +1,7 @@
 #!/bin/sh
 # Reproduces specs/paper/: two certified sweeps, their tables (LaTeX, Markdown) and figures
-# (SVG, pgfplots). About 10 seconds on 2 cores after `cargo build --release`.
+# (SVG, pgfplots). About a second after `cargo build --release`; tests/paper.rs checks that the
+# committed results are what the code produces.
 # A sweep resumes: cells already in specs/paper/*/results.jsonl are not recomputed; delete
 # specs/paper/f7 and specs/paper/gf-mlp to recompute everything.
 set -eu
