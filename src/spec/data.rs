@@ -321,7 +321,10 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Tensor, String> {
         .comment(Some(b'#'))
         .flexible(true)
         .from_reader(bytes);
-    let mut rows: Vec<Vec<Interval>> = Vec::new();
+    // One flat array (16 bytes per value; rows of their own and a final flattening copy took
+    // three times that, issue 21), with the first data row's length as the column count.
+    let mut values: Vec<Interval> = Vec::new();
+    let mut cols: Option<usize> = None;
     let mut first = true;
     for record in reader.records() {
         let record = record.map_err(|e| format!("not a valid CSV file: {e}"))?;
@@ -336,28 +339,23 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Tensor, String> {
                 continue;
             }
         }
-        let mut row = Vec::with_capacity(record.len());
+        if let Some(c) = cols {
+            if record.len() != c {
+                return Err(format!("line {line}: expected {c} fields like the first data row, got {}", record.len()));
+            }
+        }
         for (col, field) in record.iter().enumerate() {
             if looks_non_finite(field) {
                 return Err(format!("line {line}, column {}: '{field}' is not a finite number", col + 1));
             }
             let q = parse_decimal(field).map_err(|e| format!("line {line}, column {}: {e}", col + 1))?;
-            row.push(rational_to_interval(&q));
+            values.push(rational_to_interval(&q));
         }
-        if let Some(r0) = rows.first() {
-            if row.len() != r0.len() {
-                return Err(format!(
-                    "line {line}: expected {} fields like the first data row, got {}",
-                    r0.len(),
-                    row.len()
-                ));
-            }
-        }
-        rows.push(row);
+        cols.get_or_insert(record.len());
     }
-    let cols = rows.first().map_or(0, |r| r.len());
-    let shape = vec![rows.len(), cols];
-    Ok(Tensor { shape, values: rows.into_iter().flatten().collect() })
+    let cols = cols.unwrap_or(0);
+    let rows = if cols == 0 { 0 } else { values.len() / cols };
+    Ok(Tensor { shape: vec![rows, cols], values })
 }
 
 fn looks_non_finite(field: &str) -> bool {
