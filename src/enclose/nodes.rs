@@ -169,7 +169,9 @@ fn up(x: &Rational) -> f64 {
     }
 }
 
-/// The integrator's disc radius, in units of the step.
+/// The integrator's disc radius, in units of the step. Other rules measured on deep-tanh-w128
+/// (same 15 steps; width of `sup D` against 16 nodes and radius 2): 12 nodes, radius 3: 4.4x;
+/// 12 nodes, radius 4: 1.6x; 14 nodes, radius 3: 0.87x, at 7/8 the node passes of 16.
 pub const DEFAULT_DISC_RADIUS: f64 = 2.0;
 /// `NodeRule::new(16, 2.0)`'s nodes, Gram row sums, Lebesgue constant and `K`, as f64 bits.
 const DEFAULT_NODE_BITS: [u64; 16] = [
