@@ -86,6 +86,11 @@ enum Command {
         /// a run is slow or ends inconclusive.
         #[arg(long)]
         trace: bool,
+        /// Refuse (exit 65) a run whose estimated memory is above SIZE: bytes, or with a
+        /// suffix K, M, G, T (powers of 1024), e.g. 8G, 500M. Default: half of the machine's
+        /// memory (MemTotal in /proc/meminfo; 8G when unreadable).
+        #[arg(long, value_name = "SIZE", value_parser = parse_max_memory)]
+        max_memory: Option<u64>,
     },
     /// Integrate the same flows non-rigorously in f64 (the baseline for overhead ratios).
     Simulate {
@@ -97,6 +102,11 @@ enum Command {
         /// As for certify: simulate takes the steps of certify's first pass at this accuracy.
         #[arg(long, value_parser = parse_accuracy)]
         accuracy: Option<Accuracy>,
+        /// Refuse (exit 65) a run whose estimated memory is above SIZE: bytes, or with a
+        /// suffix K, M, G, T (powers of 1024), e.g. 8G, 500M. Default: half of the machine's
+        /// memory (MemTotal in /proc/meminfo; 8G when unreadable).
+        #[arg(long, value_name = "SIZE", value_parser = parse_max_memory)]
+        max_memory: Option<u64>,
     },
     /// Re-verify a certificate independently (MPFR ball arithmetic); prints `valid` or `invalid: ...`.
     Check {
@@ -108,6 +118,11 @@ enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Refuse (exit 65) a run whose estimated memory is above SIZE: bytes, or with a
+        /// suffix K, M, G, T (powers of 1024), e.g. 8G, 500M. Default: half of the machine's
+        /// memory (MemTotal in /proc/meminfo; 8G when unreadable).
+        #[arg(long, value_name = "SIZE", value_parser = parse_max_memory)]
+        max_memory: Option<u64>,
     },
     /// Measure certify against simulate on benchmark specs, in one run.
     Bench {
@@ -221,8 +236,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         tune_allocator();
     }
     match cli.command {
-        Command::Certify { spec, json, out, order, accuracy, quiet, trace } => run_certify(&spec, json, out, order, accuracy, quiet, trace),
-        Command::Simulate { spec, json, order, accuracy } => run_simulate(&spec, json, order, accuracy),
+        Command::Certify { spec, json, out, order, accuracy, quiet, trace, max_memory } => {
+            run_certify(&spec, json, out, order, accuracy, quiet, trace, max_memory.unwrap_or_else(default_max_memory))
+        }
+        Command::Simulate { spec, json, order, accuracy, max_memory } => run_simulate(&spec, json, order, accuracy, max_memory.unwrap_or_else(default_max_memory)),
         Command::Bench { specs, repeat, check } => done(crate::bench::run(&specs, repeat, check)),
         Command::Bound { spec, json, compare, bench, repeat } => done(crate::theory::report::run(&spec, json, compare, bench, repeat)),
         Command::Regress { paths } => finish(crate::regress::run(&paths)),
@@ -230,7 +247,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Merge(args) => done(crate::sweep::cli_merge(&args)),
         Command::Table(args) => done(crate::sweep::cli_table(&args)),
         Command::Plot(args) => done(crate::sweep::cli_plot(&args)),
-        Command::Check { cert, spec, quiet } => run_check(&cert, spec.as_deref(), !quiet),
+        Command::Check { cert, spec, quiet, max_memory } => run_check(&cert, spec.as_deref(), !quiet, max_memory.unwrap_or_else(default_max_memory)),
         Command::Kernel { spec, limit, json, out } => done(crate::kernel::run(&spec, limit, json, out.as_deref())),
     }
 }
@@ -259,18 +276,18 @@ fn usage_error_line(e: &clap::Error) -> String {
     }
 }
 
-/// Loads a spec ([`spec::load`]), printing a one-line error and returning the exit code on
-/// failure.
-fn load_spec(path: &std::path::Path) -> Result<spec::LoadedSpec, i32> {
-    spec::load(path).map_err(|e| {
+/// Loads a spec ([`spec::load_within`] the memory limit), printing a one-line error and
+/// returning the exit code on failure.
+fn load_spec(path: &std::path::Path, limit: &crate::resources::MemoryLimit) -> Result<spec::LoadedSpec, i32> {
+    spec::load_within(path, limit).map_err(|e| {
         eprintln!("error: {e}");
         exit_code(e.kind().into())
     })
 }
 
 /// `ntkcert check`: prints `valid` (exit 0) or `invalid: REASON` (exit 1) on stdout.
-fn run_check(cert: &std::path::Path, spec: Option<&std::path::Path>, progress: bool) -> i32 {
-    finish(crate::check::check_file(cert, spec, progress).map(|validity| match validity {
+fn run_check(cert: &std::path::Path, spec: Option<&std::path::Path>, progress: bool, max_memory: u64) -> i32 {
+    finish(crate::check::check_file_within(cert, spec, progress, Some(max_memory)).map(|validity| match validity {
         crate::check::Validity::Valid => {
             println!("valid");
             Outcome::Success
@@ -287,14 +304,15 @@ fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, accuracy: Option
     Options { accuracy: accuracy.unwrap_or(options.accuracy), ..options }
 }
 
-fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, accuracy: Option<Accuracy>, quiet: bool, trace: bool) -> i32 {
-    let loaded = match load_spec(path) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+#[allow(clippy::too_many_arguments)]
+fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, accuracy: Option<Accuracy>, quiet: bool, trace: bool, max_memory: u64) -> i32 {
     if let Some(code) = check_order(order) {
         return code;
     }
+    let loaded = match load_spec(path, &memory_limit(max_memory, order)) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     if let Some(out) = &out {
         if let Err(e) = crate::certificate::check_writable(out) {
             eprintln!("error: cannot write certificate '{}': {e}", out.display());
@@ -332,11 +350,11 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
     }
 }
 
-fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>, accuracy: Option<Accuracy>) -> i32 {
+fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>, accuracy: Option<Accuracy>, max_memory: u64) -> i32 {
     if let Some(code) = check_order(order) {
         return code;
     }
-    let loaded = match load_spec(path) {
+    let loaded = match load_spec(path, &memory_limit(max_memory, order)) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -350,6 +368,32 @@ fn run_simulate(path: &std::path::Path, json: bool, order: Option<usize>, accura
     0
 }
 
+fn memory_limit(bytes: u64, order: Option<usize>) -> crate::resources::MemoryLimit {
+    crate::resources::MemoryLimit { bytes, order, engine: crate::resources::Engine::Certify }
+}
+
+/// `--max-memory SIZE` ([`crate::resources::parse_size`]).
+fn parse_max_memory(text: &str) -> Result<u64, String> {
+    crate::resources::parse_size(text)
+}
+
+/// The default `--max-memory`: half of `MemTotal` in `/proc/meminfo`, else 8 GiB.
+pub fn default_max_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| mem_total(&text)).map_or(8 << 30, |total| total / 2)
+}
+
+/// `MemTotal` in bytes from the text of `/proc/meminfo` (`MemTotal:  24576000 kB`).
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut words = line["MemTotal:".len()..].split_whitespace();
+    let value: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") => value.checked_mul(1024),
+        None => Some(value),
+        _ => None,
+    }
+}
+
 /// `--accuracy`: `tight` or a relative width in (0, 1).
 fn parse_accuracy(text: &str) -> Result<Accuracy, String> {
     Accuracy::parse(text).ok_or_else(|| format!("expected 'tight' or a relative width in (0, 1) such as 1e-4, got '{text}'"))
@@ -360,4 +404,14 @@ fn check_order(order: Option<usize>) -> Option<i32> {
     let message = crate::certify::order_option_error(order)?;
     eprintln!("error: {message}");
     Some(EXIT_USAGE)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mem_total_is_read_in_bytes() {
+        assert_eq!(super::mem_total("MemFree: 1 kB\nMemTotal:       24576000 kB\n"), Some(24576000 * 1024));
+        assert_eq!(super::mem_total("MemFree: 1 kB\n"), None);
+        assert!(super::default_max_memory() > 0);
+    }
 }

@@ -36,6 +36,7 @@ pub mod problem;
 pub mod reference;
 pub mod regress;
 pub mod report;
+pub mod resources;
 pub mod simulate;
 pub mod spec;
 pub mod sweep;

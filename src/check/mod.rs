@@ -99,6 +99,14 @@ fn find_spec(cert_path: &Path, cert: &Value) -> Result<PathBuf, String> {
 /// certificate the checker cannot check ([`crate::error::ErrorKind::Internal`]). `progress`: show a progress
 /// bar on stderr (on a terminal).
 pub fn check_file(cert_path: &Path, spec_override: Option<&Path>, progress: bool) -> Result<Validity, Error> {
+    check_file_within(cert_path, spec_override, progress, None)
+}
+
+/// [`check_file`], refusing (an `Invalid` error naming the spec and the field that drives the
+/// estimate) when the checker's estimated memory ([`crate::resources`], MPFR balls, at the
+/// certificate's `hints.order`) is above `max_memory` bytes; checked while the spec is read,
+/// before its weights and data are.
+pub fn check_file_within(cert_path: &Path, spec_override: Option<&Path>, progress: bool, max_memory: Option<u64>) -> Result<Validity, Error> {
     let label = cert_path.display().to_string();
     let bytes = crate::files::read_bounded(cert_path, crate::files::CERTIFICATE_LIMIT).map_err(|e| Error::io(format!("{label}: cannot read certificate: {}", io_reason(&e))))?;
     let cert: Value = serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{label}: not a certificate (invalid JSON: {e})")))?;
@@ -109,7 +117,14 @@ pub fn check_file(cert_path: &Path, spec_override: Option<&Path>, progress: bool
         Some(p) => p.to_path_buf(),
         None => find_spec(cert_path, &cert).map_err(|why| Error::invalid(format!("{label}: {why}")))?,
     };
-    let loaded = crate::spec::load(&spec_path)?;
+    let loaded = match max_memory {
+        None => crate::spec::load(&spec_path)?,
+        Some(bytes) => {
+            let order = cert.pointer("/hints/order").and_then(Value::as_u64).and_then(|q| usize::try_from(q).ok()).filter(|q| crate::spec::ORDER_RANGE.contains(q));
+            let limit = crate::resources::MemoryLimit { bytes, order, engine: crate::resources::Engine::Check };
+            crate::spec::load_within(&spec_path, &limit)?
+        }
+    };
     match check_value_showing(&cert, &loaded, progress) {
         Ok(()) => Ok(Validity::Valid),
         Err(CheckError::Invalid(msg)) => Ok(Validity::Invalid(msg)),

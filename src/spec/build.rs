@@ -5,6 +5,7 @@ use super::error::{io_reason, SpecError};
 use super::fields::{as_array, as_str, as_table, count, exact_matrix, exact_vec, type_name, Result, Section};
 use super::gfmlp;
 use super::{DataFile, SolverSettings};
+use crate::resources::{self, MemoryLimit};
 use crate::arith::rational::{rational_to_interval, rational_to_string, Exact};
 use crate::problem::{
     Activation, Architecture, Descent, KernelActivation, Method, MlpArchitecture, Parameterization, Problem, QuadraticModel,
@@ -110,7 +111,11 @@ pub(crate) enum Purpose {
     Kernel,
 }
 
-pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, purpose: Purpose) -> Result<Built> {
+/// `memory`: refuse a run whose estimated memory ([`crate::resources`]) is above the limit,
+/// checked from the widths before the weights and data are read (with the number of inputs
+/// when the spec states it: `data.n`, inline `data.inputs`; else 1), and again with the number
+/// of inputs once the data is read.
+pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, purpose: Purpose, memory: Option<&MemoryLimit>) -> Result<Built> {
     let root = Section::root(table);
     root.check_keys(TOP_KEYS, "")?;
 
@@ -144,10 +149,17 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
     let (architecture, params0, inputs, targets) = match kind {
         "mlp" => {
             let (arch, mut kernel_model) = mlp_architecture(&model, purpose)?;
+            let (known_inputs, inputs_field) = stated_inputs(table);
+            if let Some(limit) = memory {
+                memory_check(limit, table, &arch, known_inputs.unwrap_or(1), inputs_field)?;
+            }
             let weights = root.section("weights")?.ok_or_else(|| missing(&root, "weights"))?;
             let params0 = mlp_weights(&weights, &arch, files)?;
             let data = root.section("data")?.ok_or_else(|| missing(&root, "data"))?;
             let (inputs, targets) = mlp_data(&data, &arch, files)?;
+            if let Some(limit) = memory.filter(|_| known_inputs != Some(inputs.len())) {
+                memory_check(limit, table, &arch, inputs.len(), inputs_field)?;
+            }
             kernel_model.test_inputs = input_rows(&data, files, arch.input_dim(), "test_inputs")?.unwrap_or_default();
             kernel = Some(kernel_model);
             (Architecture::Mlp(arch), params0, inputs, targets)
@@ -271,6 +283,39 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
         infinite_horizon,
     };
     Ok(Built { problem, solver, kernel })
+}
+
+/// The number of inputs as the spec states it before any data file is read (`data.n` of the
+/// gf-mlp generator, the length of inline `data.inputs`; `None` for `data.inputs_file`), and
+/// the field that gives it.
+fn stated_inputs(table: &Table) -> (Option<usize>, &'static str) {
+    let data = table.get("data").and_then(Value::as_table);
+    let get = |key: &str| data.and_then(|d| d.get(key));
+    if get("source").and_then(Value::as_str) == Some("gf-mlp") {
+        return (get("n").and_then(Value::as_integer).and_then(|n| usize::try_from(n).ok()), "data.n");
+    }
+    match get("inputs") {
+        Some(Value::Array(rows)) => (Some(rows.len()), "data.inputs"),
+        Some(_) => (None, "data.inputs"),
+        None => (None, "data.inputs_file"),
+    }
+}
+
+/// Refuses the run when its estimated memory with `inputs` inputs is above `limit`: one line
+/// naming the estimate, the limit and the field that drives it.
+fn memory_check(limit: &MemoryLimit, table: &Table, arch: &MlpArchitecture, inputs: usize, inputs_field: &'static str) -> Result<()> {
+    let raw = |section: &str, key: &str| table.get(section).and_then(Value::as_table).and_then(|t| t.get(key));
+    let spec_order = raw("solver", "order").and_then(Value::as_integer).and_then(|q| usize::try_from(q).ok()).filter(|q| super::ORDER_RANGE.contains(q));
+    let dims = resources::Dims {
+        widths: arch.widths.clone(),
+        inputs,
+        inputs_field,
+        params: arch.num_params(),
+        order: limit.order.or(spec_order).unwrap_or(resources::DEFAULT_ORDER),
+        descent: raw("training", "method").and_then(Value::as_str) == Some("gradient-descent"),
+        engine: limit.engine,
+    };
+    resources::check(&dims, limit.bytes).map(|_| ()).map_err(|over| SpecError::invalid(over.estimate.driver, over.reason()))
 }
 
 /// `[training] settle_time` with `horizon = "inf"`: the time `T1 > 0` up to which the flows are

@@ -110,16 +110,25 @@ fn read_spec_file(path: &Path) -> Result<(String, &Path, String), SpecError> {
 /// Resolves spec text. `base_dir` is where relative data paths are resolved; `label` names the
 /// spec in errors (and gives the default problem name, its file stem).
 pub fn load_str(text: &str, base_dir: &Path, label: &str) -> Result<LoadedSpec, SpecError> {
-    load_inner(text, base_dir, label).map_err(|e| e.in_file(label))
+    load_inner(text, base_dir, label, None).map_err(|e| e.in_file(label))
 }
 
-fn load_inner(text: &str, base_dir: &Path, label: &str) -> Result<LoadedSpec, SpecError> {
+/// [`load`], refusing a spec whose run would need more memory than `limit`
+/// ([`crate::resources`]; checked from the spec's dimensions before the weights and data are
+/// read, and again once the number of inputs is known). The refusal is an `Invalid` error
+/// naming the field that drives the estimate, e.g. `model.widths`.
+pub fn load_within(path: &Path, limit: &crate::resources::MemoryLimit) -> Result<LoadedSpec, SpecError> {
+    let (text, base_dir, label) = read_spec_file(path)?;
+    load_inner(&text, base_dir, &label, Some(limit)).map_err(|e| e.in_file(&label))
+}
+
+fn load_inner(text: &str, base_dir: &Path, label: &str, memory: Option<&crate::resources::MemoryLimit>) -> Result<LoadedSpec, SpecError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax_error(text, &e))?;
     let canonical = canonical_json(&toml::Value::Table(table.clone()));
     let spec_sha256 = data::sha256_hex(canonical_string(&canonical).as_bytes());
     let default_name = Path::new(label).file_stem().and_then(|s| s.to_str()).unwrap_or(label).to_string();
     let mut files = build::Files::new(base_dir);
-    let built = build::build(&table, &default_name, &mut files, build::Purpose::Flow)?;
+    let built = build::build(&table, &default_name, &mut files, build::Purpose::Flow, memory)?;
     Ok(LoadedSpec { problem: built.problem, spec_sha256, data_files: files.list, canonical, solver: built.solver })
 }
 
@@ -139,7 +148,7 @@ fn load_kernel_inner(text: &str, base_dir: &Path, label: &str) -> Result<KernelP
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax_error(text, &e))?;
     let default_name = Path::new(label).file_stem().and_then(|s| s.to_str()).unwrap_or(label).to_string();
     let mut files = build::Files::new(base_dir);
-    let built = build::build(&table, &default_name, &mut files, build::Purpose::Kernel)?;
+    let built = build::build(&table, &default_name, &mut files, build::Purpose::Kernel, None)?;
     let problem = built.problem;
     let (Some(kernel), crate::problem::Architecture::Mlp(arch)) = (built.kernel, &problem.architecture) else {
         return Err(SpecError::invalid("model.kind", "ntkcert kernel needs model.kind = \"mlp\""));
