@@ -186,7 +186,7 @@ const MAX_PASSES: usize = 3;
 /// The Taylor order unless given. Measured on gf-mlp-mid at the first pass's step target
 /// (1e-10): order 10 took 73 steps and 1.03 s, 12: 48 and 1.07 s, 14: 39 and 0.92 s, 16: 32 and
 /// 0.81 s; tight, 16 takes 76 steps. A lower order for looser targets does not pay here.
-const DEFAULT_ORDER: usize = 16;
+pub const DEFAULT_ORDER: usize = 16;
 
 /// Certified results. Every interval contains the exact quantity.
 #[derive(Debug, Clone)]

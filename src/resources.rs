@@ -58,9 +58,8 @@ pub const BASE: u64 = 16 << 20;
 pub const CHECKER_FACTOR: u64 = 10;
 /// The checker's fixed part (MPFR's caches, its per-step records).
 pub const CHECKER_BASE: u64 = 48 << 20;
-/// The Taylor order when neither the spec nor the command line gives one
-/// (`certify::Options`).
-pub const DEFAULT_ORDER: usize = 16;
+/// The Taylor order when neither the spec nor the command line gives one (certify's).
+pub use crate::certify::DEFAULT_ORDER;
 
 /// A memory limit to hold a spec's run to while it is loaded (`spec::load_within`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
