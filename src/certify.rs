@@ -93,6 +93,18 @@ pub enum StepValidation {
     Remainder,
 }
 
+impl StepValidation {
+    /// `"auto"`, `"nodes"` or `"remainder"`; `None` otherwise.
+    pub fn parse(text: &str) -> Option<StepValidation> {
+        match text {
+            "auto" => Some(StepValidation::Auto),
+            "nodes" => Some(StepValidation::Nodes),
+            "remainder" => Some(StepValidation::Remainder),
+            _ => None,
+        }
+    }
+}
+
 impl Options {
     /// The defaults, overridden by a spec's `[solver]` settings, then by an explicit `order`
     /// (e.g. the command line's `--order`).
@@ -106,6 +118,9 @@ impl Options {
         }
         if let Some(a) = solver.accuracy {
             options.accuracy = a;
+        }
+        if let Some(v) = solver.validation {
+            options.validation = v;
         }
         if let Some(q) = order {
             options.order = Some(q);

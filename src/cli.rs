@@ -2,7 +2,7 @@
 //! 0 certified / success, 1 refuted, 2 inconclusive, 64 bad command line, 65 invalid spec or
 //! data, 66 missing or unreadable input file, 70 internal error, 73 cannot write output.
 
-use crate::certify::{certify, Accuracy, Options, Verdict};
+use crate::certify::{certify, Accuracy, Options, StepValidation, Verdict};
 use crate::error::{Error, ErrorKind, Outcome};
 use crate::report;
 use crate::spec;
@@ -86,6 +86,11 @@ enum Command {
         /// a run is slow or ends inconclusive.
         #[arg(long)]
         trace: bool,
+        /// How the steps are validated: `auto` (at nodes for large deep nets), `nodes` or
+        /// `remainder` (widths and cost only; every choice is sound); overrides [solver]
+        /// validation.
+        #[arg(long, value_parser = parse_validation)]
+        validation: Option<StepValidation>,
         /// Refuse (exit 65) a run whose estimated memory is above SIZE: bytes, or with a
         /// suffix K, M, G, T (powers of 1024), e.g. 8G, 500M. Default: half of the machine's
         /// memory (MemTotal in /proc/meminfo; 8G when unreadable).
@@ -236,8 +241,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         tune_allocator();
     }
     match cli.command {
-        Command::Certify { spec, json, out, order, accuracy, quiet, trace, max_memory } => {
-            run_certify(&spec, json, out, order, accuracy, quiet, trace, max_memory.unwrap_or_else(default_max_memory))
+        Command::Certify { spec, json, out, order, accuracy, quiet, trace, validation, max_memory } => {
+            run_certify(&spec, json, out, order, accuracy, quiet, (trace, validation), max_memory.unwrap_or_else(default_max_memory))
         }
         Command::Simulate { spec, json, order, accuracy, max_memory } => run_simulate(&spec, json, order, accuracy, max_memory.unwrap_or_else(default_max_memory)),
         Command::Bench { specs, repeat, check } => done(crate::bench::run(&specs, repeat, check)),
@@ -305,7 +310,9 @@ fn options_for(loaded: &spec::LoadedSpec, order: Option<usize>, accuracy: Option
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, accuracy: Option<Accuracy>, quiet: bool, trace: bool, max_memory: u64) -> i32 {
+/// `tuning`: `--trace` and `--validation`.
+fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: Option<usize>, accuracy: Option<Accuracy>, quiet: bool, tuning: (bool, Option<StepValidation>), max_memory: u64) -> i32 {
+    let (trace, validation) = tuning;
     if let Some(code) = check_order(order) {
         return code;
     }
@@ -319,7 +326,8 @@ fn run_certify(path: &std::path::Path, json: bool, out: Option<PathBuf>, order: 
             return EXIT_CANT_CREATE;
         }
     }
-    let options = Options { trace, ..options_for(&loaded, order, accuracy, !quiet && !json) };
+    let options = options_for(&loaded, order, accuracy, !quiet && !json);
+    let options = Options { trace, validation: validation.unwrap_or(options.validation), ..options };
     let result = match certify(&loaded.problem, &options) {
         Ok(r) => r,
         Err(e) => {
@@ -392,6 +400,11 @@ fn mem_total(meminfo: &str) -> Option<u64> {
         None => Some(value),
         _ => None,
     }
+}
+
+/// `--validation`: `auto`, `nodes` or `remainder`.
+fn parse_validation(text: &str) -> Result<StepValidation, String> {
+    StepValidation::parse(text).ok_or_else(|| format!("expected auto, nodes or remainder, got '{text}'"))
 }
 
 /// `--accuracy`: `tight` or a relative width in (0, 1).

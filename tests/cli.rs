@@ -335,6 +335,36 @@ fn accuracy_targets() {
     assert!(stderr(&out).contains("'fast'"), "{}", stderr(&out));
 }
 
+/// `--validation` and `[solver] validation`: both step validations certify the same verdict
+/// with enclosures that intersect, their certificates check valid, and bad values are one-line
+/// errors naming the option or the field.
+#[test]
+fn step_validation_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut enclosures = Vec::new();
+    for v in ["nodes", "remainder", "auto"] {
+        let cert = dir.path().join(format!("{v}.json"));
+        let out = ntkcert(&[OsStr::new("certify"), OsStr::new(SMALL), "--json".as_ref(), "--validation".as_ref(), v.as_ref(), "--out".as_ref(), cert.as_os_str()]);
+        assert_eq!(code(&out), 0, "{v}: {}", stderr(&out));
+        let result = json_stdout(&out);
+        assert_eq!(result["verdict"], "certified", "{v}");
+        enclosures.push(interval(&result["sup_deviation"], v));
+        let out = ntkcert(&[OsStr::new("check"), cert.as_os_str(), "--quiet".as_ref()]);
+        assert_eq!(stdout(&out), "valid\n", "{v}: {}", stderr(&out));
+    }
+    let (nodes, remainder) = (enclosures[0], enclosures[1]);
+    assert!(nodes.0 <= remainder.1 && remainder.0 <= nodes.1, "{nodes:?} and {remainder:?} are disjoint");
+    assert_ne!(nodes, remainder, "the two validations should give different enclosures");
+    let out = ntkcert(&["certify", SMALL, "--validation", "fast"]);
+    assert_eq!(code(&out), 64);
+    assert!(stderr(&out).contains("'fast'"), "{}", stderr(&out));
+    let spec = dir.path().join("bad.toml");
+    std::fs::write(&spec, std::fs::read_to_string(SMALL).unwrap() + "\n[solver]\nvalidation = \"fast\"\n").unwrap();
+    let out = ntkcert(&[OsStr::new("certify"), spec.as_os_str(), "-q".as_ref()]);
+    assert_eq!(code(&out), 65, "{}", stderr(&out));
+    assert!(stderr(&out).contains("solver.validation") && stderr(&out).lines().count() == 1, "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------------------------------------
 // simulate, help.
 

@@ -221,7 +221,7 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
 
     let mut solver = SolverSettings::default();
     if let Some(s) = root.section("solver")? {
-        s.check_keys(&["order", "max_steps", "accuracy"], "")?;
+        s.check_keys(&["order", "max_steps", "accuracy", "validation"], "")?;
         // The range of `--order` and `hints.order`, with the same words (super::ORDER_RANGE).
         if let Some(why) = s.get("order").and_then(|v| v.as_integer()).and_then(|q| super::order_range_error(q.into())) {
             return Err(SpecError::invalid(s.field("order"), why));
@@ -231,6 +231,11 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
         if let Some(text) = s.str("accuracy")? {
             solver.accuracy = Some(crate::certify::Accuracy::parse(text).ok_or_else(|| {
                 SpecError::invalid(s.field("accuracy"), format!("expected \"tight\" or a relative width in (0, 1) such as \"1e-4\", got '{text}'"))
+            })?);
+        }
+        if let Some(text) = s.str("validation")? {
+            solver.validation = Some(crate::certify::StepValidation::parse(text).ok_or_else(|| {
+                SpecError::invalid(s.field("validation"), format!("expected \"auto\", \"nodes\" or \"remainder\", got '{text}'"))
             })?);
         }
     }

@@ -36,6 +36,8 @@ pub struct SolverSettings {
     pub max_steps: Option<usize>,
     /// The accuracy target (`"tight"` or a relative width).
     pub accuracy: Option<crate::certify::Accuracy>,
+    /// How the steps are validated (`"auto"`, `"nodes"`, `"remainder"`).
+    pub validation: Option<crate::certify::StepValidation>,
 }
 
 /// The Taylor orders accepted everywhere, the single source of the range: the spec
