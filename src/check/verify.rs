@@ -323,7 +323,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
                 // when that is tighter.
                 let (coeffs, rem) = linear_defect_path(&k0, &lin_centre, q, &h_hi);
                 let resting = norm2_upper(&lin_centre);
-                if resting < rem {
+                if !(rem <= resting) {
                     (vec![vec![Ball::zero(); n_out]; q + 1], resting)
                 } else {
                     (coeffs, rem)

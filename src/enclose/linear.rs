@@ -2,8 +2,8 @@
 //! `rbar(t) = exp(-K0 t) rbar(0)`; with the penalty `(lambda/2)|w - w0|^2`,
 //! `rbar' = -(K0 + lambda I) rbar + lambda rbar(0)`. Enclosed step by step: without the penalty a
 //! Taylor polynomial with float coefficients and its enclosed defect (Lemma D), with it Taylor
-//! polynomials with an explicit remainder (Lemma P); no inverse or eigendecomposition, so a singular or badly
-//! conditioned `K0` costs nothing. Proof: `proofs/matrix-exponential.md`.
+//! polynomials with an explicit remainder (Lemma P); no inverse or eigendecomposition, so a
+//! singular or badly conditioned `K0` costs nothing. Proof: `proofs/matrix-exponential.md`.
 
 use super::poly;
 use crate::arith::ball::Ball;
@@ -175,8 +175,8 @@ impl LinearFlow {
         defect = defect + top * poly::pow_nonneg(big_h, order as u32 + 1) / FastInterval::point((order + 1) as f64);
         let coeffs: Vec<Vec<FastInterval>> = series.iter().map(|c| c.iter().map(|&x| FastInterval::point(x)).collect()).collect();
         let centre_norm = poly::norm2_upper(&coeffs[0]);
-        if defect.hi > centre_norm {
-            // A long step (the defect exceeds |c|): the resting bound of the proof's Lemma R,
+        if !(defect.hi <= centre_norm) {
+            // A long step (the defect exceeds |c|, or overflowed): the resting bound of the proof's Lemma R,
             // |exp(-K0 s) d| <= |d| for every d in the ball: the zero polynomial, the radius
             // grown by |c|, and the next ball centred at 0 (its radius no longer grows).
             let zero = vec![0.0; centre.len()];
