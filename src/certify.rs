@@ -10,7 +10,7 @@ use crate::enclose::deviation::{sup_deviation, DeviationPiece};
 use crate::enclose::linear::{LinearFlow, LinearStep};
 use crate::enclose::poly;
 use crate::enclose::tail::{tail, Tail};
-use crate::enclose::tube::{Rejection, Tolerances, TubeIntegrator, TubeStep};
+use crate::enclose::tube::{CentrePath, Rejection, Tolerances, TubeIntegrator, TubeStep};
 use crate::model::flow::GradientFlow;
 use crate::problem::{Architecture, Problem};
 use inari::Interval;
@@ -520,6 +520,95 @@ fn next_pass(options: &Options, relative: f64, result: &Certified) -> Option<f64
     Some((relative * factor).max(TIGHT_RELATIVE))
 }
 
+/// One step's attempt: from the ball `B(centre, radius)` at time `t` along `path`, at most
+/// `remaining` (exact) and `cap` (the linearised flow's step cap) long.
+struct StepAttempt<'a> {
+    centre: &'a [f64],
+    radius: f64,
+    path: &'a CentrePath,
+    tol: Tolerances,
+    t: &'a BigRational,
+    remaining: &'a BigRational,
+    cap: f64,
+    trace: bool,
+}
+
+/// The step control of a pass (policy only: every accepted step is proved by
+/// `TubeIntegrator::try_step`): the proposal from the path's series, shrunk after rejections,
+/// and the two corrections carried from step to step.
+struct StepControl {
+    /// Step-length cap from the last logarithmic-norm bound (see the TubeGrowth rejection).
+    growth_limit: f64,
+    /// The point series' proposal tends to overshoot the verified remainder by a steady factor
+    /// on smooth problems (27 rejected attempts in 73 steps on gf-mlp-mid, each costing an
+    /// expansion over the box): the correction of the last rejected step, or of a step kept
+    /// with a remainder above its target (`TubeStep::remainder_shrink`), is carried forward and
+    /// relaxed by 5% per step without one. (With the kept steps, mid has 1 rejection instead of
+    /// 10 and 3.5% fewer instructions; its output width grew by 1%.)
+    proposal_scale: f64,
+}
+
+impl StepControl {
+    fn new() -> Self {
+        StepControl { growth_limit: f64::INFINITY, proposal_scale: 1.0 }
+    }
+
+    /// The accepted step and its exact length, or `None` when the length underflowed (after
+    /// at most 40 attempts).
+    fn step(&mut self, tube: &mut TubeIntegrator, a: StepAttempt) -> Option<(TubeStep, BigRational)> {
+        let remaining_f = a.remaining.to_f64().unwrap_or(f64::MAX);
+        let proposed = self.proposal_scale * tube.propose_step(a.path, a.tol);
+        let mut h_try = proposed.min(a.cap).min(remaining_f).min(self.growth_limit);
+        let mut accepted = None;
+        let mut remainder_rejected = false;
+        for _ in 0..40 {
+            // The last step is the exact remainder of the horizon, enclosed: taken whenever the
+            // attempt reaches the nearest f64 of the remainder (an attempt rounded just below
+            // the exact remainder would leave a sub-ulp last step, one more step's work).
+            let (h_exact, h_iv) = if !h_try.is_finite() || h_try >= remaining_f || f64_to_rational(h_try) >= *a.remaining {
+                (a.remaining.clone(), rational_to_interval(a.remaining))
+            } else {
+                (f64_to_rational(h_try), point(h_try))
+            };
+            match tube.try_step(a.centre, a.radius, a.path, h_iv, a.tol) {
+                Ok(step) => {
+                    accepted = Some((step, h_exact));
+                    break;
+                }
+                Err(rejection) => {
+                    if a.trace {
+                        eprintln!("t = {:.6e}, h = {:.3e}: rejected, {rejection:?}", a.t.to_f64().unwrap_or(f64::NAN), h_iv.sup());
+                    }
+                    h_try = match rejection {
+                        Rejection::TubeGrowth(mu) => {
+                            self.growth_limit = growth_step_cap(mu);
+                            (h_iv.sup() * 0.5).min(self.growth_limit)
+                        }
+                        Rejection::Remainder(factor) => {
+                            remainder_rejected = true;
+                            h_iv.sup() * factor
+                        }
+                    };
+                }
+            }
+            if !(h_try > remaining_f * 1e-14) {
+                break;
+            }
+        }
+        self.proposal_scale = match &accepted {
+            Some((step, _)) if remainder_rejected && proposed > 0.0 => (self.proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
+            Some((TubeStep { remainder_shrink: Some(factor), .. }, _)) => (self.proposal_scale * factor).clamp(0.01, 1.0),
+            _ => (self.proposal_scale * 1.05).min(1.0),
+        };
+        // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
+        // slowly; a wrong guess only costs a rejection).
+        self.growth_limit = accepted.as_ref().map_or(self.growth_limit, |(step, _)| {
+            if step.mu > 0.0 && a.radius > 0.0 { growth_step_cap(step.mu) } else { f64::INFINITY }
+        });
+        accepted
+    }
+}
+
 /// One pass of the integrator with the step targets and order of `settings`, from the
 /// enclosures at `t = 0` (`initial`; the problem has inputs).
 fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, initial: &InitialState) -> Certified {
@@ -569,15 +658,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
     let mut last: Option<(TubeStep, LinearStep)> = None;
     let progress = progress_bar(options.progress, problem.horizon.enclosure.sup());
     let mut failure: Option<String> = None;
-    // Step-length cap from the last logarithmic-norm bound (see the TubeGrowth rejection).
-    let mut growth_limit = f64::INFINITY;
-    // The point series' proposal tends to overshoot the verified remainder by a steady factor
-    // on smooth problems (27 rejected attempts in 73 steps on gf-mlp-mid, each costing an
-    // expansion over the box): the correction of the last rejected step, or of a step kept
-    // with a remainder above its target (`TubeStep::remainder_shrink`), is carried forward and
-    // relaxed by 5% per step without one. (With the kept steps, mid has 1 rejection instead of
-    // 10 and 3.5% fewer instructions; its output width grew by 1%.)
-    let mut proposal_scale: f64 = 1.0;
+    let mut control = StepControl::new();
     // What the steps added to the tube radius, by cause (`TubeStep::truncation`, `defect`).
     let (mut added_truncation, mut added_defect) = (0.0f64, 0.0f64);
 
@@ -592,59 +673,11 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         }
         let path = tube.centre_path(&centre);
         let remaining = &horizon - &t;
-        let remaining_f = remaining.to_f64().unwrap_or(f64::MAX);
-        let proposed = proposal_scale * tube.propose_step(&path, tol);
         // The linearised flow's series limits the step unless it has come to rest (issue 20:
         // long horizons after convergence).
         let lin_cap = if linear.at_rest_within(&lin_centre, lin_radius, tol.outputs) { f64::INFINITY } else { linear.step_cap(&lin_centre, order, relative, tol.outputs) };
-        let mut h_try = proposed.min(lin_cap).min(remaining_f).min(growth_limit);
-        let mut accepted = None;
-        let mut remainder_rejected = false;
-        for _ in 0..40 {
-            // The last step is the exact remainder of the horizon, enclosed: taken whenever the
-            // attempt reaches the nearest f64 of the remainder (an attempt rounded just below
-            // the exact remainder would leave a sub-ulp last step, one more step's work).
-            let (h_exact, h_iv) = if !h_try.is_finite() || h_try >= remaining_f || f64_to_rational(h_try) >= remaining {
-                (remaining.clone(), rational_to_interval(&remaining))
-            } else {
-                let h = h_try;
-                (f64_to_rational(h), point(h))
-            };
-            match tube.try_step(&centre, radius, &path, h_iv, tol) {
-                Ok(step) => {
-                    accepted = Some((step, h_exact));
-                    break;
-                }
-                Err(rejection) => {
-                    if options.trace {
-                        eprintln!("t = {:.6e}, h = {:.3e}: rejected, {rejection:?}", t.to_f64().unwrap_or(f64::NAN), h_iv.sup());
-                    }
-                    h_try = match rejection {
-                        Rejection::TubeGrowth(mu) => {
-                            growth_limit = growth_step_cap(mu);
-                            (h_iv.sup() * 0.5).min(growth_limit)
-                        }
-                        Rejection::Remainder(factor) => {
-                            remainder_rejected = true;
-                            h_iv.sup() * factor
-                        }
-                    };
-                }
-            }
-            if !(h_try > remaining_f * 1e-14) {
-                break;
-            }
-        }
-        proposal_scale = match &accepted {
-            Some((step, _)) if remainder_rejected && proposed > 0.0 => (proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
-            Some((TubeStep { remainder_shrink: Some(factor), .. }, _)) => (proposal_scale * factor).clamp(0.01, 1.0),
-            _ => (proposal_scale * 1.05).min(1.0),
-        };
-        // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
-        // slowly; a wrong guess only costs a rejection).
-        growth_limit = accepted.as_ref().map_or(growth_limit, |(step, _)| {
-            if step.mu > 0.0 && radius > 0.0 { growth_step_cap(step.mu) } else { f64::INFINITY }
-        });
+        let attempt = StepAttempt { centre: &centre, radius, path: &path, tol, t: &t, remaining: &remaining, cap: lin_cap, trace: options.trace };
+        let accepted = control.step(&mut tube, attempt);
         let Some((step, h_exact)) = accepted else {
             failure = Some(format!(
                 "the integrator could not make a step at t = {:.6} (step size underflow); the flow may be far from lazy here: a larger alpha or a smaller T would help",
