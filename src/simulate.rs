@@ -131,8 +131,7 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
         let lin_cap = if lambda > 0.0 || kernel_norm == 0.0 {
             lin_max
         } else {
-            let top = norm(&lin[order]);
-            if top > 0.0 { lin_max.max((tol_outputs * (order + 1) as f64 / (kernel_norm * top)).powf(1.0 / (order + 1) as f64)) } else { f64::INFINITY }
+            lin_max.max(crate::enclose::linear::top_term_step(tol_outputs, order, kernel_norm, norm(&lin[order])))
         };
         let h = exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_cap).min(horizon - t);
         for s in [0.5 * h, h] {

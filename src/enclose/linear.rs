@@ -128,11 +128,7 @@ impl LinearFlow {
         }
         let series = self.point_series(centre, order);
         let top = series[order].iter().map(|c| c * c).sum::<f64>().sqrt();
-        if !(top > 0.0) {
-            return f64::INFINITY;
-        }
-        let sharp = (tol * (order + 1) as f64 / (self.kernel_norm * top)).powf(1.0 / (order + 1) as f64);
-        crude.max(sharp)
+        crude.max(top_term_step(tol, order, self.kernel_norm, top))
     }
 
     /// `R_0 = c`, `R_{j+1}` the float nearest the computed `-K0 R_j / (j+1)` (midpoints of
@@ -229,6 +225,16 @@ impl LinearFlow {
         let total = (FastInterval::point(radius) + remainder + anchor_part).hi;
         finish(centre, coeffs, total, h)
     }
+}
+
+/// The step `h` at which the top term `|K0| |R_q| h^{q+1} / (q+1)` of Lemma D's defect bound is
+/// `tol`, for `kernel_norm >= |K0|` and `top = |R_q|` (infinite when `R_q = 0`): the linearised
+/// flow's step cap, for `LinearFlow::step_cap` and `simulate` (floats: a proposal only).
+pub fn top_term_step(tol: f64, order: usize, kernel_norm: f64, top: f64) -> f64 {
+    if !(top > 0.0) {
+        return f64::INFINITY;
+    }
+    (tol * (order + 1) as f64 / (kernel_norm * top)).powf(1.0 / (order + 1) as f64)
 }
 
 /// The linearised gradient-descent map `M rbar + eta lambda r0`, `M = (1 - eta lambda) I - eta
