@@ -21,7 +21,10 @@ pub mod point_vec;
 pub mod bounds;
 pub mod curvature;
 pub mod layered;
+pub mod majorants;
 pub mod flow;
 pub mod mlp;
 pub mod quadratic;
 pub mod taylor_model;
+#[cfg(test)]
+pub(crate) mod test_problems;
