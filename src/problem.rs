@@ -159,6 +159,11 @@ pub struct Problem {
     /// settling time `T1` (`[training] settle_time`): the flows are enclosed on `[0, T1]` and a
     /// tail argument covers `[T1, infinity)` (`proofs/infinite-horizon.md`).
     pub infinite_horizon: bool,
+    /// `Q` of the reference model `h_Q(w) = sum_{r <= Q} D^r h(w0)[(w - w0)^r] / r!` whose
+    /// training the network's is compared with (the spec's `[training] reference_order`;
+    /// 1: the NTK linearisation, `2..=model::taylor_model::MAX_REFERENCE_ORDER`: the order-`Q`
+    /// Taylor model trained by its own gradient flow, MLPs only).
+    pub reference_order: usize,
 }
 
 /// The training method.

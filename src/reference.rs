@@ -1342,6 +1342,7 @@ mod tests {
             regularization: Exact::from_integer(0),
             method: crate::problem::Method::GradientFlow,
             infinite_horizon: false,
+            reference_order: 1,
         };
         let net = Net::new(&problem, PREC);
         let w: Vec<Float> = problem.params0.iter().map(|v| Float::with_val(PREC, v.mid())).collect();
@@ -1385,6 +1386,7 @@ mod tests {
             regularization: Exact::from_integer(0),
             method: crate::problem::Method::GradientFlow,
             infinite_horizon: false,
+            reference_order: 1,
         }
     }
 
@@ -1445,6 +1447,7 @@ mod tests {
             regularization: Exact::from_integer(0),
             method: crate::problem::Method::GradientFlow,
             infinite_horizon: false,
+            reference_order: 1,
         }
     }
 

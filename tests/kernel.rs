@@ -28,6 +28,7 @@ fn no_training() -> KernelTraining {
         centred: true,
         horizon: Exact::from_integer(1),
         infinite_horizon: false,
+        reference_order: 1,
         regularization: Exact::from_integer(0),
         gradient_descent: false,
     }
@@ -505,6 +506,7 @@ fn flow_problem(arch: MlpArchitecture, params: Vec<f64>, inputs: Vec<Vec<f64>>) 
         regularization: Exact::from_integer(0),
         method: Method::GradientFlow,
         infinite_horizon: false,
+        reference_order: 1,
     }
 }
 

@@ -388,6 +388,7 @@ fn quadratic_family_ratio() {
         regularization: Exact::from_integer(0),
         method: ntkcert::problem::Method::GradientFlow,
         infinite_horizon: false,
+        reference_order: 1,
     };
     let cert = certify(&problem, &Options::default()).expect("certify the quadratic family");
     let r = reference(&problem, &ReferenceOptions::default());
@@ -455,6 +456,7 @@ fn deep_net_decided_and_contains_reference() {
         regularization: Exact::from_integer(0),
         method: ntkcert::problem::Method::GradientFlow,
         infinite_horizon: false,
+        reference_order: 1,
     };
     // The per-input bound at w0 (centred: r = -y there).
     let r0: f64 = problem.targets.iter().map(|y| y.sup() * y.sup()).sum::<f64>().sqrt();

@@ -367,6 +367,7 @@ mod tests {
             regularization: Exact::from_integer(0),
             method: Method::GradientFlow,
             infinite_horizon: false,
+            reference_order: 1,
         }
     }
 

@@ -50,5 +50,6 @@ pub fn problem(seed: u64, widths: Vec<usize>, activation: Activation, bias: bool
         regularization: Exact::parse(lambda).expect("lambda"),
         method: Method::GradientFlow,
         infinite_horizon: false,
+        reference_order: 1,
     }
 }

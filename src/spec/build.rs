@@ -240,9 +240,11 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
         }
     }
 
+    let mut reference_order = 1;
     let (regularization, method) = match root.section("training")? {
         Some(training) => {
-            training.check_keys(&["regularization", "method", "learning_rate", "settle_time"], "")?;
+            training.check_keys(&["regularization", "method", "learning_rate", "settle_time", "reference_order"], "")?;
+            reference_order = training_reference_order(&training, &architecture)?;
             let lambda = training.exact("regularization")?.unwrap_or_else(BigRational::zero);
             if lambda.is_negative() {
                 return Err(SpecError::invalid(
@@ -272,6 +274,12 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
             return Err(SpecError::invalid("horizon", "\"inf\" is for model.kind = \"mlp\""));
         }
     }
+    if reference_order > 1 && (infinite_horizon || method != Method::GradientFlow) {
+        return Err(SpecError::invalid(
+            "training.reference_order",
+            format!("{reference_order} (a Taylor model of order >= 2) is certified for gradient flow on a finite horizon only, so far"),
+        ));
+    }
 
     let problem = Problem {
         name,
@@ -286,6 +294,7 @@ pub(crate) fn build(table: &Table, default_name: &str, files: &mut Files<'_>, pu
         regularization: Exact::new(regularization),
         method,
         infinite_horizon,
+        reference_order,
     };
     Ok(Built { problem, solver, kernel })
 }
@@ -321,6 +330,20 @@ fn memory_check(limit: &MemoryLimit, table: &Table, arch: &MlpArchitecture, inpu
         engine: limit.engine,
     };
     resources::check(&dims, limit.bytes).map(|_| ()).map_err(|over| SpecError::invalid(over.estimate.driver, over.reason()))
+}
+
+/// `[training] reference_order = Q`: the order of the reference model (default 1, the NTK
+/// linearisation); `2..=MAX_REFERENCE_ORDER` for MLPs.
+fn training_reference_order(training: &Section<'_>, architecture: &Architecture) -> Result<usize> {
+    let max = crate::model::taylor_model::MAX_REFERENCE_ORDER;
+    let Some(q) = training.count("reference_order", 1)? else { return Ok(1) };
+    if q > max {
+        return Err(SpecError::invalid(training.field("reference_order"), format!("{q} is above {max}, the largest order of the Taylor models")));
+    }
+    if q > 1 && !matches!(architecture, Architecture::Mlp(_)) {
+        return Err(SpecError::invalid(training.field("reference_order"), format!("{q} needs model.kind = \"mlp\"")));
+    }
+    Ok(q)
 }
 
 /// `[training] settle_time` with `horizon = "inf"`: the time `T1 > 0` up to which the flows are

@@ -69,6 +69,7 @@ pub fn arb_problem(
             regularization: Exact::from_integer(0),
             method: ntkcert::problem::Method::GradientFlow,
             infinite_horizon: false,
+            reference_order: 1,
         })
 }
 

@@ -47,6 +47,7 @@ fn problem(arch: MlpArchitecture, params: Vec<f64>, inputs: Vec<Vec<f64>>) -> Pr
         regularization: Exact::from_integer(0),
         method: crate::problem::Method::GradientFlow,
         infinite_horizon: false,
+        reference_order: 1,
     }
 }
 
