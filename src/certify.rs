@@ -8,6 +8,7 @@ use crate::arith::rational::{f64_to_rational, rational_to_interval};
 use crate::arith::vector::{interval, point, radius_norm2_upper, symmetric};
 use crate::enclose::deviation::{sup_deviation, DeviationPiece};
 use crate::enclose::linear::{LinearFlow, LinearStep};
+use crate::model::flow::TrainedModel;
 use crate::enclose::poly;
 use crate::enclose::tail::{tail, Tail};
 use crate::enclose::tube::{CentrePath, Rejection, Tolerances, TubeIntegrator, TubeStep};
@@ -522,7 +523,7 @@ fn next_pass(options: &Options, relative: f64, result: &Certified) -> Option<f64
 
 /// One step's attempt: from the ball `B(centre, radius)` at time `t` along `path`, at most
 /// `remaining` (exact) and `cap` (the linearised flow's step cap) long.
-struct StepAttempt<'a> {
+struct StepAttempt<'a, 'p> {
     centre: &'a [f64],
     radius: f64,
     path: &'a CentrePath,
@@ -531,7 +532,21 @@ struct StepAttempt<'a> {
     remaining: &'a BigRational,
     cap: f64,
     trace: bool,
+    /// The order-`Q` model's flow (`Q >= 2`), stepped with the same lengths.
+    reference: Option<ModelAttempt<'a, 'p>>,
 }
+
+/// The reference model's side of an attempt when it is the order-`Q` Taylor model: its own
+/// integrator, ball and path.
+struct ModelAttempt<'a, 'p> {
+    tube: &'a mut TubeIntegrator<'p>,
+    centre: &'a [f64],
+    radius: f64,
+    path: &'a CentrePath,
+}
+
+/// The network's step and, for `Q >= 2`, the model's step over the same interval.
+type PairedStep = (TubeStep, Option<TubeStep>);
 
 /// The step control of a pass (policy only: every accepted step is proved by
 /// `TubeIntegrator::try_step`): the proposal from the path's series, shrunk after rejections,
@@ -555,9 +570,10 @@ impl StepControl {
 
     /// The accepted step and its exact length, or `None` when the length underflowed (after
     /// at most 40 attempts).
-    fn step(&mut self, tube: &mut TubeIntegrator, a: StepAttempt) -> Option<(TubeStep, BigRational)> {
+    fn step(&mut self, tube: &mut TubeIntegrator, mut a: StepAttempt<'_, '_>) -> Option<(PairedStep, BigRational)> {
         let remaining_f = a.remaining.to_f64().unwrap_or(f64::MAX);
-        let proposed = self.proposal_scale * tube.propose_step(a.path, a.tol);
+        let own = tube.propose_step(a.path, a.tol);
+        let proposed = self.proposal_scale * a.reference.as_ref().map_or(own, |r| own.min(r.tube.propose_step(r.path, a.tol)));
         let mut h_try = proposed.min(a.cap).min(remaining_f).min(self.growth_limit);
         let mut accepted = None;
         let mut remainder_rejected = false;
@@ -570,7 +586,11 @@ impl StepControl {
             } else {
                 (f64_to_rational(h_try), point(h_try))
             };
-            match tube.try_step(a.centre, a.radius, a.path, h_iv, a.tol) {
+            let attempt = tube.try_step(a.centre, a.radius, a.path, h_iv, a.tol).and_then(|step| match &mut a.reference {
+                None => Ok((step, None)),
+                Some(r) => r.tube.try_step(r.centre, r.radius, r.path, h_iv, a.tol).map(|model| (step, Some(model))),
+            });
+            match attempt {
                 Ok(step) => {
                     accepted = Some((step, h_exact));
                     break;
@@ -596,14 +616,15 @@ impl StepControl {
             }
         }
         self.proposal_scale = match &accepted {
-            Some((step, _)) if remainder_rejected && proposed > 0.0 => (self.proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
-            Some((TubeStep { remainder_shrink: Some(factor), .. }, _)) => (self.proposal_scale * factor).clamp(0.01, 1.0),
+            Some(((step, _), _)) if remainder_rejected && proposed > 0.0 => (self.proposal_scale * step.step.sup() / proposed).clamp(0.01, 1.0),
+            Some(((TubeStep { remainder_shrink: Some(factor), .. }, _), _)) => (self.proposal_scale * factor).clamp(0.01, 1.0),
             _ => (self.proposal_scale * 1.05).min(1.0),
         };
         // The next step starts below the growth limit of this one's mu (a heuristic: mu varies
         // slowly; a wrong guess only costs a rejection).
-        self.growth_limit = accepted.as_ref().map_or(self.growth_limit, |(step, _)| {
-            if step.mu > 0.0 && a.radius > 0.0 { growth_step_cap(step.mu) } else { f64::INFINITY }
+        self.growth_limit = accepted.as_ref().map_or(self.growth_limit, |((step, model), _)| {
+            let mu = model.as_ref().map_or(step.mu, |m| m.mu.max(step.mu));
+            if mu > 0.0 && a.radius > 0.0 { growth_step_cap(mu) } else { f64::INFINITY }
         });
         accepted
     }
@@ -635,6 +656,14 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         tube = tube.validate_at_nodes();
     }
     let linear = LinearFlow::new(problem, w0, &r0);
+    // Q >= 2: the order-Q model's flow, on the same grid (the linearised flow is not used).
+    let mut model = match problem.reference_order {
+        1 => None,
+        q => match TubeIntegrator::for_model(problem, offset.clone(), order, TrainedModel::TaylorModel(q)) {
+            Some(tube) => Some(ModelFlow { tube, centre: w0.iter().map(|v| v.mid()).collect(), radius: radius_norm2_upper(w0) }),
+            None => return Certified::inconclusive(format!("reference_order = {q} needs an MLP"), n_out, half_r0_sq, started.elapsed().as_secs_f64()),
+        },
+    };
 
     let mut centre: Vec<f64> = w0.iter().map(|v| v.mid()).collect();
     let mut radius = radius_norm2_upper(w0);
@@ -655,7 +684,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
     let mut t = BigRational::zero();
     let mut pieces: Vec<DeviationPiece> = Vec::new();
     let mut records: Vec<StepRecord> = Vec::new();
-    let mut last: Option<(TubeStep, LinearStep)> = None;
+    let mut last: Option<(TubeStep, ReferenceStep)> = None;
     let progress = progress_bar(options.progress, problem.horizon.enclosure.sup());
     let mut failure: Option<String> = None;
     let mut control = StepControl::new();
@@ -675,10 +704,16 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         let remaining = &horizon - &t;
         // The linearised flow's series limits the step unless it has come to rest (issue 20:
         // long horizons after convergence).
-        let lin_cap = if linear.at_rest_within(&lin_centre, lin_radius, tol.outputs) { f64::INFINITY } else { linear.step_cap(&lin_centre, order, relative, tol.outputs) };
-        let attempt = StepAttempt { centre: &centre, radius, path: &path, tol, t: &t, remaining: &remaining, cap: lin_cap, trace: options.trace };
+        let lin_cap = if model.is_some() || linear.at_rest_within(&lin_centre, lin_radius, tol.outputs) {
+            f64::INFINITY
+        } else {
+            linear.step_cap(&lin_centre, order, relative, tol.outputs)
+        };
+        let model_path = model.as_mut().map(|m| m.tube.centre_path(&m.centre));
+        let reference = model.as_mut().zip(model_path.as_ref()).map(|(m, path)| ModelAttempt { tube: &mut m.tube, centre: &m.centre, radius: m.radius, path });
+        let attempt = StepAttempt { centre: &centre, radius, path: &path, tol, t: &t, remaining: &remaining, cap: lin_cap, trace: options.trace, reference };
         let accepted = control.step(&mut tube, attempt);
-        let Some((step, h_exact)) = accepted else {
+        let Some(((step, model_step), h_exact)) = accepted else {
             failure = Some(format!(
                 "the integrator could not make a step at t = {:.6} (step size underflow); the flow may be far from lazy here: a larger alpha or a smaller T would help",
                 t.to_f64().unwrap_or(f64::NAN)
@@ -698,8 +733,11 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             ));
             break;
         }
-        let lin = linear.step(&lin_centre, lin_radius, step.step, order);
-        pieces.push(deviation_piece(&step, &lin, alpha, &problem.targets, offset.as_deref()));
+        let reference_step = match model_step {
+            Some(m) => ReferenceStep::Model(m),
+            None => ReferenceStep::Linear(linear.step(&lin_centre, lin_radius, step.step, order)),
+        };
+        pieces.push(deviation_piece(&step, &reference_step, alpha, &problem.targets, offset.as_deref()));
         // In output units: the tube's terms through alpha |Dh|, plus the outputs' own remainder.
         let to_outputs = (alpha * point(step.bounds.gradient_total())).sup();
         added_truncation += step.output_truncation + to_outputs * step.truncation;
@@ -710,16 +748,20 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             radius,
             tube_radius: step.tube_radius,
             mu: step.mu,
-            linear_radius: lin_radius,
+            linear_radius: model.as_ref().map_or(lin_radius, |m| m.radius),
         });
         centre = step.next_centre.clone();
         radius = step.next_radius;
-        (lin_centre, lin_radius) = lin.next_ball();
+        match (&reference_step, &mut model) {
+            (ReferenceStep::Linear(lin), _) => (lin_centre, lin_radius) = lin.next_ball(),
+            (ReferenceStep::Model(m), Some(flow)) => (flow.centre, flow.radius) = (m.next_centre.clone(), m.next_radius),
+            (ReferenceStep::Model(_), None) => unreachable!("a model step comes from the model's flow"),
+        }
         t += h_exact;
         if let Some(pb) = &progress {
             pb.set_position((t.to_f64().unwrap_or(0.0) * 1000.0) as u64);
         }
-        last = Some((step, lin));
+        last = Some((step, reference_step));
     }
     if let Some(pb) = progress {
         pb.finish_and_clear();
@@ -742,7 +784,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             let outputs = if problem.centred { vec![point(0.0); n_out] } else { outputs };
             Claims { sup: point(0.0), last: point(0.0), outputs: outputs.clone(), linear_outputs: outputs }
         }
-        Some((step, lin)) => {
+        Some((step, reference_step)) => {
             // The checker (`check::verify::confirm_sup`) allows at least twice this many bisections
             // (it budgets for up to 1000 + 40 per piece). (200 * pieces + 1000 gave the same
             // widths on the benchmarks at 4x the cost. On gf-mlp-mid the search runs to its
@@ -750,22 +792,11 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             // 7.695e-5 at half the cost, 10 * pieces + 250 7.738e-5; small stops earlier.)
             let sup = sup_deviation(&pieces, SUP_RTOL, 20 * pieces.len() + 500);
             let fin = pieces.last().expect("a step").enclosure_at(step.step);
-            let h_end = poly::evaluate(&step.outputs, step.step);
-            let outputs = h_end
-                .iter()
-                .enumerate()
-                .map(|(i, &h)| {
-                    let g = h - offset.as_ref().map_or(point(0.0), |o| o[i]);
-                    let slack = point(step.bounds.gradient[i / out_dim]) * point(step.tube_radius);
-                    alpha * (g + Interval::try_from((-slack.sup(), slack.sup())).unwrap())
-                })
-                .collect::<Vec<_>>();
-            let lin_end = lin
-                .end
-                .iter()
-                .zip(&problem.targets)
-                .map(|(&r, &y)| r.to_inari() + symmetric(lin.radius) + y)
-                .collect::<Vec<_>>();
+            let outputs = outputs_at_end(step, alpha, offset.as_deref(), out_dim);
+            let lin_end = match reference_step {
+                ReferenceStep::Linear(lin) => lin.end.iter().zip(&problem.targets).map(|(&r, &y)| r.to_inari() + symmetric(lin.radius) + y).collect(),
+                ReferenceStep::Model(m) => outputs_at_end(m, alpha, offset.as_deref(), out_dim),
+            };
             Claims { sup, last: fin, outputs, linear_outputs: lin_end }
         }
     };
@@ -922,36 +953,74 @@ fn growth_step_cap(mu: f64) -> f64 {
     0.9 * std::f64::consts::LN_2 / mu
 }
 
-/// The piece `P(s) = alpha (H(s) - offset) - y - Rbar(s)` with radius
-/// `alpha |Dh|_tube E + rho_lin` (proof: `proofs/sup-over-interval.md`).
-fn deviation_piece(
-    step: &TubeStep,
-    lin: &LinearStep,
-    alpha: Interval,
-    targets: &[Interval],
-    offset: Option<&[Interval]>,
-) -> DeviationPiece {
+/// The reference model's flow over a step: the linearisation's (function space, `Q = 1`) or
+/// the order-`Q` model's tube step.
+enum ReferenceStep {
+    Linear(LinearStep),
+    Model(TubeStep),
+}
+
+/// The order-`Q` model's integrator in a pass and its ball `B(centre, radius)` at the current
+/// time.
+struct ModelFlow<'p> {
+    tube: TubeIntegrator<'p>,
+    centre: Vec<f64>,
+    radius: f64,
+}
+
+/// `alpha (h(w(T)) - offset)` from the last step of a flow: the output polynomial at the step's
+/// end, widened by `|Dh_i|_tube E` per input.
+fn outputs_at_end(step: &TubeStep, alpha: Interval, offset: Option<&[Interval]>, out_dim: usize) -> Vec<Interval> {
+    let h_end = poly::evaluate(&step.outputs, step.step);
+    h_end
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| {
+            let g = h - offset.map_or(point(0.0), |o| o[i]);
+            let slack = point(step.bounds.gradient[i / out_dim]) * point(step.tube_radius);
+            alpha * (g + Interval::try_from((-slack.sup(), slack.sup())).unwrap())
+        })
+        .collect()
+}
+
+/// `alpha |Dh|_tube E` of a tube step: the outputs' distance from the step's polynomial.
+fn output_slack(step: &TubeStep, alpha: FastInterval) -> FastInterval {
+    alpha * FastInterval::point(step.bounds.gradient_total()) * FastInterval::point(step.tube_radius)
+}
+
+/// The piece `P(s) = r(s) - r_ref(s)` of a step (proof: `proofs/sup-over-interval.md`): for the
+/// linearisation `alpha (H(s) - offset) - y - Rbar(s)` with radius `alpha |Dh|_tube E +
+/// rho_lin`; for the order-`Q` model `alpha (H(s) - H_Q(s))` (the targets and the offset
+/// cancel) with radius `alpha |Dh|_tube E + alpha |Dh_Q|_tube E_Q` (Lemma G of
+/// `proofs/taylor-models.md`).
+fn deviation_piece(step: &TubeStep, reference: &ReferenceStep, alpha: Interval, targets: &[Interval], offset: Option<&[Interval]>) -> DeviationPiece {
     let q = step.outputs.len() - 2;
     let alpha = FastInterval::from_inari(alpha);
+    let own = |j: usize, i: usize| FastInterval::from_inari(step.outputs[j][i]);
     let coeffs = (0..=q)
         .map(|j| {
             (0..targets.len())
-                .map(|i| {
-                    let h = FastInterval::from_inari(step.outputs[j][i]);
-                    let v = if j == 0 {
-                        let g = offset.map_or(h, |o| h - FastInterval::from_inari(o[i]));
-                        alpha * g - FastInterval::from_inari(targets[i])
-                    } else {
-                        alpha * h
-                    };
-                    v - lin.coeffs[j][i]
+                .map(|i| match reference {
+                    ReferenceStep::Model(m) => alpha * (own(j, i) - FastInterval::from_inari(m.outputs[j][i])),
+                    ReferenceStep::Linear(lin) if j == 0 => {
+                        let g = offset.map_or(own(0, i), |o| own(0, i) - FastInterval::from_inari(o[i]));
+                        alpha * g - FastInterval::from_inari(targets[i]) - lin.coeffs[0][i]
+                    }
+                    ReferenceStep::Linear(lin) => alpha * own(j, i) - lin.coeffs[j][i],
                 })
                 .collect()
         })
         .collect();
-    let remainder = step.outputs[q + 1].iter().map(|&w| alpha * FastInterval::from_inari(w)).collect();
-    let slack = alpha * FastInterval::point(step.bounds.gradient_total()) * FastInterval::point(step.tube_radius);
-    let radius = (slack + FastInterval::point(lin.radius)).hi;
+    let (remainder, reference_radius) = match reference {
+        ReferenceStep::Linear(lin) => {
+            (step.outputs[q + 1].iter().map(|&w| alpha * FastInterval::from_inari(w)).collect(), FastInterval::point(lin.radius))
+        }
+        ReferenceStep::Model(m) => (
+            step.outputs[q + 1].iter().zip(&m.outputs[q + 1]).map(|(&w, &wq)| alpha * (FastInterval::from_inari(w) - FastInterval::from_inari(wq))).collect(),
+            output_slack(m, alpha),
+        ),
+    };
+    let radius = (output_slack(step, alpha) + reference_radius).hi;
     DeviationPiece::new(coeffs, remainder, radius, step.step)
 }
 

@@ -21,7 +21,8 @@ use crate::model::coeffs::CoeffVec;
 use crate::model::curvature::residual_hessian_upper;
 use crate::model::disc_vec::DiscVec;
 use crate::model::point_vec::PointVec;
-use crate::model::flow::{Expansion, FieldExpansion, GradientFlow};
+use crate::model::flow::{Expansion, FieldExpansion, GradientFlow, TrainedModel};
+use crate::model::majorants::{derivative_norms, taylor_model_bounds};
 use crate::model::mlp::Mlp;
 use crate::problem::{Architecture, Problem};
 use inari::Interval;
@@ -112,6 +113,18 @@ pub struct TubeIntegrator<'a> {
     /// With [`validate_at_nodes`](Self::validate_at_nodes): Lemmas N and D; `None`: the
     /// remainder pass of Lemma 1.
     nodes: Option<NodeValidation>,
+    /// When the integrator trains the order-`Q` Taylor model ([`for_model`](Self::for_model)):
+    /// what bounds its derivatives over a tube (Lemma G of `proofs/taylor-models.md`).
+    model_norms: Option<ModelNorms>,
+}
+
+/// The derivative norms of the network at `w0` from which the order-`Q` model's derivative
+/// bounds over any region follow (`model::majorants::taylor_model_bounds`).
+struct ModelNorms {
+    q: usize,
+    /// `norms[k - 1][i] >= sup_{|u|=1} |D^k h_i(w0)[u^k]|`, `k <= q`.
+    norms: Vec<Vec<f64>>,
+    w0: Vec<FastInterval>,
 }
 
 /// What the validation at nodes needs besides the ball flow.
@@ -132,7 +145,42 @@ impl<'a> TubeIntegrator<'a> {
             Architecture::Mlp(arch) => Some(Mlp::new(arch, &problem.inputs)),
             Architecture::Quadratic(_) => None,
         };
-        TubeIntegrator { problem, flow, box_flow, offset, net, order, nodes: None }
+        TubeIntegrator { problem, flow, box_flow, offset, net, order, nodes: None, model_norms: None }
+    }
+
+    /// The integrator of the gradient flow of `model`: the network ([`new`](Self::new)) or its
+    /// order-`Q` Taylor model around `w0` (MLPs; `None` otherwise), whose derivative bounds
+    /// over a tube come from the norms of `D^k h(w0)`, `k <= Q` (`model::majorants`, Lemmas B
+    /// and G of `proofs/taylor-models.md`; for `k = 1, 2` the minimum with the network's own
+    /// bounds at the box `w0`). Its steps are validated by the remainder pass.
+    pub fn for_model(problem: &'a Problem, offset: Option<Vec<Interval>>, order: usize, model: TrainedModel) -> Option<Self> {
+        let TrainedModel::TaylorModel(q) = model else { return Some(Self::new(problem, offset, order)) };
+        let Architecture::Mlp(arch) = &problem.architecture else { return None };
+        let flow = GradientFlow::training(problem, offset.as_deref(), model)?;
+        let box_flow = GradientFlow::training(problem, offset.as_deref(), model)?;
+        let mut norms = derivative_norms(&Mlp::<FastInterval>::new(arch, &problem.inputs), &problem.params0, q);
+        let at_w0 = derivative_bounds(problem, &problem.params0, None);
+        for (k, own) in [(0, &at_w0.gradient), (1, &at_w0.hessian)] {
+            if let Some(row) = norms.get_mut(k) {
+                row.iter_mut().zip(own).for_each(|(x, &y)| *x = x.min(y));
+            }
+        }
+        let w0 = problem.params0.iter().map(|&x| FastInterval::from_inari(x)).collect();
+        let model_norms = Some(ModelNorms { q, norms, w0 });
+        Some(TubeIntegrator { problem, flow, box_flow, offset, net: None, order, nodes: None, model_norms })
+    }
+
+    /// Derivative bounds of the trained model over the box `region` (`hidden`: the network's
+    /// hidden activations over it, when known): `model::bounds::derivative_bounds` for the
+    /// network, Lemma G with `|w - w0| <= |region - w0|` for the order-`Q` model.
+    fn region_derivative_bounds(&self, region: &[Interval], hidden: Option<&HiddenActivations>) -> DerivativeBounds {
+        match &self.model_norms {
+            None => derivative_bounds(self.problem, region, hidden),
+            Some(m) => {
+                let offsets: Vec<FastInterval> = region.iter().zip(&m.w0).map(|(&x, &x0)| FastInterval::from_inari(x) - x0).collect();
+                taylor_model_bounds(&m.norms, m.q, poly::norm2_upper(&offsets))
+            }
+        }
     }
 
     /// Validates the steps at nodes (Lemmas N and D of `proofs/tube-integrator.md`) instead of
@@ -141,7 +189,7 @@ impl<'a> TubeIntegrator<'a> {
     /// grows like `q^2` products). Its bound does not shrink below about `1e-12` of the field
     /// per unit of time, so tight passes keep Lemma 1.
     pub fn validate_at_nodes(mut self) -> Self {
-        if matches!(self.problem.architecture, Architecture::Mlp(_)) {
+        if matches!(self.problem.architecture, Architecture::Mlp(_)) && self.model_norms.is_none() {
             let offset = self.offset.as_deref();
             self.nodes = Some(NodeValidation {
                 rule: NodeRule::default_rule(),
@@ -279,7 +327,7 @@ impl<'a> TubeIntegrator<'a> {
     pub fn region_bounds(&mut self, region: &[FastInterval]) -> RegionBounds {
         let (over, hidden) = self.along_tube(region, &[], 0);
         let region: Vec<Interval> = region.iter().map(|b| b.to_inari()).collect();
-        let bounds = derivative_bounds(self.problem, &region, hidden.as_ref());
+        let bounds = self.region_derivative_bounds(&region, hidden.as_ref());
         let loss_curvature = self.loss_curvature(&region, &over.outputs[0], &bounds, hidden.as_ref());
         RegionBounds { outputs: over.outputs[0].clone(), bounds, loss_curvature }
     }
@@ -481,7 +529,7 @@ impl<'a> TubeIntegrator<'a> {
         let tube: Vec<FastInterval> = range.iter().map(|&b| b + guard_box).collect();
         let (over, hidden) = self.along_tube(&tube, &[], 0);
         let tube: Vec<Interval> = tube.iter().map(|b| b.to_inari()).collect();
-        let bounds = derivative_bounds(self.problem, &tube, hidden.as_ref());
+        let bounds = self.region_derivative_bounds(&tube, hidden.as_ref());
         let mu = self.log_norm_bound(&tube, &over.outputs[0], &bounds, hidden.as_ref());
         let growth = elementary::exp(FastInterval::point(mu.max(0.0)) * FastInterval::point(big_h));
         // Lemma 2: E = e^{mu+ H} (e + int_0^H |delta|).
