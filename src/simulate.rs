@@ -3,7 +3,7 @@
 //! price of rigour at comparable accuracy.
 
 use crate::certify::PassSettings;
-use crate::model::flow::{jacobian, GradientFlow};
+use crate::model::flow::{jacobian, GradientFlow, TrainedModel};
 use crate::problem::Problem;
 
 /// Approximate results (no guarantee).
@@ -93,6 +93,12 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
         f64::INFINITY
     };
 
+    // reference_order = Q >= 2: the order-Q model's flow, stepped with the network's steps (as in
+    // `certify`), in place of the linearisation.
+    let mut model = match problem.reference_order {
+        1 => None,
+        q => GradientFlow::<Vec<f64>>::training(problem, offset_iv.as_deref(), TrainedModel::TaylorModel(q)).map(|flow| (flow, w0.clone(), initial.clone())),
+    };
     let mut w = w0;
     let mut rbar = r0.clone();
     let mut t = 0.0;
@@ -133,21 +139,37 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
         } else {
             lin_max.max(crate::enclose::linear::top_term_step(tol_outputs, order, kernel_norm, norm(&lin[order])))
         };
-        let h = exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_cap).min(horizon - t);
+        let model_exp = model.as_mut().map(|(flow, wq, _)| flow.expand(wq, order));
+        let h = match &model_exp {
+            None => exp.step_for(order, alpha, tol_params, tol_outputs).min(lin_cap),
+            Some(m) => exp.step_for(order, alpha, tol_params, tol_outputs).min(m.step_for(order, alpha, tol_params, tol_outputs)),
+        };
+        let h = h.min(horizon - t);
         for s in [0.5 * h, h] {
             let hs = horner(&exp.outputs, s);
-            let dev: Vec<f64> = residual(&hs).iter().zip(horner(&lin, s)).map(|(a, b)| a - b).collect();
+            let reference = match &model_exp {
+                None => horner(&lin, s),
+                Some(m) => residual(&horner(&m.outputs, s)),
+            };
+            let dev: Vec<f64> = residual(&hs).iter().zip(reference).map(|(a, b)| a - b).collect();
             sup = sup.max(norm(&dev));
             final_deviation = norm(&dev);
         }
         w = horner(&exp.params[..=order], h);
         rbar = horner(&lin, h);
         last_h = horner(&exp.outputs, h);
+        if let (Some((_, wq, hq)), Some(m)) = (model.as_mut(), &model_exp) {
+            *wq = horner(&m.params[..=order], h);
+            *hq = horner(&m.outputs, h);
+        }
         t += h;
         steps += 1;
     }
     let outputs_final: Vec<f64> = last_h.iter().zip(&offset).map(|(&h, &o)| alpha * (h - o)).collect();
-    let linear_outputs_final = rbar.iter().zip(&targets).map(|(r, y)| r + y).collect();
+    let linear_outputs_final = match &model {
+        None => rbar.iter().zip(&targets).map(|(r, y)| r + y).collect(),
+        Some((_, _, hq)) => hq.iter().zip(&offset).map(|(&h, &o)| alpha * (h - o)).collect(),
+    };
     Simulation {
         outputs_final,
         linear_outputs_final,

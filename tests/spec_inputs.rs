@@ -358,6 +358,14 @@ fn rejects_bad_scalars() {
     bad(err(&gd("learning_rate = \"1e-9\"\n")), "training.learning_rate", &["iterations; at most"]);
     bad(err(&gd("")), "training.learning_rate", &["missing"]);
     bad(err(&format!("{SMALL}\n[training]\nlearning_rate = \"0.1\"\n")), "training.learning_rate", &["only used with method = \"gradient-descent\""]);
+    // reference_order (issue 16): 1..=4, MLPs, gradient flow on a finite horizon.
+    let order = |q: &str| format!("{SMALL}\n[training]\nreference_order = {q}\n");
+    bad(err(&order("0")), "training.reference_order", &[">= 1"]);
+    bad(err(&order("5")), "training.reference_order", &["5 is above 4"]);
+    bad(err(&order("\"2\"")), "training.reference_order", &["expected an integer"]);
+    bad(err(&gd("learning_rate = \"0.5\"\nreference_order = 2\n")), "training.reference_order", &["gradient flow on a finite horizon"]);
+    assert_eq!(ok(&order("3")).problem.reference_order, 3);
+    assert_eq!(ok(SMALL).problem.reference_order, 1);
     bad(err(&format!("{SMALL}\n[training]\nmethod = \"sgd\"\n")), "training.method", &["'sgd'", "\"gradient-flow\" or \"gradient-descent\""]);
     let infinite = SMALL.replace("horizon = 5", "horizon = \"inf\"");
     bad(err(&infinite), "horizon", &["\"inf\" needs [training] regularization > 0"]);

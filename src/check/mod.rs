@@ -290,6 +290,12 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
         return invalid("problem.centred differs from the spec's");
     }
     check_infinite_horizon(cert, problem.infinite_horizon)?;
+    if problem.reference_order > 1 {
+        return Err(CheckError::Unsupported(format!(
+            "[training] reference_order = {}: the checker does not re-verify Taylor-model references of order >= 2 yet",
+            problem.reference_order
+        )));
+    }
     if get_str(cert, "claims.name")? != problem.name {
         return invalid("claims.name differs from the spec's");
     }
