@@ -10,7 +10,10 @@
 //!
 //! Integrator: Gragg–Bulirsch–Stoer extrapolation (modified midpoint rule with substeps
 //! 2, 4, 6, ..., 2k and Aitken–Neville extrapolation in h^2) on the combined state
-//! `(w, rbar)`, with `w' = -(1/alpha) J(w)^T r(w)` and `rbar' = -K0 rbar`.
+//! `(w, rbar)`, with `w' = -(1/alpha) J(w)^T r(w)` and `rbar' = -K0 rbar` ([`reference`]), or
+//! `(w, w_Q)` with the order-`Q` Taylor model's flow `w_Q' = F_Q(w_Q)` in the place of the
+//! linearisation ([`reference_of_order`], `proofs/taylor-models.md`, Lemma R). (With the
+//! penalty `lambda`, each flow gains its term `-lambda (w - w0)`, `-lambda (rbar - rbar(0))`.)
 //!
 //! - A first run controls its steps: each macro step builds the tableau row by row until the
 //!   indicator `|T_{j,j} - T_{j,j-1}| / (1 + |T_{j,j}|)` is at most `tol = 2^(-0.55 prec)`
@@ -56,14 +59,16 @@ impl Default for ReferenceOptions {
     }
 }
 
-/// The reference solution. All values are at the requested precision.
+/// The reference solution. All values are at the requested precision. The reference model is
+/// the NTK linearisation ([`reference`]); for [`reference_of_order`] with `Q >= 2` it is the
+/// order-`Q` Taylor model, and `rbar` below reads `r_Q = alpha g_Q(w_Q) - y` (see there).
 #[derive(Debug, Clone)]
 pub struct Reference {
     /// `alpha * g(w(T))` per output, input-major (`g = h - h(w0)` when centred, else `h`).
     pub outputs_final: Vec<Float>,
-    /// `alpha * g_lin(T) = rbar(T) + y`.
+    /// `alpha * g_lin(T) = rbar(T) + y` (order `Q >= 2`: `alpha g_Q(w_Q(T))`).
     pub linear_outputs_final: Vec<Float>,
-    /// `D(T) = |r(w(T)) - rbar(T)|`.
+    /// `D(T) = |r(w(T)) - rbar(T)|` (order `Q >= 2`: `D_Q(T) = |r(w(T)) - r_Q(T)|`).
     pub final_deviation: Float,
     /// `(t, D(t))` at `samples` equally spaced times in [0, T], both ends included.
     pub samples: Vec<(Float, Float)>,
@@ -75,9 +80,10 @@ pub struct Reference {
     /// first run's error, and conservative for the reported values).
     pub error_estimate: Float,
     /// The largest `|e'(t)| = |K0 rbar - K(w) r|` over the sample times, an estimate of the
-    /// Lipschitz constant of `D` (which obeys `|D'| <= |e'|`). With `dt = T / (samples - 1)`,
-    /// `sup D <= max_k D(t_k) + deviation_slope_max * dt / 2` up to the variation of `|e'|`
-    /// between samples.
+    /// Lipschitz constant of `D` (which obeys `|D'| <= |e'|`; this is `e'` without the penalty's
+    /// terms; order `Q >= 2`: the exact `|e'| = |alpha J(w) w' - alpha J_Q(w_Q) w_Q'|`, penalty
+    /// included). With `dt = T / (samples - 1)`, `sup D <= max_k D(t_k) + deviation_slope_max *
+    /// dt / 2` up to the variation of `|e'|` between samples.
     pub deviation_slope_max: Float,
     /// `(t, D(t), |e'(t)|)` at every macro step end of the reported (finer) run, `t = 0` and the
     /// sample times included, in time order: a grid that is fine where the flow changes fast
@@ -587,18 +593,144 @@ struct Flow {
     /// `h(w0)` when centred, else zeros.
     h_centre: Vec<Float>,
     targets: Vec<Float>,
-    k0: Vec<Vec<Float>>,
+    /// The reference model, the second half of the integrated state.
+    companion: Companion,
     /// Vector-field evaluations so far.
     evals: std::cell::Cell<u64>,
     /// Give up beyond this many evaluations.
     max_evals: u64,
-    /// Per component of `(w, rbar)`: how far a GBS midpoint iterate may move from the start of
-    /// its macro step before the step is abandoned ([`escape_bounds`]).
+    /// Per component of `(w, rbar)` or `(w, w_Q)`: how far a GBS midpoint iterate may move from
+    /// the start of its macro step before the step is abandoned ([`escape_bounds`]).
     escape: Vec<Float>,
-    /// `lambda` of the penalty `(lambda/2) |w - w0|^2`, and its anchors `w0` and `rbar(0)`.
+    /// `lambda` of the penalty `(lambda/2) |w - w0|^2`, and its anchor `w0`.
     lambda: Float,
     w_anchor: Vec<Float>,
-    r_anchor: Vec<Float>,
+}
+
+/// The reference model trained beside the network: the second half of the integrated state.
+enum Companion {
+    /// Order 1, the NTK linearisation in function space: the `N` residuals `rbar`, with
+    /// `rbar' = -K0 rbar - lambda (rbar - rbar(0))` and `rbar(0) = r0 = r_anchor`.
+    Linear { k0: Vec<Vec<Float>>, r_anchor: Vec<Float> },
+    /// Order `q >= 2`, the Taylor model in parameter space: the `p` weights `w_Q`, with
+    /// `w_Q' = F_Q(w_Q)` and `w_Q(0) = w0` (boxed: it holds a [`Flow`] of its own).
+    Taylor(Box<TaylorModel>),
+}
+
+/// The order-`q` Taylor model `h_Q` of the network around `w0` and its gradient-flow field
+/// `F_Q`, by interpolation of plain evaluations of `h` and `J^T r_Q` at the 13 points
+/// `w0 + eps_j (w - w0)`, `eps_j = j delta`, `|j| <= 6` (`proofs/taylor-models.md`, Lemma R).
+/// The evaluations run at the precision of `model` (the working precision), the results are
+/// rounded to `prec`.
+struct TaylorModel {
+    /// The network and the flow's data (alpha, targets, centring, penalty) at the working
+    /// precision.
+    model: Flow,
+    q: usize,
+    /// `delta = 2^-delta_bits`.
+    delta: Float,
+    /// `delta^-r`, `r = 0..=q`.
+    inv_powers: Vec<Float>,
+    /// Rows `0..=q` of the inverse Vandermonde matrix of the nodes `-6..=6`.
+    weights: Vec<Vec<Float>>,
+    /// Precision of the results.
+    prec: u32,
+}
+
+/// `h_Q(w)` and, when asked for, `F_Q(w)` and `J_Q(w) F_Q(w)` (`J_Q = Dh_Q`), at the
+/// precision of [`TaylorModel::prec`].
+struct TaylorValues {
+    outputs: Vec<Float>,
+    field: Option<Vec<Float>>,
+    slope: Option<Vec<Float>>,
+}
+
+/// Interpolation half-width: the nodes are `j delta`, `|j| <= TAYLOR_HALF` (13 points, so
+/// coefficients up to order 12).
+const TAYLOR_HALF: i32 = 6;
+
+impl TaylorModel {
+    /// The order-`q` model of `problem` evaluated at `working` bits with `delta = 2^-delta_bits`,
+    /// results at `prec` bits.
+    fn new(problem: &Problem, q: usize, prec: u32, working: u32, delta_bits: u32) -> TaylorModel {
+        assert!((1..=2 * TAYLOR_HALF as usize).contains(&q), "reference: Taylor model order {q} not in 1..=12");
+        let (model, _) = Flow::new(problem, working);
+        let delta = Float::with_val(working, Float::i_exp(1, -(delta_bits as i32)));
+        let nodes: Vec<i32> = (-TAYLOR_HALF..=TAYLOR_HALF).collect();
+        let weights = inverse_vandermonde_rows(&nodes, q, working);
+        let inv_powers =
+            (0..=q).map(|r| Float::with_val(working, rug::ops::Pow::pow(&delta, r as u32)).recip()).collect();
+        TaylorModel { model, q, delta, inv_powers, weights, prec }
+    }
+
+    /// The model for the flow of [`try_reference_of_order`] at `prec` bits: `delta = 2^-d` with
+    /// `d = ceil((prec + 40) / (13 - q))` (interpolation error of coefficient `r <= q` about
+    /// `delta^(13 - r) <= 2^-(prec + 40)`), working precision `prec + 56 + d q` (rounding about
+    /// `2^-(prec + 56)` times the condition of the inverse Vandermonde rows, below `2^16`), so
+    /// that `h_Q` and `F_Q` are exact to about the last bits at `prec`: GBS extrapolation needs a
+    /// field far smoother than its tolerance `2^(-0.75 prec)`.
+    fn for_flow(problem: &Problem, q: usize, prec: u32) -> TaylorModel {
+        let nodes = 2 * TAYLOR_HALF as u32 + 1;
+        let d = (prec + 40).div_ceil(nodes - q as u32);
+        TaylorModel::new(problem, q, prec, prec + 56 + d * q as u32, d)
+    }
+
+    /// `sum_{r <= top} [eps^r]` of the entrywise interpolation of `values` (one vector per node).
+    fn sum_to(&self, top: usize, values: &[Vec<Float>]) -> Vec<Float> {
+        let wp = self.model.prec;
+        let mut total = vec![Float::new(wp); values[0].len()];
+        for r in 0..=top {
+            for (i, t) in total.iter_mut().enumerate() {
+                let mut acc = Float::new(wp);
+                for (l, v) in self.weights[r].iter().zip(values) {
+                    acc += Float::with_val(wp, l * &v[i]);
+                }
+                *t += acc * &self.inv_powers[r];
+            }
+        }
+        total
+    }
+
+    /// [`TaylorValues`] at the point `w` (exact values); `F_Q` when `field`, `J_Q F_Q` when
+    /// `slope` (which implies the field). `F_Q(w) = -(1/alpha) Dh_Q(w)^T r_Q - lambda (w - w0)`
+    /// with `Dh_Q(w)^T c = sum_{r<q} [eps^r] J(w0 + eps v)^T c` (Lemma M, (M2)), and likewise
+    /// `Dh_Q(w) u = sum_{r<q} [eps^r] J(w0 + eps v) u` (M2 for every `c`, transposed).
+    fn eval(&self, w: &[Float], field: bool, slope: bool) -> TaylorValues {
+        let model = &self.model;
+        let wp = model.prec;
+        let points: Vec<Vec<Float>> = (-TAYLOR_HALF..=TAYLOR_HALF)
+            .map(|j| {
+                let eps = Float::with_val(wp, &self.delta * j);
+                w.iter()
+                    .zip(&model.w_anchor)
+                    .map(|(wi, w0i)| Float::with_val(wp, w0i + Float::with_val(wp, wi - w0i) * &eps))
+                    .collect()
+            })
+            .collect();
+        let tapes: Vec<Tape> = points.iter().map(|x| model.net.forward(x)).collect();
+        let outputs: Vec<Vec<Float>> = tapes.iter().map(|t| t.outputs.clone()).collect();
+        let h_q = self.sum_to(self.q, &outputs);
+        let round = |v: Vec<Float>| -> Vec<Float> { v.into_iter().map(|x| Float::with_val(self.prec, x)).collect() };
+        if !field && !slope {
+            return TaylorValues { outputs: round(h_q), field: None, slope: None };
+        }
+        let r_q = model.residual(&h_q);
+        let pulled: Vec<Vec<Float>> = points.iter().zip(&tapes).map(|(x, t)| model.net.vjp(x, t, &r_q)).collect();
+        let mut f_q = self.sum_to(self.q - 1, &pulled);
+        for (i, g) in f_q.iter_mut().enumerate() {
+            *g *= &model.inv_alpha;
+            g.neg_assign();
+            if !model.lambda.is_zero() {
+                *g -= Float::with_val(wp, &w[i] - &model.w_anchor[i]) * &model.lambda;
+            }
+        }
+        let jf = slope.then(|| {
+            let pushed: Vec<Vec<Float>> =
+                points.iter().zip(&tapes).map(|(x, t)| matvec(&model.net.jacobian(x, t), &f_q)).collect();
+            round(self.sum_to(self.q - 1, &pushed))
+        });
+        TaylorValues { outputs: round(h_q), field: Some(round(f_q)), slope: jf }
+    }
 }
 
 /// A midpoint iterate moving a component farther than this many times the exact flow's whole
@@ -610,14 +742,18 @@ const ESCAPE_FACTOR: u32 = 1024;
 /// moves the parameters at most `sqrt(T R0) / alpha` in norm (the length of `w'` integrates to
 /// at most `sqrt(T (R0 - R(T))) / alpha`, as `R' = -alpha^2 |w'|^2`; proofs/theory-f1-f2.md), and
 /// `rbar' = -K0 rbar` with `K0` positive semi-definite keeps `|rbar| <= |r0|`, so it moves at most
-/// `2 |r0|`. (Computed at the reference's data and rounding: a heuristic bound, which only
-/// decides when to reject a step.)
-fn escape_bounds(p: usize, n: usize, r0: &Float, horizon: &Float, alpha: &Float) -> Vec<Float> {
+/// `2 |r0|`. The order-`q` model's flow is the gradient flow of its own objective, with the same
+/// `R0` (`h_Q(w0) = h(w0)`), so `w_Q` moves at most as far as `w`'s bound. (Computed at the
+/// reference's data and rounding: a heuristic bound, which only decides when to reject a step.)
+fn escape_bounds(p: usize, companion: &Companion, n: usize, r0: &Float, horizon: &Float, alpha: &Float) -> Vec<Float> {
     let prec = r0.prec();
     let w_motion = Float::with_val(prec, horizon * r0).sqrt() / alpha * ESCAPE_FACTOR;
     let r_motion = Float::with_val(prec, r0 * 2u32).sqrt() * (2 * ESCAPE_FACTOR);
-    let mut escape = vec![w_motion; p];
-    escape.extend(std::iter::repeat_n(r_motion, n));
+    let mut escape = vec![w_motion.clone(); p];
+    match companion {
+        Companion::Linear { .. } => escape.extend(std::iter::repeat_n(r_motion, n)),
+        Companion::Taylor(_) => escape.extend(std::iter::repeat_n(w_motion, p)),
+    }
     escape
 }
 
@@ -641,13 +777,12 @@ impl Flow {
             inv_alpha,
             h_centre,
             targets,
-            k0: Vec::new(),
+            companion: Companion::Linear { k0: Vec::new(), r_anchor: Vec::new() },
             evals: Default::default(),
             max_evals: 0,
             escape: Vec::new(),
             lambda: rational_to_float(&problem.regularization.value, prec),
             w_anchor: w0,
-            r_anchor: Vec::new(),
         };
         (flow, tape0)
     }
@@ -679,35 +814,66 @@ impl Flow {
         out
     }
 
-    /// The vector field of the combined state `(w, rbar)`: `rbar' = -K0 rbar - lambda (rbar - rbar(0))`.
+    /// The vector field of the combined state: `(w, rbar)` with
+    /// `rbar' = -K0 rbar - lambda (rbar - rbar(0))`, or `(w, w_Q)` with `w_Q' = F_Q(w_Q)`.
     fn field(&self, y: &[Float]) -> Vec<Float> {
         self.evals.set(self.evals.get() + 1);
         let mut out = self.w_field(&y[..self.p]);
-        for (a, v) in matvec(&self.k0, &y[self.p..]).into_iter().enumerate() {
-            let mut v = -v;
-            if !self.lambda.is_zero() {
-                v -= Float::with_val(self.prec, &y[self.p + a] - &self.r_anchor[a]) * &self.lambda;
+        match &self.companion {
+            Companion::Linear { k0, r_anchor } => {
+                for (a, v) in matvec(k0, &y[self.p..]).into_iter().enumerate() {
+                    let mut v = -v;
+                    if !self.lambda.is_zero() {
+                        v -= Float::with_val(self.prec, &y[self.p + a] - &r_anchor[a]) * &self.lambda;
+                    }
+                    out.push(v);
+                }
             }
-            out.push(v);
+            Companion::Taylor(model) => out.extend(model.eval(&y[self.p..], true, false).field.expect("field")),
         }
         out
     }
 
-    /// `(D, |e'|)` at state `y`.
-    fn diagnostics(&self, y: &[Float]) -> (Float, Float) {
-        let w = &y[..self.p];
-        let rbar = &y[self.p..];
-        let tape = self.net.forward(w);
-        let r = self.residual(&tape.outputs);
-        let e: Vec<Float> = r.iter().zip(rbar).map(|(a, b)| Float::with_val(self.prec, a - b)).collect();
-        let jac = self.net.jacobian(w, &tape);
-        let jtr = self.net.vjp(w, &tape, &r);
-        let kr = matvec(&jac, &jtr);
-        let k0rbar = matvec(&self.k0, rbar);
-        let de: Vec<Float> = k0rbar.iter().zip(&kr).map(|(a, b)| Float::with_val(self.prec, a - b)).collect();
-        (norm2(&e), norm2(&de))
+    /// The reference model's residual at its half `z` of the state: `rbar` itself, or
+    /// `r_Q = alpha (h_Q(w_Q) - h_centre) - y`.
+    fn companion_residual(&self, z: &[Float]) -> Vec<Float> {
+        match &self.companion {
+            Companion::Linear { .. } => z.to_vec(),
+            Companion::Taylor(model) => self.residual(&model.eval(z, false, false).outputs),
+        }
     }
 
+    /// `(D, |e'|)` at state `y`: `e = r - rbar` and `e' = K0 rbar - K(w) r` (without the
+    /// penalty's terms), or `e = r - r_Q` and `e' = alpha (J(w) w' - J_Q(w_Q) w_Q')` (exact,
+    /// with the penalty).
+    fn diagnostics(&self, y: &[Float]) -> (Float, Float) {
+        let w = &y[..self.p];
+        let z = &y[self.p..];
+        let tape = self.net.forward(w);
+        let r = self.residual(&tape.outputs);
+        let jac = self.net.jacobian(w, &tape);
+        let (r_ref, de) = match &self.companion {
+            Companion::Linear { k0, .. } => {
+                let jtr = self.net.vjp(w, &tape, &r);
+                let kr = matvec(&jac, &jtr);
+                let k0rbar = matvec(k0, z);
+                let de: Vec<Float> = k0rbar.iter().zip(&kr).map(|(a, b)| Float::with_val(self.prec, a - b)).collect();
+                (z.to_vec(), de)
+            }
+            Companion::Taylor(model) => {
+                let values = model.eval(z, true, true);
+                let jw = matvec(&jac, &self.w_field(w));
+                let de: Vec<Float> = jw
+                    .iter()
+                    .zip(values.slope.as_ref().expect("slope"))
+                    .map(|(a, b)| Float::with_val(self.prec, a - b) * &self.alpha)
+                    .collect();
+                (self.residual(&values.outputs), de)
+            }
+        };
+        let e: Vec<Float> = r.iter().zip(&r_ref).map(|(a, b)| Float::with_val(self.prec, a - b)).collect();
+        (norm2(&e), norm2(&de))
+    }
 }
 
 struct Run {
@@ -898,55 +1064,8 @@ pub fn outputs_at(problem: &Problem, w: &[Float], prec: u32) -> Vec<Float> {
 /// `eps = j delta`, `|j| <= 6`, `delta = 2^-(prec/8)` (truncation error of coefficient `r`
 /// about `delta^(13 - r)`, rounding about `2^-prec delta^-r`).
 pub fn taylor_model_at(problem: &Problem, w: &[Float], q: usize, prec: u32) -> (Vec<Float>, Vec<Float>) {
-    const HALF: i32 = 6;
-    let (flow, _) = Flow::new(problem, prec);
-    let delta = Float::with_val(prec, Float::i_exp(1, -(prec as i32 / 8)));
-    let nodes: Vec<i32> = (-HALF..=HALF).collect();
-    // Rows r <= q of the inverse Vandermonde matrix of the nodes u = j: d_r = sum_j L[r][j] phi(j delta).
-    let weights = inverse_vandermonde_rows(&nodes, q, prec);
-    let points: Vec<Vec<Float>> = nodes
-        .iter()
-        .map(|&j| {
-            let eps = Float::with_val(prec, &delta * j);
-            w.iter().zip(&flow.w_anchor).map(|(wi, w0i)| Float::with_val(prec, w0i + Float::with_val(prec, wi - w0i) * &eps)).collect()
-        })
-        .collect();
-    let tapes: Vec<Tape> = points.iter().map(|x| flow.net.forward(x)).collect();
-    // coefficient(r, values) = sum_j L[r][j] values[j] / delta^r, entrywise.
-    let coefficient = |r: usize, values: &[Vec<Float>]| -> Vec<Float> {
-        let scale = Float::with_val(prec, rug::ops::Pow::pow(&delta, r as u32)).recip();
-        (0..values[0].len())
-            .map(|i| {
-                let mut acc = Float::new(prec);
-                for (l, v) in weights[r].iter().zip(values) {
-                    acc += Float::with_val(prec, l * &v[i]);
-                }
-                acc * &scale
-            })
-            .collect()
-    };
-    let sum_to = |top: usize, values: &[Vec<Float>]| -> Vec<Float> {
-        let mut total = coefficient(0, values);
-        for r in 1..=top {
-            for (t, c) in total.iter_mut().zip(coefficient(r, values)) {
-                *t += c;
-            }
-        }
-        total
-    };
-    let outputs: Vec<Vec<Float>> = tapes.iter().map(|t| t.outputs.clone()).collect();
-    let h_q = sum_to(q, &outputs);
-    let r_q = flow.residual(&h_q);
-    let pulled: Vec<Vec<Float>> = points.iter().zip(&tapes).map(|(x, t)| flow.net.vjp(x, t, &r_q)).collect();
-    let mut field = sum_to(q - 1, &pulled);
-    for (i, g) in field.iter_mut().enumerate() {
-        *g *= &flow.inv_alpha;
-        g.neg_assign();
-        if !flow.lambda.is_zero() {
-            *g -= Float::with_val(prec, &w[i] - &flow.w_anchor[i]) * &flow.lambda;
-        }
-    }
-    (h_q, field)
+    let values = TaylorModel::new(problem, q, prec, prec, prec / 8).eval(w, true, false);
+    (values.outputs, values.field.expect("field"))
 }
 
 /// Rows `0..=top` of the inverse of the Vandermonde matrix `V[j][r] = nodes[j]^r` (square, the
@@ -991,6 +1110,46 @@ fn inverse_vandermonde_rows(nodes: &[i32], top: usize, prec: u32) -> Vec<Vec<Flo
 /// strongly nonlinear problems (small `alpha`, wide standard-parameterised layers) can need
 /// very many; tests use this to bound their running time.
 pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u64) -> Option<Reference> {
+    integrate(problem, options, 1, max_evals)
+}
+
+/// [`reference_of_order`] with a budget, as [`try_reference`]: `None` when the integration would
+/// need more than `max_evals` vector-field evaluations. For `q >= 2` one evaluation is the
+/// network's field (one forward and one reverse pass) and the order-`q` model's (13 of each, at a
+/// higher working precision), so it costs about 14 of [`try_reference`]'s.
+pub fn try_reference_of_order(problem: &Problem, options: &ReferenceOptions, q: usize, max_evals: u64) -> Option<Reference> {
+    assert!(q >= 1, "reference: the order of the reference model is at least 1");
+    if q == 1 {
+        return try_reference(problem, options, max_evals);
+    }
+    integrate(problem, options, q, max_evals)
+}
+
+/// The reference solution of `problem` with the order-`q` Taylor model of the network in the
+/// place of the NTK linearisation (`proofs/taylor-models.md`, Lemma R; interval data replaced by
+/// midpoints). `q = 1` is exactly [`reference`]. For `2 <= q <= 12` the combined state
+/// `(w, w_Q)`, both in parameter space, is integrated as [`reference`] integrates `(w, rbar)`
+/// (the same GBS runs, step control and error estimate), with `w_Q(0) = w0` and
+/// `w_Q' = F_Q(w_Q) = -(1/alpha) Dh_Q(w_Q)^T r_Q - lambda (w_Q - w0)`,
+/// `r_Q = alpha (h_Q(w_Q) - h_centre) - y`, `h_Q` and `F_Q` as in [`taylor_model_at`] (the same
+/// interpolation, at a working precision and step `delta` chosen so that both are exact to
+/// about the last bits at `precision_bits`: see `TaylorModel::for_flow`). The fields of
+/// [`Reference`] then mean, with `g_Q = h_Q - h(w0)` when centred, else `h_Q`:
+/// - `outputs_final`, `r0`, `macro_steps_used`, `evaluations`: as for [`reference`];
+/// - `linear_outputs_final`: `alpha g_Q(w_Q(T)) = r_Q(T) + y`;
+/// - `final_deviation`, `samples`: `D_Q(t) = |alpha g(w(t)) - alpha g_Q(w_Q(t))| = |r - r_Q|`;
+/// - `deviation_slope_max`, `step_samples`: with `|e'| = |alpha J(w) w' - alpha J_Q(w_Q) w_Q'|`,
+///   the exact derivative of `e = r - r_Q` (penalty included), so `|D_Q'| <= |e'|`;
+/// - `error_estimate`: the largest difference of the two runs, as for [`reference`].
+///
+/// Panics when `q` is 0 or above 12 (the interpolation has 13 nodes).
+pub fn reference_of_order(problem: &Problem, options: &ReferenceOptions, q: usize) -> Reference {
+    try_reference_of_order(problem, options, q, u64::MAX).expect("no evaluation budget")
+}
+
+/// The two GBS runs on `(w, rbar)` (`order = 1`) or `(w, w_Q)` (`order >= 2`), and the
+/// [`Reference`] of the finer.
+fn integrate(problem: &Problem, options: &ReferenceOptions, order: usize, max_evals: u64) -> Option<Reference> {
     let prec = options.precision_bits;
     assert!(options.samples >= 2, "reference: at least two samples");
     assert!(options.levels >= 2, "reference: at least two extrapolation levels");
@@ -1000,14 +1159,19 @@ pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u
     let w0 = flow.w_anchor.clone();
     assert_eq!(w0.len(), p, "reference: parameter count");
     assert_eq!(tape0.outputs.len(), flow.targets.len(), "reference: output count");
-    flow.k0 = gram(&flow.net.jacobian(&w0, &tape0));
     flow.max_evals = max_evals;
     let r_init = flow.residual(&tape0.outputs);
-    flow.r_anchor = r_init.clone();
     let r0 = Float::with_val(prec, dot(&r_init, &r_init) / 2u32);
-    flow.escape = escape_bounds(p, r_init.len(), &r0, &horizon, &flow.alpha);
     let mut y0 = w0.clone();
-    y0.extend(r_init.iter().cloned());
+    if order == 1 {
+        let k0 = gram(&flow.net.jacobian(&w0, &tape0));
+        flow.companion = Companion::Linear { k0, r_anchor: r_init.clone() };
+        y0.extend(r_init.iter().cloned());
+    } else {
+        flow.companion = Companion::Taylor(Box::new(TaylorModel::for_flow(problem, order, prec)));
+        y0.extend(w0.iter().cloned());
+    }
+    flow.escape = escape_bounds(p, &flow.companion, r_init.len(), &r0, &horizon, &flow.alpha);
 
     // Local tolerance 2^(-0.55 prec): about 1e-33 at 200 bits.
     let tol = Float::with_val(prec, Float::i_exp(1, -((prec as f64 * 0.55) as i32)));
@@ -1024,12 +1188,12 @@ pub fn try_reference(problem: &Problem, options: &ReferenceOptions, max_evals: u
 
     let finish = |r: &Run| -> (Vec<Float>, Vec<Float>, Float) {
         let w = &r.y_final[..p];
-        let rbar = &r.y_final[p..];
+        let rbar = flow.companion_residual(&r.y_final[p..]);
         let tape = flow.net.forward(w);
         let res = flow.residual(&tape.outputs);
         let outs: Vec<Float> = res.iter().zip(&flow.targets).map(|(a, b)| Float::with_val(prec, a + b)).collect();
         let lin: Vec<Float> = rbar.iter().zip(&flow.targets).map(|(a, b)| Float::with_val(prec, a + b)).collect();
-        let e: Vec<Float> = res.iter().zip(rbar).map(|(a, b)| Float::with_val(prec, a - b)).collect();
+        let e: Vec<Float> = res.iter().zip(&rbar).map(|(a, b)| Float::with_val(prec, a - b)).collect();
         (outs, lin, norm2(&e))
     };
     let (outs_c, lin_c, dev_c) = finish(&coarse);
@@ -1091,11 +1255,10 @@ pub struct DescentReference {
 pub fn descent_reference(problem: &Problem, prec: u32) -> Option<DescentReference> {
     let descent = problem.descent()?;
     let eta = rational_to_float(&descent.learning_rate.value, prec);
-    let (mut flow, tape0) = Flow::new(problem, prec);
+    let (flow, tape0) = Flow::new(problem, prec);
     let w0 = flow.w_anchor.clone();
-    flow.k0 = gram(&flow.net.jacobian(&w0, &tape0));
+    let k0 = gram(&flow.net.jacobian(&w0, &tape0));
     let r_init = flow.residual(&tape0.outputs);
-    flow.r_anchor = r_init.clone();
     let mut w = w0;
     let mut rbar = r_init.clone();
     let mut sup = Float::new(prec);
@@ -1115,7 +1278,7 @@ pub fn descent_reference(problem: &Problem, prec: u32) -> Option<DescentReferenc
         for (wi, fi) in w.iter_mut().zip(&field) {
             *wi += Float::with_val(prec, fi * &eta);
         }
-        let pull = matvec(&flow.k0, &rbar);
+        let pull = matvec(&k0, &rbar);
         for (a, (ri, pi)) in rbar.iter_mut().zip(pull).enumerate() {
             let penalty = Float::with_val(prec, &*ri - &r_init[a]) * &flow.lambda;
             *ri -= Float::with_val(prec, pi + penalty) * &eta;
@@ -1474,5 +1637,326 @@ mod tests {
         assert!(r.error_estimate < 1e-30);
         assert!((ratio.to_f64() - 0.5602).abs() < 1e-4, "ratio {ratio}");
         assert!((ratio.to_f64() - limit.to_f64()).abs() < 2e-3);
+    }
+
+    // ---- The order-q reference (`try_reference_of_order`).
+
+    /// A `[2, 3, 1]` MLP (NTK parameterisation, biases) on 3 inputs with pseudo-random weights,
+    /// inputs and targets (all f64 values, so the reference's midpoints are these exactly).
+    fn tiny_mlp(act: Activation, centred: bool, alpha: &str, lambda: &str, seed: u64) -> Problem {
+        let arch = MlpArchitecture {
+            widths: vec![2, 3, 1],
+            activations: vec![act],
+            parameterization: Parameterization::Ntk,
+            bias: true,
+        };
+        let mut state = seed;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            // A multiple of 2^-10 in [-1.5, 1.5).
+            ((state >> 33) % 3072) as f64 / 1024.0 - 1.5
+        };
+        let p = arch.num_params();
+        let params0: Vec<Interval> = (0..p).map(|_| thin(next())).collect();
+        let inputs: Vec<Vec<Interval>> = (0..3).map(|_| vec![thin(next()), thin(next())]).collect();
+        let targets: Vec<Interval> = (0..3).map(|_| thin(next())).collect();
+        Problem {
+            name: "tiny".into(),
+            architecture: Architecture::Mlp(arch),
+            params0,
+            inputs,
+            targets,
+            centred,
+            alpha: Exact::parse(alpha).unwrap(),
+            horizon: Exact::from_integer(1),
+            tolerance: Exact::from_integer(1),
+            regularization: Exact::parse(lambda).unwrap(),
+            method: crate::problem::Method::GradientFlow,
+            infinite_horizon: false,
+        }
+    }
+
+    /// The crude check's model in plain f64, written out for a `[2, m, 1]` tanh MLP (NTK
+    /// parameterisation, biases; layout `W1` row-major, `b1`, `W2`, `b2`): `h`, its gradient by
+    /// hand, and the order-`q` model `h_Q` (`q <= 3`) from the derivatives of tanh along the line
+    /// `w0 + eps (w - w0)`, on which the hidden pre-activations are affine in `eps`.
+    struct TinyF64 {
+        m: usize,
+        x: Vec<[f64; 2]>,
+        y: Vec<f64>,
+        w0: Vec<f64>,
+        alpha: f64,
+        lambda: f64,
+        centred: bool,
+        h0: Vec<f64>,
+    }
+
+    impl TinyF64 {
+        fn new(problem: &Problem) -> TinyF64 {
+            let Architecture::Mlp(a) = &problem.architecture else { panic!("mlp") };
+            assert_eq!((a.widths[0], a.widths[2], a.widths.len()), (2, 1, 3));
+            let mut t = TinyF64 {
+                m: a.widths[1],
+                x: problem.inputs.iter().map(|x| [x[0].mid(), x[1].mid()]).collect(),
+                y: problem.targets.iter().map(|v| v.mid()).collect(),
+                w0: problem.params0.iter().map(|v| v.mid()).collect(),
+                alpha: rational_to_float(&problem.alpha.value, 64).to_f64(),
+                lambda: rational_to_float(&problem.regularization.value, 64).to_f64(),
+                centred: problem.centred,
+                h0: Vec::new(),
+            };
+            let w0 = t.w0.clone();
+            t.h0 = t.h(&w0);
+            t
+        }
+
+        /// `(c1, c2)` and the offsets of `b1`, `W2`, `b2`.
+        fn layout(&self) -> (f64, f64, usize, usize, usize) {
+            let m = self.m;
+            (1.0 / 2f64.sqrt(), 1.0 / (m as f64).sqrt(), 2 * m, 3 * m, 4 * m)
+        }
+
+        fn pre(&self, w: &[f64], x: &[f64; 2], j: usize) -> f64 {
+            let (c1, _, b1, _, _) = self.layout();
+            c1 * (w[2 * j] * x[0] + w[2 * j + 1] * x[1]) + w[b1 + j]
+        }
+
+        fn h(&self, w: &[f64]) -> Vec<f64> {
+            let (_, c2, _, w2, b2) = self.layout();
+            self.x.iter().map(|x| c2 * (0..self.m).map(|j| w[w2 + j] * self.pre(w, x, j).tanh()).sum::<f64>() + w[b2]).collect()
+        }
+
+        /// `J(w)^T c`.
+        fn vjp(&self, w: &[f64], c: &[f64]) -> Vec<f64> {
+            let (c1, c2, b1, w2, b2) = self.layout();
+            let mut g = vec![0.0; w.len()];
+            for (x, ci) in self.x.iter().zip(c) {
+                for j in 0..self.m {
+                    let t = self.pre(w, x, j).tanh();
+                    let back = ci * c2 * w[w2 + j] * (1.0 - t * t);
+                    g[2 * j] += back * c1 * x[0];
+                    g[2 * j + 1] += back * c1 * x[1];
+                    g[b1 + j] += back;
+                    g[w2 + j] += ci * c2 * t;
+                }
+                g[b2] += ci;
+            }
+            g
+        }
+
+        fn h_q(&self, w: &[f64], q: usize) -> Vec<f64> {
+            assert!(q <= 3);
+            let (_, c2, _, w2, b2) = self.layout();
+            let v: Vec<f64> = w.iter().zip(&self.w0).map(|(a, b)| a - b).collect();
+            self.x
+                .iter()
+                .map(|x| {
+                    let mut coef = [0.0f64; 4];
+                    for j in 0..self.m {
+                        let (z0, z1) = (self.pre(&self.w0, x, j), self.pre(&v, x, j));
+                        let t = z0.tanh();
+                        let d1 = 1.0 - t * t;
+                        let derivs = [t, d1, -2.0 * t * d1, -2.0 * d1 * (1.0 - 3.0 * t * t)];
+                        // [eps^r] tanh(z0 + eps z1) = tanh^(r)(z0) z1^r / r!.
+                        let tr: Vec<f64> = (0..4).map(|r| derivs[r] * z1.powi(r as i32) / [1.0, 1.0, 2.0, 6.0][r]).collect();
+                        for r in 0..4 {
+                            coef[r] += c2 * self.w0[w2 + j] * tr[r];
+                            if r >= 1 {
+                                coef[r] += c2 * v[w2 + j] * tr[r - 1];
+                            }
+                        }
+                    }
+                    coef[0] += self.w0[b2];
+                    coef[1] += v[b2];
+                    coef[..=q].iter().sum()
+                })
+                .collect()
+        }
+
+        fn residual(&self, h: &[f64]) -> Vec<f64> {
+            h.iter()
+                .zip(&self.h0)
+                .zip(&self.y)
+                .map(|((hi, h0), yi)| self.alpha * (hi - if self.centred { *h0 } else { 0.0 }) - yi)
+                .collect()
+        }
+
+        fn penalised(&self, w: &[f64], pulled: Vec<f64>) -> Vec<f64> {
+            pulled.iter().zip(w).zip(&self.w0).map(|((g, wi), w0i)| -g / self.alpha - self.lambda * (wi - w0i)).collect()
+        }
+
+        fn field(&self, w: &[f64]) -> Vec<f64> {
+            let r = self.residual(&self.h(w));
+            self.penalised(w, self.vjp(w, &r))
+        }
+
+        /// `F_Q(w)`: the gradient of `c . h_Q` (`c = r_Q(w)` held fixed) by the five-point
+        /// central difference, exact for polynomials of degree <= 4 (up to rounding).
+        fn field_q(&self, w: &[f64], q: usize) -> Vec<f64> {
+            let r = self.residual(&self.h_q(w, q));
+            let s = 1e-2;
+            let phi = |k: usize, d: f64| -> f64 {
+                let mut u = w.to_vec();
+                u[k] += d;
+                self.h_q(&u, q).iter().zip(&r).map(|(a, b)| a * b).sum()
+            };
+            let pulled = (0..w.len())
+                .map(|k| (phi(k, -2.0 * s) - 8.0 * phi(k, -s) + 8.0 * phi(k, s) - phi(k, 2.0 * s)) / (12.0 * s))
+                .collect();
+            self.penalised(w, pulled)
+        }
+
+        /// `D_Q` at the combined state.
+        fn deviation(&self, y: &[f64], q: usize) -> f64 {
+            let p = self.w0.len();
+            let (r, r_q) = (self.residual(&self.h(&y[..p])), self.residual(&self.h_q(&y[p..], q)));
+            r.iter().zip(&r_q).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
+        }
+
+        /// Classical RK4 on `(w, w_Q)` over `[0, 1]` with `steps` steps: `D_Q` at the `samples`
+        /// equally spaced times, and the final state.
+        fn rk4(&self, q: usize, steps: usize, samples: usize) -> (Vec<f64>, Vec<f64>) {
+            let p = self.w0.len();
+            let f = |y: &[f64]| -> Vec<f64> {
+                let mut out = self.field(&y[..p]);
+                out.extend(self.field_q(&y[p..], q));
+                out
+            };
+            let mut y: Vec<f64> = self.w0.iter().chain(&self.w0).copied().collect();
+            let h = 1.0 / steps as f64;
+            let per = steps / (samples - 1);
+            assert_eq!(per * (samples - 1), steps);
+            let mut d = vec![self.deviation(&y, q)];
+            let axpy = |y: &[f64], k: &[f64], c: f64| -> Vec<f64> { y.iter().zip(k).map(|(a, b)| a + c * b).collect() };
+            for step in 1..=steps {
+                let k1 = f(&y);
+                let k2 = f(&axpy(&y, &k1, h / 2.0));
+                let k3 = f(&axpy(&y, &k2, h / 2.0));
+                let k4 = f(&axpy(&y, &k3, h));
+                for i in 0..y.len() {
+                    y[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+                }
+                if step % per == 0 {
+                    d.push(self.deviation(&y, q));
+                }
+            }
+            (d, y)
+        }
+    }
+
+    /// The order-2 and order-3 references against plain f64 RK4 (2000 steps) on the same two
+    /// flows, with the model and both fields written out independently in f64: `D_Q` at every
+    /// sample time and the final outputs of both, centred and not, with and without the penalty.
+    #[test]
+    fn order_q_reference_matches_f64_rk4() {
+        let cases = [(2, true, "0", 11), (3, false, "0", 12), (2, false, "0.5", 13), (3, true, "0.5", 15)];
+        // 128 bits: a GBS tolerance of 2^-70, far below the check's 1e-9, at half the cost.
+        let options = ReferenceOptions { precision_bits: 128, ..ReferenceOptions::default() };
+        for (q, centred, lambda, seed) in cases {
+            let problem = tiny_mlp(Activation::Tanh, centred, "4", lambda, seed);
+            let start = std::time::Instant::now();
+            let r = reference_of_order(&problem, &options, q);
+            let secs = start.elapsed().as_secs_f64();
+            let crude = TinyF64::new(&problem);
+            let (d, y) = crude.rk4(q, 2000, ReferenceOptions::default().samples);
+            let p = crude.w0.len();
+            let outs: Vec<f64> = crude.residual(&crude.h(&y[..p])).iter().zip(&crude.y).map(|(a, b)| a + b).collect();
+            let model_outs: Vec<f64> =
+                crude.residual(&crude.h_q(&y[p..], q)).iter().zip(&crude.y).map(|(a, b)| a + b).collect();
+            let worst = r.samples.iter().zip(&d).map(|((_, a), b)| (a.to_f64() - b).abs()).fold(0.0, f64::max);
+            eprintln!(
+                "q = {q}, centred {centred}, lambda {lambda}: D_Q(T) = {:.15e} (RK4 {:.15e}), largest sample difference \
+                 {worst:.2e}, error estimate {:.2e}, slope max {:.4e}, {} macro steps, {} evaluations, {secs:.2} s",
+                r.final_deviation.to_f64(),
+                d.last().unwrap(),
+                r.error_estimate.to_f64(),
+                r.deviation_slope_max.to_f64(),
+                r.macro_steps_used,
+                r.evaluations
+            );
+            assert!(r.error_estimate < 1e-18, "error estimate {}", r.error_estimate);
+            assert!(d[d.len() - 1] > 1e-4, "a deviation to compare");
+            // h_Q(w0) = h(w0) up to the interpolation's rounding.
+            assert!(r.samples[0].1 < 1e-30);
+            assert!(worst < 1e-9, "D_Q samples differ by {worst}");
+            assert!((r.final_deviation.to_f64() - d[d.len() - 1]).abs() < 1e-9);
+            for (a, b) in r.outputs_final.iter().zip(&outs).chain(r.linear_outputs_final.iter().zip(&model_outs)) {
+                assert!((a.to_f64() - b).abs() < 1e-9, "outputs {a} vs RK4 {b}");
+            }
+            assert_eq!(r.step_samples.len(), r.macro_steps_used + 1);
+            // |D'| <= |e'|: the slope bounds the change of D_Q between consecutive step ends.
+            for pair in r.step_samples.windows(2) {
+                let (t0, d0, s0) = &pair[0];
+                let (t1, d1, s1) = &pair[1];
+                let bound = Float::with_val(PREC, s0 + s1) * Float::with_val(PREC, t1 - t0) + 1e-30;
+                assert!(Float::with_val(PREC, d1 - d0).abs() <= bound, "D_Q jumps between {t0} and {t1}");
+            }
+        }
+    }
+
+    /// A two-layer linear network is a polynomial of degree 2 in its weights, so its models of
+    /// order >= 2 are the network itself: `D_Q = 0` up to rounding, while the NTK deviates.
+    #[test]
+    fn deep_linear_network_equals_its_order_q_models() {
+        for centred in [true, false] {
+            let problem = tiny_mlp(Activation::Identity, centred, "4", "0", 21);
+            let linear = reference_of_order(&problem, &ReferenceOptions::default(), 1);
+            eprintln!("deep linear, centred {centred}: NTK D(T) = {:.6e}", linear.final_deviation.to_f64());
+            assert!(linear.final_deviation > 1e-6);
+            for q in [2, 3] {
+                let r = reference_of_order(&problem, &ReferenceOptions::default(), q);
+                let sup = r.samples.iter().map(|(_, d)| d.to_f64()).fold(0.0, f64::max);
+                let steps_sup = r.step_samples.iter().map(|(_, d, _)| d.to_f64()).fold(0.0, f64::max);
+                eprintln!(
+                    "  q = {q}: sup D_Q = {sup:.3e} (step ends {steps_sup:.3e}), error estimate {:.2e}",
+                    r.error_estimate.to_f64()
+                );
+                assert!(sup < 1e-40 && steps_sup < 1e-40 && r.final_deviation < 1e-40, "D_Q {sup}");
+                assert!(r.error_estimate < 1e-30);
+                for (a, b) in r.outputs_final.iter().zip(&r.linear_outputs_final) {
+                    assert!(Float::with_val(PREC, a - b).abs() < 1e-40);
+                }
+                // The network's side is the one of `reference`.
+                for (a, b) in r.outputs_final.iter().zip(&linear.outputs_final) {
+                    assert!(Float::with_val(PREC, a - b).abs() < 1e-30);
+                }
+            }
+        }
+    }
+
+    /// `q = 1` is `try_reference` exactly.
+    #[test]
+    fn order_one_is_the_ntk_reference() {
+        let problem = tiny_mlp(Activation::Tanh, true, "4", "0.5", 31);
+        let a = reference(&problem, &ReferenceOptions::default());
+        let b = reference_of_order(&problem, &ReferenceOptions::default(), 1);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    /// `sup D_Q` falls like `alpha^-Q` along `alpha = 10, 20, 40` for `Q = 1, 2` (the network
+    /// moves `O(1/alpha)`, `h - h_Q = O(|w - w0|^(Q+1))`, times `alpha`): the least-squares slope
+    /// of `log sup D_Q` against `log alpha` is within 0.3 of `-Q`.
+    #[test]
+    fn order_q_deviation_scales_like_alpha_to_the_minus_q() {
+        let alphas = [10.0f64, 20.0, 40.0];
+        for q in [1, 2] {
+            let options = ReferenceOptions { precision_bits: 128, ..ReferenceOptions::default() };
+            let sups: Vec<f64> = alphas
+                .iter()
+                .map(|a| {
+                    let problem = tiny_mlp(Activation::Tanh, true, &a.to_string(), "0", 41);
+                    let r = reference_of_order(&problem, &options, q);
+                    assert!(r.error_estimate < 1e-18);
+                    r.samples.iter().map(|(_, d)| d.to_f64()).fold(0.0, f64::max)
+                })
+                .collect();
+            let xs: Vec<f64> = alphas.iter().map(|a| a.ln()).collect();
+            let ys: Vec<f64> = sups.iter().map(|d| d.ln()).collect();
+            let (mx, my) = (xs.iter().sum::<f64>() / 3.0, ys.iter().sum::<f64>() / 3.0);
+            let slope = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>()
+                / xs.iter().map(|x| (x - mx) * (x - mx)).sum::<f64>();
+            eprintln!("Q = {q}: sup D_Q = {sups:?} at alpha = {alphas:?}, fitted exponent {slope:.4}");
+            assert!((slope + q as f64).abs() < 0.3, "exponent {slope} for Q = {q}");
+        }
     }
 }
