@@ -1673,6 +1673,7 @@ mod tests {
             regularization: Exact::parse(lambda).unwrap(),
             method: crate::problem::Method::GradientFlow,
             infinite_horizon: false,
+            reference_order: 1,
         }
     }
 
