@@ -28,7 +28,6 @@ fn no_training() -> KernelTraining {
         centred: true,
         horizon: Exact::from_integer(1),
         infinite_horizon: false,
-        reference_order: 1,
         regularization: Exact::from_integer(0),
         gradient_descent: false,
     }
