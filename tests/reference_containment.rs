@@ -11,7 +11,7 @@ use inari::Interval;
 use ntkcert::arith::rational::{parse_decimal, Exact};
 use ntkcert::certify::{certify, Certified, Options, StepValidation};
 use ntkcert::problem::{Architecture, Descent, Method, Problem, QuadraticModel};
-use ntkcert::reference::{descent_reference, linear_reference, rational_to_float, reference, try_reference, Reference, ReferenceOptions};
+use ntkcert::reference::{descent_reference, linear_reference, rational_to_float, reference, try_reference, try_reference_of_order, Reference, ReferenceOptions};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use rug::Float;
@@ -203,6 +203,28 @@ proptest! {
         );
         if let Err(msg) = check(&problem, &cert, &r) {
             prop_assert!(false, "{}", msg);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, rng_seed: seed(), max_shrink_iters: 8, ..ProptestConfig::default() })]
+
+    /// Issue 16: with `reference_order = Q` (2 or 3) the claims are about the network against
+    /// its order-`Q` Taylor model trained by its own flow; the same containment against the
+    /// reference that trains that model (`reference::try_reference_of_order`, which costs about
+    /// 14 field evaluations per step of the network's: budget a quarter of the usual).
+    #[test]
+    fn order_q_enclosures_contain_the_reference(problem in arb_problem(), q in 2usize..4) {
+        let problem = Problem { reference_order: q, ..problem };
+        let cert = certify(&problem, &certify_options()).expect("certify");
+        eprintln!("order-{q} case: {} ({} steps, {:?})", describe(&problem), cert.steps, cert.verdict);
+        if let Some(r) = try_reference_of_order(&problem, &reference_options(), q, eval_budget(&problem)) {
+            if let Err(msg) = check(&problem, &cert, &r) {
+                prop_assert!(false, "Q = {}: {}", q, msg);
+            }
+        } else {
+            eprintln!("  reference over budget");
         }
     }
 }
@@ -470,6 +492,47 @@ fn deep_net_decided_and_contains_reference() {
         assert!(cert.verdict != Verdict::Inconclusive, "inconclusive: {:?}", cert.reason);
         if let Err(msg) = check(&problem, &cert, &r) {
             panic!("{validation:?}: {msg}");
+        }
+    }
+}
+
+/// Issue 16: a deep linear network (identity activations) with `L` weight layers is a
+/// polynomial of degree `L` in its weights, so its Taylor models of order `Q >= L` are the
+/// network itself and `D_Q = 0`: certified as a deviation enclosure containing 0 (a few rounding
+/// errors wide) for Q = 3, 4 on a depth-3 chain of widths [2, 3, 2, 1], while Q = 2 and the
+/// NTK (Q = 1) give a deviation bounded away from 0.
+#[test]
+fn deep_linear_network_has_no_deviation_from_its_models_of_order_depth() {
+    use ntkcert::certify::Verdict;
+    use ntkcert::problem::{Activation, MlpArchitecture, Parameterization};
+    let arch = MlpArchitecture { widths: vec![2, 3, 2, 1], activations: vec![Activation::Identity; 2], parameterization: Parameterization::Ntk, bias: false };
+    let params: Vec<Interval> = (0..arch.num_params()).map(|i| thin(((i * 7 % 11) as f64 - 5.0) / 4.0)).collect();
+    let inputs: Vec<Vec<Interval>> = (0..4).map(|i| vec![thin(0.5 + i as f64 / 8.0), thin(1.0 - i as f64 / 4.0)]).collect();
+    let problem = Problem {
+        name: "deep-linear".into(),
+        architecture: Architecture::Mlp(arch),
+        params0: params,
+        inputs,
+        targets: (0..4).map(|i| thin(0.25 * i as f64 - 0.3)).collect(),
+        centred: true,
+        alpha: Exact::parse("2").unwrap(),
+        horizon: Exact::parse("2").unwrap(),
+        tolerance: Exact::parse("1e-9").unwrap(),
+        regularization: Exact::from_integer(0),
+        method: Method::GradientFlow,
+        infinite_horizon: false,
+        reference_order: 1,
+    };
+    for q in 1..=4 {
+        let cert = certify(&Problem { reference_order: q, ..problem.clone() }, &Options::default()).expect("certify");
+        let sup = cert.sup_deviation;
+        eprintln!("Q = {q}: sup D in {sup:?} ({} steps)", cert.steps);
+        if q >= 3 {
+            assert!(sup.inf() == 0.0 && sup.sup() < 1e-12, "Q = {q}: {sup:?} should enclose 0 tightly");
+            assert_eq!(cert.verdict, Verdict::Certified, "Q = {q}");
+        } else {
+            assert!(sup.inf() > 1e-7, "Q = {q}: {sup:?} should stay away from 0");
+            assert_eq!(cert.verdict, Verdict::Refuted, "Q = {q}");
         }
     }
 }
