@@ -16,9 +16,11 @@ use super::activation::ActivationSeries;
 use super::bounds::DerivativeBounds;
 use super::layered::spectral_norm_upper;
 use super::mlp::{Mlp, MlpTaylor};
+use crate::arith::elementary;
 use crate::arith::fast_interval::FastInterval;
 use crate::arith::scalar::Scalar;
 use crate::enclose::poly::norm2_upper;
+use crate::problem::Activation;
 use inari::Interval;
 
 type F = FastInterval;
@@ -29,24 +31,31 @@ type F = FastInterval;
 /// symmetric multilinear forms the same number bounds `|D^k h_i(w)[u_1, ..., u_k]|_2` for unit
 /// `u_1, ..., u_k`. `top >= 1`; arithmetic in endpoint intervals (upper ends kept).
 pub fn derivative_norms(net: &Mlp<FastInterval>, w: &[Interval], top: usize) -> Vec<Vec<f64>> {
+    derivative_norms_on_ball(net, w, 0.0, top)
+}
+
+/// [`derivative_norms`] for every `w` within `radius` (2-norm) of a point of the box `w`
+/// (Lemma B over a ball: the weights' norms grow by `radius`, the pre-activations of unit `j`
+/// move by at most `radius` times the bound of `|Dz_j|`, the activations' norms by `radius`
+/// times that of `|Da|`).
+pub fn derivative_norms_on_ball(net: &Mlp<FastInterval>, w: &[Interval], radius: f64, top: usize) -> Vec<Vec<f64>> {
     assert!(top >= 1, "derivative_norms: top = {top}");
     let layers = net.num_layers();
     let n = net.num_inputs;
     let d = net.widths[0];
+    let rho = F::point(radius);
     let mut forward = MlpTaylor::new(net.clone());
     forward.forward(&[w.iter().map(|&x| F::from_inari(x)).collect()], 0);
 
-    // Per layer: c_l, Omega_l >= |W_l|_2 and omega_l >= the largest row norm of W_l.
+    // Per layer: c_l, Omega_l >= |W_l|_2 and omega_l >= the largest row norm of W_l over the ball.
     let scales: Vec<F> = net.scales.iter().map(|c| F::point(c.magnitude())).collect();
-    let spectral: Vec<F> = (1..=layers).map(|l| F::point(spectral_norm_upper(net.weights(w, l), net.widths[l], net.widths[l - 1]))).collect();
+    let spectral: Vec<F> = (1..=layers).map(|l| F::point(spectral_norm_upper(net.weights(w, l), net.widths[l], net.widths[l - 1])) + rho).collect();
     let row_norms: Vec<F> = (1..=layers)
         .map(|l| {
             let cols = net.widths[l - 1];
-            F::point(net.weights(w, l).chunks_exact(cols.max(1)).map(norm2_upper).fold(0.0, f64::max))
+            F::point(net.weights(w, l).chunks_exact(cols.max(1)).map(norm2_upper).fold(0.0, f64::max)) + rho
         })
         .collect();
-    // s[l - 1][m][i] >= max_j |sigma_l^(m)(z)| / m! over the pre-activations z of unit j, input i.
-    let slopes: Vec<Vec<Vec<f64>>> = (1..layers).map(|l| activation_coefficients(&forward, l, top)).collect();
     let bias = if net.bias { F::point(1.0) } else { F::ZERO };
 
     let mut norms = vec![Vec::with_capacity(n); top];
@@ -80,38 +89,139 @@ pub fn derivative_norms(net: &Mlp<FastInterval>, w: &[Interval], top: usize) -> 
             // a_l[r] = sum_m sigma^(m)/m! [eps^r] (z - z[0])^m, entrywise; the 2-norm of an
             // entrywise product is at most one factor's 2-norm times the others' largest entries.
             let width = net.widths[l];
+            let units = i * width..(i + 1) * width;
+            let shift = (rho * zinf[1]).hi;
+            let slopes = activation_coefficients(net.activations[l - 1], &forward.pre_activations(l, 0)[units.clone()], shift, top);
             let mut next = vec![F::ZERO; top + 1];
-            next[0] = F::point(norm2_upper(&forward.activations(l, 0)[i * width..(i + 1) * width]));
             let mut power = z2.clone();
             for m in 1..=top {
-                let s = F::point(slopes[l - 1][m][i]);
+                let s = F::point(slopes[m]);
                 for r in m..=top {
                     next[r] = next[r] + s * power[r];
                 }
                 power = truncated_product(&power, &zinf);
             }
+            // Over the ball |a_l| grows by at most radius sup|Da_l| (mean value on a segment).
+            next[0] = F::point(norm2_upper(&forward.activations(l, 0)[units])) + rho * next[1];
             a2 = next;
         }
     }
     norms
 }
 
-/// `out[m][i] >= max_j |sigma^(m)(z_ij)| / m!` over the enclosures `z_ij` of the pre-activations
-/// of hidden layer `l` (input `i`, unit `j`), `m <= top`: the time coefficients of `sigma` along
-/// `z + s` (`ActivationSeries`, evaluated over the enclosures by inclusion isotony).
-fn activation_coefficients(forward: &MlpTaylor<FastInterval>, l: usize, top: usize) -> Vec<Vec<f64>> {
-    let z = forward.pre_activations(l, 0);
-    let width = forward.net.widths[l];
-    let n = forward.net.num_inputs;
-    let mut line = vec![z.clone(), vec![F::point(1.0); z.len()]];
+/// `out[m] >= max_j |sigma^(m)(z)| / m!` for every `z` within `shift` of the enclosure `z_j`
+/// (`m <= top`): the time coefficients of `sigma` along `z + s` (`ActivationSeries`, evaluated
+/// over the widened enclosures by inclusion isotony).
+fn activation_coefficients(activation: Activation, z: &[F], shift: f64, top: usize) -> Vec<f64> {
+    let widened: Vec<F> = z.iter().map(|&x| x + F { lo: -shift, hi: shift }).collect();
+    let mut line = vec![widened, vec![F::point(1.0); z.len()]];
     line.resize(top + 1, vec![F::ZERO; z.len()]);
-    let mut series = ActivationSeries::<Vec<F>>::new(forward.net.activations[l - 1]);
+    let mut series = ActivationSeries::<Vec<F>>::new(activation);
     for k in 0..=top {
         series.push_order(&line[..=k]);
     }
-    (0..=top)
-        .map(|m| (0..n).map(|i| series.values[m][i * width..(i + 1) * width].iter().map(|v| v.magnitude()).fold(0.0, f64::max)).collect())
-        .collect()
+    (0..=top).map(|m| series.values[m].iter().map(|v| v.magnitude()).fold(0.0, f64::max)).collect()
+}
+
+/// A lower bound of the radius `R` such that for every unit direction `u` the function
+/// `eps -> h(w0 + eps u)` is analytic on the complex disc `|eps| < R`, for every `w0` in the
+/// box `w`: so the power series of every output around `w0` converges on the ball
+/// `|w - w0| < R` (Lemma A of `proofs/taylor-models.md`). `f64::INFINITY` when every
+/// activation is entire (erf, sin, gelu, identity: `h` is then entire); `0` when no positive
+/// radius is proved. Bisection over `rho` of [`analytic_on_disc`] (monotone in `rho`).
+pub fn analytic_radius(net: &Mlp<FastInterval>, w: &[Interval]) -> f64 {
+    if net.activations.iter().all(|&a| strip_half_width(a).is_none()) {
+        return f64::INFINITY;
+    }
+    let mut forward = MlpTaylor::new(net.clone());
+    forward.forward(&[w.iter().map(|&x| F::from_inari(x)).collect()], 0);
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    while analytic_on_disc(net, w, &forward, hi) && hi < 1e300 {
+        (lo, hi) = (hi, hi * 2.0);
+    }
+    for _ in 0..48 {
+        let mid = 0.5 * (lo + hi);
+        if analytic_on_disc(net, w, &forward, mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The half-width of the strip `|Im z| < c` around the real line on which the activation is
+/// analytic (tanh: `pi/2`, sigmoid and softplus: `pi`); `None` for entire ones.
+fn strip_half_width(activation: Activation) -> Option<f64> {
+    match activation {
+        Activation::Tanh => Some(std::f64::consts::FRAC_PI_2),
+        Activation::Sigmoid | Activation::Softplus => Some(std::f64::consts::PI),
+        Activation::Erf | Activation::Sin | Activation::Gelu | Activation::Identity => None,
+    }
+}
+
+/// An upper bound of `|sigma'(z)|` over complex `z` with `|Im z| <= delta` (`delta` below the
+/// strip's half-width): `1/cos^2 delta` (tanh: `|cosh z|^2 >= cos^2(Im z)`), `1/(4 cos^2(delta/2))`
+/// (sigmoid `= (1 + tanh(z/2))/2`), `(1 + 1/cos(delta/2))/2` (softplus' = sigmoid, with
+/// `|tanh z| <= 1/|cos(Im z)|`), `(2/sqrt pi) e^(delta^2)` (erf), `cosh delta` (sin), 1
+/// (identity); `None` outside the strip or for gelu (no bound derived).
+fn complex_slope(activation: Activation, delta: f64) -> Option<F> {
+    let d = F::point(delta);
+    let one = F::point(1.0);
+    let cos_below = |x: F| -> Option<F> {
+        // cos on [0, pi/2) is decreasing: a lower bound of cos x from the upper end.
+        let c = Scalar::cos(F::point(x.hi));
+        (c.lo > 0.0).then_some(F::point(c.lo))
+    };
+    match activation {
+        Activation::Tanh if delta < std::f64::consts::FRAC_PI_2 => cos_below(d).map(|c| one / (c * c)),
+        Activation::Sigmoid if delta < std::f64::consts::PI => cos_below(d * F::point(0.5)).map(|c| one / (F::point(4.0) * c * c)),
+        Activation::Softplus if delta < std::f64::consts::PI => cos_below(d * F::point(0.5)).map(|c| (one + one / c) * F::point(0.5)),
+        Activation::Erf => Some(F::point(1.1283791670955128) * F::point(1.0 + 1e-15) * elementary::exp(d * d)),
+        Activation::Sin => Some((elementary::exp(d) + elementary::exp(-d)) * F::point(0.5)),
+        Activation::Identity => Some(one),
+        _ => None,
+    }
+}
+
+/// Whether `eps -> h(w0 + eps u)` is analytic on `|eps| <= rho` for every unit `u` and every
+/// `w0` in the box (`forward`: the order-0 pass over it): along the complex line every
+/// pre-activation moves by at most `|dz|_inf`, which must stay inside its activation's strip,
+/// and the activations by at most the complex slope bound times `|dz|_2` (Lemma A).
+fn analytic_on_disc(net: &Mlp<FastInterval>, w: &[Interval], forward: &MlpTaylor<FastInterval>, rho: f64) -> bool {
+    let layers = net.num_layers();
+    let d = net.widths[0];
+    let rho = F::point(rho);
+    let bias = if net.bias { rho } else { F::ZERO };
+    let norms: Vec<(F, F)> = (1..=layers)
+        .map(|l| {
+            let cols = net.widths[l - 1];
+            let spectral = F::point(spectral_norm_upper(net.weights(w, l), net.widths[l], cols));
+            let row = F::point(net.weights(w, l).chunks_exact(cols.max(1)).map(norm2_upper).fold(0.0, f64::max));
+            (spectral, row)
+        })
+        .collect();
+    for i in 0..net.num_inputs {
+        // |a_{l-1}(0)|_2 and |a_{l-1}(eps) - a_{l-1}(0)|_2.
+        let mut base = F::point(norm2_upper(&net.inputs[i * d..(i + 1) * d]));
+        let mut moved = F::ZERO;
+        for l in 1..layers {
+            let c = F::point(net.scales[l - 1].magnitude());
+            let (spectral, row) = norms[l - 1];
+            // z(eps) - z(0) = c (W da + eps U (a + da)) + eps b_dir, |U|_2, rows, |b_dir| <= 1.
+            let direction = c * rho * (base + moved) + bias;
+            let dz_inf = c * row * moved + direction;
+            let dz_2 = c * spectral * moved + direction;
+            let Some(slope) = complex_slope(net.activations[l - 1], dz_inf.hi) else { return false };
+            if !(dz_inf.hi.is_finite() && slope.hi.is_finite()) {
+                return false;
+            }
+            let width = net.widths[l];
+            base = F::point(norm2_upper(&forward.activations(l, 0)[i * width..(i + 1) * width]));
+            moved = slope * dz_2;
+        }
+    }
+    true
 }
 
 /// The product of two power series with non-negative coefficients, truncated at the length

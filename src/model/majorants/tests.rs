@@ -51,8 +51,8 @@ fn per_input_norms(v: &[Float], out: usize) -> Vec<f64> {
 
 /// Lemma B: on random small MLPs of every activation (with and without biases, both
 /// parameterisations), `|D^k h_i(w)[u^k]|` along random unit directions, from MPFR central
-/// differences, stays below the bound for `k = 1..=4`, at the box's midpoint and at a point
-/// inside a box of half-width `1e-3`.
+/// differences, stays below the bound for `k = 1..=4`, at the box's midpoint, at a point
+/// inside a box of half-width `1e-3`, and on the boundary of a ball of radius `1/4`.
 #[test]
 fn derivative_norms_contain_directional_derivatives() {
     for (case, &act) in Activation::ALL.iter().enumerate() {
@@ -62,10 +62,12 @@ fn derivative_norms_contain_directional_derivatives() {
         let out = problem.architecture.output_dim();
         let net = mlp(&problem);
         let mut rng = Rng(seed + 7);
-        for half_width in [0.0, 1e-3] {
+        for (half_width, radius) in [(0.0, 0.0), (1e-3, 0.0), (0.0, 0.25)] {
             let region: Vec<Interval> = problem.params0.iter().map(|x| Interval::try_from((x.mid() - half_width, x.mid() + half_width)).unwrap()).collect();
-            let norms = derivative_norms(&net, &region, 4);
-            let w: Vec<f64> = problem.params0.iter().map(|x| x.mid() + half_width * rng.next()).collect();
+            let norms = derivative_norms_on_ball(&net, &region, radius, 4);
+            // A point of the box, or on the ball's boundary (up to rounding).
+            let out_of_centre = unit(&mut rng, region.len());
+            let w: Vec<f64> = problem.params0.iter().zip(&out_of_centre).map(|(x, v)| x.mid() + half_width * rng.next() + radius * (1.0 - 1e-9) * v).collect();
             let f = |point: &[Float]| outputs_at(&problem, point, PREC);
             for _ in 0..4 {
                 let u = unit(&mut rng, w.len());
@@ -125,5 +127,54 @@ fn taylor_model_bounds_contain_the_model_derivatives() {
                 }
             }
         }
+    }
+}
+
+/// Lemma A on a one-unit net `h = a sigma(w x)` at `w = 0` (fan-in 1, so `c = 1`): along the
+/// direction of `w` the pre-activation is `eps x`, whose first singularity is at
+/// `|eps| = pi / (2 |x|)` for tanh and `pi / |x|` for sigmoid: the bound is within 1e-9 of it and
+/// not above (a wrong strip, e.g. pi for tanh, is seen). Entire activations give infinity.
+#[test]
+fn analytic_radius_is_exact_on_one_unit() {
+    for (act, pole) in [(Activation::Tanh, std::f64::consts::FRAC_PI_2), (Activation::Sigmoid, std::f64::consts::PI), (Activation::Erf, f64::INFINITY)] {
+        let mut net = problem(2, vec![1, 1, 1], act, false, false, "0");
+        net.params0 = vec![thin(0.0), thin(0.75)];
+        net.inputs = vec![vec![thin(0.5)]];
+        net.targets = vec![thin(0.0)];
+        let radius = analytic_radius(&mlp(&net), &net.params0);
+        let exact = pole / 0.5;
+        assert!(radius <= exact, "{act:?}: {radius} above the true radius {exact}");
+        assert!(radius >= exact * (1.0 - 1e-9), "{act:?}: {radius} far below {exact}");
+    }
+}
+
+/// Lemma A against the series itself: on random tanh nets, the `eps`-coefficients of
+/// `h(w0 + eps u)` (MPFR central differences, orders 1..=4 scaled by `R^k`) stay bounded with
+/// `R` the bound's radius, i.e. the bound is not far beyond where the terms start to grow
+/// (a sanity check of the order of magnitude: within the radius the terms `|c_k| R^k` cannot
+/// grow geometrically).
+#[test]
+fn analytic_radius_is_below_the_series_growth() {
+    for seed in 0..4u64 {
+        let problem = problem(seed, vec![2, 4, 3, 1], Activation::Tanh, seed % 2 == 0, false, "0");
+        let out = problem.architecture.output_dim();
+        let radius = analytic_radius(&mlp(&problem), &problem.params0);
+        assert!(radius > 0.0 && radius.is_finite(), "seed {seed}: {radius}");
+        let mut rng = Rng(seed);
+        let w: Vec<f64> = problem.params0.iter().map(|x| x.mid()).collect();
+        let f = |point: &[Float]| outputs_at(&problem, point, PREC);
+        let u = unit(&mut rng, w.len());
+        let mut factorial = 1.0;
+        let terms: Vec<f64> = (1..=4)
+            .map(|k| {
+                factorial *= k as f64;
+                per_input_norms(&derivative_along(&f, &w, &u, k), out).into_iter().fold(0.0, f64::max) / factorial * radius.powi(k as i32)
+            })
+            .collect();
+        let norms = derivative_norms(&mlp(&problem), &problem.params0, 1);
+        // |c_k| R^k <= M for a bounded analytic function on the disc: the terms stay below
+        // the first-order bound's scale times a modest factor.
+        let scale = norms[0].iter().fold(0.0f64, |m, &x| m.max(x)) * radius;
+        assert!(terms.iter().all(|&t| t <= 100.0 * scale.max(1.0)), "seed {seed}: terms {terms:?}, scale {scale}");
     }
 }
