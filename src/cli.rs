@@ -156,6 +156,11 @@ enum Command {
         /// Repetitions for --bench (the minimum is reported).
         #[arg(long, default_value_t = 5)]
         repeat: usize,
+        /// Bound the deviation from the order-Q Taylor model (overrides [training]
+        /// reference_order; 1 is the NTK linearisation): its remainders over the reachable
+        /// ball, the series' convergence radius and F10.
+        #[arg(long, value_name = "Q")]
+        order: Option<usize>,
     },
     /// Run the theory regression suite: every spec in DIR (or the given files) with its
     /// [regress] assertions; exits 1 naming each violation.
@@ -246,7 +251,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
         Command::Simulate { spec, json, order, accuracy, max_memory } => run_simulate(&spec, json, order, accuracy, max_memory.unwrap_or_else(default_max_memory)),
         Command::Bench { specs, repeat, check } => done(crate::bench::run(&specs, repeat, check)),
-        Command::Bound { spec, json, compare, bench, repeat } => done(crate::theory::report::run(&spec, json, compare, bench, repeat)),
+        Command::Bound { spec, json, compare, bench, repeat, order } => done(crate::theory::report::run(&spec, json, compare, bench, repeat, order)),
         Command::Regress { paths } => finish(crate::regress::run(&paths)),
         Command::Sweep(args) => done(crate::sweep::cli_sweep(&args)),
         Command::Merge(args) => done(crate::sweep::cli_merge(&args)),

@@ -335,13 +335,32 @@ fn memory_check(limit: &MemoryLimit, table: &Table, arch: &MlpArchitecture, inpu
 /// `[training] reference_order = Q`: the order of the reference model (default 1, the NTK
 /// linearisation); `2..=MAX_REFERENCE_ORDER` for MLPs.
 fn training_reference_order(training: &Section<'_>, architecture: &Architecture) -> Result<usize> {
-    let max = crate::model::taylor_model::MAX_REFERENCE_ORDER;
     let Some(q) = training.count("reference_order", 1)? else { return Ok(1) };
+    reference_order_within(q, architecture).map_err(|why| SpecError::invalid(training.field("reference_order"), why))
+}
+
+/// `q` if the order-`q` reference model is available for this architecture (the words of
+/// `[training] reference_order` and of `bound --order`).
+fn reference_order_within(q: usize, architecture: &Architecture) -> std::result::Result<usize, String> {
+    let max = crate::model::taylor_model::MAX_REFERENCE_ORDER;
+    if q == 0 {
+        return Err("must be >= 1".into());
+    }
     if q > max {
-        return Err(SpecError::invalid(training.field("reference_order"), format!("{q} is above {max}, the largest order of the Taylor models")));
+        return Err(format!("{q} is above {max}, the largest order of the Taylor models"));
     }
     if q > 1 && !matches!(architecture, Architecture::Mlp(_)) {
-        return Err(SpecError::invalid(training.field("reference_order"), format!("{q} needs model.kind = \"mlp\"")));
+        return Err(format!("{q} needs model.kind = \"mlp\""));
+    }
+    Ok(q)
+}
+
+/// The order `q` for a loaded problem (`bound --order`): as `[training] reference_order`, and
+/// `q >= 2` only for gradient flow on a finite horizon.
+pub fn reference_order_for(problem: &Problem, q: usize) -> std::result::Result<usize, String> {
+    let q = reference_order_within(q, &problem.architecture)?;
+    if q > 1 && (problem.infinite_horizon || problem.method != Method::GradientFlow) {
+        return Err(format!("{q} (a Taylor model of order >= 2) is certified for gradient flow on a finite horizon only, so far"));
     }
     Ok(q)
 }

@@ -19,6 +19,7 @@ mod build;
 pub mod data;
 mod error;
 mod fields;
+pub use build::reference_order_for;
 pub use fields::type_name;
 pub mod gfmlp;
 

@@ -22,6 +22,7 @@
 pub mod descent;
 pub mod local;
 pub mod report;
+pub mod taylor;
 pub mod trajectory;
 
 use num_traits::Signed;
@@ -85,6 +86,9 @@ pub struct TheoryBounds {
     /// (`proofs/theory-f9.md`); then `reach`, `lip_h`, `lip_dh_local`, `lip_dh_box` and `kappa`
     /// refer to the ball of Lemma D9 (the last ball tried when the condition fails).
     pub descent: Option<descent::DescentReport>,
+    /// With `reference_order = Q >= 2`: the order-`Q` model's remainders, convergence radius
+    /// and F10 (`taylor::taylor_order_report`).
+    pub taylor: Option<taylor::TaylorOrderReport>,
     /// Wall-clock seconds of [`theory_bounds`].
     pub seconds: f64,
 }
@@ -205,6 +209,9 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
     // just used, which contains the trajectory) is smaller for short horizons: then every
     // constant is taken over that smaller ball (proofs/theory-f1-f2.md#f2). (Plain flow only.)
     let velocity = (horizon * point(region.bounds.gradient_total()) * (point(2.0) * r0).sqrt() / alpha).sup();
+    if problem.reference_order >= 2 {
+        return taylor_order_bounds(problem, &forward, &residual, r0, reach, region, started);
+    }
     if velocity < reach && !regularised {
         reach = velocity;
         region = local::layered_bounds_with(problem, &forward, reach);
@@ -231,6 +238,7 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
             bounds: gd.bounds,
             unavailable: gd.unavailable,
             descent: Some(gd.report),
+            taylor: None,
             seconds: started.elapsed().as_secs_f64(),
         };
     }
@@ -296,6 +304,60 @@ pub fn theory_bounds(problem: &Problem) -> TheoryBounds {
         bounds,
         unavailable: Vec::new(),
         descent: None,
+        taylor: None,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// [`theory_bounds`] for `reference_order = Q >= 2` (gradient flow on a finite horizon, MLPs):
+/// F3 (both flows decrease their losses from `R0`) and F10 (`taylor`); F4-F6 and F8 are about
+/// the linearisation and are reported unavailable. `reach` is F2's (with the penalty's form),
+/// valid for both flows; `region` holds the network's constants over it.
+fn taylor_order_bounds(
+    problem: &Problem,
+    forward: &local::Forward,
+    residual: &[Interval],
+    r0: Interval,
+    reach: f64,
+    region: local::LayeredBounds,
+    started: std::time::Instant,
+) -> TheoryBounds {
+    let q = problem.reference_order;
+    let alpha = problem.alpha.enclosure;
+    let trivial = (point(8.0) * r0).sqrt().sup();
+    let report = taylor::taylor_order_report(problem, q, taylor::residual_norm(r0), reach);
+    let mut bounds = vec![NamedBound { key: "trivial", name: "F3 trivial bound", formula: "sqrt(8 R0)", proof: "proofs/theory-f5-f6.md#f3", value: trivial }];
+    if let Some(t) = &report {
+        bounds.push(NamedBound {
+            key: "taylor_order",
+            name: "F10 order-Q Taylor model (derived here)",
+            formula: "min(alpha E0 + alpha G_Q gap, sqrt(8 R0)), gap = (E1 |r0|/alpha + G_Q E0) (e^(mu_Q T) - 1)/mu_Q from gap = 2 rho while it shrinks, mu_Q = (|r0| + alpha G_Q gap) H_Q/alpha - lambda, E0 = beta_(Q+1) rho^(Q+1)/(Q+1)!, E1 = beta_(Q+1) rho^Q/Q!",
+            proof: "proofs/taylor-models.md#lemma-f10",
+            value: t.value.min(trivial),
+        });
+    }
+    let about_linearisation = |key: &'static str, name: &'static str, proof: &'static str| Unavailable {
+        key,
+        name,
+        proof,
+        reason: format!("bounds the deviation from the NTK linearisation; with reference_order = {q} the deviation is from the order-{q} model (F10)"),
+    };
+    TheoryBounds {
+        r0,
+        reach,
+        lip_h: region.bounds.gradient_total(),
+        lip_dh_local: region.bounds.hessian_total(),
+        lip_dh_box: region.box_bounds.hessian_total(),
+        kappa: problem.horizon.enclosure * point(region.bounds.hessian_total()) * r0.sqrt() / alpha,
+        growth_rate: growth_rate_at_w0(problem, forward, residual),
+        bounds,
+        unavailable: vec![
+            about_linearisation("published", "F4 published", "proofs/theory-f5-f6.md#f4"),
+            about_linearisation("sharpened", "F5 sharpened constant", "proofs/theory-f5-f6.md#f5"),
+            about_linearisation("gronwall_t2", "F6 O(T^2) comparator", "proofs/theory-f5-f6.md#f6"),
+        ],
+        descent: None,
+        taylor: report,
         seconds: started.elapsed().as_secs_f64(),
     }
 }

@@ -78,6 +78,18 @@ pub fn bound_value(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison
     if let Some(d) = &tb.descent {
         v["descent"] = descent_json(problem, d);
     }
+    if let Some(t) = &tb.taylor {
+        v["taylor_order"] = json!({
+            "order": t.order,
+            "reach": endpoint(t.reach),
+            "remainder": endpoint(t.remainder),
+            "gradient_remainder": endpoint(t.gradient_remainder),
+            "convergence_radius": endpoint(t.convergence_radius),
+            "model_gradient": endpoint(t.model_gradient),
+            "model_hessian": endpoint(t.model_hessian),
+            "growth": endpoint(t.growth),
+        });
+    }
     if let Some(c) = cmp {
         let s = &c.sampled;
         v["trajectory"] = json!({
@@ -233,8 +245,13 @@ pub fn bound_text(problem: &Problem, tb: &TheoryBounds, cmp: Option<&Comparison>
         )),
         None => s.push_str(&format!("  mu(w0)  <= {:.6e}   lambda_max(-Hess F(w0)) <= |r0| sup|D^2 h|/alpha\n", rate.per_input)),
     }
+    if let Some(t) = &tb.taylor {
+        s.push_str(&taylor_text(t));
+    }
     s.push_str(if tb.descent.is_some() {
         "  bounds of max_(k<=K) D_k:\n"
+    } else if tb.taylor.is_some() {
+        "  bounds of sup_(t<=T) D_Q(t) = |alpha g(w(t)) - alpha g_Q(w_Q(t))|:\n"
     } else if infinite {
         "  bounds of sup_(t>=0) D(t) (uniform in time):\n"
     } else {
@@ -346,9 +363,12 @@ pub fn bench(problem: &Problem, repeat: usize) -> String {
 }
 
 /// The `bound` command: prints the report.
-pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: usize) -> Result<(), crate::error::Error> {
+pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: usize, order: Option<usize>) -> Result<(), crate::error::Error> {
     use crate::error::Error;
-    let loaded = crate::spec::load(path)?;
+    let mut loaded = crate::spec::load(path)?;
+    if let Some(q) = order {
+        loaded.problem.reference_order = crate::spec::reference_order_for(&loaded.problem, q).map_err(|why| Error::invalid(format!("--order {q}: {why}")))?;
+    }
     let problem = &loaded.problem;
     if problem.num_inputs() == 0 {
         return Err(Error::invalid(format!("{}: the problem has no training inputs", path.display())));
@@ -373,4 +393,32 @@ pub fn run(path: &Path, json: bool, compare_run: bool, bench_run: bool, repeat: 
         print!("{}", bound_text(problem, &tb, cmp.as_ref()));
     }
     Ok(())
+}
+
+/// The order-`Q` model's section of the readable report (`proofs/taylor-models.md`).
+fn taylor_text(t: &crate::theory::taylor::TaylorOrderReport) -> String {
+    let q = t.order;
+    let radius = if t.convergence_radius.is_infinite() {
+        "+inf (entire activations: the series converges everywhere)".to_string()
+    } else {
+        format!("{:.6e}", t.convergence_radius)
+    };
+    let inside = if t.reach < t.convergence_radius { "inside" } else { "NOT inside" };
+    format!(
+        "  order-{q} Taylor model h_{q}(w) = sum_(r<={q}) D^r h(w0)[(w - w0)^r]/r! on B(w0, reach) [proofs/taylor-models.md]:\n    \
+         |h - h_{q}|   <= {:.6e}   beta_{} reach^{}/{}!, beta >= sup |D^{} h| on the ball (Lemma B)\n    \
+         |Dh - Dh_{q}| <= {:.6e}   beta_{} reach^{q}/{q}!\n    \
+         |Dh_{q}| <= {:.6e}, |D^2 h_{q}| <= {:.6e} (Lemma G), mu_{q} <= {:.6e}\n    \
+         series radius >= {radius} around w0 (Lemma A); the reachable ball is {inside} it\n",
+        t.remainder,
+        q + 1,
+        q + 1,
+        q + 1,
+        q + 1,
+        t.gradient_remainder,
+        q + 1,
+        t.model_gradient,
+        t.model_hessian,
+        t.growth,
+    )
 }
