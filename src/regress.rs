@@ -53,8 +53,8 @@ pub enum Quantity {
     FinalDCompare,
 }
 
-const QUANTITIES: &str = "sup_d, final_d, sup_d_compare, final_d_compare, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease, bound.regularized, bound.gradient_descent";
-const BOUND_KEYS: [&str; 7] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease", "regularized", "gradient_descent"];
+const QUANTITIES: &str = "sup_d, final_d, sup_d_compare, final_d_compare, r0, kappa, kappa_sqrt_r0, ratio, lip_h, lip_dh_local, horizon, alpha, bound.trivial, bound.published, bound.sharpened, bound.gronwall_t2, bound.loss_decrease, bound.regularized, bound.gradient_descent, bound.taylor_order";
+const BOUND_KEYS: [&str; 8] = ["trivial", "published", "sharpened", "gronwall_t2", "loss_decrease", "regularized", "gradient_descent", "taylor_order"];
 
 impl Quantity {
     fn parse(s: &str) -> Option<Self> {
@@ -139,12 +139,35 @@ pub enum Assertion {
     Exponent { quantity: Quantity, min: BigRational, max: BigRational },
 }
 
-/// A schedule: horizons `T` and `alpha = c T^beta`.
+/// A schedule: horizons `T` and `alpha = c T^beta` (`regress.horizons`; fitted exponents in
+/// `T`), or values of `alpha` at the spec's horizon (`regress.alphas`; fitted exponents in
+/// `alpha`, `horizons` empty).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     pub horizons: Vec<BigRational>,
     pub alpha: BigRational,
     pub exponent: BigRational,
+    pub alphas: Vec<BigRational>,
+}
+
+impl Schedule {
+    /// The number of runs.
+    pub fn len(&self) -> usize {
+        self.horizons.len().max(self.alphas.len())
+    }
+
+    /// Whether the schedule varies `alpha` (`regress.alphas`) rather than `T`.
+    pub fn over_alpha(&self) -> bool {
+        !self.alphas.is_empty()
+    }
+
+    /// `(T, alpha)` of every run; `T = None` keeps the spec's horizon.
+    fn members(&self) -> Vec<(Option<BigRational>, BigRational)> {
+        if self.over_alpha() {
+            return self.alphas.iter().map(|a| (None, a.clone())).collect();
+        }
+        self.horizons.iter().map(|t| (Some(t.clone()), &self.alpha * exact_power(t, &self.exponent).expect("checked when parsed"))).collect()
+    }
 }
 
 /// A parsed regression spec.
@@ -243,10 +266,16 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
         Some(v) => return Err(invalid(label, "regress", format!("expected a table, got {}", type_name(&v)))),
         None => return Err(invalid(label, "regress", "missing: a regression spec needs a [regress] table with [[regress.assert]] entries")),
     };
-    check_keys(label, "regress", &regress, &["horizons", "alpha", "alpha_exponent", "compare_horizon", "assert"])?;
+    check_keys(label, "regress", &regress, &["horizons", "alphas", "alpha", "alpha_exponent", "compare_horizon", "assert"])?;
+    if regress.contains_key("alphas") && regress.contains_key("horizons") {
+        return Err(invalid(label, "regress.alphas", "not with regress.horizons (a schedule varies either T or alpha)"));
+    }
     // horizon = "inf": the claims are about all t >= 0; a schedule of finite horizons would
     // silently change that, so only the comparison with one finite horizon is offered.
     let infinite = matches!(base.get("horizon"), Some(Value::String(h)) if h == "inf");
+    if infinite && regress.contains_key("alphas") {
+        return Err(invalid(label, "regress.alphas", "not with horizon = \"inf\" (use a finite horizon)"));
+    }
     if infinite && regress.contains_key("horizons") {
         return Err(invalid(label, "regress.horizons", "not with horizon = \"inf\" (the claims are about all t >= 0); use regress.compare_horizon to compare with a finite horizon"));
     }
@@ -268,7 +297,10 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
                     return Err(invalid(label, &format!("regress.{k}"), "only allowed with regress.horizons (a schedule)"));
                 }
             }
-            None
+            match regress.get("alphas") {
+                None => None,
+                Some(v) => Some(Schedule { horizons: Vec::new(), alpha: BigRational::zero(), exponent: BigRational::zero(), alphas: positive_list(label, "regress.alphas", v)? }),
+            }
         }
         Some(v) => {
             let arr = v.as_array().ok_or_else(|| invalid(label, "regress.horizons", format!("expected an array of horizons, got {}", type_name(v))))?;
@@ -311,7 +343,7 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
                     ));
                 }
             }
-            Some(Schedule { horizons, alpha, exponent })
+            Some(Schedule { horizons, alpha, exponent, alphas: Vec::new() })
         }
     };
     let asserts_v = regress.get("assert").ok_or_else(|| invalid(label, "regress.assert", "missing: add at least one [[regress.assert]]"))?;
@@ -333,11 +365,12 @@ pub fn parse_str(text: &str, path: &Path, label: &str) -> Result<RegressSpec, Sp
             if min > max {
                 return Err(invalid(label, &format!("{field}.max"), "must be >= min"));
             }
-            let n = schedule.as_ref().map_or(1, |s| s.horizons.len());
+            let n = schedule.as_ref().map_or(1, Schedule::len);
             if n < 2 {
-                return Err(invalid(label, &format!("{field}.exponent"), "a fitted exponent needs a schedule with at least two horizons (regress.horizons)"));
+                return Err(invalid(label, &format!("{field}.exponent"), "a fitted exponent needs a schedule with at least two runs (regress.horizons or regress.alphas)"));
             }
-            let text = format!("exponent of {} in T in [{}, {}]", quantity.name(), rational_to_string(&min), rational_to_string(&max));
+            let variable = if schedule.as_ref().is_some_and(Schedule::over_alpha) { "alpha" } else { "T" };
+            let text = format!("exponent of {} in {variable} in [{}, {}]", quantity.name(), rational_to_string(&min), rational_to_string(&max));
             (Assertion::Exponent { quantity, min, max }, text)
         } else {
             check_keys(label, &field, t, &["lhs", "op", "rhs", "name"])?;
@@ -431,24 +464,26 @@ pub fn run_spec(rs: &RegressSpec) -> Result<Vec<Run>, SpecError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let members: Vec<Option<(BigRational, BigRational)>> = match &rs.schedule {
+    let members: Vec<Option<(Option<BigRational>, BigRational)>> = match &rs.schedule {
         None => vec![None],
-        Some(s) => s
-            .horizons
-            .iter()
-            .map(|t| Some((t.clone(), &s.alpha * exact_power(t, &s.exponent).expect("checked when parsed"))))
-            .collect(),
+        Some(s) => s.members().into_iter().map(Some).collect(),
     };
     let mut runs = Vec::new();
     for member in members {
         let mut table = rs.base.clone();
         if let Some((t, a)) = &member {
-            table.insert("horizon".into(), Value::String(rational_to_string(t)));
+            if let Some(t) = t {
+                table.insert("horizon".into(), Value::String(rational_to_string(t)));
+            }
             table.insert("alpha".into(), Value::String(rational_to_string(a)));
             let name = table.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
                 rs.path.file_stem().map_or("spec".into(), |s| s.to_string_lossy().into_owned())
             });
-            table.insert("name".into(), Value::String(format!("{name} T={}", rational_to_string(t))));
+            let label = match t {
+                Some(t) => format!("T={}", rational_to_string(t)),
+                None => format!("alpha={}", rational_to_string(a)),
+            };
+            table.insert("name".into(), Value::String(format!("{name} {label}")));
         }
         let text = toml::to_string(&table).map_err(|e| invalid(&rs.label, "", format!("cannot re-serialise the spec: {e}")))?;
         let loaded = spec::load_str(&text, &base_dir, &rs.label)?;
@@ -539,7 +574,11 @@ pub fn evaluate(rs: &RegressSpec, runs: &[Run], assertion: &Assertion) -> (bool,
                     }
                 };
                 let slack = if slack.is_nan() { f64::INFINITY } else { slack };
-                let at = if rs.schedule.is_some() { format!("T={}: ", rational_to_string(&r.horizon)) } else { String::new() };
+                let at = match &rs.schedule {
+                    Some(s) if s.over_alpha() => format!("alpha={}: ", rational_to_string(&r.alpha)),
+                    Some(_) => format!("T={}: ", rational_to_string(&r.horizon)),
+                    None => String::new(),
+                };
                 let reason = match &r.certified.reason {
                     Some(why) if a.is_entire() || b.is_entire() => format!(" ({why})"),
                     _ => String::new(),
@@ -563,11 +602,15 @@ pub fn evaluate(rs: &RegressSpec, runs: &[Run], assertion: &Assertion) -> (bool,
             (all, text)
         }
         Assertion::Exponent { quantity, min, max } => {
-            let ts: Vec<Interval> = runs.iter().map(|r| rational_to_interval(&r.horizon)).collect();
+            let over_alpha = rs.schedule.as_ref().is_some_and(Schedule::over_alpha);
+            let ts: Vec<Interval> = runs.iter().map(|r| rational_to_interval(if over_alpha { &r.alpha } else { &r.horizon })).collect();
             let ys: Vec<Interval> = runs.iter().map(|r| r.value(quantity)).collect();
             let slope = fitted_exponent(&ts, &ys);
             let ok = slope.inf() >= rational_to_interval(min).sup() && slope.sup() <= rational_to_interval(max).inf();
             let sched = rs.schedule.as_ref().map_or(String::new(), |s| {
+                if s.over_alpha() {
+                    return format!(" (alpha = {})", s.alphas.iter().map(rational_to_string).collect::<Vec<_>>().join(", "));
+                }
                 format!(
                     " (alpha = {} T^({}), T = {})",
                     rational_to_string(&s.alpha),
@@ -638,4 +681,20 @@ pub fn run(paths: &[PathBuf]) -> Result<Outcome, Error> {
         eprintln!("error: {} assertion(s) violated: {}", violations.len(), violations.join("; "));
         Ok(Outcome::Negative)
     }
+}
+
+/// An array of exact numbers `> 0` (at least one), for `regress.alphas`.
+fn positive_list(label: &str, field: &str, v: &Value) -> Result<Vec<BigRational>, SpecError> {
+    let arr = v.as_array().ok_or_else(|| invalid(label, field, format!("expected an array of numbers, got {}", type_name(v))))?;
+    if arr.is_empty() {
+        return Err(invalid(label, field, "expected at least one value"));
+    }
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let f = format!("{field}[{i}]");
+            let value = exact(label, &f, x)?;
+            if value.is_positive() { Ok(value) } else { Err(invalid(label, &f, "must be > 0")) }
+        })
+        .collect()
 }
