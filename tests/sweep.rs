@@ -428,3 +428,36 @@ fn plots_svg_and_pgfplots() {
     assert!(exact(parts[2]) >= f64_to_rational(rows[0]["sup_deviation"]["hi"].as_f64().unwrap()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16: `--set Q=1,2` sweeps `[training] reference_order`, and `table --pivot Q` shows one
+/// sup D column per order (rows: the alphas), each cell the one of the matching results line;
+/// pivoting on a field that is not swept is a one-line usage error.
+#[test]
+fn reference_order_sweep_and_one_column_per_order() {
+    let dir = tmpdir("orders");
+    let spec = dir.join("small.toml");
+    let text = std::fs::read_to_string(root().join("specs/bench/gf-mlp-small.toml")).unwrap().replace("horizon = 10", "horizon = 5");
+    std::fs::write(&spec, text).unwrap();
+    // The spec's data are generated (no files): it can live in the temporary directory.
+    let out = dir.join("out");
+    ok(&ntkcert(&["sweep", spec.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap(), "--set", "alpha=10,20", "--set", "Q=1,2"]));
+    let results = out.join("results.jsonl");
+    let rows = lines(&results);
+    assert_eq!(rows.len(), 4);
+    let table = ok(&ntkcert(&["table", results.to_str().unwrap(), "--columns", "alpha,Q,supD", "--pivot", "Q", "--digits", "6"]));
+    let body: Vec<&str> = table.lines().collect();
+    assert_eq!(body[0], "| alpha | sup D (Q=1) | sup D (Q=2) |", "{table}");
+    assert_eq!(body.len(), 4, "{table}");
+    for (line, alpha) in body[2..].iter().zip(["10", "20"]) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        assert_eq!(cells[0], alpha);
+        for (q, cell) in ["1", "2"].iter().zip(&cells[1..]) {
+            let row = rows.iter().find(|r| r["alpha"] == alpha && r["values"]["training.reference_order"] == *q).expect("a results line");
+            let (lo, hi) = plain_interval(cell);
+            let sup = &row["sup_deviation"];
+            assert!(lo <= f64_to_rational(sup["lo"].as_f64().unwrap()) && f64_to_rational(sup["hi"].as_f64().unwrap()) <= hi, "Q = {q}, alpha = {alpha}: {cell} against {sup}");
+        }
+    }
+    let e = one_line_error(&ntkcert(&["table", results.to_str().unwrap(), "--pivot", "T"]), 64);
+    assert!(e.contains("--pivot T: not a swept field"), "{e}");
+}

@@ -50,6 +50,7 @@ pub fn canonical_field(name: &str) -> String {
         "eps" => "tolerance".to_string(),
         "regularization" | "lambda" => "training.regularization".to_string(),
         "learning_rate" | "eta" => "training.learning_rate".to_string(),
+        "reference_order" | "Q" => "training.reference_order".to_string(),
         other => other.to_string(),
     }
 }

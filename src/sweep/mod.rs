@@ -128,6 +128,10 @@ pub struct TableArgs {
     /// Do not check each row against its certificate file.
     #[arg(long)]
     pub no_check: bool,
+    /// One set of value columns per value of this swept field (e.g. `Q` for
+    /// `training.reference_order`): rows group the results that agree on the other swept fields.
+    #[arg(long, value_name = "FIELD")]
+    pub pivot: Option<String>,
 }
 
 /// Command-line arguments of `ntkcert plot`.

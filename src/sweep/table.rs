@@ -100,6 +100,7 @@ pub fn parse_column(name: &str, swept: &[String]) -> Result<Column, SweepError> 
         other if swept.iter().any(|s| s == other) => Column::Swept(other.to_string()),
         "lambda" | "regularization" if swept.iter().any(|s| s == "training.regularization") => Column::Swept("training.regularization".to_string()),
         "eta" | "learning_rate" if swept.iter().any(|s| s == "training.learning_rate") => Column::Swept("training.learning_rate".to_string()),
+        "Q" | "reference_order" if swept.iter().any(|s| s == "training.reference_order") => Column::Swept("training.reference_order".to_string()),
         other => {
             return Err(SweepError::usage(format!(
                 "--columns: unknown column '{other}' (expected alpha, T, eps, p, name, verdict, key, steps, kappa, R0, supD, DT, trivial, published, sharpened, gronwall_t2, regularized, gradient_descent, A/B ratios of those, lambda or eta when swept, or a swept field as written, sweep.FIELD: {})",
@@ -121,6 +122,7 @@ fn plain_header(c: &Column) -> String {
             "horizon" => "T (swept)".into(),
             "training.regularization" => "lambda".into(),
             "training.learning_rate" => "eta".into(),
+            "training.reference_order" => "Q".into(),
             other => other.to_string(),
         },
         Column::Interval("supD", _) => "sup D".into(),
@@ -312,50 +314,134 @@ pub(super) fn latex_value(v: &str) -> String {
 
 /// Builds the table text.
 pub fn table_text(rows: &[Row], columns: &[Column], digits: usize, format: Format) -> String {
+    let headers: Vec<Header> = columns.iter().map(|c| Header::of(c, None)).collect();
+    let cells: Vec<Vec<Vec<String>>> = rows.iter().map(|r| columns.iter().map(|c| render(r, c, digits, format)).collect()).collect();
+    layout(&headers, &cells, format)
+}
+
+/// A column's header in the three formats, and whether its cells are enclosures (two CSV
+/// fields, `_lo` and `_hi`).
+struct Header {
+    plain: String,
+    latex: String,
+    csv: String,
+    interval: bool,
+}
+
+impl Header {
+    /// The header of `c`, with `(FIELD = VALUE)` appended for a pivoted column.
+    fn of(c: &Column, pivot: Option<(&str, &str)>) -> Header {
+        let suffix = |h: String| match pivot {
+            None => h,
+            Some((field, value)) => format!("{h} ({field}={value})"),
+        };
+        Header {
+            plain: suffix(plain_header(c)),
+            latex: suffix(latex_header(c)),
+            csv: suffix(csv_header(c)),
+            interval: matches!(c, Column::Interval(..) | Column::Ratio(..)),
+        }
+    }
+}
+
+/// Lays out rendered cells (`cells[row][column]`, one string per CSV field) in `format`.
+fn layout(headers: &[Header], cells: &[Vec<Vec<String>>], format: Format) -> String {
     let mut out = String::new();
     match format {
         Format::Csv => {
             let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
             let mut header = Vec::new();
-            for c in columns {
-                let h = csv_header(c);
-                if matches!(c, Column::Interval(..) | Column::Ratio(..)) {
-                    header.push(format!("{h}_lo"));
-                    header.push(format!("{h}_hi"));
+            for h in headers {
+                if h.interval {
+                    header.push(format!("{}_lo", h.csv));
+                    header.push(format!("{}_hi", h.csv));
                 } else {
-                    header.push(h);
+                    header.push(h.csv.clone());
                 }
             }
             let _ = w.write_record(&header);
-            for r in rows {
-                let rec: Vec<String> = columns.iter().flat_map(|c| render(r, c, digits, format)).collect();
+            for row in cells {
+                let rec: Vec<String> = row.iter().flatten().cloned().collect();
                 let _ = w.write_record(&rec);
             }
             out = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
         }
         Format::Markdown => {
-            let header: Vec<String> = columns.iter().map(plain_header).collect();
+            let header: Vec<&str> = headers.iter().map(|h| h.plain.as_str()).collect();
             out.push_str(&format!("| {} |\n", header.join(" | ")));
-            out.push_str(&format!("|{}\n", columns.iter().map(|_| "---:|").collect::<String>()));
-            for r in rows {
-                let cells: Vec<String> = columns.iter().map(|c| render(r, c, digits, format).join(" ").replace('|', "\\|").replace('*', "\\*")).collect();
-                out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            out.push_str(&format!("|{}\n", headers.iter().map(|_| "---:|").collect::<String>()));
+            for row in cells {
+                let texts: Vec<String> = row.iter().map(|c| c.join(" ").replace('|', "\\|").replace('*', "\\*")).collect();
+                out.push_str(&format!("| {} |\n", texts.join(" | ")));
             }
         }
         Format::Latex => {
             out.push_str("% Generated by ntkcert table. Every enclosure is printed with outward rounding and every\n");
             out.push_str("% bound rounded up (proofs/printed-intervals.md); needs \\usepackage{booktabs}.\n");
-            out.push_str(&format!("\\begin{{tabular}}{{{}}}\n\\toprule\n", "r".repeat(columns.len())));
-            let header: Vec<String> = columns.iter().map(latex_header).collect();
+            out.push_str(&format!("\\begin{{tabular}}{{{}}}\n\\toprule\n", "r".repeat(headers.len())));
+            let header: Vec<&str> = headers.iter().map(|h| h.latex.as_str()).collect();
             out.push_str(&format!("{} \\\\\n\\midrule\n", header.join(" & ")));
-            for r in rows {
-                let cells: Vec<String> = columns.iter().map(|c| render(r, c, digits, format).join(" ")).collect();
-                out.push_str(&format!("{} \\\\\n", cells.join(" & ")));
+            for row in cells {
+                let texts: Vec<String> = row.iter().map(|c| c.join(" ")).collect();
+                out.push_str(&format!("{} \\\\\n", texts.join(" & ")));
             }
             out.push_str("\\bottomrule\n\\end{tabular}\n");
         }
     }
     out
+}
+
+/// The table with one set of value columns per value of the swept field `pivot` (`table
+/// --pivot`): rows are the groups of results that agree on every other swept field (first-seen
+/// order); the inputs and swept fields among `columns` are shown once per group, every other
+/// column once per pivot value (a missing cell is `-`, two fields in CSV for enclosures).
+pub fn pivot_text(rows: &[Row], columns: &[Column], pivot: &str, digits: usize, format: Format) -> String {
+    let swept_value = |r: &Row, field: &str| -> String { r.value.get("values").and_then(|v| v.get(field)).map_or(String::new(), |v| v.to_string()) };
+    let group_key = |r: &Row| -> String {
+        match r.value.get("values") {
+            Some(serde_json::Value::Object(m)) => m.iter().filter(|(k, _)| *k != pivot).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";"),
+            _ => String::new(),
+        }
+    };
+    let mut pivots: Vec<String> = Vec::new();
+    let mut groups: Vec<(String, Vec<&Row>)> = Vec::new();
+    for r in rows {
+        let v = swept_value(r, pivot);
+        if !pivots.contains(&v) {
+            pivots.push(v);
+        }
+        let key = group_key(r);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    let describes_group = |c: &Column| matches!(c, Column::Input(_)) || matches!(c, Column::Swept(f) if f != pivot);
+    let (fixed, varying): (Vec<&Column>, Vec<&Column>) = columns.iter().filter(|c| !matches!(c, Column::Swept(f) if f == pivot)).partition(|c| describes_group(c));
+    let shown = |v: &str| v.trim_matches('"').to_string();
+    let field_name = plain_header(&Column::Swept(pivot.to_string()));
+    let mut headers: Vec<Header> = fixed.iter().map(|c| Header::of(c, None)).collect();
+    for v in &pivots {
+        headers.extend(varying.iter().map(|c| Header::of(c, Some((&field_name, &shown(v))))));
+    }
+    let cells: Vec<Vec<Vec<String>>> = groups
+        .iter()
+        .map(|(_, members)| {
+            let mut row: Vec<Vec<String>> = fixed.iter().map(|c| render(members[0], c, digits, format)).collect();
+            for v in &pivots {
+                let member = members.iter().find(|r| swept_value(r, pivot) == *v);
+                for c in &varying {
+                    row.push(match member {
+                        Some(r) => render(r, c, digits, format),
+                        None if format == Format::Csv && Header::of(c, None).interval => vec!["-".into(), "-".into()],
+                        None => vec!["-".into()],
+                    });
+                }
+            }
+            row
+        })
+        .collect();
+    layout(&headers, &cells, format)
 }
 
 /// The swept fields present in the rows, in first-seen order.
@@ -396,7 +482,13 @@ pub(super) fn cli(args: &TableArgs) -> Result<(), SweepError> {
     if columns.is_empty() {
         return Err(SweepError::usage("--columns: no columns"));
     }
-    let text = table_text(&rows, &columns, args.digits, format);
+    let text = match &args.pivot {
+        None => table_text(&rows, &columns, args.digits, format),
+        Some(name) => match parse_column(name, &swept)? {
+            Column::Swept(field) => pivot_text(&rows, &columns, &field, args.digits, format),
+            _ => return Err(SweepError::usage(format!("--pivot {name}: not a swept field (swept: {})", if swept.is_empty() { "none".to_string() } else { swept.join(", ") }))),
+        },
+    };
     match &args.out {
         Some(path) => crate::certificate::write_atomically(path, text.as_bytes())
             .map_err(|e| SweepError::cant_create(format!("cannot write '{}': {e}", path.display())))?,
