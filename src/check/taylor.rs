@@ -696,3 +696,44 @@ fn activation_majorants(a0: f64, s: &[f64], z2: &[f64], zinf: &[f64], q: usize) 
     out.iter().map(|x| if x.is_nan() { f64::INFINITY } else { *x }).collect()
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::series::{FlowData, Net};
+
+    /// Lemma MM against the checker's network pass: for a two-layer linear network (identity
+    /// activation, `h` of degree 2 in `w`), `h_Q = h` for `Q = 2, 3`, so the model's point path
+    /// from a point away from `w0` has field and output balls meeting the network's (the same
+    /// reals); for tanh they differ at order 0 by far more than the radii (`h_2 != h`).
+    #[test]
+    fn model_equals_network_when_h_is_its_own_taylor_polynomial() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for (act, q, equal) in [("identity", 2usize, true), ("identity", 3, true), ("tanh", 2, false)] {
+            let text = std::fs::read_to_string(root.join("specs/bench/gf-mlp-small.toml")).unwrap().replace("activation = \"tanh\"", &format!("activation = \"{act}\""));
+            let loaded = crate::spec::load_str(&text, std::path::Path::new("."), "t.toml").unwrap();
+            let pb = &loaded.problem;
+            let net = Net::new(pb).unwrap();
+            let Net::Mlp(m) = &net else { panic!("an MLP") };
+            let w0: Vec<Ball> = pb.params0.iter().map(|x| Ball::exact(x.inf())).collect();
+            let start: Vec<Ball> = w0.iter().enumerate().map(|(i, b)| Ball::exact(b.m.to_f64() + 0.05 * ((i % 5) as f64 - 2.0))).collect();
+            let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).collect();
+            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None, penalty: None };
+            let consts = Consts::new();
+            let beta = derivative_norms(m, &w0, q, &consts);
+            let mf = ModelFlow { net: m, order: q, w0: w0.clone(), alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None, penalty: None, consts, beta };
+            let a = flow.point_path(start.clone(), 4);
+            let b = mf.pass(start, Next::Given(a.p[1..].to_vec().into_iter()), 4);
+            let meets = |x: &Ball, y: &Ball| rug::Float::with_val(PREC_T, &x.m - &y.m).abs().to_f64() <= x.r + y.r + 1e-30;
+            let mut all = true;
+            for k in 0..=4 {
+                for (x, y) in a.field[k].iter().zip(&b.field[k]).chain(a.out[k].iter().zip(&b.out[k])) {
+                    assert!(x.r < 1e-12 && y.r < 1e-12, "{act}: radii {x:?} {y:?}");
+                    all &= meets(x, y);
+                }
+            }
+            assert_eq!(all, equal, "{act}, Q = {q}");
+        }
+    }
+    const PREC_T: u32 = 256;
+}
