@@ -341,6 +341,10 @@ pub struct StepRecord {
     pub mu: f64,
     /// Radius of the ball containing `rbar(t_k)`.
     pub linear_radius: f64,
+    /// The order-`Q` model's tube radius over the step (`reference_order >= 2`; a hint for the
+    /// checker, absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_tube_radius: Option<f64>,
 }
 
 /// Per-chunk data of gradient descent, recorded as certificate hints (`specs/certificate.md`).
@@ -749,6 +753,10 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             tube_radius: step.tube_radius,
             mu: step.mu,
             linear_radius: model.as_ref().map_or(lin_radius, |m| m.radius),
+            model_tube_radius: match &reference_step {
+                ReferenceStep::Model(m) => Some(m.tube_radius),
+                ReferenceStep::Linear(_) => None,
+            },
         });
         centre = step.next_centre.clone();
         radius = step.next_radius;

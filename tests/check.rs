@@ -1028,3 +1028,89 @@ fn outputs_zero_at_all_times_known_gap() {
     let (_, answer) = certify_and_check(&text, |_| {});
     assert_eq!(answer, Ok(()));
 }
+
+/// `spec` with `[training] reference_order = q` (merged into an existing `[training]` table).
+fn with_order(spec: &str, q: usize) -> String {
+    if spec.contains("[training]\n") {
+        spec.replacen("[training]\n", &format!("[training]\nreference_order = {q}\n"), 1)
+    } else {
+        format!("{spec}\n[training]\nreference_order = {q}\n")
+    }
+}
+
+/// Issue 16 (5): order-`Q` certificates of gf-mlp-small (alpha = 10, T = 5) check valid for
+/// `Q = 2, 3` (the checker's own order-`Q` model flow, `proofs/checker.md`, "The order-Q model");
+/// the `model_tube_radius` hints only set the effort (set to 0 they are still valid); and it
+/// refuses: `sup D` moved past its enclosure, the order-3 model's outputs claimed for the
+/// order-2 model, a step length that the model's flow cannot cover, and the certificate checked
+/// against the spec with another `reference_order`.
+#[test]
+fn order_q_certificates_check_valid_and_tampering_is_rejected() {
+    let base = std::fs::read_to_string(root().join("specs/bench/gf-mlp-small.toml")).unwrap();
+    let mut linear_outputs = Vec::new();
+    for q in [2usize, 3] {
+        let spec = with_order(&base, q);
+        let (result, answer) = certify_and_check(&spec, |_| {});
+        assert!(result.sup_deviation.sup() < 1e-5, "Q = {q}: sup D = {:?}", result.sup_deviation);
+        assert_eq!(answer, Ok(()), "Q = {q}");
+        let (_, zero_hints) = certify_and_check(&spec, |c| {
+            for s in c["hints"]["steps"].as_array_mut().unwrap() {
+                assert!(s["model_tube_radius"].is_f64(), "the model's hint is written");
+                s["model_tube_radius"] = serde_json::json!(0.0);
+            }
+        });
+        assert_eq!(zero_hints, Ok(()), "Q = {q}: hints are effort only");
+        let (_, moved) = certify_and_check(&spec, |c| {
+            let (lo, _) = interval_of(c, "/claims/sup_deviation");
+            set_interval(c, "/claims/sup_deviation", lo, lo);
+        });
+        assert!(moved.as_ref().is_err_and(|m| m.contains("sup_deviation")), "Q = {q}: {moved:?}");
+        let (_, long) = certify_and_check(&spec, |c| {
+            c["hints"]["steps"][0]["h"] = serde_json::json!(4.5);
+        });
+        assert!(long.as_ref().is_err_and(|m| m.starts_with("invalid")), "Q = {q}: {long:?}");
+        let loaded = ntkcert::spec::load_str(&spec, Path::new("."), "degenerate.toml").unwrap();
+        let options = ntkcert::certify::Options::from_solver(&loaded.solver, None);
+        let res = ntkcert::certify::certify(&loaded.problem, &options).unwrap();
+        let value = ntkcert::certificate::Certificate::new(&loaded, &res).value;
+        linear_outputs.push(value["claims"]["linear_outputs_final"].clone());
+        // The same certificate against the spec with the other order: refused.
+        let other = ntkcert::spec::load_str(&with_order(&base, 5 - q), Path::new("."), "degenerate.toml").unwrap();
+        let answer = check_value(&value, &other);
+        assert!(matches!(answer, Err(CheckError::Invalid(_))), "Q = {q} against Q = {}: {answer:?}", 5 - q);
+    }
+    // The order-3 model's outputs claimed for the order-2 model (they differ by ~1e-6).
+    let (_, swapped) = certify_and_check(&with_order(&base, 2), |c| c["claims"]["linear_outputs_final"] = linear_outputs[1].clone());
+    assert!(swapped.as_ref().is_err_and(|m| m.contains("linear_outputs_final")), "{swapped:?}");
+}
+
+/// Order-`Q` certificates of small random deep MLPs (three hidden layers, several activations,
+/// with and without biases, centring and the penalty) certify and check valid for `Q = 2, 3`,
+/// and a claim of the model's output moved just past the certifier's enclosure is refused.
+#[test]
+fn order_q_random_deep_mlps_certify_then_check_valid() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        ((seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 2.0
+    };
+    let cases = [("tanh", false, true, None, 2usize), ("erf", true, false, None, 3), ("sigmoid", true, true, Some("1/10"), 2), ("gelu", false, false, None, 3)];
+    for (act, bias, centred, lambda, q) in cases {
+        let widths = [2usize, 3, 3, 3, 1];
+        let weights: Vec<f64> = (0..mlp_params(&widths, bias)).map(|_| (next() * 1024.0).round() / 1024.0).collect();
+        let inputs: Vec<Vec<String>> = (0..3).map(|_| decimals(&[(next() * 256.0).round() / 256.0, (next() * 256.0).round() / 256.0])).collect();
+        let targets = decimals(&[(next() * 64.0).round() / 64.0, (next() * 64.0).round() / 64.0, (next() * 64.0).round() / 64.0]);
+        let spec = with_order(&mlp_spec(&widths, act, false, bias, centred, &decimals(&weights), &inputs, &targets, "20", "2", "1/100", lambda), q);
+        let (result, answer) = certify_and_check(&spec, |_| {});
+        assert!(result.sup_deviation.sup().is_finite(), "{act}, Q = {q}: certify gave up");
+        assert_eq!(answer, Ok(()), "{act}, Q = {q}");
+        let (_, moved) = certify_and_check(&spec, |c| {
+            let (lo, hi) = interval_of(c, "/claims/linear_outputs_final/0");
+            // Just past the certifier's enclosure of the true value: a false claim.
+            set_interval(c, "/claims/linear_outputs_final/0", next_up(hi), next_up(hi) + (hi - lo));
+        });
+        assert!(moved.as_ref().is_err_and(|m| m.contains("linear_outputs_final[0]")), "{act}, Q = {q}: {moved:?}");
+    }
+}

@@ -26,6 +26,7 @@ pub mod descent;
 pub mod layered;
 pub mod series;
 pub mod tail;
+pub mod taylor;
 pub mod verify;
 
 use crate::error::Error;
@@ -290,12 +291,6 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
         return invalid("problem.centred differs from the spec's");
     }
     check_infinite_horizon(cert, problem.infinite_horizon)?;
-    if problem.reference_order > 1 {
-        return Err(CheckError::Unsupported(format!(
-            "[training] reference_order = {}: the checker does not re-verify Taylor-model references of order >= 2 yet",
-            problem.reference_order
-        )));
-    }
     if get_str(cert, "claims.name")? != problem.name {
         return invalid("claims.name differs from the spec's");
     }
@@ -350,6 +345,7 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
         && claims.outputs_final.iter().chain(&claims.linear_outputs_final).all(Claim::is_whole);
     let mut steps: Vec<Rational> = Vec::new();
     let mut tube_hints: Vec<Option<f64>> = Vec::new();
+    let mut model_hints: Vec<Option<f64>> = Vec::new();
     // No steps with T > 0: only in the exact special cases (at rest, a stationary start), which verify::verify
     // establishes from its own enclosures (proofs/checker.md, "Exact special cases").
     if !everything_whole && horizon > 0 && !hint_steps.is_empty() {
@@ -372,6 +368,9 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
         // The certifier's tube radii: targets that only set how much work a step gets (any
         // value is safe; "Hints are not trusted").
         tube_hints = hint_steps.iter().map(|s| s.get("tube_radius").and_then(Value::as_f64).filter(|r| r.is_finite() && *r >= 0.0)).collect();
+        // The order-Q model's tube radii (reference_order >= 2; absent in older certificates):
+        // targets of the same kind.
+        model_hints = hint_steps.iter().map(|s| s.get("model_tube_radius").and_then(Value::as_f64).filter(|r| r.is_finite() && *r >= 0.0)).collect();
     }
 
     // 5. Re-verification of every numerical claim; with horizon = "inf" the steps cover
@@ -381,7 +380,7 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     if problem.num_inputs() == 0 {
         return Err(CheckError::Unsupported("the problem has no training inputs".into()));
     }
-    verify::verify(problem, &net, order, &steps, &tube_hints, &claims, tail_guard, progress).map_err(CheckError::Invalid)?;
+    verify::verify(problem, &net, order, &steps, &tube_hints, &model_hints, &claims, tail_guard, progress).map_err(CheckError::Invalid)?;
     Ok(())
 }
 

@@ -33,7 +33,7 @@ pub struct Mlp {
     inputs_fixed: Vec<Fixed>,
     pub n: usize,
     pub(super) w_off: Vec<usize>,
-    b_off: Vec<usize>,
+    pub(super) b_off: Vec<usize>,
     pub p: usize,
 }
 
@@ -214,7 +214,7 @@ fn ode(k: usize, jz: &Series, s: &Series) -> Vec<Ball> {
 /// Proof: `proofs/checker.md`, "Ball arithmetic" (monotone functions).
 /// Ball enclosure of an increasing function: `[f(lo) rounded down, f(hi) rounded up]`, where
 /// `f(x, round)` returns a value rounded in the direction `round` (or further out).
-fn increasing(x: &Ball, f: impl Fn(&Float, Round) -> Float) -> Ball {
+pub(super) fn increasing(x: &Ball, f: impl Fn(&Float, Round) -> Float) -> Ball {
     let a = f(&x.lo(), Round::Down);
     let b = f(&x.hi(), Round::Up);
     super::ball::interval_to_ball(&a, &b)
@@ -226,7 +226,7 @@ fn increasing(x: &Ball, f: impl Fn(&Float, Round) -> Float) -> Ball {
 /// `|tanh(x)| >= a = |t| - delta - r` (as `|tanh'| <= 1`), so
 /// `tanh' = 1 - tanh^2 <= 1 - max(a, 0)^2 =: slope` and `|tanh(x) - t| <= slope r + delta`.
 /// Non-finite midpoints fall back to [`increasing`].
-fn tanh_ball(x: &Ball) -> Ball {
+pub(super) fn tanh_ball(x: &Ball) -> Ball {
     use super::ball::{mag, ROUND};
     if !x.m.is_finite() {
         return increasing(x, tanh_dir);
@@ -253,17 +253,17 @@ fn tanh_dir(x: &Float, r: Round) -> Float {
     Float::with_val_round(PREC, x.tanh_ref(), r).0
 }
 
-fn erf_dir(x: &Float, r: Round) -> Float {
+pub(super) fn erf_dir(x: &Float, r: Round) -> Float {
     Float::with_val_round(PREC, x.erf_ref(), r).0
 }
 
-fn exp_dir(x: &Float, r: Round) -> Float {
+pub(super) fn exp_dir(x: &Float, r: Round) -> Float {
     Float::with_val_round(PREC, x.exp_ref(), r).0
 }
 
 /// `1/(1+e^{-x})` rounded in direction `r`: for `r = Down`, `e^{-x}` and `1 + .` are rounded
 /// up and the reciprocal down (each step moves the result down); symmetric for `Up`.
-fn sigmoid_dir(x: &Float, r: Round) -> Float {
+pub(super) fn sigmoid_dir(x: &Float, r: Round) -> Float {
     let inner = if r == Round::Down { Round::Up } else { Round::Down };
     let e = Float::with_val_round(PREC, (-x.clone()).exp_ref(), inner).0;
     let d = Float::with_val_round(PREC, &e + 1u32, inner).0;
@@ -272,7 +272,7 @@ fn sigmoid_dir(x: &Float, r: Round) -> Float {
 
 /// `ln(1 + e^x)` rounded in direction `r` (every step rounded in direction `r`; `ln_1p` is
 /// increasing).
-fn softplus_dir(x: &Float, r: Round) -> Float {
+pub(super) fn softplus_dir(x: &Float, r: Round) -> Float {
     let e = Float::with_val_round(PREC, x.exp_ref(), r).0;
     Float::with_val_round(PREC, e.ln_1p_ref(), r).0
 }
@@ -890,7 +890,7 @@ fn push_activation(act: Activation, b: &mut MlpSeries, li: usize, k: usize) {
 /// `cos(m)` rounded to nearest by MPFR (errors `ds = ROUND |sin(m)~|`, `dc` likewise) and, by
 /// the mean value theorem with `|cos| <= |cos(m)~| + dc + r` (resp. `|sin|`) on the ball
 /// (both are 1-Lipschitz) and `<= 1`: radius `r min(1, |cos(m)~| + dc + r) + ds`.
-fn sin_cos_ball(x: &Ball) -> (Ball, Ball) {
+pub(super) fn sin_cos_ball(x: &Ball) -> (Ball, Ball) {
     use super::ball::{mag, ROUND};
     if !x.m.is_finite() {
         return (Ball { m: Float::new(PREC), r: f64::INFINITY }, Ball { m: Float::new(PREC), r: f64::INFINITY });
@@ -910,15 +910,15 @@ fn sin_cos_ball(x: &Ball) -> (Ball, Ball) {
 
 /// Balls containing `1/sqrt(2)` and `1/sqrt(2 pi)` (for gelu; proof: `proofs/checker.md`,
 /// "Ball arithmetic", `gelu_constants`).
-struct GeluConstants {
-    inv_sqrt_2: Ball,
-    inv_sqrt_2pi: Ball,
+pub(super) struct GeluConstants {
+    pub(super) inv_sqrt_2: Ball,
+    pub(super) inv_sqrt_2pi: Ball,
 }
 
 /// `1/sqrt(2)`: MPFR `rec_sqrt` correctly rounded (error <= ROUND |.|); `1/sqrt(2 pi)`:
 /// `[rec_sqrt(2 pi_up) down, rec_sqrt(2 pi_down) up]` (`rec_sqrt` decreasing, `2 pi` exact
 /// from `pi` rounded down and up).
-fn gelu_constants() -> GeluConstants {
+pub(super) fn gelu_constants() -> GeluConstants {
     use super::ball::{mag, ROUND};
     let m = Float::with_val(PREC, 2u32).recip_sqrt();
     let r = up(ROUND * mag(&m));
@@ -930,7 +930,7 @@ fn gelu_constants() -> GeluConstants {
 }
 
 /// A ball containing `2/sqrt(pi)`: `[2/sqrt(pi_up) down, 2/sqrt(pi_down) up]`.
-fn two_over_sqrt_pi() -> Ball {
+pub(super) fn two_over_sqrt_pi() -> Ball {
     let pi_lo = Float::with_val_round(PREC, rug::float::Constant::Pi, Round::Down).0;
     let pi_hi = Float::with_val_round(PREC, rug::float::Constant::Pi, Round::Up).0;
     let lo = Float::with_val_round(PREC, pi_hi.sqrt_ref(), Round::Up).0;

@@ -6,6 +6,7 @@
 
 use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, up_n, Ball, PREC};
 use super::series::{jacobian, to_rug, Along, DerivativeBounds, FlowData, Net, PointPath};
+use super::taylor::ModelFlow;
 use crate::problem::Problem;
 use rug::float::Round;
 use rug::ops::{AddAssignRound, AssignRound, MulAssignRound, SubAssignRound};
@@ -193,13 +194,18 @@ fn step_bar(steps: usize) -> indicatif::ProgressBar {
 /// Returns `Err(reason)` for the first claim that the checker's enclosures do not confirm.
 /// `progress`: a progress bar over the steps on stderr.
 ///
+/// `model_hints[k]`: the certificate's `model_tube_radius` of step `k` (the order-`Q` model's
+/// tube, `reference_order = Q >= 2`), if any; untrusted like `tube_hints`. With `Q >= 2` the
+/// reference is the order-`Q` model, integrated by [`tube_step`] with [`ModelFlow`] on the same
+/// grid ([`model_flow`], [`model_reference`]; `proofs/checker.md`, "The order-Q model", Lemma MC).
+///
 /// `tail_guard`: `Some(G)` for `horizon = "inf"` (`steps` then cover `[0, T1]`): the claims
 /// are about `[0, infinity)` and the limits, and the enclosures at `T1` are widened by the
 /// checker's own tail argument ([`super::tail::tail`], with the hinted guard `G` as the first
 /// box to try; `proofs/checker.md`, "The tail on `[T1, infinity)`", Lemma C4) before they are
 /// compared.
 #[allow(clippy::too_many_arguments)]
-pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tube_hints: &[Option<f64>], claims: &Claims, tail_guard: Option<f64>, progress: bool) -> Result<Derived, String> {
+pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tube_hints: &[Option<f64>], model_hints: &[Option<f64>], claims: &Claims, tail_guard: Option<f64>, progress: bool) -> Result<Derived, String> {
     let q = order;
     let alpha_q = to_rug(&problem.alpha.value);
     let alpha = Ball::from_rational(&alpha_q);
@@ -285,6 +291,16 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
 
     let mut centre: Vec<Ball> = w0.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
     let mut radius = rad_norm(&w0);
+    // The order-Q model (Q >= 2) replaces the linearisation (Lemma MC).
+    let model = if problem.reference_order > 1 {
+        if tail_guard.is_some() {
+            return Err("reference_order >= 2 with horizon = \"inf\" is not supported".into());
+        }
+        Some(model_flow(problem, net, &flow, &w0)?)
+    } else {
+        None
+    };
+    let (mut m_centre, mut m_radius) = (centre.clone(), radius);
     let mut lin_centre: Vec<Ball> = r0.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
     let mut lin_radius = rad_norm(&r0);
     let alpha_up = alpha.abs_upper();
@@ -306,7 +322,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         // path from the centre, its defects, the tubes, the remainder, mu and the radius E.
         let path = flow.point_path(centre.clone(), q);
         let target = tube_hints.get(k).copied().flatten();
-        let st = tube_step(&flow, net, path, radius, &h_hi, q, inv_alpha_up, target).map_err(|why| format!("step {k}: {why}"))?;
+        let st = tube_step(&flow, path, radius, &h_hi, q, inv_alpha_up, target).map_err(|why| format!("step {k}: {why}"))?;
         let e_t = st.e_t;
         let p_dim = centre.len();
         // (7) The next ball: P(h) by Horner at the ball [h] (P_0 = c exact).
@@ -316,8 +332,18 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         // The linearised flow on the step: rbar' = -K0 rbar, or with the penalty
         // -(K0 + lambda I) rbar + lambda r0 (Lemma P of proofs/matrix-exponential.md; the anchor
         // r0 enters as its balls, so its uncertainty is inside the coefficients).
-        let (lin_coeffs, lin_rem) = match &lambda {
-            None => {
+        let mut model_lag: Option<Vec<Ball>> = None;
+        let (lin_coeffs, lin_rem) = match (&model, &lambda) {
+            (Some(mf), _) => {
+                let mr = model_reference(mf, &m_centre, m_radius, &h, q, inv_alpha_up, model_hints.get(k).copied().flatten()).map_err(|why| format!("step {k} (the order-{} model): {why}", mf.order))?;
+                (m_centre, m_radius) = (mr.next_centre, mr.next_radius);
+                if k + 1 == steps.len() {
+                    final_linear = mr.outputs_end.clone();
+                }
+                model_lag = Some(mr.lag);
+                (mr.coeffs, mr.rad)
+            }
+            (None, None) => {
                 // Lemma LD: the path with the computed midpoints as exact coefficients, and its
                 // defect; or Lemma L's resting bound (the zero polynomial with remainder |c|)
                 // when that is tighter.
@@ -329,7 +355,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
                     (coeffs, rem)
                 }
             }
-            Some(l) => {
+            (None, Some(l)) => {
                 let mut lin_coeffs: Vec<Vec<Ball>> = vec![lin_centre.clone()];
                 for j in 1..=q {
                     let prev = &lin_coeffs[j - 1];
@@ -357,7 +383,8 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
                 (lin_coeffs, rem)
             }
         };
-        let lin_rad_step = up(lin_radius + lin_rem);
+        // With the model, its radius alpha G_Q E_Q already covers the start ball (Lemma MC).
+        let lin_rad_step = if model.is_some() { lin_rem } else { up(lin_radius + lin_rem) };
         let lin_end: Vec<Ball> = (0..n_out).map(|i| horner(&lin_coeffs, i, &h)).collect();
 
         // The deviation piece.
@@ -381,7 +408,11 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         }
         // (8) Outputs along the step: h(P(s)) in sum_j H_j s^j + s^{q+1} W, and
         // |h(w(t_k + s)) - h(P(s))| <= G E over the tube.
-        let lag: Vec<Ball> = st.lag.iter().map(|w| alpha.mul(w)).collect();
+        let mut lag: Vec<Ball> = st.lag.iter().map(|w| alpha.mul(w)).collect();
+        if let Some(ml) = &model_lag {
+            // Lemma MC: the model's Lagrange box enters the piece's remainder.
+            lag = lag.iter().zip(ml).map(|(a, b)| a.sub(b)).collect();
+        }
         let rho = up(alpha_up * st.bounds.gradient_total() * e_t + lin_rad_step);
         pieces.push(Piece { p, lag, rho, h: h.clone(), h_hi: h_hi.clone(), h_lo });
 
@@ -398,12 +429,16 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
                     alpha.mul(&g)
                 })
                 .collect();
-            final_linear = (0..n_out)
+            final_linear = if model.is_some() {
+                std::mem::take(&mut final_linear)
+            } else {
+                (0..n_out)
                 .map(|i| {
                     let v = lin_end[i].add(&targets[i]);
                     Ball { m: v.m, r: up(v.r + lin_rad_step) }
                 })
-                .collect();
+                .collect()
+            };
         }
         centre = end.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
         radius = up(e_t + rad_norm(&end));
@@ -452,6 +487,87 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         confirm_sup(&pieces, claims.sup_deviation)?;
     }
     Ok(Derived { r0: big_r0 })
+}
+
+/// Proof: `proofs/checker.md`, "The order-Q model" (Lemmas MB, MG).
+/// The checker's order-`Q` model flow (`Q = problem.reference_order`) of the MLP `net` with the
+/// network flow's `alpha`, targets, offset and penalty, anchored at the balls `w0`; its
+/// `beta_k` (`k <= Q`) from Lemma MB at the box `w0`, for `k = 1, 2` the smaller of that and the
+/// network's `tube_bounds` at the same box (both bound `sup_{|u|=1} |D^k h_i(w0)[u^k]|`).
+/// `Err` for a network that is not an MLP.
+fn model_flow<'a>(problem: &Problem, net: &'a Net, flow: &FlowData, w0: &[Ball]) -> Result<ModelFlow<'a>, String> {
+    let Net::Mlp(m) = net else {
+        return Err(format!("reference_order = {} needs an MLP", problem.reference_order));
+    };
+    let q = problem.reference_order;
+    let consts = super::taylor::Consts::new();
+    let mut beta = super::taylor::derivative_norms(m, w0, q, &consts);
+    let hidden = super::series::hidden_activations(net, w0);
+    let at_w0 = super::layered::tube_bounds(net, w0, &hidden);
+    for (i, b) in beta.iter_mut().enumerate() {
+        b[0] = b[0].min(at_w0.gradient[i]);
+        b[1] = b[1].min(at_w0.hessian[i]);
+    }
+    Ok(ModelFlow {
+        net: m,
+        order: q,
+        w0: w0.to_vec(),
+        alpha: flow.alpha.clone(),
+        inv_alpha: flow.inv_alpha.clone(),
+        targets: flow.targets.clone(),
+        offset: flow.offset.clone(),
+        penalty: flow.penalty.as_ref().map(|(l, _)| l.clone()),
+        consts,
+        beta,
+    })
+}
+
+/// The order-`Q` model's side of a step (Lemma MC).
+struct ModelReference {
+    /// The residual's coefficients `alpha (H_{Q,0} - offset) - y`, `alpha H_{Q,j}` (`j <= q`).
+    coeffs: Vec<Vec<Ball>>,
+    /// `alpha W_Q` (the outputs' Lagrange box, residual units).
+    lag: Vec<Ball>,
+    /// `alpha G_Q E_Q` (rounded up).
+    rad: f64,
+    /// `alpha (h_Q(w_Q(t_k + h)) - offset)` per output, with the slack `alpha G_{Q,i} E_Q`.
+    outputs_end: Vec<Ball>,
+    next_centre: Vec<Ball>,
+    next_radius: f64,
+}
+
+/// Proof: `proofs/checker.md`, "The order-Q model" (Lemma MC).
+/// The model's step from the ball `B(centre, radius)` over `[0, h]` by [`tube_step`] with the
+/// model's flow: for every `s` in the step, `r_Q(w_Q(t_k + s))` lies within `rad` of
+/// `sum_j coeffs_j s^j + s^{q+1} lag`; the outputs at the step's end; the next ball.
+#[allow(clippy::too_many_arguments)]
+fn model_reference(mf: &ModelFlow, centre: &[Ball], radius: f64, h: &Ball, q: usize, inv_alpha_up: f64, target: Option<f64>) -> Result<ModelReference, String> {
+    let st = tube_step(mf, mf.point_path(centre.to_vec(), q), radius, &h.hi(), q, inv_alpha_up, target)?;
+    let alpha = &mf.alpha;
+    let n_out = st.lag.len();
+    let out_dim = n_out / st.bounds.gradient.len().max(1);
+    let off = |i: usize, v: Ball| match &mf.offset {
+        Some(o) => v.sub(&o[i]),
+        None => v,
+    };
+    let coeffs: Vec<Vec<Ball>> = (0..=q)
+        .map(|j| (0..n_out).map(|i| if j == 0 { alpha.mul(&off(i, st.out[0][i].clone())).sub(&mf.targets[i]) } else { alpha.mul(&st.out[j][i]) }).collect())
+        .collect();
+    let lag: Vec<Ball> = st.lag.iter().map(|w| alpha.mul(w)).collect();
+    let rad = up(up(alpha.abs_upper() * st.bounds.gradient_total()) * st.e_t);
+    let hpow = pow(h, q + 1);
+    let outputs_end = (0..n_out)
+        .map(|i| {
+            let g = off(i, horner(&st.out, i, h).add(&hpow.mul(&st.lag[i])));
+            let g = Ball { m: g.m, r: up(g.r + up(st.bounds.gradient[i / out_dim] * st.e_t)) };
+            alpha.mul(&g)
+        })
+        .collect();
+    let end: Vec<Ball> = (0..centre.len()).into_par_iter().map(|i| horner(&st.path, i, h)).collect();
+    let next_radius = up(st.e_t + rad_norm(&end));
+    let next_centre = end.into_iter().map(|b| Ball { m: b.m, r: 0.0 }).collect();
+    st.recycle();
+    Ok(ModelReference { coeffs, lag, rad, outputs_end, next_centre, next_radius })
 }
 
 /// Proof: `proofs/checker.md`, "Exact special cases" (Lemma X2).
@@ -663,6 +779,54 @@ pub(super) fn log_norm_bound(net: &Net, tube: &[Ball], residual: &[Ball], hidden
     mu
 }
 
+/// Proof: `proofs/checker.md`, "The step" and "The order-Q model" (Lemma MC).
+/// A gradient flow the step verifies: the network's ([`FlowData`]) or the order-`Q` model's
+/// ([`ModelFlow`]; the point path is the inherent `point_path` of each). `along` and `over_box` have the contracts of
+/// `FlowData::{point_path, along, over_box}` for the flow's field and outputs;
+/// `mu_over(tube, residual, hidden)` returns `mu >= lambda_max` of the field's Jacobian without
+/// the penalty over the box `tube` (given the flow's residual and hidden activations over it)
+/// and bounds `G_i`, `M_i` of the outputs' first and second derivatives over it; `penalty` is the
+/// ball of `lambda` if any.
+pub(super) trait Dynamics: Sync {
+    fn along(&self, path: Vec<Vec<Ball>>) -> Along;
+    fn over_box(&self, wbox: Vec<Ball>) -> (Vec<Ball>, Vec<Vec<Ball>>);
+    fn mu_over(&self, tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>], inv_alpha_up: f64) -> (f64, DerivativeBounds);
+    fn penalty(&self) -> Option<&Ball>;
+}
+
+impl Dynamics for FlowData<'_> {
+    fn along(&self, path: Vec<Vec<Ball>>) -> Along {
+        FlowData::along(self, path)
+    }
+    fn over_box(&self, wbox: Vec<Ball>) -> (Vec<Ball>, Vec<Vec<Ball>>) {
+        FlowData::over_box(self, wbox)
+    }
+    /// `tube_bounds` (Lemmas D, LB) and [`log_norm_bound`] (step 5).
+    fn mu_over(&self, tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>], inv_alpha_up: f64) -> (f64, DerivativeBounds) {
+        let b = super::layered::tube_bounds(self.net, tube, hidden);
+        (log_norm_bound(self.net, tube, residual, hidden, &b, inv_alpha_up), b)
+    }
+    fn penalty(&self) -> Option<&Ball> {
+        self.penalty.as_ref().map(|(l, _)| l)
+    }
+}
+
+impl Dynamics for ModelFlow<'_> {
+    fn along(&self, path: Vec<Vec<Ball>>) -> Along {
+        ModelFlow::along(self, path)
+    }
+    fn over_box(&self, wbox: Vec<Ball>) -> (Vec<Ball>, Vec<Vec<Ball>>) {
+        (ModelFlow::over_box(self, wbox), Vec::new())
+    }
+    /// Lemma MG and the crude form `|r_Q| M_Q / alpha`.
+    fn mu_over(&self, tube: &[Ball], residual: &[Ball], _hidden: &[Vec<Ball>], inv_alpha_up: f64) -> (f64, DerivativeBounds) {
+        ModelFlow::mu_over(self, tube, residual, inv_alpha_up)
+    }
+    fn penalty(&self) -> Option<&Ball> {
+        self.penalty.as_ref()
+    }
+}
+
 /// A verified step (`proofs/checker.md`, "The step"): for every solution with
 /// `w(t_k) in B(c, e)` and every `s in S = [0, H]`, `|w(t_k + s) - P(s)| <= e_t`, the segment
 /// from `P(s)` to `w(t_k + s)` lies in a box over which `bounds` hold, and
@@ -775,7 +939,7 @@ fn max_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
 /// the coefficients of `P(a_m + sigma)` ([`shifted_at`]; `P` itself for `a_0 = 0`), the
 /// shifted coefficients over `[0, w_m]` ([`taylor_shift`]), the tube `Qhat_0 + [-G, G]` and
 /// the pass along `(T, Qhat_1, ...)` (`C_m`, `W_m`, the residual and activations over `T`).
-fn piece_remainders(flow: &FlowData, path: &[Vec<Ball>], h_hi: &Float, pieces: usize, guard: f64) -> PieceRemainders {
+fn piece_remainders(flow: &dyn Dynamics, path: &[Vec<Ball>], h_hi: &Float, pieces: usize, guard: f64) -> PieceRemainders {
     let piece_ends = ends(h_hi, pieces);
     let mut out = PieceRemainders { pieces, guard, c: Vec::new(), lag: Vec::new(), tubes: Vec::new() };
     for m in 0..pieces {
@@ -812,12 +976,11 @@ fn piece_remainders(flow: &FlowData, path: &[Vec<Ball>], h_hi: &Float, pieces: u
 /// scheme in ball arithmetic at a ball containing `I`; the residual and activations by an
 /// order-0 pass, [`FlowData::over_box`]): the maxima over all tubes. Every point within `G`
 /// of `P(s)`, `s in S`, is in one of the tubes.
-fn log_norm_over(flow: &FlowData, net: &Net, path: &[Vec<Ball>], pr: &PieceRemainders, mu_split: usize, inv_alpha_up: f64) -> (f64, DerivativeBounds) {
+fn log_norm_over(flow: &dyn Dynamics, path: &[Vec<Ball>], pr: &PieceRemainders, mu_split: usize, inv_alpha_up: f64) -> (f64, DerivativeBounds) {
     let mut mu = f64::NEG_INFINITY;
     let mut bounds: Option<DerivativeBounds> = None;
     let mut fold = |tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>]| {
-        let b = super::layered::tube_bounds(net, tube, hidden);
-        let m = log_norm_bound(net, tube, residual, hidden, &b, inv_alpha_up);
+        let (m, b) = flow.mu_over(tube, residual, hidden, inv_alpha_up);
         mu = if mu.is_nan() || m.is_nan() { f64::NAN } else { mu.max(m) };
         bounds = Some(match bounds.take() {
             None => b,
@@ -849,7 +1012,7 @@ fn log_norm_over(flow: &FlowData, net: &Net, path: &[Vec<Ball>], pr: &PieceRemai
         }
     }
     // The penalty's Hessian is lambda I: DF drops by lambda (Lemma 3).
-    if let Some((lambda, _)) = &flow.penalty {
+    if let Some(lambda) = flow.penalty() {
         // mu - inf(lambda), rounded up (mu may become negative).
         let shifted = Float::with_val_round(PREC, Float::with_val(64, mu) - lambda.lo(), Round::Up).0;
         mu = shifted.to_f64_round(Round::Up);
@@ -882,7 +1045,7 @@ const MAX_MU_TUBES: usize = 4;
 /// hint `target`, the split is refined ([`refine`]; effort only: any guard and split are
 /// valid). Otherwise the reason.
 #[allow(clippy::too_many_arguments)]
-fn tube_step(flow: &FlowData, net: &Net, pp: PointPath, radius: f64, h_hi: &Float, q: usize, inv_alpha_up: f64, target: Option<f64>) -> Result<TubeStep, String> {
+fn tube_step(flow: &dyn Dynamics, pp: PointPath, radius: f64, h_hi: &Float, q: usize, inv_alpha_up: f64, target: Option<f64>) -> Result<TubeStep, String> {
     // H^j rounded up (j = 0..=q+2).
     let hp: Vec<f64> = (0..=q + 2).map(|j| f64_up(&pow_up(h_hi, j))).collect();
     // Lemma 0: sum_k d_k H^{k+1}/(k+1) >= int_0^H of the polynomial part of the defect bound.
@@ -910,7 +1073,7 @@ fn tube_step(flow: &FlowData, net: &Net, pp: PointPath, radius: f64, h_hi: &Floa
                 piece_remainders(flow, &path, h_hi, split.pieces, guard)
             }
         };
-        let (mu, bounds) = log_norm_over(flow, net, &path, &pr, split.mu_split, inv_alpha_up);
+        let (mu, bounds) = log_norm_over(flow, &path, &pr, split.mu_split, inv_alpha_up);
         // mu+ = max(mu, 0) (a NaN counts as +inf).
         let mu_plus = if mu.is_nan() { f64::INFINITY } else { mu.max(0.0) };
         let growth = exp_up(up(mu_plus * hp[1]));
@@ -1241,7 +1404,7 @@ mod tests {
         let rk_err = dist(&ref_end, &ref_end2);
         assert!(rk_err < 1e-13, "RK4 reference error {rk_err:e}");
         let top = Float::with_val(PREC, h);
-        let honest = tube_step(&flow, &net, flow.point_path(c.clone(), q), e, &top, q, 0.5, None).expect("the step verifies");
+        let honest = tube_step(&flow, flow.point_path(c.clone(), q), e, &top, q, 0.5, None).expect("the step verifies");
         let at = |path: &[Vec<Ball>], s: f64| -> Vec<Float> { (0..p_dim).map(|i| poly_at(path, i, &Float::with_val(256, s), 256)).collect() };
         let dev_end = dist(&ref_end, &at(&honest.path, h));
         let dev_half = dist(&ref_half, &at(&honest.path, h / 2.0));
@@ -1261,12 +1424,12 @@ mod tests {
         let (_, ref_short) = rk4(&net, &targets, &w0, 0.1, 400);
         let (_, ref_short2) = rk4(&net, &targets, &w0, 0.1, 200);
         let rk_err = dist(&ref_short, &ref_short2);
-        let honest = tube_step(&flow, &net, flow.point_path(c.clone(), q), e, &short, q, 0.5, None).expect("the short step verifies");
+        let honest = tube_step(&flow, flow.point_path(c.clone(), q), e, &short, q, 0.5, None).expect("the short step verifies");
         let mut p = honest.path.clone();
         for b in &mut p[3] {
             b.m += 1e-4;
         }
-        let tampered = tube_step(&flow, &net, flow.along_exact_path(p), e, &short, q, 0.5, None).expect("a valid, looser step");
+        let tampered = tube_step(&flow, flow.along_exact_path(p), e, &short, q, 0.5, None).expect("a valid, looser step");
         let dev_h = dist(&ref_short, &at(&honest.path, 0.1));
         let dev_t = dist(&ref_short, &at(&tampered.path, 0.1));
         assert!(dev_h + rk_err <= honest.e_t, "short step: |w - P| = {dev_h:e} > E = {:e}", honest.e_t);
@@ -1274,7 +1437,7 @@ mod tests {
         assert!(dev_t > 100.0 * honest.e_t && tampered.e_t < 100.0 * dev_t, "E = {:e}, honest {:e}, |w - P| = {dev_t:e}", tampered.e_t, honest.e_t);
         // A step far too long.
         let long = Float::with_val(PREC, 40.0);
-        let r = tube_step(&flow, &net, flow.point_path(c.clone(), q), e, &long, q, 0.5, None);
+        let r = tube_step(&flow, flow.point_path(c.clone(), q), e, &long, q, 0.5, None);
         assert!(matches!(&r, Err(m) if m.contains("tube radius")), "{:?}", r.as_ref().err());
     }
 }
