@@ -3,7 +3,7 @@
 //! and artifact file through the same functions without libFuzzer (fuzz/README.md).
 //!
 //! Every entry point takes arbitrary bytes, goes through the library's real file-loading path
-//! under the crate's resource limits ([`MEMORY_LIMIT`] as `--max-memory`, the file limits of
+//! under the crate's resource limits ([`SPEC_MEMORY_LIMIT`], [`MEMORY_LIMIT`] as `--max-memory`, the file limits of
 //! `ntkcert::files`) and panics, which is the finding libFuzzer reports, when
 //!
 //! - the library panics;
@@ -24,8 +24,14 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-/// The memory limit every target loads under (`--max-memory 256M`): half of libFuzzer's
-/// `-rss_limit_mb=512`.
+/// The memory limit of the spec targets (`--max-memory 32M`). It also bounds the loading work,
+/// which is linear in the dimensions it limits: the generated weights of the largest spec 256 MiB
+/// admits (about 3e5 parameters) take about 1 s natively but over 5 s (libFuzzer's timeout) in
+/// the instrumented build (AddressSanitizer, debug assertions), a false hang.
+pub const SPEC_MEMORY_LIMIT: u64 = 32 << 20;
+
+/// The memory limit of the certificate targets (`check --max-memory 256M`, half of libFuzzer's
+/// `-rss_limit_mb=512`; the checker's fixed part alone is estimated at 48 MiB).
 pub const MEMORY_LIMIT: u64 = 256 << 20;
 
 /// The tiny specs of the `certificate` and `check` targets and their valid certificates
@@ -52,7 +58,10 @@ thread_local! {
 fn with_scratch<R>(f: impl FnOnce(&Path) -> R) -> R {
     SCRATCH.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let dir = slot.get_or_insert_with(|| tempfile::Builder::new().prefix("ntkcert-fuzz-").tempdir().expect("scratch directory"));
+        // On tmpfs when there is one: a few files are written and removed per input.
+        let base = Path::new("/dev/shm");
+        let base = if base.is_dir() { base.to_path_buf() } else { std::env::temp_dir() };
+        let dir = slot.get_or_insert_with(|| tempfile::Builder::new().prefix("ntkcert-fuzz-").tempdir_in(&base).expect("scratch directory"));
         let path = dir.path().to_path_buf();
         for entry in std::fs::read_dir(&path).expect("read scratch").flatten() {
             let p = entry.path();
@@ -67,11 +76,11 @@ fn with_scratch<R>(f: impl FnOnce(&Path) -> R) -> R {
 }
 
 fn limit(engine: Engine) -> MemoryLimit {
-    MemoryLimit { bytes: MEMORY_LIMIT, order: None, engine }
+    MemoryLimit { bytes: SPEC_MEMORY_LIMIT, order: None, engine }
 }
 
 /// Target `spec`: `data` as the text of a spec file (any bytes), loaded by
-/// `spec::load_within` under [`MEMORY_LIMIT`] from an otherwise empty directory.
+/// `spec::load_within` under [`SPEC_MEMORY_LIMIT`] from an otherwise empty directory.
 pub fn spec(data: &[u8]) {
     with_scratch(|dir| {
         let path = dir.join("spec.toml");
@@ -120,7 +129,7 @@ pub fn split_files(data: &[u8]) -> (&[u8], Vec<(String, &[u8])>) {
 
 /// Target `spec_files`: a spec and its data files (`.npy`, `.csv`, `.safetensors`, any bytes;
 /// format of [`split_files`]) written into a directory, then loaded by `spec::load_within` under
-/// [`MEMORY_LIMIT`], so the data go through the real file loaders.
+/// [`SPEC_MEMORY_LIMIT`], so the data go through the real file loaders.
 pub fn spec_files(data: &[u8]) {
     let (spec, files) = split_files(data);
     with_scratch(|dir| {
