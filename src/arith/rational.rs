@@ -19,7 +19,20 @@ pub enum DecimalError {
     ZeroDenominator(String),
     #[error("'{0}' is outside the finite f64 range")]
     OutOfRange(String),
+    /// The text (shortened) and why.
+    #[error("'{0}' has {1} (at most {MAX_DECIMAL_DIGITS} digits and a power of ten within 10^-{MAX_DECIMAL_EXPONENT}..10^{MAX_DECIMAL_EXPONENT})")]
+    TooLong(String, String),
 }
+
+/// The most digits a decimal (each side of a fraction) may have, and the largest power of ten
+/// it may scale them by (`0.001` and `1e-3` both scale `1` by `10^-3`): enough for the exact
+/// decimal expansion of every f64 (the smallest subnormal, `2^-1074`, has 1074 digits after the
+/// point, 751 of them significant), and small enough that building the rational stays cheap.
+/// Without the bounds `"1e-999999"` took minutes (the gcd of a 3.3-million-bit power of ten)
+/// and a number of millions of digits longer still (issue 21).
+pub const MAX_DECIMAL_DIGITS: usize = 1100;
+/// See [`MAX_DECIMAL_DIGITS`].
+pub const MAX_DECIMAL_EXPONENT: i64 = 1100;
 
 /// Parses `s` exactly as a rational number.
 ///
@@ -34,14 +47,14 @@ pub fn parse_decimal(s: &str) -> Result<BigRational, DecimalError> {
         return Err(DecimalError::Empty);
     }
     let value = if let Some((num, den)) = t.split_once('/') {
-        let n = parse_plain_decimal(num.trim()).ok_or_else(|| DecimalError::Malformed(t.into()))?;
-        let d = parse_plain_decimal(den.trim()).ok_or_else(|| DecimalError::Malformed(t.into()))?;
+        let n = parse_plain_decimal(num.trim(), t)?;
+        let d = parse_plain_decimal(den.trim(), t)?;
         if d.is_zero() {
             return Err(DecimalError::ZeroDenominator(t.into()));
         }
         n / d
     } else {
-        parse_plain_decimal(t).ok_or_else(|| DecimalError::Malformed(t.into()))?
+        parse_plain_decimal(t, t)?
     };
     if value.abs() > f64_to_rational(f64::MAX) {
         return Err(DecimalError::OutOfRange(t.into()));
@@ -49,9 +62,22 @@ pub fn parse_decimal(s: &str) -> Result<BigRational, DecimalError> {
     Ok(value)
 }
 
-/// `[+-]digits[.digits][(e|E)[+-]digits]`, at least one digit in the mantissa.
-fn parse_plain_decimal(t: &str) -> Option<BigRational> {
-    let (negative, rest) = match t.as_bytes().first()? {
+/// `[+-]digits[.digits][(e|E)[+-]digits]`, at least one digit in the mantissa, at most
+/// [`MAX_DECIMAL_DIGITS`] digits and a power of ten within [`MAX_DECIMAL_EXPONENT`] (checked
+/// before any big number is built). Errors name `whole`, the text being parsed.
+fn parse_plain_decimal(t: &str, whole: &str) -> Result<BigRational, DecimalError> {
+    parse_plain_digits(t, whole)?.ok_or_else(|| DecimalError::Malformed(whole.into()))
+}
+
+/// [`parse_plain_decimal`]: `Ok(None)` when `t` is malformed, `Err` when it is too long.
+fn parse_plain_digits(t: &str, whole: &str) -> Result<Option<BigRational>, DecimalError> {
+    let too_long = |why: String| {
+        let shown: String = whole.chars().take(24).collect();
+        let shown = if shown.len() < whole.len() { format!("{shown}...") } else { shown };
+        DecimalError::TooLong(shown, why)
+    };
+    let Some(&first) = t.as_bytes().first() else { return Ok(None) };
+    let (negative, rest) = match first {
         b'-' => (true, &t[1..]),
         b'+' => (false, &t[1..]),
         _ => (false, t),
@@ -66,33 +92,41 @@ fn parse_plain_decimal(t: &str) -> Option<BigRational> {
     };
     let all_digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
     if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
-        return None;
+        return Ok(None);
     }
-    let mut exp10: i64 = -(frac_part.len() as i64);
+    let mut exp10: i64 = -(frac_part.len().min(i64::MAX as usize) as i64);
     if let Some(e) = exponent {
-        let (e_neg, e_digits) = match e.as_bytes().first()? {
-            b'-' => (true, &e[1..]),
-            b'+' => (false, &e[1..]),
-            _ => (false, e),
+        let (e_neg, e_digits) = match e.as_bytes().first() {
+            Some(b'-') => (true, &e[1..]),
+            Some(b'+') => (false, &e[1..]),
+            Some(_) => (false, e),
+            None => return Ok(None),
         };
         if e_digits.is_empty() || !all_digits(e_digits) || e_digits.len() > 6 {
-            return None;
+            return Ok(None);
         }
-        let e_val: i64 = e_digits.parse().ok()?;
+        let Ok(e_val) = e_digits.parse::<i64>() else { return Ok(None) };
         exp10 += if e_neg { -e_val } else { e_val };
     }
+    let count = int_part.len() + frac_part.len();
+    if count > MAX_DECIMAL_DIGITS {
+        return Err(too_long(format!("{count} digits")));
+    }
+    if exp10.abs() > MAX_DECIMAL_EXPONENT {
+        return Err(too_long(format!("the power of ten 10^{exp10}")));
+    }
     let digits = format!("{int_part}{frac_part}");
-    let mut numer: BigInt = digits.parse().ok()?;
+    let Ok(mut numer) = digits.parse::<BigInt>() else { return Ok(None) };
     if negative {
         numer = -numer;
     }
     let ten = BigInt::from(10);
     let scale = num_traits::pow(ten, exp10.unsigned_abs() as usize);
-    Some(if exp10 >= 0 {
+    Ok(Some(if exp10 >= 0 {
         BigRational::from_integer(numer * scale)
     } else {
         BigRational::new(numer, scale)
-    })
+    }))
 }
 
 /// The exact rational value of a finite f64.
@@ -197,6 +231,27 @@ mod tests {
         assert_eq!(parse_decimal(".5").unwrap(), rat(1, 2));
         assert_eq!(parse_decimal("1/3").unwrap(), rat(1, 3));
         assert_eq!(parse_decimal(" 2 ").unwrap(), rat(2, 1));
+    }
+
+    /// Issue 21 (found while fuzzing the spec loader): `1e-999999` took minutes; long numbers
+    /// are refused before any big number is built, with the text shortened.
+    #[test]
+    fn refuses_huge_exponents_and_digit_counts_quickly() {
+        let start = std::time::Instant::now();
+        for text in ["1e-999999", "0e999999", "1/1e-5000", &format!("0.{}1", "0".repeat(5000)), &"7".repeat(1_000_000)] {
+            let e = parse_decimal(text).unwrap_err();
+            assert!(matches!(e, DecimalError::TooLong(..)), "{text:.30}: {e}");
+            assert!(e.to_string().len() < 200, "{e}");
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(parse_decimal("1e-1100").unwrap(), BigRational::new(BigInt::one(), num_traits::pow(BigInt::from(10), 1100)));
+        // The exact decimal expansion of the smallest subnormal (1074 digits after the point).
+        let tiny = f64_to_rational(f64::from_bits(1));
+        let mut expansion = tiny.clone() * BigRational::from_integer(num_traits::pow(BigInt::from(10), 1074));
+        assert!(expansion.is_integer());
+        expansion = expansion.trunc();
+        let text = format!("0.{:0>1074}", expansion.to_integer());
+        assert_eq!(parse_decimal(&text).unwrap(), tiny);
     }
 
     #[test]

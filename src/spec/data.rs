@@ -182,6 +182,7 @@ fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
 /// C or Fortran order. Trailing bytes after the data are rejected.
 pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, String> {
     use npyz::{DType, Endianness, NpyHeader, Order, TypeChar};
+    check_npy_header_length(bytes)?;
     let mut cursor = std::io::Cursor::new(bytes);
     let header = NpyHeader::from_reader(&mut cursor).map_err(|e| format!("not a valid .npy file: {e}"))?;
     let start = cursor.position() as usize;
@@ -241,6 +242,25 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, String> {
         }
     };
     Ok(Tensor { shape, values })
+}
+
+/// Refuses a `.npy` file whose stated header length runs past its end, before `npyz` allocates
+/// a buffer of that length (format version 2 and 3 state it in 4 bytes: a 136-byte file asked
+/// for 632 MiB, found by fuzzing, issue 21). Files too short to state a length, or with another
+/// magic, are left to `npyz`'s own errors.
+fn check_npy_header_length(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
+        return Ok(());
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u64::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10u64),
+        _ if bytes.len() >= 12 => (u64::from(u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]])), 12u64),
+        _ => return Ok(()),
+    };
+    if start + len > bytes.len() as u64 {
+        return Err(format!("not a valid .npy file (truncated?): the header length {len} exceeds the file ({} bytes)", bytes.len()));
+    }
+    Ok(())
 }
 
 /// The loaded `.safetensors` file, validated.
@@ -423,6 +443,26 @@ mod tests {
         let e = parse_npy(&npy_bytes("<f8", &[3], &f64_bytes(&[1.0, f64::NEG_INFINITY, 4.0]))).unwrap_err();
         assert_eq!(e, "element [1] is infinite");
         assert!(parse_npy(&npy_bytes("<c16", &[1], &[0; 16])).unwrap_err().contains("unsupported"));
+    }
+
+    /// Issue 21 (fuzzing, reproducer fuzz/artifacts/spec_files/oom-e1c8f899...): a header length
+    /// past the end of the file is refused before anything of that length is allocated.
+    #[test]
+    fn npy_header_length_past_the_end() {
+        let v1 = npy_bytes("<f8", &[2], &f64_bytes(&[1.0, 2.0]));
+        // The same file in format version 2: a 4-byte header length.
+        let header = &v1[10..v1.len() - 16];
+        let mut v2 = b"\x93NUMPY\x02\x00".to_vec();
+        v2.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        v2.extend_from_slice(header);
+        v2.extend_from_slice(&v1[v1.len() - 16..]);
+        assert_eq!(parse_npy(&v2).expect("version 2").values, parse_npy(&v1).expect("version 1").values);
+        v2[8..12].copy_from_slice(&0x277b_0076u32.to_le_bytes());
+        let e = parse_npy(&v2).unwrap_err();
+        assert!(e.starts_with("not a valid .npy file (truncated?): the header length 662372470 exceeds the file"), "{e}");
+        let mut short = v1.clone();
+        short[8..10].copy_from_slice(&60000u16.to_le_bytes());
+        assert!(parse_npy(&short).unwrap_err().contains("header length 60000 exceeds"));
     }
 
     fn safetensors_file(tensors: &[(&str, &str, &[usize], Vec<u8>)]) -> Vec<u8> {

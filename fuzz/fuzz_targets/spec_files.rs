@@ -1,0 +1,7 @@
+//! Fuzz target `spec_files`: see `harness::spec_files` and fuzz/README.md.
+#![no_main]
+
+#[path = "../harness/mod.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::spec_files(data));
