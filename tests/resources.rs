@@ -149,3 +149,30 @@ fn check_applies_the_limit_to_the_checker() {
     let out = ntkcert(&["check", "-q", cert.to_str().expect("utf-8")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+/// Issue 21: `sweep` checks every cell against its share of `--max-memory` while the grid is
+/// validated, so an absurd width is refused in one line at `--dry-run` speed (before any cell
+/// runs or any weights are generated), and `--jobs J` divides the limit.
+#[test]
+fn a_sweep_with_a_cell_above_the_limit_is_refused_at_dry_run_speed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = root().join("specs/bench/gf-mlp-small.toml");
+    let out_dir = dir.path().join("out");
+    let start = Instant::now();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["sweep", spec.to_str().expect("utf-8"), "--dry-run", "--out", out_dir.to_str().expect("utf-8"), "--set"];
+        args.extend_from_slice(extra);
+        ntkcert(&args)
+    };
+    let out = run(&["width=16,20000000"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 65, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("(cell width=20000000): field 'model.widths': the run needs about "), "{err}");
+    assert!(start.elapsed().as_secs_f64() < 2.0, "took {:?}", start.elapsed());
+    // width 4000 needs about 98 MiB: it fits under 400M alone, not under an eighth of it.
+    assert_eq!(code(&run(&["width=4000", "--max-memory", "400M"])), 0);
+    let out = run(&["width=4000", "--max-memory", "400M", "--jobs", "8"]);
+    assert_eq!(code(&out), 65, "{}", stderr(&out));
+    assert!(!out_dir.join("results.jsonl").exists(), "no partial output");
+}

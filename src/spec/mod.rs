@@ -125,6 +125,11 @@ pub fn load_within(path: &Path, limit: &crate::resources::MemoryLimit) -> Result
     load_inner(&text, base_dir, &label, Some(limit)).map_err(|e| e.in_file(&label))
 }
 
+/// [`load_str`] within the memory limit of [`load_within`].
+pub fn load_str_within(text: &str, base_dir: &Path, label: &str, limit: &crate::resources::MemoryLimit) -> Result<LoadedSpec, SpecError> {
+    load_inner(text, base_dir, label, Some(limit)).map_err(|e| e.in_file(label))
+}
+
 fn load_inner(text: &str, base_dir: &Path, label: &str, memory: Option<&crate::resources::MemoryLimit>) -> Result<LoadedSpec, SpecError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax_error(text, &e))?;
     let canonical = canonical_json(&toml::Value::Table(table.clone()));

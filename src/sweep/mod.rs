@@ -89,6 +89,11 @@ pub struct SweepArgs {
     /// List the cells (index, key, done or pending) and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Refuse (before any cell runs, also with --dry-run) a grid with a cell whose estimated
+    /// memory is above SIZE divided by the number of parallel jobs (default: half of this
+    /// machine's RAM; as certify's --max-memory).
+    #[arg(long, value_name = "SIZE", value_parser = crate::resources::parse_size)]
+    pub max_memory: Option<u64>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,

@@ -30,6 +30,9 @@ pub struct SweepOptions {
     pub order: Option<usize>,
     pub progress: bool,
     pub dry_run: bool,
+    /// The memory limit of one cell in bytes (`None`: no limit); every cell is checked against
+    /// it while it is loaded ([`spec::load_str_within`]).
+    pub max_memory: Option<u64>,
 }
 
 /// What a run did.
@@ -60,6 +63,8 @@ pub(super) fn cli(args: &SweepArgs) -> Result<(), SweepError> {
         order: args.order,
         progress: !args.quiet,
         dry_run: args.dry_run,
+        // Cells run `jobs` at a time: each gets its share of the limit.
+        max_memory: Some(args.max_memory.unwrap_or_else(crate::cli::default_max_memory) / args.jobs.unwrap_or(1).max(1) as u64),
     };
     let summary = run_sweep(&args.spec, &options)?;
     if !args.dry_run {
@@ -98,6 +103,8 @@ struct Plan {
     base_name: String,
     base_sha256: String,
     cells: Vec<Cell>,
+    /// Each cell's memory limit, checked while it is loaded.
+    memory: Option<crate::resources::MemoryLimit>,
 }
 
 fn plan(spec_path: &Path, set: &[String]) -> Result<Plan, SweepError> {
@@ -128,7 +135,7 @@ fn plan(spec_path: &Path, set: &[String]) -> Result<Plan, SweepError> {
     let canonical = spec::canonical_json(&toml::Value::Table(without_sweep));
     let base_sha256 = spec::data::sha256_hex(spec::canonical_string(&canonical).as_bytes());
     let cells = grid::cells(&axes);
-    Ok(Plan { label, base_dir, base, base_name, base_sha256, cells })
+    Ok(Plan { label, base_dir, base, base_name, base_sha256, cells, memory: None })
 }
 
 /// The spec text of a cell, loaded (so every cell is valid before any runs).
@@ -139,8 +146,12 @@ fn load_cell(plan: &Plan, cell: &Cell) -> Result<(spec::LoadedSpec, String), Swe
         kind: e.kind,
     })?;
     let text = toml::to_string(&table).map_err(|e| SweepError::internal(format!("cannot write the spec of cell {}: {e}", cell.key())))?;
-    let loaded = spec::load_str(&text, &plan.base_dir, &format!("{} (cell {})", plan.label, cell.key()))
-        .map_err(|e| SweepError { message: e.to_string(), kind: e.kind().into() })?;
+    let label = format!("{} (cell {})", plan.label, cell.key());
+    let loaded = match &plan.memory {
+        None => spec::load_str(&text, &plan.base_dir, &label),
+        Some(limit) => spec::load_str_within(&text, &plan.base_dir, &label, limit),
+    }
+    .map_err(|e| SweepError { message: e.to_string(), kind: e.kind().into() })?;
     Ok((loaded, text))
 }
 
@@ -159,7 +170,8 @@ fn certificate_name(key: &str) -> String {
 
 /// Runs (or resumes) a sweep.
 pub fn run_sweep(spec_path: &Path, options: &SweepOptions) -> Result<SweepSummary, SweepError> {
-    let plan = plan(spec_path, &options.set)?;
+    let mut plan = plan(spec_path, &options.set)?;
+    plan.memory = options.max_memory.map(|bytes| crate::resources::MemoryLimit { bytes, order: options.order, engine: crate::resources::Engine::Certify });
     let out_dir = options.out.clone().unwrap_or_else(|| PathBuf::from(format!("sweep-{}", plan.base_name.replace(['/', ' '], "_"))));
     let results = results_path(&out_dir, options.shard);
     let mine: Vec<&Cell> = plan
