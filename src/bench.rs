@@ -19,10 +19,14 @@ pub fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> Result<(), Error> {
+/// `max_memory`: every spec is loaded within this limit (`spec::load_within`), before it runs.
+pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool, max_memory: u64) -> Result<(), Error> {
+    let limit = crate::resources::MemoryLimit { bytes: max_memory, order: None, engine: crate::resources::Engine::Certify };
     let default = [PathBuf::from("specs/bench/gf-mlp-small.toml")];
     let specs = if specs.is_empty() { &default[..] } else { specs };
     let repeat = repeat.max(1);
+    // Every spec is read (and its memory estimated) before anything is printed.
+    let loaded_specs = specs.iter().map(|path| crate::spec::load_within(path, &limit)).collect::<Result<Vec<_>, _>>()?;
     print!(
         "{:<22} {:>7} {:>6} {:>10} {:>10} {:>7} {:>11} {:>11} {:>9}",
         "spec", "p", "steps", "simulate s", "certify s", "ratio", "out width", "supD relw", "peak MiB"
@@ -32,8 +36,7 @@ pub fn run(specs: &[PathBuf], repeat: usize, with_check: bool) -> Result<(), Err
         print!(" {:>9} {:>9} {:>8}", "check s", "chk/cert", "cert kB");
     }
     println!();
-    for path in specs {
-        let loaded = crate::spec::load(path)?;
+    for (path, loaded) in specs.iter().zip(loaded_specs) {
         let options = Options::from_solver(&loaded.solver, None);
         let mut sim_best = f64::INFINITY;
         let mut cert_best = f64::INFINITY;

@@ -140,6 +140,10 @@ enum Command {
         /// process), interleaved with the other two.
         #[arg(long)]
         check: bool,
+        /// Refuse a spec whose run would need more memory than SIZE (default: half of this
+        /// machine's RAM), as certify's --max-memory.
+        #[arg(long, value_name = "SIZE", value_parser = parse_max_memory)]
+        max_memory: Option<u64>,
     },
     /// Certified theory bounds (MATH.md F3-F6) of sup_{t<=T} D(t) and their constants.
     Bound {
@@ -250,7 +254,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             run_certify(&spec, json, out, order, accuracy, quiet, (trace, validation), max_memory.unwrap_or_else(default_max_memory))
         }
         Command::Simulate { spec, json, order, accuracy, max_memory } => run_simulate(&spec, json, order, accuracy, max_memory.unwrap_or_else(default_max_memory)),
-        Command::Bench { specs, repeat, check } => done(crate::bench::run(&specs, repeat, check)),
+        Command::Bench { specs, repeat, check, max_memory } => done(crate::bench::run(&specs, repeat, check, max_memory.unwrap_or_else(default_max_memory))),
         Command::Bound { spec, json, compare, bench, repeat, order } => done(crate::theory::report::run(&spec, json, compare, bench, repeat, order)),
         Command::Regress { paths } => finish(crate::regress::run(&paths)),
         Command::Sweep(args) => done(crate::sweep::cli_sweep(&args)),

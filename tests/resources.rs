@@ -176,3 +176,16 @@ fn a_sweep_with_a_cell_above_the_limit_is_refused_at_dry_run_speed() {
     assert_eq!(code(&out), 65, "{}", stderr(&out));
     assert!(!out_dir.join("results.jsonl").exists(), "no partial output");
 }
+
+/// Issue 21: `bench` reads every spec within `--max-memory` before it prints or runs anything.
+#[test]
+fn bench_refuses_a_spec_above_the_limit_before_any_output() {
+    let small = root().join("specs/bench/gf-mlp-small.toml");
+    let large = root().join("specs/bench/gf-mlp-large.toml");
+    let out = ntkcert(&["bench", small.to_str().expect("utf-8"), large.to_str().expect("utf-8"), "--max-memory", "100M"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 65, "{err}");
+    assert!(out.stdout.is_empty(), "no partial output: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("gf-mlp-large.toml: field 'model.widths': the run needs about "), "{err}");
+}
