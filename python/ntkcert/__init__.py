@@ -344,6 +344,7 @@ class Spec:
         regularization: Optional[Number] = None,
         method: Optional[str] = None,
         learning_rate: Optional[Number] = None,
+        reference_order: Optional[int] = None,
         order: Optional[int] = None,
         max_steps: Optional[int] = None,
         accuracy: Optional[str] = None,
@@ -367,6 +368,9 @@ class Spec:
             **A float is taken as the exact binary number it holds**: 0.1 means
             3602879701896397/2**55; pass "0.1" for one tenth. horizon may be "inf" (with
             regularization > 0).
+        reference_order: Q of the reference model (``[training] reference_order``): 1 (the
+            default) is the NTK linearisation, 2..4 the order-Q Taylor model around the initial
+            weights, trained by its own gradient flow.
 
         Arrays of dtype float16/32/64 or integers are taken exactly (the binary values they
         hold, no conversion). Raises SpecError at once for bad shapes, NaN or infinite entries,
@@ -458,6 +462,8 @@ class Spec:
             training.append(f"method = {_toml_str(method)}")
         if learning_rate is not None:
             training.append(f"learning_rate = {_toml_str(_exact(learning_rate, 'learning_rate'))}")
+        if reference_order is not None:
+            training.append(f"reference_order = {int(reference_order)}")
         if training:
             lines += ["", "[training]"] + training
         solver = []

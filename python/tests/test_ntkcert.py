@@ -337,8 +337,8 @@ def test_to_toml_of_a_spec_file_copies_its_data_files(tmp_path):
 
 @pytest.mark.parametrize(
     "training",
-    [dict(method="gradient-descent", learning_rate="0.1"), dict(regularization="1/2"), dict(regularization="0.5", horizon="inf")],
-    ids=["gradient-descent", "regularised", "all-time"],
+    [dict(method="gradient-descent", learning_rate="0.1"), dict(regularization="1/2"), dict(regularization="0.5", horizon="inf"), dict(reference_order=2)],
+    ids=["gradient-descent", "regularised", "all-time", "order-2-model"],
 )
 def test_training_variants_through_python_and_the_cli(tmp_path, training):
     spec = npy_spec(**training)
