@@ -182,7 +182,7 @@ fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
 /// C or Fortran order. Trailing bytes after the data are rejected.
 pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, String> {
     use npyz::{DType, Endianness, NpyHeader, Order, TypeChar};
-    check_npy_header_length(bytes)?;
+    check_npy_header(bytes)?;
     let mut cursor = std::io::Cursor::new(bytes);
     let header = NpyHeader::from_reader(&mut cursor).map_err(|e| format!("not a valid .npy file: {e}"))?;
     let start = cursor.position() as usize;
@@ -244,11 +244,13 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Tensor, String> {
     Ok(Tensor { shape, values })
 }
 
-/// Refuses a `.npy` file whose stated header length runs past its end, before `npyz` allocates
-/// a buffer of that length (format version 2 and 3 state it in 4 bytes: a 136-byte file asked
-/// for 632 MiB, found by fuzzing, issue 21). Files too short to state a length, or with another
-/// magic, are left to `npyz`'s own errors.
-fn check_npy_header_length(bytes: &[u8]) -> Result<(), String> {
+/// Refuses, before `npyz` parses the header: a `.npy` file whose stated header length runs past
+/// its end (`npyz` would allocate a buffer of that length: format versions 2 and 3 state it in 4
+/// bytes, and a 136-byte file asked for 632 MiB), and a header with nested structures (more than
+/// one `{` or `(`, or any `[`: structured dtypes, which are not supported, and on which `npyz`'s
+/// parser ran for more than 5 s on a 600-byte header). Both found by fuzzing (issue 21). Files
+/// too short to state a length, or with another magic, are left to `npyz`'s own errors.
+fn check_npy_header(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
         return Ok(());
     }
@@ -259,6 +261,11 @@ fn check_npy_header_length(bytes: &[u8]) -> Result<(), String> {
     };
     if start + len > bytes.len() as u64 {
         return Err(format!("not a valid .npy file (truncated?): the header length {len} exceeds the file ({} bytes)", bytes.len()));
+    }
+    let header = &bytes[start as usize..(start + len) as usize];
+    let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+    if count(b'{') > 1 || count(b'(') > 1 || count(b'[') > 0 {
+        return Err("unsupported .npy header: nested structures (structured dtypes); expected a plain numeric dtype".into());
     }
     Ok(())
 }
@@ -443,6 +450,21 @@ mod tests {
         let e = parse_npy(&npy_bytes("<f8", &[3], &f64_bytes(&[1.0, f64::NEG_INFINITY, 4.0]))).unwrap_err();
         assert_eq!(e, "element [1] is infinite");
         assert!(parse_npy(&npy_bytes("<c16", &[1], &[0; 16])).unwrap_err().contains("unsupported"));
+    }
+
+    /// Issue 21 (fuzzing, reproducer fuzz/artifacts/spec_files/timeout-a8a0aeee...): a header with
+    /// nested structures (here 40 nested `{` in `descr`, on which `npyz` ran for minutes) is
+    /// refused at once; a structured dtype (a list) too.
+    #[test]
+    fn npy_nested_headers_are_refused_at_once() {
+        let start = std::time::Instant::now();
+        let nested = npy_bytes(&format!("{}<f8", "{".repeat(40)), &[2], &f64_bytes(&[1.0, 2.0]));
+        let e = parse_npy(&nested).unwrap_err();
+        assert!(e.starts_with("unsupported .npy header: nested structures"), "{e}");
+        let structured = npy_bytes("[('a', '<f8')]", &[1], &f64_bytes(&[1.0]));
+        assert!(parse_npy(&structured).unwrap_err().starts_with("unsupported .npy header"));
+        assert!(start.elapsed().as_secs_f64() < 1.0);
+        assert!(parse_npy(&npy_bytes("<f8", &[2, 1], &f64_bytes(&[1.0, 2.0]))).is_ok());
     }
 
     /// Issue 21 (fuzzing, reproducer fuzz/artifacts/spec_files/oom-e1c8f899...): a header length
