@@ -43,7 +43,8 @@ impl DerivativeBounds {
     }
 }
 
-fn root_sum_squares(v: &[f64]) -> f64 {
+/// An upper bound of `sqrt(sum x_i^2)` (inari, rounded up).
+pub(crate) fn root_sum_squares(v: &[f64]) -> f64 {
     let mut s = const_interval!(0.0, 0.0);
     for &x in v {
         s += point(x).sqr();

@@ -49,13 +49,7 @@ pub fn derivative_norms_on_ball(net: &Mlp<FastInterval>, w: &[Interval], radius:
 
     // Per layer: c_l, Omega_l >= |W_l|_2 and omega_l >= the largest row norm of W_l over the ball.
     let scales: Vec<F> = net.scales.iter().map(|c| F::point(c.magnitude())).collect();
-    let spectral: Vec<F> = (1..=layers).map(|l| F::point(spectral_norm_upper(net.weights(w, l), net.widths[l], net.widths[l - 1])) + rho).collect();
-    let row_norms: Vec<F> = (1..=layers)
-        .map(|l| {
-            let cols = net.widths[l - 1];
-            F::point(net.weights(w, l).chunks_exact(cols.max(1)).map(norm2_upper).fold(0.0, f64::max)) + rho
-        })
-        .collect();
+    let weight_norms = layer_norms(net, w);
     let bias = if net.bias { F::point(1.0) } else { F::ZERO };
 
     let mut norms = vec![Vec::with_capacity(n); top];
@@ -64,7 +58,7 @@ pub fn derivative_norms_on_ball(net: &Mlp<FastInterval>, w: &[Interval], radius:
         let mut a2 = vec![F::ZERO; top + 1];
         a2[0] = F::point(norm2_upper(&net.inputs[i * d..(i + 1) * d]));
         for l in 1..=layers {
-            let (c, big, row) = (scales[l - 1], spectral[l - 1], row_norms[l - 1]);
+            let (c, big, row) = (scales[l - 1], weight_norms[l - 1].0 + rho, weight_norms[l - 1].1 + rho);
             // z_l[r] = c W a[r] + c U a[r - 1] + [r = 1] b_dir: the 2-norm with |W|_2, the
             // entries with the row norms; |U|_2, its rows and |b_dir| are at most 1.
             let first = Scalar::sqrt(c * c * a2[0] * a2[0] + bias);
@@ -135,13 +129,14 @@ pub fn analytic_radius(net: &Mlp<FastInterval>, w: &[Interval]) -> f64 {
     }
     let mut forward = MlpTaylor::new(net.clone());
     forward.forward(&[w.iter().map(|&x| F::from_inari(x)).collect()], 0);
+    let norms = layer_norms(net, w);
     let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    while analytic_on_disc(net, w, &forward, hi) && hi < 1e300 {
+    while analytic_on_disc(net, &norms, &forward, hi) && hi < 1e300 {
         (lo, hi) = (hi, hi * 2.0);
     }
     for _ in 0..48 {
         let mid = 0.5 * (lo + hi);
-        if analytic_on_disc(net, w, &forward, mid) {
+        if analytic_on_disc(net, &norms, &forward, mid) {
             lo = mid;
         } else {
             hi = mid;
@@ -185,22 +180,14 @@ fn complex_slope(activation: Activation, delta: f64) -> Option<F> {
 }
 
 /// Whether `eps -> h(w0 + eps u)` is analytic on `|eps| <= rho` for every unit `u` and every
-/// `w0` in the box (`forward`: the order-0 pass over it): along the complex line every
+/// `w0` in the box (`forward`: the order-0 pass over it; `norms`: [`layer_norms`] of it): along the complex line every
 /// pre-activation moves by at most `|dz|_inf`, which must stay inside its activation's strip,
 /// and the activations by at most the complex slope bound times `|dz|_2` (Lemma A).
-fn analytic_on_disc(net: &Mlp<FastInterval>, w: &[Interval], forward: &MlpTaylor<FastInterval>, rho: f64) -> bool {
+fn analytic_on_disc(net: &Mlp<FastInterval>, norms: &[(F, F)], forward: &MlpTaylor<FastInterval>, rho: f64) -> bool {
     let layers = net.num_layers();
     let d = net.widths[0];
     let rho = F::point(rho);
     let bias = if net.bias { rho } else { F::ZERO };
-    let norms: Vec<(F, F)> = (1..=layers)
-        .map(|l| {
-            let cols = net.widths[l - 1];
-            let spectral = F::point(spectral_norm_upper(net.weights(w, l), net.widths[l], cols));
-            let row = F::point(net.weights(w, l).chunks_exact(cols.max(1)).map(norm2_upper).fold(0.0, f64::max));
-            (spectral, row)
-        })
-        .collect();
     for i in 0..net.num_inputs {
         // |a_{l-1}(0)|_2 and |a_{l-1}(eps) - a_{l-1}(0)|_2.
         let mut base = F::point(norm2_upper(&net.inputs[i * d..(i + 1) * d]));
@@ -222,6 +209,19 @@ fn analytic_on_disc(net: &Mlp<FastInterval>, w: &[Interval], forward: &MlpTaylor
         }
     }
     true
+}
+
+/// Per layer `l`: `(Omega_l, omega_l)` with `Omega_l >= |W_l|_2` (`layered::spectral_norm_upper`)
+/// and `omega_l >=` the largest row 2-norm of `W_l`, for every `W_l` in the box `w`.
+fn layer_norms(net: &Mlp<FastInterval>, w: &[Interval]) -> Vec<(F, F)> {
+    (1..=net.num_layers())
+        .map(|l| {
+            let cols = net.widths[l - 1];
+            let spectral = F::point(spectral_norm_upper(net.weights(w, l), net.widths[l], cols));
+            let row = F::point(net.weights(w, l).chunks_exact(cols.max(1)).map(norm2_upper).fold(0.0, f64::max));
+            (spectral, row)
+        })
+        .collect()
 }
 
 /// The product of two power series with non-negative coefficients, truncated at the length

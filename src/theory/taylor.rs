@@ -4,6 +4,7 @@
 //! `D_Q = |alpha g(w(t)) - alpha g_Q(w_Q(t))|`. Proof: `proofs/taylor-models.md`, Lemma F10.
 
 use crate::arith::fast_interval::FastInterval;
+use crate::model::bounds::root_sum_squares;
 use crate::model::majorants::{analytic_radius, derivative_norms, derivative_norms_on_ball, taylor_model_bounds};
 use crate::model::mlp::Mlp;
 use crate::problem::{Architecture, Problem};
@@ -96,10 +97,6 @@ fn growth_integral(mu: f64, horizon: F) -> F {
     let m = F::point(mu);
     // (e^x - 1)/mu is increasing in mu; e^x - 1 >= x keeps the quotient's enclosure valid.
     (crate::arith::elementary::exp(m * horizon) - F::point(1.0)) / m
-}
-
-fn root_sum_squares(v: &[f64]) -> f64 {
-    crate::enclose::poly::norm2_upper(&v.iter().map(|&x| F::point(x)).collect::<Vec<_>>())
 }
 
 /// `|r0|` from the enclosure of `R0 = |r0|^2/2` (upper).
