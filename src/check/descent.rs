@@ -263,7 +263,7 @@ impl<'a> Descender<'a> {
         let alpha = Ball::from_rational(alpha_q);
         let inv_alpha = Ball::from_rational(&Rational::from(alpha_q.recip_ref()));
         let n_out = targets.len();
-        let plain = FlowData { net, alpha: alpha.clone(), inv_alpha: inv_alpha.clone(), targets: targets.clone(), offset: None, penalty: None };
+        let plain = FlowData { net, alpha: alpha.clone(), inv_alpha: inv_alpha.clone(), targets: targets.clone(), offset: None, penalty: None, displacement: None };
         let h0 = plain.expand(w0.clone(), 0).out.swap_remove(0);
         if h0.len() != n_out {
             return Err(format!("the model has {} outputs but there are {} targets", h0.len(), n_out));
@@ -281,6 +281,7 @@ impl<'a> Descender<'a> {
             targets,
             offset: centred.then(|| h0.clone()),
             penalty: lambda_ball.clone().map(|l| (l, w0.clone())),
+            displacement: None,
         };
         // K0 = J0 J0^T over the initial box, and Lambda0 >= lambda_max(K0) = |K0|_2 (PSD).
         // The entries a <= b by dot_acc (rows in parallel), mirrored: the true K0 is symmetric

@@ -6,7 +6,7 @@
 //! Every function takes ball inputs and returns balls that contain the exact quantity for every
 //! choice of the inputs inside their balls.
 
-use super::ball::{norm2_upper, pack, recycle_series, up, with_dot, with_dots, Ball, Fixed, PREC};
+use super::ball::{dot_acc, norm2_upper, pack, recycle_series, up, with_dot, with_dots, Ball, Fixed, PREC};
 use crate::problem::{Activation, Architecture, Parameterization, Problem};
 use rug::float::Round;
 use rug::ops::NegAssign;
@@ -408,6 +408,39 @@ pub struct FlowData<'a> {
     /// the field gains `-lambda (w - w0)`, coefficient `k`: `-lambda (w[k] - w0 [k = 0])`
     /// (`proofs/checker.md`, "Taylor coefficients").
     pub penalty: Option<(Ball, Vec<Ball>)>,
+    /// `Some` in displacement coordinates (`proofs/checker.md`, "Displacements"): every path's
+    /// coefficient 0 (and every box of `over_box`) is `u = w - w0`, the weights `W0 + u`, and
+    /// the order-0 residual `alpha (h(w0 + u) - h(w0)) + r0` with the increment by Lemma Δ.
+    pub displacement: Option<Displacement>,
+}
+
+/// What the flow in displacement coordinates needs: `W0`, the order-0 forward state at `W0`
+/// (all inputs) and `r0`.
+pub struct Displacement {
+    pub w0: Vec<Ball>,
+    /// `z_l(W0)` and `a_l(W0)` of the hidden layers, `n x width_l` each.
+    z0: Vec<Vec<Ball>>,
+    a0: Vec<Vec<Ball>>,
+    /// `r0 = alpha (h(w0) - offset) - y` per output (exactly `-y` when centred).
+    r0: Vec<Ball>,
+}
+
+impl Displacement {
+    /// The state at `w0` for the MLP `m`; `r0` as in [`Displacement::r0`].
+    pub fn new(m: &Mlp, w0: Vec<Ball>, r0: Vec<Ball>) -> Displacement {
+        let mut buf = MlpSeries::new(m.widths.len() - 1);
+        mlp_forward(m, &mut buf, &Series::starting(w0.clone()), 0);
+        let hidden = m.widths.len() - 2;
+        let z0 = (0..hidden).map(|l| buf.z[l][0].clone()).collect();
+        let a0 = (0..hidden).map(|l| buf.y[l][0].clone()).collect();
+        buf.recycle();
+        Displacement { w0, z0, a0, r0 }
+    }
+
+    /// The weights `W0 + u` of a box `u` of displacements.
+    pub fn weights(&self, u: &[Ball]) -> Vec<Ball> {
+        u.iter().zip(&self.w0).map(|(u, w0)| w0.add(u)).collect()
+    }
 }
 
 /// Where a pass ([`FlowData::pass`]) takes the path coefficient `w[k+1]` after order `k`
@@ -448,18 +481,39 @@ enum Worker {
 /// A worker's order `k`: `h[k]`, `r[k]` (empty without the field) and `(J^T r)[k]`.
 type OrderResult = (Vec<Ball>, Vec<Ball>, Option<Vec<Ball>>);
 
+/// What a worker computes at one order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Outputs,
+    Residual,
+    Field,
+}
+
 impl Worker {
     /// Order `k` along the path `w` (coefficients `0..=k` present): `h[k]`, and when `field`
     /// the residual coefficient `r[k]` and `(J^T r)[k]` of this worker's inputs.
-    fn order(&mut self, flow: &FlowData, w: &Series, k: usize, field: bool) -> OrderResult {
+    /// `need`: the outputs only, the residual too, or the residual and the field. In
+    /// displacements `u0` is the path's coefficient 0 (`w[0] = W0 + u0`).
+    fn order(&mut self, flow: &FlowData, w: &Series, u0: Option<&[Ball]>, k: usize, need: Need) -> OrderResult {
+        let field = need == Need::Field;
         match self {
             Worker::Mlp { net, buf, first } => {
                 let hk = mlp_forward(net, buf, w, k);
-                if !field {
+                if need == Need::Outputs {
                     return (hk, Vec::new(), None);
                 }
                 let od = *net.widths.last().unwrap();
-                let rk = flow.residual(&hk, k, *first * od);
+                let rk = match (k, &flow.displacement, u0) {
+                    // Lemma Δ: alpha (h(W0 + u) - h(w0)) + r0.
+                    (0, Some(d), Some(u)) => {
+                        let inc = mlp_increment(net, buf, u, d, *first);
+                        inc.iter().enumerate().map(|(j, x)| flow.alpha.mul(x).add(&d.r0[*first * od + j])).collect()
+                    }
+                    _ => flow.residual(&hk, k, *first * od),
+                };
+                if !field {
+                    return (hk, rk, None);
+                }
                 let g = mlp_backward(net, buf, w, k, rk.clone());
                 (hk, rk, Some(g))
             }
@@ -471,11 +525,14 @@ impl Worker {
                 let sq = cauchy(k, w, w);
                 let mut hk = slope.mul(&w[k][0]);
                 hk.fma_assign(half_curvature, &sq[0]);
-                if !field {
+                if need == Need::Outputs {
                     return (vec![hk], Vec::new(), None);
                 }
                 // Dh = slope + L w: (Dh r)[k] = slope r[k] + L (w*r)[k]
                 let rk = flow.residual(std::slice::from_ref(&hk), k, 0);
+                if !field {
+                    return (vec![hk], rk, None);
+                }
                 q.res.push(rk.clone());
                 let wr = cauchy(k, w, &q.res);
                 let mut g = slope.mul(&q.res[k][0]);
@@ -533,7 +590,8 @@ impl FlowData<'_> {
     pub fn over_box(&self, wbox: Vec<Ball>) -> (Vec<Ball>, Vec<Vec<Ball>>) {
         let mut pass = self.pass(wbox, Source::Solution, 0, None, 0);
         let h0 = pass.out.pop().expect("order 0 was computed");
-        let residual = self.residual(&h0, 0, 0);
+        // In displacements the pass computed it by Lemma Δ.
+        let residual = if pass.residual0.is_empty() { self.residual(&h0, 0, 0) } else { std::mem::take(&mut pass.residual0) };
         super::ball::recycle(h0);
         recycle_series(pass.w);
         (residual, pass.hidden0)
@@ -575,7 +633,7 @@ impl FlowData<'_> {
     fn penalise(&self, mut a: Vec<Ball>, w_k: &[Ball], k: usize) -> Vec<Ball> {
         if let Some((lambda, w0)) = &self.penalty {
             for (i, ai) in a.iter_mut().enumerate() {
-                let d = if k == 0 { w_k[i].sub(&w0[i]) } else { w_k[i].clone() };
+                let d = if k == 0 && self.displacement.is_none() { w_k[i].sub(&w0[i]) } else { w_k[i].clone() };
                 *ai = ai.sub(&lambda.mul(&d));
             }
         }
@@ -620,14 +678,28 @@ impl FlowData<'_> {
         use rayon::prelude::*;
         let mut workers = self.workers(top);
         let neg_inv_alpha = self.inv_alpha.neg();
+        // In displacements the series holds the weights W0 + u; `u0` keeps the path's own
+        // coefficient 0.
+        let (u0, start) = match &self.displacement {
+            Some(d) => {
+                let weights = d.weights(&start);
+                (Some(start), weights)
+            }
+            None => (None, start),
+        };
         let mut w = Series::starting(start);
         let mut out = Vec::with_capacity(top + 1);
         let mut field = Vec::new();
         let mut residual0 = Vec::new();
         for k in 0..=top {
-            let with_field = field_top.is_some_and(|f| k <= f);
+            let need = match field_top {
+                Some(f) if k <= f => Need::Field,
+                _ if k == 0 && u0.is_some() => Need::Residual,
+                _ => Need::Outputs,
+            };
             let wr = &w;
-            let results: Vec<OrderResult> = workers.par_iter_mut().map(|worker| worker.order(self, wr, k, with_field)).collect();
+            let u0r = u0.as_deref();
+            let results: Vec<OrderResult> = workers.par_iter_mut().map(|worker| worker.order(self, wr, u0r, k, need)).collect();
             let mut hk_all = Vec::new();
             let mut rk_all = Vec::new();
             let mut grad: Option<Vec<Ball>> = None;
@@ -659,7 +731,7 @@ impl FlowData<'_> {
                     if let Some(g) = grad {
                         if k < top {
                             let next = if self.penalty.is_some() {
-                                let a = self.penalise(f_k(&g), &w[k], k);
+                                let a = self.penalise(f_k(&g), path_k(&w, u0.as_deref(), k), k);
                                 a.iter().map(|x| x.div_int(k as i64 + 1)).collect()
                             } else {
                                 self.next_coefficient(&g, k)
@@ -671,7 +743,7 @@ impl FlowData<'_> {
                 }
                 Source::Point => {
                     let g = grad.expect("the point path computes the field at every order");
-                    let a = self.penalise(f_k(&g), &w[k], k);
+                    let a = self.penalise(f_k(&g), path_k(&w, u0.as_deref(), k), k);
                     super::ball::recycle(g);
                     let divisor = k as i64 + 1;
                     let next: Vec<Ball> = a.iter().map(|x| Ball { m: x.div_int(divisor).m, r: 0.0 }).collect();
@@ -681,7 +753,7 @@ impl FlowData<'_> {
                 Source::Given(rest) => {
                     if let Some(g) = grad {
                         if k >= keep_from {
-                            field.push(self.penalise(f_k(&g), &w[k], k));
+                            field.push(self.penalise(f_k(&g), path_k(&w, u0.as_deref(), k), k));
                         }
                         super::ball::recycle(g);
                     }
@@ -710,7 +782,86 @@ impl FlowData<'_> {
             Worker::Mlp { buf, .. } => buf.recycle(),
             Worker::Quad(q) => recycle_series(q.res.into_balls()),
         });
-        Pass { w: w.into_balls(), out, field, residual0, hidden0 }
+        let mut w = w.into_balls();
+        if let Some(u) = u0 {
+            super::ball::recycle(std::mem::replace(&mut w[0], u));
+        }
+        Pass { w, out, field, residual0, hidden0 }
+    }
+}
+
+/// The path's coefficient `k`: `w[k]`, or `u0` at `k = 0` in displacements.
+fn path_k<'a>(w: &'a Series, u0: Option<&'a [Ball]>, k: usize) -> &'a [Ball] {
+    match (k, u0) {
+        (0, Some(u)) => u,
+        _ => &w[k],
+    }
+}
+
+/// Proof: `proofs/checker.md`, "Displacements" (Lemma Δ).
+/// After the order-0 forward pass at `W0 + u` of the worker's inputs `first..`: balls
+/// containing `h(w0 + u) - h(w0)` for every `w0` in `W0` and `u` in `u`, carried through the
+/// layers as `dz_l = c_l (U_l a_{l-1}(w) + W0_l da_{l-1}) + u_{b_l}` with the activation
+/// differences of [`activation_increment`].
+fn mlp_increment(m: &Mlp, b: &MlpSeries, u: &[Ball], d: &Displacement, first: usize) -> Vec<Ball> {
+    let layers = m.widths.len() - 1;
+    let n = m.n;
+    let mut da: Vec<Ball> = Vec::new();
+    for l in 1..=layers {
+        let (din, dout) = (m.widths[l - 1], m.widths[l]);
+        let off = m.w_off[l - 1];
+        let a_prev: &[Ball] = if l == 1 { &m.inputs } else { &b.y[l - 2][0] };
+        let c = &m.scales[l - 1];
+        let mut dz = Vec::with_capacity(n * dout);
+        for i in 0..n {
+            for o in 0..dout {
+                let row = off + o * din..off + (o + 1) * din;
+                let mut acc = Ball::zero();
+                dot_acc(&mut acc, u[row.clone()].iter().zip(&a_prev[i * din..(i + 1) * din]));
+                if l > 1 {
+                    dot_acc(&mut acc, d.w0[row].iter().zip(&da[i * din..(i + 1) * din]));
+                }
+                acc.mul_assign(c);
+                if m.bias {
+                    acc.add_assign(&u[m.b_off[l - 1] + o]);
+                }
+                dz.push(acc);
+            }
+        }
+        if l == layers {
+            return dz;
+        }
+        let base = first * dout;
+        da = dz
+            .iter()
+            .enumerate()
+            .map(|(e, x)| activation_increment(m.acts[l - 1], x, &d.z0[l - 1][base + e], &b.y[l - 1][0][e], &d.a0[l - 1][base + e]))
+            .collect();
+    }
+    unreachable!("an MLP has at least one layer")
+}
+
+/// Proof: `proofs/checker.md`, "Displacements" (Lemma Δ).
+/// A ball containing `sigma(z) - sigma(z0)` given balls of `dz = z - z0`, `z0`, `a = sigma(z)`,
+/// `a0 = sigma(z0)`: identity `dz`; tanh `tanh(dz) (1 - a a0)`; sigmoid
+/// `tanh(dz/2) (1 - t t0) / 2` with `t = 2a - 1`; sin `2 sin(dz/2) cos(z0 + dz/2)`; the others
+/// `a - a0`.
+fn activation_increment(act: Activation, dz: &Ball, z0: &Ball, a: &Ball, a0: &Ball) -> Ball {
+    let one = Ball::exact(1.0);
+    match act {
+        Activation::Identity => dz.clone(),
+        Activation::Tanh => tanh_ball(dz).mul(&one.sub(&a.mul(a0))),
+        Activation::Sigmoid => {
+            let (t, t0) = (a.mul_int(2).sub(&one), a0.mul_int(2).sub(&one));
+            tanh_ball(&dz.div_int(2)).mul(&one.sub(&t.mul(&t0))).div_int(2)
+        }
+        Activation::Sin => {
+            let half = dz.div_int(2);
+            let (sin_half, _) = sin_cos_ball(&half);
+            let (_, cos_mid) = sin_cos_ball(&z0.add(&half));
+            sin_half.mul(&cos_mid).mul_int(2)
+        }
+        Activation::Erf | Activation::Softplus | Activation::Gelu => a.sub(a0),
     }
 }
 
@@ -1234,7 +1385,7 @@ pub(crate) mod tests {
             let net = Net::new(pb).unwrap();
             let w0: Vec<Ball> = pb.params0.iter().map(|x| Ball { m: Float::with_val(PREC, x.inf()), r: 1e-6 }).collect();
             let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).collect();
-            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None, penalty: None };
+            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None, penalty: None, displacement: None };
             let ex = flow.expand(w0.clone(), 16); // order 16: the small benchmark is split into chunks
             let direct = hidden_activations(&net, &w0);
             assert_eq!(ex.hidden0.len(), direct.len(), "{spec}");
@@ -1244,6 +1395,52 @@ pub(crate) mod tests {
                 for (x, y) in a.iter().zip(b) {
                     assert!(x.m == y.m && x.r == y.r, "{spec}: {x:?} != {y:?}");
                 }
+            }
+        }
+    }
+
+    /// Lemma Δ (checker): `mlp_increment` contains `h(w0 + u) - h(w0)` computed at 400 bits,
+    /// for every activation, with and without biases, at displacements 1e-12 and 0.3, from a
+    /// `W0` one f64 ulp wide (as the spec's generated weights are); where an identity is used
+    /// its width is relative to the increment (at most 1e-25 of it, plus `|u|` times the width
+    /// of `W0`), while the two separate evaluations' difference is as wide as `|J| ulp(w0)`.
+    #[test]
+    fn increment_contains_the_reference_and_is_relative() {
+        use crate::model::test_problems::{problem, Rng};
+        for (case, &act) in Activation::ALL.iter().enumerate() {
+            for (scale_case, &scale) in [1e-12, 0.3].iter().enumerate() {
+                let seed = 41 * case as u64 + scale_case as u64;
+                let pb = problem(seed, vec![3, 4, 3, 2], act, case % 2 == 1, true, "0");
+                let Net::Mlp(m) = Net::new(&pb).unwrap() else { unreachable!() };
+                // W0 one ulp wide around the problem's weights; the true w0 is its midpoint.
+                let w0: Vec<Ball> = pb.params0.iter().map(|x| Ball { m: Float::with_val(PREC, x.inf()), r: f64::EPSILON * x.inf().abs() }).collect();
+                let mut rng = Rng(seed + 3);
+                let u: Vec<Ball> = w0.iter().map(|_| Ball::exact(scale * rng.next())).collect();
+                let d = Displacement::new(&m, w0.clone(), Vec::new());
+                let mut buf = MlpSeries::new(m.widths.len() - 1);
+                let h = mlp_forward(&m, &mut buf, &Series::starting(d.weights(&u)), 0);
+                let inc = mlp_increment(&m, &buf, &u, &d, 0);
+                let mut buf0 = MlpSeries::new(m.widths.len() - 1);
+                let h0 = mlp_forward(&m, &mut buf0, &Series::starting(w0.clone()), 0);
+                let w0f: Vec<Float> = w0.iter().map(|b| Float::with_val(REF_PREC, &b.m)).collect();
+                let wf: Vec<Float> = w0f.iter().zip(&u).map(|(x, v)| Float::with_val(REF_PREC, x + &v.m)).collect();
+                let (hr, h0r) = (crate::reference::outputs_at(&pb, &wf, REF_PREC), crate::reference::outputs_at(&pb, &w0f, REF_PREC));
+                let width_w0 = w0.iter().map(|b| b.r).fold(0.0, f64::max);
+                let identity = !matches!(act, Activation::Erf | Activation::Softplus | Activation::Gelu);
+                for (i, x) in inc.iter().enumerate() {
+                    let exact = Float::with_val(REF_PREC, &hr[i] - &h0r[i]);
+                    assert!(within(x, &exact), "{act:?} scale {scale}: increment[{i}] = {x:?} misses {}", exact.to_f64());
+                    if identity {
+                        let allowed = 1e-25 * super::super::ball::mag(&x.m) + 100.0 * scale * width_w0;
+                        assert!(x.r <= allowed, "{act:?} scale {scale}: increment[{i}] radius {:e} above {allowed:e}", x.r);
+                        if scale < 1e-6 {
+                            let plain = h[i].sub(&h0[i]);
+                            assert!(x.r * 1e3 < plain.r, "{act:?}: {:e} not far below the plain difference's {:e}", x.r, plain.r);
+                        }
+                    }
+                }
+                buf.recycle();
+                buf0.recycle();
             }
         }
     }
@@ -1272,7 +1469,7 @@ pub(crate) mod tests {
     /// The quadratic model `h = 2 w + (3/2) w^2` (`lambda = 4`, `L = 3`), `alpha = 2`, target
     /// `3/4`, offset `1/4`, with its flow data.
     fn quadratic_flow(net: &Net) -> FlowData<'_> {
-        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: vec![Ball::exact(0.75)], offset: Some(vec![Ball::exact(0.25)]), penalty: None }
+        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: vec![Ball::exact(0.75)], offset: Some(vec![Ball::exact(0.25)]), penalty: None, displacement: None }
     }
 
     fn quadratic_net() -> Net {
@@ -1364,7 +1561,7 @@ pub(crate) mod tests {
         }
         cases.push(("quadratic".into(), quadratic_net(), vec![Ball::exact(0.3)], vec![Ball::exact(0.75)]));
         for (name, net, c, targets) in &cases {
-            let flow = FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None, penalty: None };
+            let flow = FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None, penalty: None, displacement: None };
             let pp = flow.point_path(c.clone(), q);
             let mut it = pp.p.clone().into_iter();
             let start = it.next().unwrap();
@@ -1451,7 +1648,7 @@ pub(crate) mod tests {
 
     /// The flow data of [`exact_small_mlp`]: `alpha = 2`, not centred.
     pub(crate) fn small_flow<'a>(net: &'a Net, targets: &[Ball]) -> FlowData<'a> {
-        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.to_vec(), offset: None, penalty: None }
+        FlowData { net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.to_vec(), offset: None, penalty: None, displacement: None }
     }
 
     /// `sum_k c[k][i] s^k` at precision `prec` (midpoints).

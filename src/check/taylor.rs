@@ -718,7 +718,7 @@ mod tests {
             let w0: Vec<Ball> = pb.params0.iter().map(|x| Ball::exact(x.inf())).collect();
             let start: Vec<Ball> = w0.iter().enumerate().map(|(i, b)| Ball::exact(b.m.to_f64() + 0.05 * ((i % 5) as f64 - 2.0))).collect();
             let targets: Vec<Ball> = pb.targets.iter().map(|y| Ball::from_interval(y.inf(), y.sup())).collect();
-            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None, penalty: None };
+            let flow = FlowData { net: &net, alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets: targets.clone(), offset: None, penalty: None, displacement: None };
             let consts = Consts::new();
             let beta = derivative_norms(m, &w0, q, &consts);
             let mf = ModelFlow { net: m, order: q, w0: w0.clone(), alpha: Ball::exact(2.0), inv_alpha: Ball::exact(0.5), targets, offset: None, penalty: None, consts, beta };

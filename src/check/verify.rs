@@ -5,7 +5,7 @@
 //! "Claims".
 
 use super::ball::{dot_acc, interval_to_ball, norm2_lower, norm2_upper, up, up_n, Ball, PREC};
-use super::series::{jacobian, to_rug, Along, DerivativeBounds, FlowData, Net, PointPath};
+use super::series::{jacobian, to_rug, Along, DerivativeBounds, Displacement, FlowData, Net, PointPath};
 use super::taylor::ModelFlow;
 use crate::problem::Problem;
 use rug::float::Round;
@@ -216,7 +216,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
     let w0: Vec<Ball> = problem.params0.iter().map(|x| Ball::from_interval(x.inf(), x.sup())).collect();
 
     // h(w0) over the initial box.
-    let plain = FlowData { net, alpha: alpha.clone(), inv_alpha: inv_alpha.clone(), targets: targets.clone(), offset: None, penalty: None };
+    let plain = FlowData { net, alpha: alpha.clone(), inv_alpha: inv_alpha.clone(), targets: targets.clone(), offset: None, penalty: None, displacement: None };
     let h0 = plain.expand(w0.clone(), 0).out.swap_remove(0);
     if h0.len() != n_out {
         return Err(format!("the model has {} outputs but there are {} targets", h0.len(), n_out));
@@ -254,6 +254,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
         targets: targets.clone(),
         offset: offset.clone(),
         penalty: lambda.clone().map(|l| (l, w0.clone())),
+        displacement: None,
     };
 
     // Exact special cases, recognised from the spec and the checker's own enclosures (never
@@ -275,6 +276,14 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
     }
     // A model linear in w is its own linearisation: D = 0 at every time (Lemma X2).
     let linear = linear_in_w(problem);
+    // The network's flow in displacements u = w - w0 from the exact point u = 0, for MLPs on
+    // a finite horizon (proofs/checker.md, "Displacements"); the order-Q model's flow and the
+    // tail argument stay in weights.
+    let displaced = matches!(net, Net::Mlp(_)) && tail_guard.is_none();
+    let mut flow = flow;
+    if let (true, Net::Mlp(m)) = (displaced, net) {
+        flow.displacement = Some(Displacement::new(m, w0.clone(), r0.clone()));
+    }
 
     // The linearised flow: K0 = J0 J0^T over the initial box.
     let j0 = jacobian(net, &w0, n_out);
@@ -289,8 +298,8 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
     let k0_flat: Vec<Ball> = k0.iter().flatten().cloned().collect();
     let k_norm = norm2_upper(&k0_flat).min(super::curvature::lambda_max_upper(&k0_flat, n_out));
 
-    let mut centre: Vec<Ball> = w0.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
-    let mut radius = rad_norm(&w0);
+    let weights_centre: Vec<Ball> = w0.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
+    let (mut centre, mut radius) = if displaced { (vec![Ball::zero(); w0.len()], 0.0) } else { (weights_centre.clone(), rad_norm(&w0)) };
     // The order-Q model (Q >= 2) replaces the linearisation (Lemma MC).
     let model = if problem.reference_order > 1 {
         if tail_guard.is_some() {
@@ -300,7 +309,7 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
     } else {
         None
     };
-    let (mut m_centre, mut m_radius) = (centre.clone(), radius);
+    let (mut m_centre, mut m_radius) = (weights_centre, rad_norm(&w0));
     let mut lin_centre: Vec<Ball> = r0.iter().map(|b| Ball { m: b.m.clone(), r: 0.0 }).collect();
     let mut lin_radius = rad_norm(&r0);
     let alpha_up = alpha.abs_upper();
@@ -802,7 +811,10 @@ impl Dynamics for FlowData<'_> {
         FlowData::over_box(self, wbox)
     }
     /// `tube_bounds` (Lemmas D, LB) and [`log_norm_bound`] (step 5).
+    /// In displacements the box of weights `W0 + tube`.
     fn mu_over(&self, tube: &[Ball], residual: &[Ball], hidden: &[Vec<Ball>], inv_alpha_up: f64) -> (f64, DerivativeBounds) {
+        let weights = self.displacement.as_ref().map(|d| d.weights(tube));
+        let tube = weights.as_deref().unwrap_or(tube);
         let b = super::layered::tube_bounds(self.net, tube, hidden);
         (log_norm_bound(self.net, tube, residual, hidden, &b, inv_alpha_up), b)
     }

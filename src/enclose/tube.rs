@@ -116,6 +116,9 @@ pub struct TubeIntegrator<'a> {
     /// When the integrator trains the order-`Q` Taylor model ([`for_model`](Self::for_model)):
     /// what bounds its derivatives over a tube (Lemma G of `proofs/taylor-models.md`).
     model_norms: Option<ModelNorms>,
+    /// With [`in_displacements`](Self::in_displacements): `w0`; every point, ball and box the
+    /// integrator takes or returns is then a displacement `u = w - w0`.
+    origin: Option<Vec<FastInterval>>,
 }
 
 /// The derivative norms of the network at `w0` from which the order-`Q` model's derivative
@@ -145,7 +148,7 @@ impl<'a> TubeIntegrator<'a> {
             Architecture::Mlp(arch) => Some(Mlp::new(arch, &problem.inputs)),
             Architecture::Quadratic(_) => None,
         };
-        TubeIntegrator { problem, flow, box_flow, offset, net, order, nodes: None, model_norms: None }
+        TubeIntegrator { problem, flow, box_flow, offset, net, order, nodes: None, model_norms: None, origin: None }
     }
 
     /// The integrator of the gradient flow of `model`: the network ([`new`](Self::new)) or its
@@ -167,7 +170,47 @@ impl<'a> TubeIntegrator<'a> {
         }
         let w0 = problem.params0.iter().map(|&x| FastInterval::from_inari(x)).collect();
         let model_norms = Some(ModelNorms { q, norms, w0 });
-        Some(TubeIntegrator { problem, flow, box_flow, offset, net: None, order, nodes: None, model_norms })
+        Some(TubeIntegrator { problem, flow, box_flow, offset, net: None, order, nodes: None, model_norms, origin: None })
+    }
+
+    /// Encloses the order-0 residual through the increment `h(w) - h(w0)`
+    /// (`GradientFlow::with_differences`, `proofs/tube-integrator.md` "Differences from w0"):
+    /// narrower fields near `w0`, hence slower-growing tubes.
+    pub fn with_differences(mut self) -> Self {
+        self.flow = self.flow.with_differences(self.problem);
+        self.box_flow = self.box_flow.with_differences(self.problem);
+        self
+    }
+
+    /// Works in displacement coordinates `u = w - w0` from now on, with the increments of
+    /// [`with_differences`](Self::with_differences) (`GradientFlow::displace`;
+    /// `proofs/tube-integrator.md`, "Displacements"): the flow starts at the exact point
+    /// `u = 0`, and the width of `w0`'s enclosure enters the field multiplied by `u`. For the
+    /// network's flow of an MLP (a no-op otherwise). Call before
+    /// [`validate_at_nodes`](Self::validate_at_nodes).
+    pub fn in_displacements(self) -> Self {
+        if self.model_norms.is_some() || !matches!(self.problem.architecture, Architecture::Mlp(_)) {
+            return self;
+        }
+        let mut this = self.with_differences();
+        this.flow.displace(this.problem);
+        this.box_flow.displace(this.problem);
+        this.origin = Some(this.problem.params0.iter().map(|&x| FastInterval::from_inari(x)).collect());
+        this
+    }
+
+    /// Whether the integrator works in displacements `u = w - w0`.
+    pub fn is_displaced(&self) -> bool {
+        self.origin.is_some()
+    }
+
+    /// The weights `w0 + u` of a box of the integrator's coordinates (outward; the box itself
+    /// when not in displacements), as inari intervals.
+    fn weights_of(&self, region: &[FastInterval]) -> Vec<Interval> {
+        match &self.origin {
+            Some(w0) => region.iter().zip(w0).map(|(&u, &x0)| (x0 + u).to_inari()).collect(),
+            None => region.iter().map(|b| b.to_inari()).collect(),
+        }
     }
 
     /// Derivative bounds of the trained model over the box `region` (`hidden`: the network's
@@ -191,11 +234,13 @@ impl<'a> TubeIntegrator<'a> {
     pub fn validate_at_nodes(mut self) -> Self {
         if matches!(self.problem.architecture, Architecture::Mlp(_)) && self.model_norms.is_none() {
             let offset = self.offset.as_deref();
-            self.nodes = Some(NodeValidation {
-                rule: NodeRule::default_rule(),
-                disc_flow: GradientFlow::new(self.problem, offset),
-                point_flow: GradientFlow::new(self.problem, offset),
-            });
+            let mut disc_flow = GradientFlow::new(self.problem, offset);
+            let mut point_flow = GradientFlow::new(self.problem, offset);
+            if self.origin.is_some() {
+                disc_flow.displace(self.problem);
+                point_flow.displace(self.problem);
+            }
+            self.nodes = Some(NodeValidation { rule: NodeRule::default_rule(), disc_flow, point_flow });
         }
         self
     }
@@ -244,7 +289,12 @@ impl<'a> TubeIntegrator<'a> {
     /// through the balls, wider ones through endpoint intervals: both are enclosures.
     fn along_tube(&mut self, tube: &[FastInterval], rest: &[Vec<FastInterval>], order: usize) -> (FieldExpansion<Vec<Interval>>, Option<HiddenActivations>) {
         let spread = tube.iter().map(|v| v.hi - v.lo).fold(0.0, f64::max);
-        let size = tube.iter().map(|v| v.lo.abs().max(v.hi.abs())).fold(0.0, f64::max);
+        // The spread relative to the weights (`w0 + u` in displacements).
+        let magnitude = |v: &FastInterval| v.lo.abs().max(v.hi.abs());
+        let size = match &self.origin {
+            Some(w0) => tube.iter().zip(w0).map(|(v, x0)| magnitude(v) + magnitude(x0)).fold(0.0, f64::max),
+            None => tube.iter().map(magnitude).fold(0.0, f64::max),
+        };
         let coefficients = std::iter::once(tube).chain(rest.iter().map(|v| v.as_slice()));
         if spread <= BALL_BOX_MAX_SPREAD * size {
             let path: Vec<BallVec> = coefficients
@@ -326,7 +376,7 @@ impl<'a> TubeIntegrator<'a> {
     /// (`enclose::descent`).
     pub fn region_bounds(&mut self, region: &[FastInterval]) -> RegionBounds {
         let (over, hidden) = self.along_tube(region, &[], 0);
-        let region: Vec<Interval> = region.iter().map(|b| b.to_inari()).collect();
+        let region = self.weights_of(region);
         let bounds = self.region_derivative_bounds(&region, hidden.as_ref());
         let loss_curvature = self.loss_curvature(&region, &over.outputs[0], &bounds, hidden.as_ref());
         RegionBounds { outputs: over.outputs[0].clone(), bounds, loss_curvature }
@@ -528,7 +578,7 @@ impl<'a> TubeIntegrator<'a> {
         // Every point within `guard` of P(s), s in [0, H] (outward).
         let tube: Vec<FastInterval> = range.iter().map(|&b| b + guard_box).collect();
         let (over, hidden) = self.along_tube(&tube, &[], 0);
-        let tube: Vec<Interval> = tube.iter().map(|b| b.to_inari()).collect();
+        let tube = self.weights_of(&tube);
         let bounds = self.region_derivative_bounds(&tube, hidden.as_ref());
         let mu = self.log_norm_bound(&tube, &over.outputs[0], &bounds, hidden.as_ref());
         let growth = elementary::exp(FastInterval::point(mu.max(0.0)) * FastInterval::point(big_h));

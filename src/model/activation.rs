@@ -147,6 +147,37 @@ impl<V: CoeffVec> ActivationSeries<V> {
     }
 }
 
+/// An enclosure of `sigma(z) - sigma(z0)` entry by entry, from enclosures of `dz = z - z0`,
+/// `a = sigma(z)` and `a0 = sigma(z0)`, by an identity whose rounding is relative to the
+/// difference itself (`proofs/tube-integrator.md`, "Differences from w0", Lemma Δ):
+/// - identity: `dz`;
+/// - tanh: `tanh(dz) (1 - a a0)` (the addition theorem);
+/// - sigmoid `= (1 + tanh(z/2))/2`: `tanh(dz/2) (1 - t t0) / 2` with `t = 2a - 1 = tanh(z/2)`;
+/// - sin: `2 sin(dz/2) cos(z0 + dz/2)`;
+/// - the others (erf, softplus, gelu): `a - a0`, the difference of the two enclosures.
+///
+/// `None` for the activations of the last kind, so that callers can tell an identity from the
+/// plain difference.
+pub fn difference<V: CoeffVec>(activation: Activation, dz: &V, z0: &V, a: &V, a0: &V) -> Option<V> {
+    let one = V::S::one();
+    let product = |x: &V, y: &V| V::cauchy(0, std::slice::from_ref(x), std::slice::from_ref(y));
+    match activation {
+        Activation::Identity => Some(dz.clone()),
+        Activation::Tanh => Some(product(&dz.map(Elementary::Tanh), &product(a, a0).neg().add_scalar(one))),
+        Activation::Sigmoid => {
+            let two = V::S::exact(2.0);
+            let half = V::S::exact(0.5);
+            let (t, t0) = (a.scale(two).add_scalar(-one), a0.scale(two).add_scalar(-one));
+            Some(product(&dz.scale(half).map(Elementary::Tanh), &product(&t, &t0).neg().add_scalar(one)).scale(half))
+        }
+        Activation::Sin => {
+            let half_dz = dz.scale(V::S::exact(0.5));
+            Some(product(&half_dz.map(Elementary::Sin), &z0.add(&half_dz).map(Elementary::Cos)).scale(V::S::exact(2.0)))
+        }
+        Activation::Erf | Activation::Softplus | Activation::Gelu => None,
+    }
+}
+
 /// An enclosure of pi (for f64: the nearest f64).
 pub fn pi<S: Scalar>() -> S {
     S::from_interval(inari::Interval::PI)

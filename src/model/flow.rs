@@ -6,7 +6,7 @@
 //! Proof: `proofs/taylor-recurrences.md`.
 
 use super::coeffs::CoeffVec;
-use super::mlp::{Mlp, MlpSeries};
+use super::mlp::{ForwardBase, Mlp, MlpSeries};
 use super::quadratic::QuadraticTaylor;
 use super::taylor_model::{TaylorModelSeries, MAX_REFERENCE_ORDER};
 use crate::arith::scalar::Scalar;
@@ -132,6 +132,26 @@ struct Chunk<V: CoeffVec> {
     taylor: NetworkTaylor<V>,
     targets: V,
     offset: Option<V>,
+    /// With [`GradientFlow::with_differences`], for MLPs: the forward state at `w0`.
+    base: Option<ForwardBase<V>>,
+    /// With [`GradientFlow::with_differences`], where the increment `h(w) - h(w0)` is enclosed
+    /// directly: `r0 = alpha (h(w0) - offset) - y` (exactly `-y` when centred), so that the
+    /// order-0 residual is `alpha increment + r0`.
+    residual0: Option<V>,
+}
+
+impl<V: CoeffVec> Chunk<V> {
+    /// After the order-0 forward pass: an enclosure of `h(w) - h(w0)` (of the trained model)
+    /// computed without `h(w0)`, where the model has one. `coefficient0` is the path's
+    /// coefficient 0: the weights `w`, or in displacements `u = w - w0` itself.
+    fn increment(&self, coefficient0: &V, displaced: bool) -> Option<V> {
+        match (&self.taylor, &self.base) {
+            (NetworkTaylor::Mlp(t), Some(base)) if displaced => Some(t.difference(coefficient0, base)),
+            (NetworkTaylor::Mlp(t), Some(base)) => Some(t.difference(&coefficient0.sub(base.w0()), base)),
+            (NetworkTaylor::TaylorModel(t), _) => Some(t.increment().clone()),
+            _ => None,
+        }
+    }
 }
 
 /// The gradient flow of a problem, in the coefficient representation `V`.
@@ -142,6 +162,12 @@ pub struct GradientFlow<V: CoeffVec> {
     pub num_params: usize,
     pub num_outputs: usize,
     parallel: bool,
+    /// In displacements ([`displace`](Self::displace)): `w0`, to which the paths' coefficient
+    /// 0 (then the displacement `u = w - w0`) is added.
+    origin: Option<V>,
+    /// In displacements: the weights' coefficients `w0 + u[0], u[1], ..` of the current
+    /// expansion (coefficient `k` set at order `k`).
+    weights: Vec<V>,
     /// `(lambda, w0)` of the penalty `(lambda/2) |w - w0|^2` when `lambda > 0`: the field gains
     /// `-lambda (w - w0)`, whose coefficient `k` is `-lambda (w[k] - w0 [k = 0])`
     /// (`proofs/taylor-recurrences.md`, section 4). `None` for `lambda = 0`, so that plain
@@ -210,6 +236,8 @@ impl<V: CoeffVec> GradientFlow<V> {
                     taylor,
                     targets: V::from_scalars(&targets[outs.clone()]),
                     offset: offset.as_ref().map(|o| V::from_scalars(&o[outs])),
+                    base: None,
+                    residual0: None,
                 }
             })
             .collect();
@@ -219,8 +247,46 @@ impl<V: CoeffVec> GradientFlow<V> {
             num_params: problem.num_params(),
             num_outputs: problem.num_outputs(),
             parallel,
+            origin: None,
+            weights: Vec::new(),
             penalty,
         })
+    }
+
+    /// Computes the order-0 residual as `alpha (h(w) - h(w0)) + r0`, the increment enclosed
+    /// through the layers as differences (`MlpSeries::difference`; for Taylor models
+    /// `TaylorModelSeries::increment`), instead of `alpha (h(w) - offset) - y` from two
+    /// separately rounded outputs: their rounding (about `alpha |h| 2^-53` per output) was the
+    /// floor of the field's enclosure near `w0`, hence of the tube radius on wide networks
+    /// (`proofs/tube-integrator.md`, "Differences from w0"). `r0` is `-y` for the centred model,
+    /// else `alpha h(w0) - y` from one pass at `w0`. No-op for the quadratic family.
+    pub fn with_differences(mut self, problem: &Problem) -> Self {
+        let w0 = V::from_scalars(&problem.params0.iter().map(|&x| V::S::from_interval(x)).collect::<Vec<_>>());
+        let alpha = self.alpha;
+        for chunk in &mut self.chunks {
+            let centred = chunk.offset.is_some();
+            match &chunk.taylor {
+                NetworkTaylor::Mlp(t) => {
+                    let base = t.base_at(&w0);
+                    chunk.residual0 = Some(if centred { chunk.targets.neg() } else { base.outputs.scale(alpha).sub(&chunk.targets) });
+                    chunk.base = Some(base);
+                }
+                NetworkTaylor::TaylorModel(_) => chunk.residual0 = centred.then(|| chunk.targets.neg()),
+                NetworkTaylor::Quadratic(_) => {}
+            }
+        }
+        self
+    }
+
+    /// Puts the flow in displacement coordinates: every path's coefficient 0 is `u = w - w0`
+    /// (an exact float vector on the integrator's paths) instead of `w`; the fields and outputs
+    /// are those at `W0 + u`. With [`with_differences`](Self::with_differences) on an MLP the
+    /// increment `h(w0 + u) - h(w0)` is then enclosed from `u` itself
+    /// (`proofs/tube-integrator.md`, "Displacements"), so the width of `W0`'s enclosure (one
+    /// ulp per irrational entry) enters the residual multiplied by `u` instead of by the
+    /// Jacobian; otherwise only the coordinates change.
+    pub fn displace(&mut self, problem: &Problem) {
+        self.origin = Some(V::from_scalars(&problem.params0.iter().map(|&x| V::S::from_interval(x)).collect::<Vec<_>>()));
     }
 
     /// Taylor coefficients of the solution through `start` up to order `order + 1`, and of the
@@ -290,10 +356,11 @@ impl<V: CoeffVec> GradientFlow<V> {
     }
 
     /// Coefficient `k` of the field from that of `-(1/alpha) Dh^T r` (`field`) and the path's
-    /// coefficient `w_k`: `field - lambda (w_k - w0 [k = 0])` with the penalty, `field` without.
+    /// coefficient `w_k`: `field - lambda (w_k - w0 [k = 0])` with the penalty, `field` without
+    /// (in displacements `w_0 - w0` is the path's coefficient 0 itself).
     fn penalised(&self, field: V, w_k: &V, k: usize) -> V {
         let Some((lambda, w0)) = &self.penalty else { return field };
-        let displacement = if k == 0 { w_k.sub(w0) } else { w_k.clone() };
+        let displacement = if k == 0 && self.origin.is_none() { w_k.sub(w0) } else { w_k.clone() };
         field.sub(&displacement.scale(*lambda))
     }
 
@@ -301,27 +368,33 @@ impl<V: CoeffVec> GradientFlow<V> {
     /// given `params[0..=k]` and the workspaces' state after orders `0..k`.
     fn order_k(&mut self, params: &[V], k: usize) -> (V, V) {
         let alpha = self.alpha;
+        let GradientFlow { chunks, origin, weights, parallel, .. } = self;
+        if let Some(origin) = origin {
+            weights.truncate(k);
+            weights.push(if k == 0 { origin.add(&params[0]) } else { params[k].clone() });
+        }
+        let displaced = origin.is_some();
+        let weights: &[V] = if displaced { weights } else { params };
         let step = |chunk: &mut Chunk<V>| -> (V, V) {
-            chunk.taylor.forward(params, k);
+            chunk.taylor.forward(weights, k);
             let h = chunk.taylor.outputs(k).clone();
+            let increment = (k == 0 && chunk.residual0.is_some()).then(|| chunk.increment(&params[0], displaced)).flatten();
             // r[k] = alpha (h[k] - offset [k = 0]) - y [k = 0]
-            let residual = if k == 0 {
-                let centred = match &chunk.offset {
-                    Some(off) => h.sub(off),
-                    None => h.clone(),
-                };
-                centred.scale(alpha).sub(&chunk.targets)
-            } else {
-                h.scale(alpha)
+            let residual = match (increment, &chunk.residual0) {
+                (Some(increment), Some(r0)) => increment.scale(alpha).add(r0),
+                _ if k == 0 => {
+                    let centred = match &chunk.offset {
+                        Some(off) => h.sub(off),
+                        None => h.clone(),
+                    };
+                    centred.scale(alpha).sub(&chunk.targets)
+                }
+                _ => h.scale(alpha),
             };
-            let grad = chunk.taylor.backward(params, k, residual);
+            let grad = chunk.taylor.backward(weights, k, residual);
             (h, grad)
         };
-        let results: Vec<(V, V)> = if self.parallel {
-            self.chunks.par_iter_mut().map(step).collect()
-        } else {
-            self.chunks.iter_mut().map(step).collect()
-        };
+        let results: Vec<(V, V)> = if *parallel { chunks.par_iter_mut().map(step).collect() } else { chunks.iter_mut().map(step).collect() };
         let (hs, grads): (Vec<V>, Vec<V>) = results.into_iter().unzip();
         let h = if hs.len() == 1 { hs.into_iter().next().expect("one chunk") } else { V::concat(&hs) };
         let mut grads = grads.into_iter();

@@ -215,6 +215,75 @@ impl<V: CoeffVec> MlpSeries<V> {
     }
 }
 
+/// The order-0 forward state at the initial parameters `w0`, from which
+/// [`MlpSeries::difference`] encloses `h(w0 + u) - h(w0)` layer by layer.
+#[derive(Debug, Clone)]
+pub struct ForwardBase<V> {
+    /// `w0` (an enclosure of the initial parameters).
+    w0: V,
+    /// `z_l(w0)` and `a_l(w0)` of the hidden layers (index `l - 1`).
+    z: Vec<V>,
+    act: Vec<V>,
+    /// `h(w0)`.
+    pub outputs: V,
+}
+
+impl<V> ForwardBase<V> {
+    /// The enclosure of `w0` the state was computed at.
+    pub fn w0(&self) -> &V {
+        &self.w0
+    }
+}
+
+impl<V: CoeffVec> MlpSeries<V> {
+    /// The order-0 forward state at `w0` (one pass in a copy of the workspace).
+    pub fn base_at(&self, w0: &V) -> ForwardBase<V> {
+        let mut pass = MlpSeries::new(self.net.clone());
+        pass.forward(std::slice::from_ref(w0), 0);
+        let hidden = self.net.num_layers() - 1;
+        ForwardBase {
+            w0: w0.clone(),
+            z: (1..=hidden).map(|l| pass.pre_activations(l, 0).clone()).collect(),
+            act: (1..=hidden).map(|l| pass.activations(l, 0).clone()).collect(),
+            outputs: pass.outputs(0).clone(),
+        }
+    }
+
+    /// After `forward(w, 0)` with `w[0] ⊇ base.w0 + u`: an enclosure of `h(w0 + u) - h(w0)` for
+    /// every `u` in `u` and `w0` in `base.w0`, carried through the layers as differences
+    /// (`proofs/tube-integrator.md`, "Differences from w0", Lemma Δ): `dz_l = c_l (U_l a_{l-1}(w) +
+    /// W0_l da_{l-1}) + u_{b_l}` with `U_l` the weight block of `u`, and `da_l = sigma(z_l) -
+    /// sigma(z_l(w0))` by the identities of [`activation::difference`]
+    /// (super::activation::difference). Its rounding is relative to the difference, not to `h`:
+    /// near `w0` it is far narrower than `h(w) - h(w0)` from two separate enclosures (which it
+    /// falls back to, per layer, for activations without an identity).
+    pub fn difference(&self, u: &V, base: &ForwardBase<V>) -> V {
+        let n = self.net.num_inputs;
+        let layers = self.net.num_layers();
+        let mut da: Option<V> = None;
+        for l in 1..=layers {
+            let (din, dout) = (self.net.widths[l - 1], self.net.widths[l]);
+            let offset = self.net.weight_offsets[l - 1];
+            let mut dz = V::zeros(n * dout);
+            V::matmul_acc(&mut dz, self.layer_input(l, 0), u, offset, din, dout, false);
+            if let Some(da) = &da {
+                V::matmul_acc(&mut dz, da, &base.w0, offset, din, dout, false);
+            }
+            let mut dz = dz.scale(self.net.scales[l - 1]);
+            if self.net.bias {
+                V::add_bias(&mut dz, u, self.net.bias_offsets[l - 1], dout);
+            }
+            if l == layers {
+                return dz;
+            }
+            let (a, a0) = (self.activations(l, 0), &base.act[l - 1]);
+            let activation = self.net.activations[l - 1];
+            da = Some(super::activation::difference(activation, &dz, &base.z[l - 1], a, a0).unwrap_or_else(|| a.sub(a0)));
+        }
+        unreachable!("an MLP has at least one layer")
+    }
+}
+
 /// Whether the layer products of order `k` may use the matrix-multiply kernel on thin operands.
 /// Order 0 keeps the per-entry rounding bounds: along the integrator's point path its rounding is
 /// the enclosures' floor (the field at the step's start, integrated over the whole step), while
@@ -230,4 +299,56 @@ fn set_coefficient<V>(series: &mut Vec<V>, k: usize, value: V) {
     series.truncate(k);
     assert_eq!(series.len(), k, "coefficient {k} set before the lower ones");
     series.push(value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_problems::{problem, thin, Rng};
+    use crate::problem::Architecture;
+    use crate::reference::outputs_at;
+    use inari::Interval;
+    use rug::Float;
+
+    const PREC: u32 = 256;
+
+    /// Lemma Δ: `difference` contains `h(w0 + u) - h(w0)` computed in MPFR, for every
+    /// activation, with and without biases, at displacements from 1e-9 to 0.3; where an identity
+    /// is used its width is relative to the increment (at most 1e-12 of it plus 1e-15 of `|h|`
+    /// times the displacement), far below the two separate enclosures' 2^-53 |h| at small
+    /// displacements.
+    #[test]
+    fn difference_contains_the_mpfr_increment_and_is_relative() {
+        for (case, &act) in Activation::ALL.iter().enumerate() {
+            for (scale_case, &scale) in [1e-9, 1e-4, 0.3].iter().enumerate() {
+                let seed = 31 * case as u64 + scale_case as u64;
+                let problem = problem(seed, vec![3, 5, 4, 2], act, case % 2 == 0, true, "0");
+                let Architecture::Mlp(arch) = &problem.architecture else { unreachable!() };
+                let mut rng = Rng(seed + 7);
+                let u: Vec<f64> = problem.params0.iter().map(|_| scale * rng.next()).collect();
+                let mut series = MlpSeries::<Vec<Interval>>::new(Mlp::new(arch, &problem.inputs));
+                let base = series.base_at(&problem.params0);
+                let weights: Vec<Interval> = problem.params0.iter().zip(&u).map(|(&x, &v)| x + thin(v)).collect();
+                series.forward(&[weights], 0);
+                let uv: Vec<Interval> = u.iter().map(|&v| thin(v)).collect();
+                let increment = series.difference(&uv, &base);
+                let plain: Vec<Interval> = series.outputs(0).iter().zip(&base.outputs).map(|(&h, &h0)| h - h0).collect();
+                let w0: Vec<Float> = problem.params0.iter().map(|x| Float::with_val(PREC, x.inf())).collect();
+                let w: Vec<Float> = w0.iter().zip(&u).map(|(x, &v)| Float::with_val(PREC, x + v)).collect();
+                let (h, h0) = (outputs_at(&problem, &w, PREC), outputs_at(&problem, &w0, PREC));
+                let identity = !matches!(act, Activation::Erf | Activation::Softplus | Activation::Gelu);
+                for (i, (x, (a, b))) in increment.iter().zip(h.iter().zip(&h0)).enumerate() {
+                    let exact = Float::with_val(PREC, a - b);
+                    assert!(exact >= x.inf() && exact <= x.sup(), "{act:?} scale {scale}: increment[{i}] = {x:?} misses {exact}");
+                    if identity {
+                        let allowed = 1e-12 * x.mag() + 1e-15 * scale * (1.0 + b.to_f64().abs());
+                        assert!(x.wid() <= allowed, "{act:?} scale {scale}: increment[{i}] = {x:?} wider than {allowed:e}");
+                        if scale < 1e-6 {
+                            assert!(x.wid() * 100.0 < plain[i].wid(), "{act:?}: {x:?} not narrower than {:?}", plain[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

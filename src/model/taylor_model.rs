@@ -30,6 +30,9 @@ pub struct TaylorModelSeries<V: CoeffVec> {
     jets: Vec<Vec<Jet<V::S>>>,
     /// `outputs[k]`: coefficient `k` of `h_Q(w(s))`.
     outputs: Vec<V>,
+    /// After `forward(_, 0)`: `h_Q(w) - h(w0)`, the sum of the output jets' coefficients
+    /// `1..=Q` (without the `h(w0)` term, whose rounding would dominate the difference).
+    increment: Option<V>,
 }
 
 impl<V: CoeffVec> TaylorModelSeries<V> {
@@ -37,7 +40,12 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
     /// panics otherwise: the spec loader validates it).
     pub fn new(net: Mlp<Jet<V::S>>, w0: Vec<V::S>, order: usize) -> Self {
         assert!((1..=MAX_REFERENCE_ORDER).contains(&order), "TaylorModelSeries: order {order}");
-        TaylorModelSeries { inner: MlpSeries::new(net), w0, order, jets: Vec::new(), outputs: Vec::new() }
+        TaylorModelSeries { inner: MlpSeries::new(net), w0, order, jets: Vec::new(), outputs: Vec::new(), increment: None }
+    }
+
+    /// After `forward(_, 0)`: an enclosure of `h_Q(w) - h(w0)` summed without `h(w0)`.
+    pub fn increment(&self) -> &V {
+        self.increment.as_ref().expect("TaylorModelSeries::increment after forward(_, 0)")
     }
 
     /// The same model on the inputs `range` only (for parallel chunks).
@@ -49,6 +57,7 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
         self.inner.clear();
         self.jets.clear();
         self.outputs.clear();
+        self.increment = None;
     }
 
     /// Coefficient `k` of `h_Q(w(s))` from the path's coefficients `w[0..=k]` (coefficients
@@ -65,6 +74,9 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
         self.jets.push(jets);
         self.inner.forward(&self.jets, k);
         let h: Vec<V::S> = self.inner.outputs(k).iter().map(|j| j.partial_sum(q)).collect();
+        if k == 0 {
+            self.increment = Some(V::from_scalars(&self.inner.outputs(0).iter().map(|j| j.increment(q)).collect::<Vec<_>>()));
+        }
         self.outputs.truncate(k);
         self.outputs.push(V::from_scalars(&h));
     }
