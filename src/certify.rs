@@ -565,6 +565,9 @@ type PairedStep = (TubeStep, Option<TubeStep>);
 struct StepControl {
     /// Step-length cap from the last logarithmic-norm bound (see the TubeGrowth rejection).
     growth_limit: f64,
+    /// Whether the last attempt of a step that could not be made overflowed the f64 range
+    /// (`Rejection::Overflow`): the reason then names the range, not the error growth.
+    overflowed: bool,
     /// The point series' proposal tends to overshoot the verified remainder by a steady factor
     /// on smooth problems (27 rejected attempts in 73 steps on gf-mlp-mid, each costing an
     /// expansion over the box): the correction of the last rejected step, or of a step kept
@@ -576,7 +579,7 @@ struct StepControl {
 
 impl StepControl {
     fn new() -> Self {
-        StepControl { growth_limit: f64::INFINITY, proposal_scale: 1.0 }
+        StepControl { growth_limit: f64::INFINITY, overflowed: false, proposal_scale: 1.0 }
     }
 
     /// The accepted step and its exact length, or `None` when the length underflowed (after
@@ -619,7 +622,9 @@ impl StepControl {
                             remainder_rejected = true;
                             h_iv.sup() * factor
                         }
+                        Rejection::Overflow => h_iv.sup() * 0.5,
                     };
+                    self.overflowed = rejection == Rejection::Overflow;
                 }
             }
             if !(h_try > remaining_f * 1e-14) {
@@ -729,10 +734,15 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         let attempt = StepAttempt { centre: &centre, radius, path: &path, tol, t: &t, remaining: &remaining, cap: lin_cap, trace: options.trace, reference };
         let accepted = control.step(&mut tube, attempt);
         let Some(((step, model_step), h_exact)) = accepted else {
-            failure = Some(format!(
-                "the integrator could not make a step at t = {:.6} (step size underflow); the flow may be far from lazy here: a larger alpha or a smaller T would help",
-                t.to_f64().unwrap_or(f64::NAN)
-            ));
+            let at = t.to_f64().unwrap_or(f64::NAN);
+            failure = Some(if control.overflowed {
+                format!(
+                    "the integrator could not make a step at t = {at:.6}: its bounds overflowed the f64 range (the kernel's norm |K0| <= {:.3e} sets the time scale; the Taylor coefficients grow like its powers); an equivalent problem with time in units near 1/|K0| (e.g. inputs and targets scaled down, T up) would help",
+                    linear.kernel_norm
+                )
+            } else {
+                format!("the integrator could not make a step at t = {at:.6} (step size underflow); the flow may be far from lazy here: a larger alpha or a smaller T would help")
+            });
             break;
         };
         let output_uncertainty = (alpha * point(step.bounds.gradient_total()) * point(step.next_radius)).inf();

@@ -64,6 +64,9 @@ pub enum Rejection {
     TubeGrowth(f64),
     /// The remainder was too large; shrink by this factor.
     Remainder(f64),
+    /// A bound of the step (the remainder, the tube radius) was not a finite f64: the
+    /// problem's scales leave the f64 range, which shorter steps rarely cure (issue 20).
+    Overflow,
 }
 
 /// Step-size targets: the remainder terms should not exceed these (absolute) sizes.
@@ -398,8 +401,11 @@ impl<'a> TubeIntegrator<'a> {
         let q = self.order;
         let excess = (param_rem / (16.0 * tol.params)).max(output_rem / (16.0 * tol.outputs));
         let shrink = |excess: f64| (1.0 / excess).powf(1.0 / (q + 1) as f64).clamp(0.1, 0.8);
-        if excess > REMAINDER_SLACK || !excess.is_finite() {
-            return Err(Rejection::Remainder(if excess.is_finite() { shrink(excess) } else { 0.5 }));
+        if !excess.is_finite() {
+            return Err(Rejection::Overflow);
+        }
+        if excess > REMAINDER_SLACK {
+            return Err(Rejection::Remainder(shrink(excess)));
         }
         let remainder_shrink = (excess > 1.0).then(|| shrink(excess));
 
@@ -412,7 +418,7 @@ impl<'a> TubeIntegrator<'a> {
             tube = self.tube(&defect.range, (FastInterval::point(4.0) * FastInterval::point(tube.radius)).hi, known, defect.truncation, big_h);
         }
         if !tube.radius.is_finite() {
-            return Err(Rejection::Remainder(0.5));
+            return Err(Rejection::Overflow);
         }
         if !(tube.radius < tube.guard) {
             return Err(Rejection::TubeGrowth(tube.mu));
