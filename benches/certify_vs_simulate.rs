@@ -10,7 +10,7 @@ fn main() {
         .iter()
         .map(|name| root.join("specs/bench").join(format!("{name}.toml")))
         .collect();
-    if let Err(e) = ntkcert::bench::run(&specs, 3, true, ntkcert::cli::default_max_memory()) {
+    if let Err(e) = ntkcert::bench::run(&specs, 3, true, ntkcert::resources::default_max_memory()) {
         eprintln!("error: {e}");
         std::process::exit(ntkcert::cli::exit_code(e.kind));
     }

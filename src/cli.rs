@@ -251,17 +251,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
     match cli.command {
         Command::Certify { spec, json, out, order, accuracy, quiet, trace, validation, max_memory } => {
-            run_certify(&spec, json, out, order, accuracy, quiet, (trace, validation), max_memory.unwrap_or_else(default_max_memory))
+            run_certify(&spec, json, out, order, accuracy, quiet, (trace, validation), max_memory.unwrap_or_else(crate::resources::default_max_memory))
         }
-        Command::Simulate { spec, json, order, accuracy, max_memory } => run_simulate(&spec, json, order, accuracy, max_memory.unwrap_or_else(default_max_memory)),
-        Command::Bench { specs, repeat, check, max_memory } => done(crate::bench::run(&specs, repeat, check, max_memory.unwrap_or_else(default_max_memory))),
+        Command::Simulate { spec, json, order, accuracy, max_memory } => run_simulate(&spec, json, order, accuracy, max_memory.unwrap_or_else(crate::resources::default_max_memory)),
+        Command::Bench { specs, repeat, check, max_memory } => done(crate::bench::run(&specs, repeat, check, max_memory.unwrap_or_else(crate::resources::default_max_memory))),
         Command::Bound { spec, json, compare, bench, repeat, order } => done(crate::theory::report::run(&spec, json, compare, bench, repeat, order)),
         Command::Regress { paths } => finish(crate::regress::run(&paths)),
         Command::Sweep(args) => done(crate::sweep::cli_sweep(&args)),
         Command::Merge(args) => done(crate::sweep::cli_merge(&args)),
         Command::Table(args) => done(crate::sweep::cli_table(&args)),
         Command::Plot(args) => done(crate::sweep::cli_plot(&args)),
-        Command::Check { cert, spec, quiet, max_memory } => run_check(&cert, spec.as_deref(), !quiet, max_memory.unwrap_or_else(default_max_memory)),
+        Command::Check { cert, spec, quiet, max_memory } => run_check(&cert, spec.as_deref(), !quiet, max_memory.unwrap_or_else(crate::resources::default_max_memory)),
         Command::Kernel { spec, limit, json, out } => done(crate::kernel::run(&spec, limit, json, out.as_deref())),
     }
 }
@@ -394,23 +394,6 @@ fn parse_max_memory(text: &str) -> Result<u64, String> {
     crate::resources::parse_size(text)
 }
 
-/// The default `--max-memory`: half of `MemTotal` in `/proc/meminfo`, else 8 GiB.
-pub fn default_max_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| mem_total(&text)).map_or(8 << 30, |total| total / 2)
-}
-
-/// `MemTotal` in bytes from the text of `/proc/meminfo` (`MemTotal:  24576000 kB`).
-fn mem_total(meminfo: &str) -> Option<u64> {
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let mut words = line["MemTotal:".len()..].split_whitespace();
-    let value: u64 = words.next()?.parse().ok()?;
-    match words.next() {
-        Some("kB") => value.checked_mul(1024),
-        None => Some(value),
-        _ => None,
-    }
-}
-
 /// `--validation`: `auto`, `nodes` or `remainder`.
 fn parse_validation(text: &str) -> Result<StepValidation, String> {
     StepValidation::parse(text).ok_or_else(|| format!("expected auto, nodes or remainder, got '{text}'"))
@@ -426,14 +409,4 @@ fn check_order(order: Option<usize>) -> Option<i32> {
     let message = crate::certify::order_option_error(order)?;
     eprintln!("error: {message}");
     Some(EXIT_USAGE)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn mem_total_is_read_in_bytes() {
-        assert_eq!(super::mem_total("MemFree: 1 kB\nMemTotal:       24576000 kB\n"), Some(24576000 * 1024));
-        assert_eq!(super::mem_total("MemFree: 1 kB\n"), None);
-        assert!(super::default_max_memory() > 0);
-    }
 }

@@ -236,9 +236,34 @@ fn bad_size(text: &str) -> String {
     format!("expected a size such as 8G, 500M, 1024K or a number of bytes, got '{text}'")
 }
 
+/// The default memory limit of every command (`--max-memory`) and of the Python package: half
+/// of `MemTotal` in `/proc/meminfo`, else 8 GiB.
+pub fn default_max_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| mem_total(&text)).map_or(8 << 30, |total| total / 2)
+}
+
+/// `MemTotal` in bytes from the text of `/proc/meminfo` (`MemTotal:  24576000 kB`).
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut words = line["MemTotal:".len()..].split_whitespace();
+    let value: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") => value.checked_mul(1024),
+        None => Some(value),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mem_total_is_read_in_bytes() {
+        assert_eq!(mem_total("MemFree: 1 kB\nMemTotal:       24576000 kB\n"), Some(24576000 * 1024));
+        assert_eq!(mem_total("MemFree: 1 kB\n"), None);
+        assert!(default_max_memory() > 0);
+    }
 
     fn dims(widths: &[usize], n: usize, order: usize) -> Dims {
         let params = widths.windows(2).map(|w| w[0] * w[1]).sum();

@@ -89,7 +89,7 @@ fn a_refused_run_allocates_nothing_large() {
 
 #[test]
 fn the_shipped_bench_specs_fit_under_the_default_limit() {
-    let limit = MemoryLimit { bytes: ntkcert::cli::default_max_memory(), order: None, engine: Engine::Certify };
+    let limit = MemoryLimit { bytes: ntkcert::resources::default_max_memory(), order: None, engine: Engine::Certify };
     for spec in ["gf-mlp-small", "gf-mlp-capd-edge", "gf-mlp-mid", "gf-mlp-large", "deep-tanh-w128", "deep-tanh-w512"] {
         let path = root().join(format!("specs/bench/{spec}.toml"));
         if let Err(e) = ntkcert::spec::load_within(&path, &limit) {

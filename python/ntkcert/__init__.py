@@ -297,6 +297,15 @@ def _number_rows(values: Any, field: str, cols: Optional[int]) -> List[List[str]
     return out
 
 
+def _memory_argument(max_memory: Union[int, str, None]) -> Optional[str]:
+    """``max_memory`` as the size text the native loader parses (None: the default)."""
+    if max_memory is None:
+        return None
+    if isinstance(max_memory, bool) or not isinstance(max_memory, (int, str)):
+        raise _err("max_memory", f"expected bytes (an int) or a size such as '8G', got {type(max_memory).__name__}", None)
+    return str(max_memory)
+
+
 class Spec:
     """A certification problem: a spec, read, validated and resolved.
 
@@ -312,19 +321,24 @@ class Spec:
         self._files = files
 
     @classmethod
-    def from_toml(cls, path_or_text: PathLike) -> "Spec":
+    def from_toml(cls, path_or_text: PathLike, *, max_memory: Union[int, str, None] = None) -> "Spec":
         """Loads a spec file (a path, e.g. "specs/examples/mlp-npy.toml") or spec text.
 
         A str that contains a newline or '=' is taken as TOML text (relative data paths then
         resolve against the current directory); otherwise it is a path.
+
+        max_memory: bytes (an int) or a size such as "8G" or "500M"; a spec whose estimated
+        run (the command line's ``--max-memory`` model) needs more is refused with SpecError
+        before its arrays are allocated. Default: half of this machine's RAM.
         """
+        limit = _memory_argument(max_memory)
         if isinstance(path_or_text, _os.PathLike) or (
             isinstance(path_or_text, str) and "\n" not in path_or_text and "=" not in path_or_text
         ):
-            return cls(_native.load_path(_os.fspath(path_or_text)))
+            return cls(_native.load_path(_os.fspath(path_or_text), limit))
         if not isinstance(path_or_text, str):
             raise _err(None, f"expected a path or TOML text, got {type(path_or_text).__name__}", "Spec.from_toml")
-        return cls(_native.load_text(path_or_text, _os.getcwd(), "<toml text>"))
+        return cls(_native.load_text(path_or_text, _os.getcwd(), "<toml text>", limit))
 
     @classmethod
     def mlp(
@@ -348,6 +362,7 @@ class Spec:
         order: Optional[int] = None,
         max_steps: Optional[int] = None,
         accuracy: Optional[str] = None,
+        max_memory: Union[int, str, None] = None,
     ) -> "Spec":
         """A multilayer perceptron spec from numpy weights and data (``[model] kind = "mlp"``).
 
@@ -371,6 +386,7 @@ class Spec:
         reference_order: Q of the reference model (``[training] reference_order``): 1 (the
             default) is the NTK linearisation, 2..4 the order-Q Taylor model around the initial
             weights, trained by its own gradient flow.
+        max_memory: as in :meth:`from_toml`.
 
         Arrays of dtype float16/32/64 or integers are taken exactly (the binary values they
         hold, no conversion). Raises SpecError at once for bad shapes, NaN or infinite entries,
@@ -482,7 +498,7 @@ class Spec:
             for fname, data in files.items():
                 with open(_os.path.join(tmp, fname), "wb") as f:
                     f.write(data)
-            native = _native.load_text(text, tmp, "Spec.mlp")
+            native = _native.load_text(text, tmp, "Spec.mlp", _memory_argument(max_memory))
         return cls(native, files)
 
     @property

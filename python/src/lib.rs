@@ -14,6 +14,7 @@
 
 use ntkcert::certify::{Accuracy, Certified, Options};
 use ntkcert::error::{Error, ErrorKind};
+use ntkcert::resources::{default_max_memory, parse_size, Engine, MemoryLimit};
 use ntkcert::spec::LoadedSpec;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -146,10 +147,24 @@ impl NativeSpec {
     }
 }
 
-/// Loads the spec file at `path` (errors name `path` as given).
+/// The memory limit of a load: `max_memory` (bytes, or a size such as "8G") or the commands'
+/// default (half of this machine's RAM); a bad size is a `SpecError` naming `max_memory`.
+fn memory_limit(py: Python<'_>, max_memory: Option<String>) -> PyResult<MemoryLimit> {
+    let bytes = match max_memory {
+        Some(text) => parse_size(&text).map_err(|why| spec_error(py, &Error::usage(format!("max_memory: {why}"))))?,
+        None => default_max_memory(),
+    };
+    Ok(MemoryLimit { bytes, order: None, engine: Engine::Certify })
+}
+
+/// Loads the spec file at `path` (errors name `path` as given) within the memory limit
+/// (`ntkcert::resources`: a run whose estimate is above it is refused before any allocation
+/// proportional to the spec's sizes).
 #[pyfunction]
-fn load_path(py: Python<'_>, path: PathBuf) -> PyResult<NativeSpec> {
-    let loaded = ntkcert::spec::load(&path).map_err(|e| spec_error(py, &e.into()))?;
+#[pyo3(signature = (path, max_memory=None))]
+fn load_path(py: Python<'_>, path: PathBuf, max_memory: Option<String>) -> PyResult<NativeSpec> {
+    let limit = memory_limit(py, max_memory)?;
+    let loaded = ntkcert::spec::load_within(&path, &limit).map_err(|e| spec_error(py, &e.into()))?;
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let base_dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -159,10 +174,13 @@ fn load_path(py: Python<'_>, path: PathBuf) -> PyResult<NativeSpec> {
     Ok(NativeSpec { loaded: Arc::new(loaded), path: Some(path), text, base_dir, label })
 }
 
-/// Loads spec text; relative data paths resolve against `base_dir`; errors start with `label`.
+/// Loads spec text; relative data paths resolve against `base_dir`; errors start with `label`;
+/// the memory limit as in [`load_path`].
 #[pyfunction]
-fn load_text(py: Python<'_>, text: String, base_dir: PathBuf, label: String) -> PyResult<NativeSpec> {
-    let loaded = ntkcert::spec::load_str(&text, &base_dir, &label).map_err(|e| spec_error(py, &e.into()))?;
+#[pyo3(signature = (text, base_dir, label, max_memory=None))]
+fn load_text(py: Python<'_>, text: String, base_dir: PathBuf, label: String, max_memory: Option<String>) -> PyResult<NativeSpec> {
+    let limit = memory_limit(py, max_memory)?;
+    let loaded = ntkcert::spec::load_str_within(&text, &base_dir, &label, &limit).map_err(|e| spec_error(py, &e.into()))?;
     Ok(NativeSpec { loaded: Arc::new(loaded), path: None, text, base_dir, label })
 }
 

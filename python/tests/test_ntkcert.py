@@ -347,3 +347,40 @@ def test_training_variants_through_python_and_the_cli(tmp_path, training):
     cert = tmp_path / "cert.json"
     ours.write_certificate(cert)
     assert ntkcert.check(cert).valid
+
+
+def test_memory_limit_refuses_before_allocating(tmp_path):
+    """Issue 21: the loaders hold a spec to the command line's memory model (default: half the
+    RAM). A width of 20 million with generated weights is refused in one line naming the field,
+    quickly; max_memory takes bytes or a size; a bad size names max_memory; a small spec under
+    a small enough limit is refused too, and loads under the default."""
+    text = (EXAMPLES / "mlp-inline.toml").read_text()
+    huge = """alpha = 10
+horizon = 1
+tolerance = "1e-3"
+centred = true
+[model]
+kind = "mlp"
+widths = [16, 20000000, 1]
+activation = "tanh"
+parameterization = "ntk"
+bias = false
+[weights]
+source = "gf-mlp"
+[data]
+source = "gf-mlp"
+n = 64
+"""
+    started = time.monotonic()
+    with pytest.raises(ntkcert.SpecError, match="model.widths") as info:
+        ntkcert.Spec.from_toml(huge)
+    assert time.monotonic() - started < 5 and "\n" not in str(info.value)
+    with pytest.raises(ntkcert.SpecError, match="memory"):
+        ntkcert.Spec.from_toml(text, max_memory=1024)
+    with pytest.raises(ntkcert.SpecError, match="memory"):
+        npy_spec(max_memory="1K")
+    with pytest.raises(ntkcert.SpecError, match="max_memory"):
+        ntkcert.Spec.from_toml(text, max_memory="lots")
+    with pytest.raises(ntkcert.SpecError, match="max_memory"):
+        ntkcert.Spec.from_toml(text, max_memory=1.5)
+    assert ntkcert.Spec.from_toml(text, max_memory="1G").num_outputs > 0

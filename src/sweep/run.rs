@@ -64,7 +64,7 @@ pub(super) fn cli(args: &SweepArgs) -> Result<(), SweepError> {
         progress: !args.quiet,
         dry_run: args.dry_run,
         // Cells run `jobs` at a time: each gets its share of the limit.
-        max_memory: Some(args.max_memory.unwrap_or_else(crate::cli::default_max_memory) / args.jobs.unwrap_or(1).max(1) as u64),
+        max_memory: Some(args.max_memory.unwrap_or_else(crate::resources::default_max_memory) / args.jobs.unwrap_or(1).max(1) as u64),
     };
     let summary = run_sweep(&args.spec, &options)?;
     if !args.dry_run {
