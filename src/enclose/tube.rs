@@ -18,7 +18,7 @@ use crate::arith::scalar::Scalar;
 use crate::model::ball_vec::BallVec;
 use crate::model::bounds::{derivative_bounds, DerivativeBounds, HiddenActivations};
 use crate::model::coeffs::CoeffVec;
-use crate::model::curvature::residual_hessian_upper;
+use crate::model::curvature::{residual_hessian_upper_near, WeightNorms};
 use crate::model::disc_vec::DiscVec;
 use crate::model::point_vec::PointVec;
 use crate::model::flow::{Expansion, FieldExpansion, GradientFlow, TrainedModel};
@@ -110,8 +110,9 @@ pub struct TubeIntegrator<'a> {
     /// The same in endpoint intervals, for wide tubes, where balls overestimate.
     box_flow: GradientFlow<Vec<FastInterval>>,
     offset: Option<Vec<Interval>>,
-    /// The network in inari intervals, for the residual-weighted Hessian bound of `mu`.
-    net: Option<Mlp<Interval>>,
+    /// The network in inari intervals and its weights' spectral norms at `w0`, for the
+    /// residual-weighted Hessian bound of `mu`.
+    net: Option<(Mlp<Interval>, WeightNorms)>,
     order: usize,
     /// With [`validate_at_nodes`](Self::validate_at_nodes): Lemmas N and D; `None`: the
     /// remainder pass of Lemma 1.
@@ -148,7 +149,11 @@ impl<'a> TubeIntegrator<'a> {
         let flow = GradientFlow::new(problem, offset.as_deref());
         let box_flow = GradientFlow::new(problem, offset.as_deref());
         let net = match &problem.architecture {
-            Architecture::Mlp(arch) => Some(Mlp::new(arch, &problem.inputs)),
+            Architecture::Mlp(arch) => {
+                let net = Mlp::new(arch, &problem.inputs);
+                let norms = WeightNorms::new(&net, &problem.params0);
+                Some((net, norms))
+            }
             Architecture::Quadratic(_) => None,
         };
         TubeIntegrator { problem, flow, box_flow, offset, net, order, nodes: None, model_norms: None, origin: None }
@@ -352,9 +357,9 @@ impl<'a> TubeIntegrator<'a> {
         let alpha = FastInterval::from_inari(self.alpha());
         let per_input = (FastInterval::point(poly::norm2_upper(&residual)) * FastInterval::point(bounds.hessian_total()) / alpha).hi;
         match (&self.net, hidden) {
-            (Some(net), Some(hidden)) => {
+            (Some((net, norms)), Some(hidden)) => {
                 let residual: Vec<Interval> = residual.iter().map(|r| r.to_inari()).collect();
-                let weighted = residual_hessian_upper(net, hidden, region, &residual);
+                let weighted = residual_hessian_upper_near(net, hidden, region, &residual, Some(norms));
                 per_input.min((FastInterval::point(weighted) / alpha).hi)
             }
             _ => per_input,

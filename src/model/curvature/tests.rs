@@ -138,3 +138,45 @@ fn linear_model_has_zero_curvature() {
     let net = Mlp::<Interval>::new(&arch, &p.inputs);
     assert_eq!(residual_hessian_upper(&net, &hidden, &p.params0, &[thin(3.0)]), 0.0);
 }
+
+/// Weights near w0 (`proofs/residual-hessian.md`): `WeightNorms::upper` from the norms at `w0`
+/// lies above a float power-iteration estimate of `|W|_2` at points displaced by 0.01 to 1 per
+/// entry, and the bound of `residual_hessian_upper_near` holds against the reference at a
+/// displaced point and is within 1.5x of the direct bound there.
+#[test]
+fn bounds_from_w0_hold_at_displaced_weights() {
+    let mut rng = Lcg(23);
+    let (d, width, n) = (3, 16, 6);
+    let arch = MlpArchitecture { widths: vec![d, width, width, 1], activations: vec![Activation::Tanh; 2], parameterization: Parameterization::Ntk, bias: false };
+    let w0: Vec<f64> = (0..arch.num_params()).map(|_| rng.gaussian()).collect();
+    let inputs: Vec<Vec<f64>> = (0..n).map(|_| (0..d).map(|_| rng.gaussian()).collect()).collect();
+    let p0 = problem(arch.clone(), w0.clone(), inputs.clone());
+    let net = Mlp::<Interval>::new(&arch, &p0.inputs);
+    let norms = WeightNorms::new(&net, &p0.params0);
+    for &step in &[0.01, 0.1, 1.0] {
+        let w: Vec<Interval> = w0.iter().map(|&x| thin(x + step * rng.next())).collect();
+        let block: Vec<F> = net.weights(&w, 2).iter().map(|&v| F::from_inari(v)).collect();
+        // |W|_2 by power iteration on W^T W (a lower estimate).
+        let m: Vec<f64> = block.iter().map(|b| b.lo).collect();
+        let mut v = vec![1.0; width];
+        let mut estimate = 0.0f64;
+        for _ in 0..200 {
+            let wv: Vec<f64> = (0..width).map(|i| (0..width).map(|j| m[i * width + j] * v[j]).sum()).collect();
+            let wtwv: Vec<f64> = (0..width).map(|j| (0..width).map(|i| m[i * width + j] * wv[i]).sum()).collect();
+            let norm = wtwv.iter().map(|x| x * x).sum::<f64>().sqrt();
+            estimate = estimate.max(norm.sqrt() / v.iter().map(|x| x * x).sum::<f64>().sqrt().sqrt());
+            v = wtwv.into_iter().map(|x| x / norm).collect();
+        }
+        let upper = norms.upper(&net, 2, &block);
+        assert!(upper >= estimate * (1.0 - 1e-12), "step {step}: {upper} below the estimate {estimate}");
+    }
+    let w: Vec<f64> = w0.iter().map(|&x| x + 0.05 * rng.next()).collect();
+    let residual: Vec<f64> = (0..n).map(|_| rng.gaussian()).collect();
+    let pw = problem(arch.clone(), w, inputs);
+    let (direct, lower) = bound_and_reference(&pw, &residual, &mut rng);
+    let hidden = hidden_activations(&arch, &pw.inputs, &pw.params0);
+    let r: Vec<Interval> = residual.iter().map(|&x| thin(x)).collect();
+    let near = residual_hessian_upper_near(&net, &hidden, &pw.params0, &r, Some(&norms));
+    assert!(near >= lower * (1.0 - 1e-9), "bound {near} below the reference {lower}");
+    assert!(near <= 1.5 * direct, "bound {near} more than 1.5x the direct bound {direct}");
+}
