@@ -668,8 +668,8 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
     // MLPs on a finite horizon: in displacements u = w - w0 from the exact point u = 0
     // (`TubeIntegrator::in_displacements`; the checker does the same). The tail argument of
     // horizon = "inf" stays in weights.
-    let tube = TubeIntegrator::new(problem, offset.clone(), order).with_differences();
-    let mut tube = if problem.infinite_horizon { tube } else { tube.in_displacements() };
+    let tube = TubeIntegrator::new(problem, offset.clone(), order);
+    let mut tube = if problem.infinite_horizon { tube.with_differences() } else { tube.in_displacements() };
     let at_nodes = match options.validation {
         StepValidation::Auto => nodes_pay_off(problem),
         StepValidation::Nodes => true,

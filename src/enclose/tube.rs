@@ -194,7 +194,8 @@ impl<'a> TubeIntegrator<'a> {
     /// [`with_differences`](Self::with_differences) (`GradientFlow::displace`;
     /// `proofs/tube-integrator.md`, "Displacements"): the flow starts at the exact point
     /// `u = 0`, and the width of `w0`'s enclosure enters the field multiplied by `u`. For the
-    /// network's flow of an MLP (a no-op otherwise). Call before
+    /// network's flow of an MLP (otherwise the integrator is returned as it is: the
+    /// quadratic family has no increments, and Taylor models stay in weights). Call before
     /// [`validate_at_nodes`](Self::validate_at_nodes).
     pub fn in_displacements(self) -> Self {
         if self.model_norms.is_some() || !matches!(self.problem.architecture, Architecture::Mlp(_)) {

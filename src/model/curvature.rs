@@ -27,7 +27,8 @@ type F = FastInterval;
 #[derive(Debug, Clone)]
 pub struct WeightNorms {
     w0: Vec<Interval>,
-    /// `at_w0[l - 1] >= |W_l|_2` for every `W_l` in the enclosure of `w0` (Lemma S).
+    /// `at_w0[l - 1] >= |W_l|_2` for every `W_l` in the enclosure of `w0` (Lemma S), for
+    /// `l >= 2` (the bound uses no `Omega_1`; 0 there).
     at_w0: Vec<f64>,
 }
 
@@ -36,6 +37,9 @@ impl WeightNorms {
         let widths = &net.widths;
         let at_w0 = (1..=net.num_layers())
             .map(|l| {
+                if l == 1 {
+                    return 0.0;
+                }
                 let block: Vec<F> = net.weights(w0, l).iter().map(|&v| F::from_inari(v)).collect();
                 spectral_norm_upper(&block, widths[l], widths[l - 1])
             })

@@ -253,13 +253,13 @@ impl<V: CoeffVec> MlpSeries<V> {
     /// every `u` in `u` and `w0` in `base.w0`, carried through the layers as differences
     /// (`proofs/tube-integrator.md`, "Differences from w0", Lemma Δ): `dz_l = c_l (U_l a_{l-1}(w) +
     /// W0_l da_{l-1}) + u_{b_l}` with `U_l` the weight block of `u`, and `da_l = sigma(z_l) -
-    /// sigma(z_l(w0))` by the identities of [`activation::difference`]
-    /// (super::activation::difference). Its layer products go through the matrix-multiply
-    /// kernel (`thin_kernel`): its wider rounding bound is relative to the increment too, and
-    /// the per-entry bounds made deep-tanh-w128's certify 6% slower for the same widths.
-    /// Its rounding is relative to the difference, not to `h`:
-    /// near `w0` it is far narrower than `h(w) - h(w0)` from two separate enclosures (which it
-    /// falls back to, per layer, for activations without an identity).
+    /// sigma(z_l(w0))` by the identities of
+    /// [`activation::difference`](super::activation::difference). Its rounding is relative to
+    /// the difference, not to `h`: near `w0` it is far narrower than `h(w) - h(w0)` from two
+    /// separate enclosures (which it falls back to, per layer, for activations without an
+    /// identity). Its layer products go through the matrix-multiply kernel (`thin_kernel`):
+    /// the kernel's wider rounding bound is relative to the increment too, and the per-entry
+    /// bounds made deep-tanh-w128's certify 6% slower for the same widths.
     pub fn difference(&self, u: &V, base: &ForwardBase<V>) -> V {
         let n = self.net.num_inputs;
         let layers = self.net.num_layers();
