@@ -3,7 +3,8 @@
 //! price of rigour at comparable accuracy.
 
 use crate::certify::PassSettings;
-use crate::model::flow::{jacobian, GradientFlow, TrainedModel};
+use crate::model::flow::{jacobian, Expansion, GradientFlow, TrainedModel};
+use crate::model::point_vec::PointVec;
 use crate::problem::Problem;
 
 /// Approximate results (no guarantee).
@@ -53,7 +54,9 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
     let offset: Vec<f64> = if problem.centred { initial.clone() } else { vec![0.0; initial.len()] };
     let offset_iv: Option<Vec<inari::Interval>> =
         problem.centred.then(|| offset.iter().map(|&o| crate::arith::vector::point(o)).collect());
-    let mut flow = GradientFlow::<Vec<f64>>::new(problem, offset_iv.as_deref());
+    // The network's flow in plain floats with its layer products through the matrix-multiply
+    // kernel (`PointVec`), as a user's float solve would run them.
+    let mut flow = GradientFlow::<PointVec>::new(problem, offset_iv.as_deref());
     let residual = |h: &[f64]| -> Vec<f64> {
         h.iter().zip(&offset).zip(&targets).map(|((&h, &o), &y)| alpha * (h - o) - y).collect()
     };
@@ -71,7 +74,7 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
         let eta = descent.learning_rate.enclosure.mid();
         let mut point_field = |w: &[f64]| {
             let pass = flow.point_path(w, 0);
-            (pass.outputs[0].clone(), pass.field[0].clone())
+            (pass.outputs[0].0.clone(), pass.field[0].0.clone())
         };
         let iterations = descent.iterations.min(settings.max_steps as u64);
         let stopped_at = (iterations < descent.iterations).then(|| iterations as f64 * eta);
@@ -112,7 +115,8 @@ pub fn simulate(problem: &Problem, settings: PassSettings) -> Simulation {
             stopped_at = Some(t);
             break;
         }
-        let exp = flow.expand(&w, order);
+        let exp = flow.expand(&PointVec(w.clone()), order);
+        let exp = Expansion { params: exp.params.into_iter().map(|v| v.0).collect(), outputs: exp.outputs.into_iter().map(|v| v.0).collect() };
         // rbar' = -K0 rbar, and with the penalty -(K0 + lambda I) rbar + lambda r0.
         let mut lin = vec![rbar.clone()];
         for j in 0..order {

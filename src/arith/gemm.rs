@@ -1,5 +1,5 @@
-//! Products of ball matrices through a fast f64 matrix-multiply kernel (`matrixmultiply`, a
-//! BLIS-style kernel with SIMD microkernels): the midpoints by one product, the radii by two
+//! Products of ball matrices through a fast f64 matrix-multiply kernel (`gemm`, the
+//! kernel of `faer`, BLIS-style with SIMD microkernels): the midpoints by one product, the radii by two
 //! products of non-negative matrices, and an a-priori bound on the rounding of every product
 //! that holds whatever order of operations the kernel uses (Rump, "Fast and parallel interval
 //! arithmetic", BIT 39, 1999; midpoint-radius form). Proof: `proofs/fast-interval.md`, section
@@ -109,10 +109,7 @@ pub fn ball_gemm_acc(a: BallMatrix, b: BallMatrix, c: BallMatrixMut) {
     // SAFETY: the asserts above keep every index of the three strided matrices inside its
     // slice, `c` is mutable and its entries do not alias, and `a`, `b` are only read.
     unsafe {
-        matrixmultiply::dgemm(
-            m, k, n, 1.0, a.mid.as_ptr(), a.rs as isize, a.cs as isize, b.mid.as_ptr(), b.rs as isize, b.cs as isize, 1.0,
-            c.mid.as_mut_ptr(), c.rs as isize, c.cs as isize,
-        );
+        kernel_acc(m, k, n, (a.mid.as_ptr(), a.rs, a.cs), (b.mid.as_ptr(), b.rs, b.cs), (c.mid.as_mut_ptr(), c.rs, c.cs));
     }
     // (3) The radii's new part, one product of non-negative matrices:
     // [|a.mid|, a.rad] [X; Y] with X = b.rad + gamma |b.mid| and Y = |b.mid| + b.rad, or, when
@@ -139,8 +136,7 @@ pub fn ball_gemm_acc(a: BallMatrix, b: BallMatrix, c: BallMatrixMut) {
     }
     // SAFETY: contiguous row-major buffers of exactly the sizes passed.
     unsafe {
-        let (kk, nn) = (width as isize, n as isize);
-        matrixmultiply::dgemm(m, width, n, 1.0, left.as_ptr(), kk, 1, right.as_ptr(), nn, 1, 1.0, r.as_mut_ptr(), nn, 1);
+        kernel_acc(m, width, n, (left.as_ptr(), width, 1), (right.as_ptr(), n, 1), (r.as_mut_ptr(), n, 1));
     }
     // (4) Every entry of r is a rounded (to nearest) sum of at most 2k + 1 non-negative terms,
     // each computed with at most three roundings: the radius needed is at most
@@ -172,8 +168,27 @@ pub fn f64_gemm_acc(a: (&[f64], usize, usize, usize, usize), b: (&[f64], usize, 
     // SAFETY: the asserts keep every index of the three strided matrices inside its slice, `c`
     // is mutable and its entries do not alias, and `a`, `b` are only read.
     unsafe {
-        matrixmultiply::dgemm(m, k, n, 1.0, a.as_ptr(), ars as isize, acs as isize, b.as_ptr(), brs as isize, bcs as isize, 1.0, c.as_mut_ptr(), crs as isize, ccs as isize);
+        kernel_acc(m, k, n, (a.as_ptr(), ars, acs), (b.as_ptr(), brs, bcs), (c.as_mut_ptr(), crs, ccs));
     }
+}
+
+/// `c <- c + a b` by the kernel (`gemm`, single-threaded: the callers already run one chunk of
+/// inputs per core), each operand `(pointer, row stride, column stride)`. With `alpha = beta = 1`
+/// the kernel forms every entry as the old entry plus a sum of the `k` products in some order
+/// of blocks and fused multiply-adds, then adds it with one `mul_add(1, sum, c)`: the
+/// arithmetic of Lemma G1 (`proofs/fast-interval.md`).
+///
+/// # Safety
+/// Every index `i rs + j cs` of the three matrices must lie inside its allocation, and `c`'s
+/// entries must not alias each other or `a`, `b`.
+unsafe fn kernel_acc(m: usize, k: usize, n: usize, a: (*const f64, usize, usize), b: (*const f64, usize, usize), c: (*mut f64, usize, usize)) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let s = |x: usize| x as isize;
+    // gemm's argument order: (m, n, k, dst, dst_cs, dst_rs, read_dst, lhs, lhs_cs, lhs_rs, rhs,
+    // rhs_cs, rhs_rs, alpha (of dst), beta (of the product), conjugations, parallelism).
+    gemm::gemm(m, n, k, c.0, s(c.2), s(c.1), true, a.0, s(a.2), s(a.1), b.0, s(b.2), s(b.1), 1.0, 1.0, false, false, false, gemm::Parallelism::None);
 }
 
 #[cfg(test)]
@@ -238,6 +253,42 @@ mod tests {
                     prop_assert!(distance <= exact(rad), "entry ({}, {}): off by {} > radius {:e}", i, j, distance.to_f64(), rad);
                 }
             }
+        }
+    }
+
+    /// Sizes at which the kernel blocks over `k` and packs several panels (its large-matrix
+    /// path, which the proptest's sizes do not reach), with cancelling terms: sampled entries
+    /// contain the exact sums of members of the balls.
+    #[test]
+    fn large_products_contain_member_products() {
+        let (m, k, n) = (67, 700, 131);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        let a: Vec<(f64, f64, f64)> = (0..m * k).map(|_| (next() * 3.0, next().abs() * 1e-14, next())).collect();
+        let b: Vec<(f64, f64, f64)> = (0..k * n).map(|_| (next(), 0.0, 0.0)).collect();
+        let c: Vec<(f64, f64, f64)> = (0..m * n).map(|_| (next(), next().abs() * 1e-15, next())).collect();
+        let (am, ar): (Vec<f64>, Vec<f64>) = a.iter().map(|e| (e.0, e.1)).unzip();
+        let (bm, br): (Vec<f64>, Vec<f64>) = b.iter().map(|e| (e.0, e.1)).unzip();
+        let (mut cm, mut cr): (Vec<f64>, Vec<f64>) = c.iter().map(|e| (e.0, e.1)).unzip();
+        ball_gemm_acc(
+            BallMatrix { mid: &am, rad: &ar, rows: m, cols: k, rs: k, cs: 1 },
+            BallMatrix { mid: &bm, rad: &br, rows: k, cols: n, rs: n, cs: 1 },
+            BallMatrixMut { mid: &mut cm, rad: &mut cr, rows: m, cols: n, rs: n, cs: 1 },
+        );
+        for (i, j) in [(0, 0), (66, 130), (13, 64), (40, 7), (65, 129), (1, 128)] {
+            let mut sum = member(c[i * n + j].0, c[i * n + j].1, c[i * n + j].2);
+            for l in 0..k {
+                let (x, y) = (&a[i * k + l], &b[l * n + j]);
+                sum += member(x.0, x.1, x.2) * member(y.0, y.1, y.2);
+            }
+            let distance = (sum - exact(cm[i * n + j])).abs();
+            assert!(distance <= exact(cr[i * n + j]), "entry ({i}, {j}): off by {} > radius {:e}", distance.to_f64(), cr[i * n + j]);
+            assert!(cr[i * n + j] < 1e-9, "entry ({i}, {j}): radius {:e} is not a rounding bound", cr[i * n + j]);
         }
     }
 

@@ -141,15 +141,26 @@ struct Chunk<V: CoeffVec> {
 }
 
 impl<V: CoeffVec> Chunk<V> {
-    /// After the order-0 forward pass: an enclosure of `h(w) - h(w0)` (of the trained model)
-    /// computed without `h(w0)`, where the model has one. `coefficient0` is the path's
-    /// coefficient 0: the weights `w`, or in displacements `u = w - w0` itself.
-    fn increment(&self, coefficient0: &V, displaced: bool) -> Option<V> {
-        match (&self.taylor, &self.base) {
-            (NetworkTaylor::Mlp(t), Some(base)) if displaced => Some(t.difference(coefficient0, base)),
-            (NetworkTaylor::Mlp(t), Some(base)) => Some(t.difference(&coefficient0.sub(base.w0()), base)),
-            (NetworkTaylor::TaylorModel(t), _) => Some(t.increment().clone()),
-            _ => None,
+    /// The forward pass of order `k` and, at order 0 with [`GradientFlow::with_differences`],
+    /// an enclosure of `h(w) - h(w0)` (of the trained model) computed without `h(w0)`, where the
+    /// model has one (MLPs: the pass itself runs on differences, `MlpSeries::forward_by_differences`).
+    /// `weights` are the weights' coefficients; `coefficient0` is the path's coefficient 0: the
+    /// weights `w`, or in displacements `u = w - w0` itself.
+    fn forward(&mut self, weights: &[V], k: usize, coefficient0: &V, displaced: bool) -> Option<V> {
+        if k > 0 || self.residual0.is_none() {
+            self.taylor.forward(weights, k);
+            return None;
+        }
+        match (&mut self.taylor, &self.base) {
+            (NetworkTaylor::Mlp(t), Some(base)) if displaced => Some(t.forward_by_differences(coefficient0, base)),
+            (NetworkTaylor::Mlp(t), Some(base)) => Some(t.forward_by_differences(&coefficient0.sub(base.w0()), base)),
+            (taylor, _) => {
+                taylor.forward(weights, 0);
+                match taylor {
+                    NetworkTaylor::TaylorModel(t) => Some(t.increment().clone()),
+                    _ => None,
+                }
+            }
         }
     }
 }
@@ -254,7 +265,7 @@ impl<V: CoeffVec> GradientFlow<V> {
     }
 
     /// Computes the order-0 residual as `alpha (h(w) - h(w0)) + r0`, the increment enclosed
-    /// through the layers as differences (`MlpSeries::difference`; for Taylor models
+    /// through the layers as differences (`MlpSeries::forward_by_differences`; for Taylor models
     /// `TaylorModelSeries::increment`), instead of `alpha (h(w) - offset) - y` from two
     /// separately rounded outputs: their rounding (about `alpha |h| 2^-53` per output) was the
     /// floor of the field's enclosure near `w0`, hence of the tube radius on wide networks
@@ -376,9 +387,8 @@ impl<V: CoeffVec> GradientFlow<V> {
         let displaced = origin.is_some();
         let weights: &[V] = if displaced { weights } else { params };
         let step = |chunk: &mut Chunk<V>| -> (V, V) {
-            chunk.taylor.forward(weights, k);
+            let increment = chunk.forward(weights, k, &params[0], displaced);
             let h = chunk.taylor.outputs(k).clone();
-            let increment = (k == 0 && chunk.residual0.is_some()).then(|| chunk.increment(&params[0], displaced)).flatten();
             // r[k] = alpha (h[k] - offset [k = 0]) - y [k = 0]
             let residual = match (increment, &chunk.residual0) {
                 (Some(increment), Some(r0)) => increment.scale(alpha).add(r0),

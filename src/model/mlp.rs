@@ -216,7 +216,7 @@ impl<V: CoeffVec> MlpSeries<V> {
 }
 
 /// The order-0 forward state at the initial parameters `w0`, from which
-/// [`MlpSeries::difference`] encloses `h(w0 + u) - h(w0)` layer by layer.
+/// [`MlpSeries::forward_by_differences`] encloses `h(w0 + u) - h(w0)` layer by layer.
 #[derive(Debug, Clone)]
 pub struct ForwardBase<V> {
     /// `w0` (an enclosure of the initial parameters).
@@ -249,18 +249,20 @@ impl<V: CoeffVec> MlpSeries<V> {
         }
     }
 
-    /// After `forward(w, 0)` with `w[0] ⊇ base.w0 + u`: an enclosure of `h(w0 + u) - h(w0)` for
-    /// every `u` in `u` and `w0` in `base.w0`, carried through the layers as differences
-    /// (`proofs/tube-integrator.md`, "Differences from w0", Lemma Δ): `dz_l = c_l (U_l a_{l-1}(w) +
-    /// W0_l da_{l-1}) + u_{b_l}` with `U_l` the weight block of `u`, and `da_l = sigma(z_l) -
-    /// sigma(z_l(w0))` by the identities of
-    /// [`activation::difference`](super::activation::difference). Its rounding is relative to
-    /// the difference, not to `h`: near `w0` it is far narrower than `h(w) - h(w0)` from two
-    /// separate enclosures (which it falls back to, per layer, for activations without an
-    /// identity). Its layer products go through the matrix-multiply kernel (`thin_kernel`):
-    /// the kernel's wider rounding bound is relative to the increment too, and the per-entry
-    /// bounds made deep-tanh-w128's certify 6% slower for the same widths.
-    pub fn difference(&self, u: &V, base: &ForwardBase<V>) -> V {
+    /// The order-0 forward pass at `w0 + u`, carried through the layers as differences from
+    /// `w0` (`proofs/tube-integrator.md`, "Differences from w0", Lemma Δ), and an enclosure of
+    /// `h(w0 + u) - h(w0)` for every `u` in `u` and `w0` in `base.w0`: `dz_l = c_l (U_l a_{l-1}(w)
+    /// + W0_l da_{l-1}) + u_{b_l}` with `U_l` the weight block of `u`, `z_l = z_l(w0) + dz_l`,
+    /// `a_l = sigma(z_l)`, and `da_l = sigma(z_l) - sigma(z_l(w0))` by the identities of
+    /// [`activation::difference`](super::activation::difference) (per layer `a_l - a_l(w0)`
+    /// for activations without one). Leaves the workspace as [`forward`](Self::forward)`(w, 0)`
+    /// does, with enclosures of the same quantities, and replaces its layer product `W a`:
+    /// this pass has two products per layer, both through the matrix-multiply kernel
+    /// (`thin_kernel`; its rounding bound is relative to the increment), where `forward` plus
+    /// the increment had three, one of them in per-entry ball loops. The increment's rounding
+    /// is relative to the increment, not to `h`: near `w0` far narrower than `h(w) - h(w0)`
+    /// from two separate enclosures.
+    pub fn forward_by_differences(&mut self, u: &V, base: &ForwardBase<V>) -> V {
         let n = self.net.num_inputs;
         let layers = self.net.num_layers();
         let mut da: Option<V> = None;
@@ -277,11 +279,15 @@ impl<V: CoeffVec> MlpSeries<V> {
                 V::add_bias(&mut dz, u, self.net.bias_offsets[l - 1], dout);
             }
             if l == layers {
+                set_coefficient(&mut self.z[l - 1], 0, base.outputs.add(&dz));
                 return dz;
             }
+            let z0 = &base.z[l - 1];
+            set_coefficient(&mut self.z[l - 1], 0, z0.add(&dz));
+            self.act[l - 1].push_order(&self.z[l - 1]);
             let (a, a0) = (self.activations(l, 0), &base.act[l - 1]);
             let activation = self.net.activations[l - 1];
-            da = Some(super::activation::difference(activation, &dz, &base.z[l - 1], a, a0).unwrap_or_else(|| a.sub(a0)));
+            da = Some(super::activation::difference(activation, &dz, z0, a, a0).unwrap_or_else(|| a.sub(a0)));
         }
         unreachable!("an MLP has at least one layer")
     }
@@ -315,13 +321,13 @@ mod tests {
 
     const PREC: u32 = 256;
 
-    /// Lemma Δ: `difference` contains `h(w0 + u) - h(w0)` computed in MPFR, for every
+    /// Lemma Δ: `forward_by_differences` contains `h(w0 + u)` and `h(w0 + u) - h(w0)` computed in MPFR, for every
     /// activation, with and without biases, at displacements from 1e-9 to 0.3; where an identity
     /// is used its width is relative to the increment (at most 1e-12 of it plus 1e-15 of `|h|`
     /// times the displacement), far below the two separate enclosures' 2^-53 |h| at small
     /// displacements.
     #[test]
-    fn difference_contains_the_mpfr_increment_and_is_relative() {
+    fn forward_by_differences_contains_the_mpfr_outputs_and_increment() {
         for (case, &act) in Activation::ALL.iter().enumerate() {
             for (scale_case, &scale) in [1e-9, 1e-4, 0.3].iter().enumerate() {
                 let seed = 31 * case as u64 + scale_case as u64;
@@ -333,14 +339,17 @@ mod tests {
                 let base = series.base_at(&problem.params0);
                 let weights: Vec<Interval> = problem.params0.iter().zip(&u).map(|(&x, &v)| x + thin(v)).collect();
                 series.forward(&[weights], 0);
-                let uv: Vec<Interval> = u.iter().map(|&v| thin(v)).collect();
-                let increment = series.difference(&uv, &base);
                 let plain: Vec<Interval> = series.outputs(0).iter().zip(&base.outputs).map(|(&h, &h0)| h - h0).collect();
+                let uv: Vec<Interval> = u.iter().map(|&v| thin(v)).collect();
+                series.clear();
+                let increment = series.forward_by_differences(&uv, &base);
                 let w0: Vec<Float> = problem.params0.iter().map(|x| Float::with_val(PREC, x.inf())).collect();
                 let w: Vec<Float> = w0.iter().zip(&u).map(|(x, &v)| Float::with_val(PREC, x + v)).collect();
                 let (h, h0) = (outputs_at(&problem, &w, PREC), outputs_at(&problem, &w0, PREC));
                 let identity = !matches!(act, Activation::Erf | Activation::Softplus | Activation::Gelu);
                 for (i, (x, (a, b))) in increment.iter().zip(h.iter().zip(&h0)).enumerate() {
+                    let output = series.outputs(0)[i];
+                    assert!(*a >= output.inf() && *a <= output.sup(), "{act:?} scale {scale}: h[{i}] = {output:?} misses {a}");
                     let exact = Float::with_val(PREC, a - b);
                     assert!(exact >= x.inf() && exact <= x.sup(), "{act:?} scale {scale}: increment[{i}] = {x:?} misses {exact}");
                     if identity {
