@@ -53,7 +53,7 @@ fn assert_tight(x: Interval, v: &Float, ulps: u32, what: &str) {
 fn every_shipped_spec_loads() {
     let bench = specs_in("specs/bench");
     let examples = specs_in("specs/examples");
-    assert_eq!(bench.len(), 6, "{bench:?}");
+    assert_eq!(bench.len(), 7, "{bench:?}");
     assert!(examples.len() >= 5, "{examples:?}");
     for p in bench.iter().chain(&examples) {
         let s = spec::load(p).unwrap_or_else(|e| panic!("{e}"));

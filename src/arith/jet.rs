@@ -48,6 +48,20 @@ impl<S: Scalar> Jet<S> {
         Jet { c, deg }
     }
 
+    /// The jet with the coefficients `c` (degree `c.len() - 1`; `1 <= c.len() <= MAX_DEGREE + 1`,
+    /// panics otherwise: a caller's bug).
+    pub fn from_coefficients(c: &[S]) -> Jet<S> {
+        assert!((1..=MAX_DEGREE + 1).contains(&c.len()), "Jet::from_coefficients: {} coefficients", c.len());
+        let mut out = Jet::zeros(c.len() - 1);
+        out.c[..c.len()].copy_from_slice(c);
+        out
+    }
+
+    /// The degree: coefficients above it are zero.
+    pub fn degree(&self) -> usize {
+        self.deg
+    }
+
     /// Coefficient `r` (zero above the degree).
     pub fn coefficient(&self, r: usize) -> S {
         if r <= self.deg { self.c[r] } else { S::zero() }

@@ -264,6 +264,12 @@ impl CoeffVec for BallVec {
     fn neg(&self) -> Self {
         BallVec { mid: self.mid.iter().map(|m| -m).collect(), rad: self.rad.clone() }
     }
+    fn add_in_place(&mut self, other: &Self) {
+        accumulate(&mut self.mid, &mut self.rad, &other.mid, &other.rad, |y, x| x + y);
+    }
+    fn mul_add_in_place(acc: &mut Self, x: &Self, y: &Self) {
+        combine_into(acc, x, y, |x, y, out| x.mul_add(y, out));
+    }
 
     /// As `kernels::cauchy`: one `mul_add` per term, in order of `j`.
     fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self {

@@ -95,6 +95,15 @@ pub trait CoeffVec: Clone + Debug + Send + Sync + 'static {
     fn add(&self, other: &Self) -> Self;
     fn sub(&self, other: &Self) -> Self;
     fn neg(&self) -> Self;
+    /// `self + other`, in place (the same enclosure as [`add`](Self::add)).
+    fn add_in_place(&mut self, other: &Self) {
+        *self = self.add(other);
+    }
+    /// `acc + x y` entrywise, in place (one fused multiply-add per entry where the type has
+    /// one: an enclosure of the same real numbers as `acc + cauchy(0, [x], [y])`).
+    fn mul_add_in_place(acc: &mut Self, x: &Self, y: &Self) {
+        *acc = acc.add(&Self::cauchy(0, std::slice::from_ref(x), std::slice::from_ref(y)));
+    }
 
     /// `sum_{j=0}^{k} a[j] b[k-j]` entrywise: coefficient `k` of the product of two series.
     fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self;
@@ -164,6 +173,14 @@ impl<S: Scalar> CoeffVec for Vec<S> {
     }
     fn neg(&self) -> Self {
         self.iter().map(|&x| -x).collect()
+    }
+    fn add_in_place(&mut self, other: &Self) {
+        self.iter_mut().zip(other).for_each(|(x, &y)| *x += y);
+    }
+    fn mul_add_in_place(acc: &mut Self, x: &Self, y: &Self) {
+        for ((out, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *out = x.mul_add(y, *out);
+        }
     }
 
     fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self {

@@ -26,5 +26,6 @@ pub mod flow;
 pub mod mlp;
 pub mod quadratic;
 pub mod taylor_model;
+pub mod jet_vec;
 #[cfg(test)]
 pub(crate) mod test_problems;

@@ -7,14 +7,15 @@
 //! coefficient `r` is `D^r h(w0)[v^r] / r!`; so `h_Q(w)` is the sum of its coefficients
 //! `0..=Q`, and `grad h_Q(w) = sum_{r=0}^{Q-1} [eps^r] grad h(w0 + eps v)` (the gradient of the
 //! homogeneous term of degree `r + 1`). Along a path `w(s)` both variables are expanded: the
-//! time recurrences of `MlpSeries` run unchanged over numbers that are jets in `eps`
-//! (`arith::jet`), the path's coefficients entering as `w0 + eps (w[0] - w0)` at order 0 and
-//! `eps w[k]` at order `k >= 1`. Proof: `proofs/taylor-models.md`, Lemmas J and M.
+//! time recurrences of `MlpSeries` run unchanged over vectors of jets in `eps` (`arith::jet`),
+//! stored one vector per power of `eps` (`model::jet_vec`), the path's coefficients entering as
+//! `w0 + eps (w[0] - w0)` at order 0 and `eps w[k]` at order `k >= 1`. Proof:
+//! `proofs/taylor-models.md`, Lemmas J and M.
 
 use super::coeffs::CoeffVec;
+use super::jet_vec::JetVec;
 use super::mlp::{Mlp, MlpSeries};
 use crate::arith::jet::{Jet, MAX_DEGREE};
-use crate::arith::scalar::Scalar;
 
 /// The largest supported order `Q`.
 pub const MAX_REFERENCE_ORDER: usize = MAX_DEGREE;
@@ -22,12 +23,14 @@ pub const MAX_REFERENCE_ORDER: usize = MAX_DEGREE;
 /// The Taylor workspace of the order-`Q` model, in the coefficient representation `V`.
 #[derive(Debug, Clone)]
 pub struct TaylorModelSeries<V: CoeffVec> {
-    inner: MlpSeries<Vec<Jet<V::S>>>,
+    /// The network's recurrences over jet vectors stored part by part (`JetVec`), so that the
+    /// layer products are `V` products (the matrix-multiply kernel for `BallVec`, `PointVec`).
+    inner: MlpSeries<JetVec<V>>,
     /// `w0`, entrywise enclosures.
-    w0: Vec<V::S>,
+    w0: V,
     order: usize,
     /// The path's coefficients as jets, `jets[k]` set by `forward(_, k)`.
-    jets: Vec<Vec<Jet<V::S>>>,
+    jets: Vec<JetVec<V>>,
     /// `outputs[k]`: coefficient `k` of `h_Q(w(s))`.
     outputs: Vec<V>,
     /// After `forward(_, 0)`: `h_Q(w) - h(w0)`, the sum of the output jets' coefficients
@@ -40,7 +43,7 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
     /// panics otherwise: the spec loader validates it).
     pub fn new(net: Mlp<Jet<V::S>>, w0: Vec<V::S>, order: usize) -> Self {
         assert!((1..=MAX_REFERENCE_ORDER).contains(&order), "TaylorModelSeries: order {order}");
-        TaylorModelSeries { inner: MlpSeries::new(net), w0, order, jets: Vec::new(), outputs: Vec::new(), increment: None }
+        TaylorModelSeries { inner: MlpSeries::new(net), w0: V::from_scalars(&w0), order, jets: Vec::new(), outputs: Vec::new(), increment: None }
     }
 
     /// After `forward(_, 0)`: an enclosure of `h_Q(w) - h(w0)` summed without `h(w0)`.
@@ -50,7 +53,7 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
 
     /// The same model on the inputs `range` only (for parallel chunks).
     pub fn restricted(&self, range: std::ops::Range<usize>) -> Self {
-        TaylorModelSeries::new(self.inner.net.restricted(range), self.w0.clone(), self.order)
+        TaylorModelSeries::new(self.inner.net.restricted(range), self.w0.to_scalars(), self.order)
     }
 
     pub fn clear(&mut self) {
@@ -61,24 +64,28 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
     }
 
     /// Coefficient `k` of `h_Q(w(s))` from the path's coefficients `w[0..=k]` (coefficients
-    /// `< k` must have been computed from the same path).
+    /// `< k` must have been computed from the same path): the weights enter as the lines
+    /// `w0 + eps (w[0] - w0)` at order 0 and `eps w[k]` after.
     pub fn forward(&mut self, w: &[V], k: usize) {
         let q = self.order;
-        let wk = w[k].to_scalars();
-        let jets: Vec<Jet<V::S>> = if k == 0 {
-            wk.iter().zip(&self.w0).map(|(&x, &x0)| Jet::line(x0, x - x0, q)).collect()
-        } else {
-            wk.iter().map(|&x| Jet::line(V::S::zero(), x, q)).collect()
-        };
-        self.jets.truncate(k);
-        self.jets.push(jets);
-        self.inner.forward(&self.jets, k);
-        let h: Vec<V::S> = self.inner.outputs(k).iter().map(|j| j.partial_sum(q)).collect();
+        let len = w[k].len();
+        let mut parts = vec![None; q + 1];
         if k == 0 {
-            self.increment = Some(V::from_scalars(&self.inner.outputs(0).iter().map(|j| j.increment(q)).collect::<Vec<_>>()));
+            parts[0] = Some(self.w0.clone());
+            parts[1] = Some(w[0].sub(&self.w0));
+        } else {
+            parts[1] = Some(w[k].clone());
         }
+        self.jets.truncate(k);
+        self.jets.push(JetVec::from_parts(len, parts));
+        self.inner.forward(&self.jets, k);
+        let outputs = self.inner.outputs(k);
+        if k == 0 {
+            self.increment = Some(outputs.partial_sum(1, q));
+        }
+        let h = outputs.partial_sum(0, q);
         self.outputs.truncate(k);
-        self.outputs.push(V::from_scalars(&h));
+        self.outputs.push(h);
     }
 
     pub fn outputs(&self, k: usize) -> &V {
@@ -87,10 +94,9 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
 
     /// Coefficient `k` of `sum_i grad h_Q(x_i; w(s))^T cotangent_i` (after `forward(_, k)`).
     pub fn backward(&mut self, _w: &[V], k: usize, cotangent: V) -> V {
-        let cot: Vec<Jet<V::S>> = cotangent.to_scalars().into_iter().map(Jet::constant).collect();
+        let cot = JetVec::from_parts(cotangent.len(), vec![Some(cotangent)]);
         let grad = self.inner.backward(&self.jets, k, cot);
-        let top = self.order - 1;
-        V::from_scalars(&grad.iter().map(|j| j.partial_sum(top)).collect::<Vec<_>>())
+        grad.partial_sum(0, self.order - 1)
     }
 }
 
