@@ -899,6 +899,21 @@ fn issue_20_cases_certify_and_check_valid() {
     }
 }
 
+/// An order-2 certificate of a centred model checks valid: gf-mlp-capd-edge with
+/// `reference_order = 2` (alpha = 10, T = 5). The checker formed the model's order-0 residual as
+/// `alpha (h_Q - h(w0)) - y` from two separately rounded enclosures of `h(w0)`, where the
+/// certifier sums the increment's parts: its enclosure of `linear_outputs_final[1]` stuck out of
+/// the claim by 1e-16 and the true certificate was refused (mutation-checked). About 10 s.
+#[test]
+fn order_two_certificate_of_a_centred_model_checks_valid() {
+    let base = std::fs::read_to_string(root().join("specs/bench/gf-mlp-capd-edge.toml")).unwrap();
+    assert!(base.contains("\ncentred = true\n") && !base.contains("[training]"), "the spec changed: edit the test");
+    let text = base.replace("\ncentred = true\n", "\ncentred = true\n\n[training]\nreference_order = 2\n");
+    let (result, answer) = certify_and_check(&text, |_| {});
+    assert_eq!(result.verdict, ntkcert::certify::Verdict::Certified, "{:?}", result.sup_deviation);
+    assert_eq!(answer, Ok(()));
+}
+
 /// The checker recognises the exact cases itself: a certificate that claims D = 0 for a model
 /// that is not linear in w (a hidden tanh layer, T > 0), with the certifier's hints, is
 /// rejected; so is a claim D = 0 with no steps for a model that moves.

@@ -118,8 +118,13 @@ impl Jet {
     }
     /// `sum_{r in range} self[r]` (Lemma MM: the model's value or gradient from the jet).
     fn sum(&self, upto: usize) -> Ball {
+        self.sum_from(0, upto)
+    }
+    /// `sum_{from <= r <= upto} self[r]`: with `from = 1` the model's increment `h_Q(w) - h(w0)`
+    /// summed without the constant part (Lemma MM).
+    fn sum_from(&self, from: usize, upto: usize) -> Ball {
         let mut acc = Ball::zero();
-        for b in &self.0[..=upto.min(self.0.len() - 1)] {
+        for b in self.0.iter().take(upto + 1).skip(from) {
             acc = acc.add(b);
         }
         acc
@@ -425,9 +430,12 @@ impl ModelFlow<'_> {
         grad
     }
 
-    /// Coefficient `k` of the residual of outputs `first..`: `alpha (h_Q[0] - offset) - y` at
-    /// `k = 0`, `alpha h_Q[k]` after.
-    fn residual(&self, hk: &[Ball], k: usize, first: usize) -> Vec<Ball> {
+    /// Coefficient `k` of the residual of outputs `first..`: `alpha h_Q[k]` for `k >= 1`; at
+    /// `k = 0` `alpha (h_Q[0] - offset) - y`, which for the centred model (`offset = h(w0)`,
+    /// the jets' constant part) is `alpha increment - y` with `increment = h_Q(w) - h(w0)` the
+    /// output jets' parts `1..=Q` (`increments`), summed without `h(w0)`: the two separately
+    /// rounded enclosures of `h(w0)` no longer enter (as the certifier's `Chunk::residual0`).
+    fn residual(&self, hk: &[Ball], increments: &[Ball], k: usize, first: usize) -> Vec<Ball> {
         hk.iter()
             .enumerate()
             .map(|(o, h)| {
@@ -435,7 +443,7 @@ impl ModelFlow<'_> {
                     return self.alpha.mul(h);
                 }
                 let g = match &self.offset {
-                    Some(off) => h.sub(&off[first + o]),
+                    Some(_) => increments[o].clone(),
                     None => h.clone(),
                 };
                 self.alpha.mul(&g).sub(&self.targets[first + o])
@@ -455,27 +463,30 @@ impl ModelFlow<'_> {
         let mut res = ModelPass { w: vec![start], out: Vec::new(), field: Vec::new(), residual0: Vec::new() };
         for k in 0..=top {
             let w = &res.w;
-            let per_input: Vec<(Vec<Ball>, Vec<Ball>)> = states
+            let per_input: Vec<(Vec<Ball>, Vec<Ball>, Vec<Ball>)> = states
                 .par_iter_mut()
                 .enumerate()
                 .map(|(i, st)| {
                     let zl = self.forward(st, w, i, k);
                     let hk: Vec<Ball> = zl.iter().map(|j| j.sum(self.order)).collect();
+                    let increments: Vec<Ball> = if k == 0 { zl.iter().map(|j| j.sum_from(1, self.order)).collect() } else { Vec::new() };
                     if !field_on {
-                        return (hk, Vec::new());
+                        return (hk, increments, Vec::new());
                     }
-                    let rk = self.residual(&hk, k, i * od);
+                    let rk = self.residual(&hk, &increments, k, i * od);
                     let g = self.backward(st, w, i, k, &rk);
                     if k == 0 {
-                        return (hk, [rk, g].concat());
+                        return (hk, increments, [rk, g].concat());
                     }
-                    (hk, g)
+                    (hk, increments, g)
                 })
                 .collect();
             let mut hk = Vec::with_capacity(m.n * od);
+            let mut increments = Vec::with_capacity(m.n * od);
             let mut grad = vec![Ball::zero(); m.p];
-            for (h, g) in per_input {
+            for (h, inc, g) in per_input {
                 hk.extend(h);
+                increments.extend(inc);
                 if field_on {
                     let g = if k == 0 {
                         res.residual0.extend_from_slice(&g[..od]);
@@ -489,7 +500,7 @@ impl ModelFlow<'_> {
                 }
             }
             if !field_on {
-                res.residual0 = self.residual(&hk, 0, 0);
+                res.residual0 = self.residual(&hk, &increments, 0, 0);
             }
             res.out.push(hk);
             if !field_on {
