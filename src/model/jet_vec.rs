@@ -15,6 +15,13 @@
 //! `None` and skipped in products: the weights' jets are lines (`w0 + eps v` at time order 0,
 //! `eps w_k` after), and the parts of degree 0 vanish at every time order `>= 1`, so most of the
 //! `(Q + 1)^2` products of two jets are never formed.
+//!
+//! A vector may also say that only its parts up to `needed` will ever be read
+//! ([`JetVec::needed_up_to`]); every result then carries the smallest `needed` of its operands
+//! and is truncated there. Part `r` of a sum or product depends only on the operands' parts
+//! `<= r` (truncation at any degree is a ring homomorphism), so the parts kept are exactly those
+//! of the untruncated result. The model's reverse pass uses it: its gradient is read up to
+//! `eps^(Q-1)` only (Lemma M, (M2)), so the cotangent's descendants drop part `Q`.
 
 use super::coeffs::{CoeffVec, Elementary};
 use crate::arith::jet::{Jet, MAX_DEGREE};
@@ -27,6 +34,18 @@ pub struct JetVec<V> {
     len: usize,
     /// `parts[r]`: the coefficients of `eps^r` (`None`: all zero); `deg + 1` of them.
     parts: Vec<Option<V>>,
+    /// The highest power of `eps` any consumer reads (`None`: all); parts above it are
+    /// neither stored nor computed.
+    needed: Option<usize>,
+}
+
+/// The smaller of two `needed` limits (`None` is no limit).
+fn least(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
 }
 
 impl<V: CoeffVec> JetVec<V> {
@@ -35,7 +54,23 @@ impl<V: CoeffVec> JetVec<V> {
     pub fn from_parts(len: usize, parts: Vec<Option<V>>) -> Self {
         assert!((1..=MAX_DEGREE + 1).contains(&parts.len()), "JetVec: {} parts", parts.len());
         assert!(parts.iter().flatten().all(|p| p.len() == len), "JetVec: a part of another length");
-        JetVec { len, parts }
+        JetVec { len, parts, needed: None }
+    }
+
+    /// The same vector, declared to be read up to `eps^top` only (see the module
+    /// documentation): its parts above `top` are dropped, and so are those of every result
+    /// computed from it.
+    pub fn needed_up_to(mut self, top: usize) -> Self {
+        self.limit_to(Some(top));
+        self
+    }
+
+    /// Lowers `needed` to `limit` (if that is lower) and drops the parts above it.
+    fn limit_to(&mut self, limit: Option<usize>) {
+        self.needed = least(self.needed, limit);
+        if let Some(top) = self.needed {
+            self.parts.truncate(top + 1);
+        }
     }
 
     pub fn degree(&self) -> usize {
@@ -46,6 +81,7 @@ impl<V: CoeffVec> JetVec<V> {
     /// the series truncated at `top` (`from = 0`), or its increment over `eps = 0` summed
     /// without the constant part (`from = 1`).
     pub fn partial_sum(&self, from: usize, top: usize) -> V {
+        assert!(self.needed.is_none_or(|n| top <= n), "JetVec::partial_sum up to {top}, computed up to {:?}", self.needed);
         let mut sum: Option<V> = None;
         for part in self.parts.iter().take(top + 1).skip(from).flatten() {
             sum = Some(match sum {
@@ -57,11 +93,12 @@ impl<V: CoeffVec> JetVec<V> {
     }
 
     fn zero(len: usize, deg: usize) -> Self {
-        JetVec { len, parts: vec![None; deg + 1] }
+        JetVec { len, parts: vec![None; deg + 1], needed: None }
     }
 
-    /// Raises the degree to `deg` (new parts zero); never lowers it.
+    /// Raises the degree to `deg` (new parts zero), at most to `needed`; never lowers it.
     fn extend_to(&mut self, deg: usize) {
+        let deg = self.needed.map_or(deg, |n| deg.min(n));
         if self.parts.len() < deg + 1 {
             self.parts.resize(deg + 1, None);
         }
@@ -92,7 +129,10 @@ impl<V: CoeffVec> JetVec<V> {
     /// Cauchy product in time of two series of jets (reads `a[from..=k]`, `b[..=k - from]`).
     fn time_cauchy(k: usize, a: &[Self], b: &[Self], from: usize, weight: impl Fn(usize) -> Option<V::S>) -> Self {
         let deg = (from..=k).map(|j| a[j].degree().max(b[k - j].degree())).max().unwrap_or(0);
+        let needed = (from..=k).fold(None, |n, j| least(n, least(a[j].needed, b[k - j].needed)));
+        let deg = needed.map_or(deg, |n| deg.min(n));
         let mut out = Self::zero(a[k].len, deg);
+        out.needed = needed;
         for j in from..=k {
             for (r1, x, r2, y) in Self::pairs(&a[j], &b[k - j], deg) {
                 match weight(j) {
@@ -113,12 +153,12 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
     }
     fn filled(len: usize, v: Jet<V::S>) -> Self {
         let parts = (0..=v.degree()).map(|r| Some(V::filled(len, v.coefficient(r)))).collect();
-        JetVec { len, parts }
+        JetVec { len, parts, needed: None }
     }
     fn from_scalars(v: &[Jet<V::S>]) -> Self {
         let deg = v.iter().map(Jet::degree).max().unwrap_or(0);
         let parts = (0..=deg).map(|r| Some(V::from_scalars(&v.iter().map(|x| x.coefficient(r)).collect::<Vec<_>>()))).collect();
-        JetVec { len: v.len(), parts }
+        JetVec { len: v.len(), parts, needed: None }
     }
     fn len(&self) -> usize {
         self.len
@@ -144,18 +184,23 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
                 })
             })
             .collect();
-        JetVec { len, parts: joined }
+        let mut out = JetVec { len, parts: joined, needed: None };
+        out.limit_to(parts.iter().fold(None, |n, p| least(n, p.needed)));
+        out
     }
 
     /// Entry by entry through `Jet`'s elementary functions (a small share of the work: the
     /// layer products dominate).
     fn map(&self, f: Elementary) -> Self {
-        Self::from_scalars(&self.to_scalars().into_iter().map(|x| f.apply(x)).collect::<Vec<_>>())
+        let mut out = Self::from_scalars(&self.to_scalars().into_iter().map(|x| f.apply(x)).collect::<Vec<_>>());
+        out.limit_to(self.needed);
+        out
     }
     fn scale(&self, c: Jet<V::S>) -> Self {
-        let deg = self.degree().max(c.degree());
+        let deg = self.needed.map_or(self.degree().max(c.degree()), |n| n.min(self.degree().max(c.degree())));
         let mut out = Self::zero(self.len, deg);
-        for r1 in 0..=c.degree() {
+        out.needed = self.needed;
+        for r1 in 0..=c.degree().min(deg) {
             for (r2, part) in self.parts.iter().enumerate().take(deg + 1 - r1) {
                 if let Some(part) = part {
                     out.add_to_part(r1 + r2, part.scale(c.coefficient(r1)));
@@ -167,7 +212,7 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
     fn add_scalar(&self, c: Jet<V::S>) -> Self {
         let mut out = self.clone();
         out.extend_to(c.degree());
-        for r in 0..=c.degree() {
+        for r in 0..=c.degree().min(out.degree()) {
             let len = out.len;
             out.parts[r] = Some(match out.parts[r].take() {
                 None => V::filled(len, c.coefficient(r)),
@@ -182,8 +227,9 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
         out
     }
     fn add_in_place(&mut self, other: &Self) {
+        self.limit_to(other.needed);
         self.extend_to(other.degree());
-        for (r, part) in other.parts.iter().enumerate() {
+        for (r, part) in other.parts.iter().enumerate().take(self.parts.len()) {
             match (&mut self.parts[r], part) {
                 (Some(p), Some(q)) => p.add_in_place(q),
                 (none @ None, Some(q)) => *none = Some(q.clone()),
@@ -195,7 +241,7 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
         self.add(&other.neg())
     }
     fn neg(&self) -> Self {
-        JetVec { len: self.len, parts: self.parts.iter().map(|p| p.as_ref().map(V::neg)).collect() }
+        JetVec { len: self.len, parts: self.parts.iter().map(|p| p.as_ref().map(V::neg)).collect(), needed: self.needed }
     }
 
     fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self {
@@ -207,41 +253,49 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
     fn ode(k: usize, a: &[Self], b: &[Self]) -> Self {
         let sum = Self::time_cauchy(k, a, b, 1, |j| Some(V::S::exact(j as f64)));
         let inv_k = V::S::one() / V::S::exact(k as f64);
-        JetVec { len: sum.len, parts: sum.parts.iter().map(|p| p.as_ref().map(|p| p.scale(inv_k))).collect() }
+        JetVec { len: sum.len, parts: sum.parts.iter().map(|p| p.as_ref().map(|p| p.scale(inv_k))).collect(), needed: sum.needed }
     }
 
     fn matmul_acc(acc: &mut Self, a: &Self, w: &Self, offset: usize, din: usize, dout: usize, thin_kernel: bool) {
+        acc.limit_to(least(a.needed, w.needed));
         let deg = acc.degree().max(a.degree()).max(w.degree());
         acc.extend_to(deg);
+        let deg = acc.degree();
         for (r1, x, r2, y) in Self::pairs(a, w, deg) {
             V::matmul_acc(acc.part_mut(r1 + r2), x, y, offset, din, dout, thin_kernel);
         }
     }
     fn transposed_matmul_acc(e: &mut Self, delta: &Self, w: &Self, offset: usize, din: usize, dout: usize, thin_kernel: bool) {
+        e.limit_to(least(delta.needed, w.needed));
         let deg = e.degree().max(delta.degree()).max(w.degree());
         e.extend_to(deg);
+        let deg = e.degree();
         for (r1, x, r2, y) in Self::pairs(delta, w, deg) {
             V::transposed_matmul_acc(e.part_mut(r1 + r2), x, y, offset, din, dout, thin_kernel);
         }
     }
     fn outer_acc(grad: &mut Self, offset: usize, delta: &Self, a: &Self, din: usize, dout: usize, thin_kernel: bool) {
+        grad.limit_to(least(delta.needed, a.needed));
         let deg = grad.degree().max(delta.degree()).max(a.degree());
         grad.extend_to(deg);
+        let deg = grad.degree();
         for (r1, x, r2, y) in Self::pairs(delta, a, deg) {
             V::outer_acc(grad.part_mut(r1 + r2), offset, x, y, din, dout, thin_kernel);
         }
     }
     fn column_sums_acc(grad: &mut Self, offset: usize, delta: &Self, dout: usize) {
+        grad.limit_to(delta.needed);
         grad.extend_to(delta.degree());
-        for (r, part) in delta.parts.iter().enumerate() {
+        for (r, part) in delta.parts.iter().enumerate().take(grad.parts.len()) {
             if let Some(part) = part {
                 V::column_sums_acc(grad.part_mut(r), offset, part, dout);
             }
         }
     }
     fn add_bias(z: &mut Self, b: &Self, offset: usize, dout: usize) {
+        z.limit_to(b.needed);
         z.extend_to(b.degree());
-        for (r, part) in b.parts.iter().enumerate() {
+        for (r, part) in b.parts.iter().enumerate().take(z.parts.len()) {
             if let Some(part) = part {
                 V::add_bias(z.part_mut(r), part, offset, dout);
             }
@@ -259,7 +313,9 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
         for x in &mut entries[range] {
             *x = c * *x;
         }
+        let needed = v.needed;
         *v = Self::from_scalars(&entries);
+        v.limit_to(needed);
     }
 }
 
@@ -393,6 +449,24 @@ mod tests {
             JetVec::scale_range(&mut jscaled, range, c_ball);
             prop_assert_eq!(contains(&jscaled, &scaled), Ok(()));
 
+            // Truncated operands (`needed_up_to`): the results' parts up to the limit are the
+            // exact ones, and none above it is kept.
+            let top = deg - 1;
+            let truncated = |v: &[Exact]| -> Vec<Exact> {
+                v.iter().map(|x| x.iter().enumerate().map(|(r, c)| if r <= top { c.clone() } else { Rational::new() }).collect()).collect()
+            };
+            let mut jacc = jz.clone();
+            JetVec::matmul_acc(&mut jacc, &ja.clone().needed_up_to(top), &jw, 3, din, dout, true);
+            prop_assert_eq!(jacc.degree(), top);
+            prop_assert_eq!(contains(&jacc, &truncated(&acc)), Ok(()));
+            let mut jg = jw.clone();
+            JetVec::outer_acc(&mut jg, 3, &jd.clone().needed_up_to(top), &ja, din, dout, true);
+            prop_assert_eq!(contains(&jg, &truncated(&g)), Ok(()));
+            let capped: Vec<JetVec<BallVec>> = js.iter().map(|v| v.clone().needed_up_to(top)).collect();
+            let product = JetVec::cauchy(2, &capped, &jo);
+            prop_assert_eq!(contains(&product, &truncated(&time_product(&series, &other, 0, false))), Ok(()));
+            prop_assert_eq!(contains(&product.scale(c_ball).add(&ja), &truncated(&time_product(&series, &other, 0, false).iter().zip(&a).map(|(x, y)| add(&mul(&c, x, deg), y)).collect::<Vec<_>>())), Ok(()));
+
             let joined: Vec<Exact> = a[..1].iter().chain(&delta).cloned().collect();
             prop_assert_eq!(contains(&JetVec::concat(&[balls(&a[..1], deg), balls(&delta, deg)]), &joined), Ok(()));
             let sums: Vec<Exact> = (0..rows * din).map(|i| series.iter().fold(exact_jet(&[0.0; 5], 0), |s, v| add(&s, &v[i]))).collect();
@@ -401,9 +475,13 @@ mod tests {
         }
     }
 
-    /// `partial_sum` adds the parts `from..=top`, skipping zero parts.
+    /// `partial_sum` adds the parts `from..=top`, skipping zero parts; past a `needed` limit it
+    /// refuses (those parts were never computed).
     #[test]
     fn partial_sums_add_the_chosen_parts() {
+        let capped: JetVec<Vec<f64>> = JetVec::from_parts(1, vec![Some(vec![1.0]), Some(vec![2.0]), Some(vec![4.0])]).needed_up_to(1);
+        assert_eq!(capped.partial_sum(0, 1), vec![3.0]);
+        assert!(std::panic::catch_unwind(|| capped.partial_sum(0, 2)).is_err());
         let v: JetVec<Vec<f64>> = JetVec::from_parts(2, vec![Some(vec![1.0, 2.0]), None, Some(vec![0.25, 0.5])]);
         assert_eq!(v.partial_sum(0, 2), vec![1.25, 2.5]);
         assert_eq!(v.partial_sum(1, 2), vec![0.25, 0.5]);

@@ -94,7 +94,8 @@ impl<V: CoeffVec> TaylorModelSeries<V> {
 
     /// Coefficient `k` of `sum_i grad h_Q(x_i; w(s))^T cotangent_i` (after `forward(_, k)`).
     pub fn backward(&mut self, _w: &[V], k: usize, cotangent: V) -> V {
-        let cot = JetVec::from_parts(cotangent.len(), vec![Some(cotangent)]);
+        // Only the gradient's parts 0..=Q-1 are read (M2): the reverse pass drops part Q.
+        let cot = JetVec::from_parts(cotangent.len(), vec![Some(cotangent)]).needed_up_to(self.order - 1);
         let grad = self.inner.backward(&self.jets, k, cot);
         grad.partial_sum(0, self.order - 1)
     }
