@@ -168,7 +168,8 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
         (0..self.len).map(|i| Jet::from_coefficients(&parts.iter().map(|p| p[i]).collect::<Vec<_>>())).collect()
     }
     /// The sum of the parts' magnitude bounds (at least every entry's `sum_r |c_r|`, which is
-    /// `Jet::magnitude`), rounded up as there.
+    /// `Jet::magnitude`), rounded up as there; with a `needed` limit, of the parts up to it
+    /// (those above were never computed, and nothing may read them).
     fn magnitude(&self) -> f64 {
         self.parts.iter().flatten().map(V::magnitude).sum::<f64>() * (1.0 + 8.0 * f64::EPSILON)
     }
