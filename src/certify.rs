@@ -196,6 +196,9 @@ const ACCEPTED_EXCESS: f64 = 2.0;
 /// A decided pass whose truncation share (`Certified::truncation_share`) is below this is kept
 /// whatever its width: its widths are the rounding's.
 const ROUNDING_FLOOR_SHARE: f64 = 0.1;
+/// ... and one whose rounding part alone is above the accepted width is kept when its truncation
+/// share is below this: a tighter pass could narrow it by at most `1 / (1 - share)`, 4x here.
+const WORTH_A_PASS_SHARE: f64 = 0.75;
 /// At most this many passes (the last one tight).
 const MAX_PASSES: usize = 3;
 
@@ -432,7 +435,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
                 settings.relative, settings.order, result.verdict, result.steps, result.seconds, result.sup_deviation.inf(), result.sup_deviation.sup(), result.truncation_share
             );
         }
-        let mut next = next_pass(options, settings.relative, &result, problem.reference_order == 1);
+        let mut next = next_pass(options, settings.relative, &result);
         if let Some(before) = previous.take() {
             // At the rounding floor shorter steps buy nothing: stop when a decided pass did not
             // halve the width and decided nothing new (deep-tanh-w128: 2.9e-3, then 2.5e-3 in
@@ -490,13 +493,12 @@ fn relative_width(result: &Certified) -> f64 {
     }
 }
 
-/// The policy of [`Accuracy::Relative`] (`linear_reference`: the reference is the
-/// linearisation, `reference_order = 1`): after a pass aimed at `relative`, the next pass's
+/// The policy of [`Accuracy::Relative`]: after a pass aimed at `relative`, the next pass's
 /// target, or `None` when the result is good enough (decided, and `sup D` within the asked
 /// relative width), already tight, or ran out of steps (a tighter pass needs more). When a
 /// loose pass gave up otherwise (whole-line enclosures: the longer steps' tubes let the error
 /// grow too fast), the next pass is tight.
-fn next_pass(options: &Options, relative: f64, result: &Certified, linear_reference: bool) -> Option<f64> {
+fn next_pass(options: &Options, relative: f64, result: &Certified) -> Option<f64> {
     let Accuracy::Relative(target) = options.accuracy else { return None };
     let sup = result.sup_deviation;
     if relative <= TIGHT_RELATIVE || result.steps >= options.max_steps {
@@ -521,11 +523,12 @@ fn next_pass(options: &Options, relative: f64, result: &Certified, linear_refere
     }
     // Likewise when the rounding's share alone is above the accepted width: no tighter pass
     // reaches the target (gf-mlp-large: 7.3e-4 with truncation share 0.54; a second pass gave
-    // 6.2e-4 in 1.2x the first's time). Not with an order-Q model (`linear_reference` false):
-    // there the width is mostly the two flows' output truncation, which the share (of the
-    // tube radius) does not count (gf-mlp-small, Q = 2: 2.0e-4 after one pass, 3.8e-6 after
-    // two; Q = 3: 0.32, then 3.0e-4).
-    if decided && linear_reference && achieved * (1.0 - result.truncation_share) > ACCEPTED_EXCESS * target {
+    // 6.2e-4 in 1.2x the first's time), unless truncation is most of the width, when a tighter
+    // pass can still narrow it many times (GF-MLP(16, 2, 8), Q = 3, alpha = 20: 0.31 with share
+    // 0.997 after one pass). With an order-Q model the share counts both flows' steps
+    // (`output_widths_added`): gf-mlp-mid, Q = 2: 1.4e-3 with share 0.65 after one pass, and a
+    // second pass gave 8.7e-4 in 1.3x the first's time.
+    if decided && result.truncation_share < WORTH_A_PASS_SHARE && achieved * (1.0 - result.truncation_share) > ACCEPTED_EXCESS * target {
         return None;
     }
     // The widths scale about linearly with the step targets until the rounding floor: aim at a
@@ -766,10 +769,17 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             None => ReferenceStep::Linear(linear.step(&lin_centre, lin_radius, step.step, order)),
         };
         pieces.push(deviation_piece(&step, &reference_step, alpha, &problem.targets, offset.as_deref()));
-        // In output units: the tube's terms through alpha |Dh|, plus the outputs' own remainder.
-        let to_outputs = (alpha * point(step.bounds.gradient_total())).sup();
-        added_truncation += step.output_truncation + to_outputs * step.truncation;
-        added_defect += to_outputs * step.defect;
+        // In output units: the tube's terms through alpha |Dh|, plus the outputs' own remainder;
+        // for an order-Q reference the same of the model's step (D is the difference of the
+        // two flows' enclosures, whose widths add).
+        let (truncation, defect) = output_widths_added(&step, alpha);
+        added_truncation += truncation;
+        added_defect += defect;
+        if let ReferenceStep::Model(m) = &reference_step {
+            let (truncation, defect) = output_widths_added(m, alpha);
+            added_truncation += truncation;
+            added_defect += defect;
+        }
         records.push(StepRecord {
             t: t.to_f64().unwrap_or(f64::NAN),
             h: step.step.sup(),
@@ -977,6 +987,14 @@ fn leave_room_for_checking(x: Interval, non_negative: bool, width_room: f64) -> 
     } else {
         wide
     }
+}
+
+/// What a step added to its outputs' widths, in output units: `(truncation, defect)`, the tube's
+/// terms through `alpha |Dh|` plus the outputs' own remainder (truncation), and the rest
+/// (rounding: the defect). Their ratio over a pass is `Certified::truncation_share`.
+fn output_widths_added(step: &TubeStep, alpha: Interval) -> (f64, f64) {
+    let to_outputs = (alpha * point(step.bounds.gradient_total())).sup();
+    (step.output_truncation + to_outputs * step.truncation, to_outputs * step.defect)
 }
 
 /// A step length at which `exp(mu h)` stays below 2, the tube growth a step allows (with a
