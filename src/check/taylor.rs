@@ -5,7 +5,7 @@
 //! (Lemmas MB, MG). The checker's own code: it shares no code with `crate::model`,
 //! `crate::arith::jet` or `crate::enclose`.
 
-use super::ball::{dot_acc, norm2_upper, up, up_n, Ball};
+use super::ball::{dot_acc, norm2_upper, up, up_n, with_dots, Ball};
 use super::series::{self, Along, DerivativeBounds, Mlp, PointPath};
 use crate::problem::Activation;
 use rayon::prelude::*;
@@ -99,22 +99,6 @@ impl Jet {
         let mut v = vec![Ball::zero(); d + 1];
         v[0] = b.clone();
         Jet(v)
-    }
-    /// `a0 x + eps a1 x` truncated (a weight's jet `a0 + eps a1` times `x`); `a0 = None` is 0.
-    fn lin_mul(a0: Option<&Ball>, a1: &Ball, x: &Jet) -> Jet {
-        let d = x.0.len() - 1;
-        Jet((0..=d)
-            .map(|r| {
-                let mut acc = match a0 {
-                    Some(a) => a.mul(&x.0[r]),
-                    None => Ball::zero(),
-                };
-                if r >= 1 {
-                    acc = acc.add(&a1.mul(&x.0[r - 1]));
-                }
-                acc
-            })
-            .collect())
     }
     /// `sum_{r in range} self[r]` (Lemma MM: the model's value or gradient from the jet).
     fn sum(&self, upto: usize) -> Ball {
@@ -311,17 +295,17 @@ enum Next {
 
 impl ModelFlow<'_> {
     /// The weight jets of time order `k` at parameter `idx`: `(w0 [k = 0], w[k] - w0 [k = 0])`
-    /// (Lemma MM: the path `w0 + eps (w(s) - w0)`).
-    fn weight(&self, w: &[Vec<Ball>], k: usize, idx: usize) -> (Option<&Ball>, Ball) {
+    /// (Lemma MM: the path `w0 + eps (w(s) - w0)`); `slope0` is `w[0] - w0`, formed once per pass.
+    fn weight<'b>(&'b self, w: &'b [Vec<Ball>], slope0: &'b [Ball], k: usize, idx: usize) -> (Option<&'b Ball>, &'b Ball) {
         if k == 0 {
-            (Some(&self.w0[idx]), w[0][idx].sub(&self.w0[idx]))
+            (Some(&self.w0[idx]), &slope0[idx])
         } else {
-            (None, w[k][idx].clone())
+            (None, &w[k][idx])
         }
     }
 
     /// Forward order `k` of input `i`: the output jets `z_L[k]`.
-    fn forward(&self, st: &mut InputPass, w: &[Vec<Ball>], i: usize, k: usize) -> Vec<Jet> {
+    fn forward(&self, st: &mut InputPass, w: &[Vec<Ball>], slope0: &[Ball], i: usize, k: usize) -> Vec<Jet> {
         let m = self.net;
         let d = self.order;
         let layers = m.widths.len() - 1;
@@ -335,26 +319,48 @@ impl ModelFlow<'_> {
             let (din, dout) = (m.widths[l - 1], m.widths[l]);
             let zk: Vec<Jet> = (0..dout)
                 .map(|o| {
+                    // Part r of sum_{j, v} (W0 + eps U)[j] x[k-j]: one exact dot product per part
+                    // (the weights' jets are lines: a0 x[r] + a1 x[r-1]).
                     let mut acc = Jet::constant(&Ball::zero(), d);
-                    for j in 0..=k {
-                        if l == 1 && j != k {
-                            continue; // a_0 = x is constant in time and eps
+                    with_dots(d + 1, |dots| {
+                        for j in 0..=k {
+                            if l == 1 && j != k {
+                                continue; // a_0 = x is constant in time and eps
+                            }
+                            for v in 0..din {
+                                let (a0, a1) = self.weight(w, slope0, j, m.w_off[l - 1] + o * din + v);
+                                if l == 1 {
+                                    let x = &m.inputs[i * din + v];
+                                    if let Some(a0) = a0 {
+                                        dots[0].add(a0, x);
+                                    }
+                                    dots[1].add(a1, x);
+                                } else {
+                                    let x = &st.act[l - 2][v].u[0][k - j];
+                                    for r in 0..=d {
+                                        if let Some(a0) = a0 {
+                                            dots[r].add(a0, &x.0[r]);
+                                        }
+                                        if r >= 1 {
+                                            dots[r].add(a1, &x.0[r - 1]);
+                                        }
+                                    }
+                                }
+                            }
                         }
-                        for v in 0..din {
-                            let (a0, a1) = self.weight(w, j, m.w_off[l - 1] + o * din + v);
-                            let x = if l == 1 { Jet::constant(&m.inputs[i * din + v], d) } else { st.act[l - 2][v].u[0][k - j].clone() };
-                            acc = acc.add(&Jet::lin_mul(a0, &a1, &x));
+                        for (dot, part) in dots.iter_mut().zip(acc.0.iter_mut()) {
+                            dot.finish(part);
                         }
-                    }
+                    });
                     acc = acc.scale(&m.scales[l - 1]);
                     if m.bias {
-                        let (b0, b1) = self.weight(w, k, m.b_off[l - 1] + o);
+                        let (b0, b1) = self.weight(w, slope0, k, m.b_off[l - 1] + o);
                         let mut bj = Jet::constant(&Ball::zero(), d);
                         if let Some(b0) = b0 {
                             bj.0[0] = b0.clone();
                         }
                         if d >= 1 {
-                            bj.0[1] = b1;
+                            bj.0[1] = b1.clone();
                         }
                         acc = acc.add(&bj);
                     }
@@ -373,7 +379,7 @@ impl ModelFlow<'_> {
 
     /// Backward order `k` of input `i` with the cotangent coefficient `rk` (constant in
     /// `eps`): the contribution `sum_{r<Q} [eps^r] (Dh(w0 + eps v)^T r)[k]` to every parameter.
-    fn backward(&self, st: &mut InputPass, w: &[Vec<Ball>], i: usize, k: usize, rk: &[Ball]) -> Vec<Ball> {
+    fn backward(&self, st: &mut InputPass, w: &[Vec<Ball>], slope0: &[Ball], i: usize, k: usize, rk: &[Ball]) -> Vec<Ball> {
         let m = self.net;
         let d = self.order;
         let top = d - 1;
@@ -385,15 +391,31 @@ impl ModelFlow<'_> {
             let c = &m.scales[l - 1];
             for o in 0..dout {
                 for v in 0..din {
-                    let mut acc = Jet::constant(&Ball::zero(), d);
-                    for j in 0..=k {
-                        if l == 1 && j != k {
-                            continue;
+                    // sum_{r <= Q-1} [eps^r] sum_j delta[j] a[k-j]: the pairs of parts with
+                    // r1 + r2 <= Q - 1, in one exact dot product.
+                    let mut acc = Ball::zero();
+                    with_dots(1, |dots| {
+                        for j in 0..=k {
+                            if l == 1 && j != k {
+                                continue;
+                            }
+                            let delta = &st.delta[l - 1][j][o];
+                            if l == 1 {
+                                for r1 in 0..=top {
+                                    dots[0].add(&delta.0[r1], &m.inputs[i * din + v]);
+                                }
+                            } else {
+                                let a = &st.act[l - 2][v].u[0][k - j];
+                                for r1 in 0..=top {
+                                    for r2 in 0..=top - r1 {
+                                        dots[0].add(&delta.0[r1], &a.0[r2]);
+                                    }
+                                }
+                            }
                         }
-                        let a = if l == 1 { Jet::constant(&m.inputs[i * din + v], d) } else { st.act[l - 2][v].u[0][k - j].clone() };
-                        acc = acc.add(&st.delta[l - 1][j][o].mul(&a));
-                    }
-                    grad[m.w_off[l - 1] + o * din + v] = acc.sum(top).mul(c);
+                        dots[0].finish(&mut acc);
+                    });
+                    grad[m.w_off[l - 1] + o * din + v] = acc.mul(c);
                 }
                 if m.bias {
                     grad[m.b_off[l - 1] + o] = st.delta[l - 1][k][o].sum(top);
@@ -404,13 +426,27 @@ impl ModelFlow<'_> {
             }
             let ek: Vec<Jet> = (0..din)
                 .map(|v| {
+                    // Part r of sum_{j, o} (W0 + eps U)[j] delta[k-j]: one exact dot per part.
                     let mut acc = Jet::constant(&Ball::zero(), d);
-                    for j in 0..=k {
-                        for o in 0..dout {
-                            let (a0, a1) = self.weight(w, j, m.w_off[l - 1] + o * din + v);
-                            acc = acc.add(&Jet::lin_mul(a0, &a1, &st.delta[l - 1][k - j][o]));
+                    with_dots(d + 1, |dots| {
+                        for j in 0..=k {
+                            for o in 0..dout {
+                                let (a0, a1) = self.weight(w, slope0, j, m.w_off[l - 1] + o * din + v);
+                                let delta = &st.delta[l - 1][k - j][o];
+                                for r in 0..=d {
+                                    if let Some(a0) = a0 {
+                                        dots[r].add(a0, &delta.0[r]);
+                                    }
+                                    if r >= 1 {
+                                        dots[r].add(a1, &delta.0[r - 1]);
+                                    }
+                                }
+                            }
                         }
-                    }
+                        for (dot, part) in dots.iter_mut().zip(acc.0.iter_mut()) {
+                            dot.finish(part);
+                        }
+                    });
                     acc.scale(c)
                 })
                 .collect();
@@ -460,6 +496,8 @@ impl ModelFlow<'_> {
         let od = *m.widths.last().unwrap();
         let field_on = !matches!(next, Next::Nothing);
         let mut states: Vec<InputPass> = (0..m.n).map(|_| InputPass::default()).collect();
+        // The slopes of the order-0 weight jets, `w[0] - w0` (Lemma MM), formed once.
+        let slope0: Vec<Ball> = start.iter().zip(&self.w0).map(|(x, x0)| x.sub(x0)).collect();
         let mut res = ModelPass { w: vec![start], out: Vec::new(), field: Vec::new(), residual0: Vec::new() };
         for k in 0..=top {
             let w = &res.w;
@@ -467,14 +505,14 @@ impl ModelFlow<'_> {
                 .par_iter_mut()
                 .enumerate()
                 .map(|(i, st)| {
-                    let zl = self.forward(st, w, i, k);
+                    let zl = self.forward(st, w, &slope0, i, k);
                     let hk: Vec<Ball> = zl.iter().map(|j| j.sum(self.order)).collect();
                     let increments: Vec<Ball> = if k == 0 { zl.iter().map(|j| j.sum_from(1, self.order)).collect() } else { Vec::new() };
                     if !field_on {
                         return (hk, increments, Vec::new());
                     }
                     let rk = self.residual(&hk, &increments, k, i * od);
-                    let g = self.backward(st, w, i, k, &rk);
+                    let g = self.backward(st, w, &slope0, i, k, &rk);
                     if k == 0 {
                         return (hk, increments, [rk, g].concat());
                     }
