@@ -5,7 +5,7 @@
 //! (Lemmas MB, MG). The checker's own code: it shares no code with `crate::model`,
 //! `crate::arith::jet` or `crate::enclose`.
 
-use super::ball::{dot_acc, norm2_upper, up, up_n, with_dots, Ball};
+use super::ball::{dot_acc, norm2_upper, up, up_n, with_dots, Ball, Dot};
 use super::series::{self, Along, DerivativeBounds, Mlp, PointPath};
 use crate::problem::Activation;
 use rayon::prelude::*;
@@ -293,6 +293,19 @@ enum Next {
     Nothing,
 }
 
+/// Adds part `r` of `(a0 + eps a1) x` to `dots[r]` for every part of `x` (`a0 = None` is 0):
+/// `a0 x[r] + a1 x[r-1]` (a weight's jet times a jet; Lemma MM).
+fn add_line_times(dots: &mut [Dot], a0: Option<&Ball>, a1: &Ball, x: &Jet) {
+    for (r, dot) in dots.iter_mut().enumerate() {
+        if let Some(a0) = a0 {
+            dot.add(a0, &x.0[r]);
+        }
+        if r >= 1 {
+            dot.add(a1, &x.0[r - 1]);
+        }
+    }
+}
+
 impl ModelFlow<'_> {
     /// The weight jets of time order `k` at parameter `idx`: `(w0 [k = 0], w[k] - w0 [k = 0])`
     /// (Lemma MM: the path `w0 + eps (w(s) - w0)`); `slope0` is `w[0] - w0`, formed once per pass.
@@ -336,15 +349,7 @@ impl ModelFlow<'_> {
                                     }
                                     dots[1].add(a1, x);
                                 } else {
-                                    let x = &st.act[l - 2][v].u[0][k - j];
-                                    for r in 0..=d {
-                                        if let Some(a0) = a0 {
-                                            dots[r].add(a0, &x.0[r]);
-                                        }
-                                        if r >= 1 {
-                                            dots[r].add(a1, &x.0[r - 1]);
-                                        }
-                                    }
+                                    add_line_times(dots, a0, a1, &st.act[l - 2][v].u[0][k - j]);
                                 }
                             }
                         }
@@ -432,15 +437,7 @@ impl ModelFlow<'_> {
                         for j in 0..=k {
                             for o in 0..dout {
                                 let (a0, a1) = self.weight(w, slope0, j, m.w_off[l - 1] + o * din + v);
-                                let delta = &st.delta[l - 1][k - j][o];
-                                for r in 0..=d {
-                                    if let Some(a0) = a0 {
-                                        dots[r].add(a0, &delta.0[r]);
-                                    }
-                                    if r >= 1 {
-                                        dots[r].add(a1, &delta.0[r - 1]);
-                                    }
-                                }
+                                add_line_times(dots, a0, a1, &st.delta[l - 1][k - j][o]);
                             }
                         }
                         for (dot, part) in dots.iter_mut().zip(acc.0.iter_mut()) {
