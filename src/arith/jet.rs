@@ -76,16 +76,6 @@ impl<S: Scalar> Jet<S> {
         sum
     }
 
-    /// `sum_{1 <= r <= top} c[r]`: the truncated series at `eps = 1` minus its value at 0, summed
-    /// without the constant term (so that its rounding is relative to the increment).
-    pub fn increment(&self, top: usize) -> S {
-        let mut sum = S::zero();
-        for r in 1..=top.min(self.deg) {
-            sum += self.c[r];
-        }
-        sum
-    }
-
     fn zeros(deg: usize) -> Jet<S> {
         Jet { c: [S::zero(); MAX_DEGREE + 1], deg }
     }

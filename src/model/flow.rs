@@ -194,6 +194,11 @@ pub fn network_taylor<V: CoeffVec>(problem: &Problem) -> NetworkTaylor<V> {
     }
 }
 
+/// The problem's enclosure of `w0`, entry by entry in the scalar type `S`.
+fn initial_weights<S: Scalar>(problem: &Problem) -> Vec<S> {
+    problem.params0.iter().map(|&x| S::from_interval(x)).collect()
+}
+
 /// Which model a [`GradientFlow`] trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrainedModel {
@@ -209,8 +214,7 @@ fn model_taylor<V: CoeffVec>(problem: &Problem, model: TrainedModel) -> Option<N
     match (model, &problem.architecture) {
         (TrainedModel::Network, _) => Some(network_taylor(problem)),
         (TrainedModel::TaylorModel(q), Architecture::Mlp(arch)) if (1..=MAX_REFERENCE_ORDER).contains(&q) => {
-            let w0: Vec<V::S> = problem.params0.iter().map(|&x| V::S::from_interval(x)).collect();
-            Some(NetworkTaylor::TaylorModel(TaylorModelSeries::new(Mlp::new(arch, &problem.inputs), w0, q)))
+            Some(NetworkTaylor::TaylorModel(TaylorModelSeries::new(Mlp::new(arch, &problem.inputs), initial_weights(problem), q)))
         }
         _ => None,
     }
@@ -235,8 +239,7 @@ impl<V: CoeffVec> GradientFlow<V> {
         let targets = to_scalars(&problem.targets);
         let offset = offset.map(to_scalars);
         let penalty = (!problem.regularization.value.is_zero()).then(|| {
-            let w0: Vec<V::S> = problem.params0.iter().map(|&x| V::S::from_interval(x)).collect();
-            (V::S::from_interval(problem.regularization.enclosure), V::from_scalars(&w0))
+            (V::S::from_interval(problem.regularization.enclosure), V::from_scalars(&initial_weights(problem)))
         });
         let chunks = (0..num_chunks)
             .map(|c| {
@@ -272,7 +275,7 @@ impl<V: CoeffVec> GradientFlow<V> {
     /// (`proofs/tube-integrator.md`, "Differences from w0"). `r0` is `-y` for the centred model,
     /// else `alpha h(w0) - y` from one pass at `w0`. No-op for the quadratic family.
     pub fn with_differences(mut self, problem: &Problem) -> Self {
-        let w0 = V::from_scalars(&problem.params0.iter().map(|&x| V::S::from_interval(x)).collect::<Vec<_>>());
+        let w0 = V::from_scalars(&initial_weights(problem));
         let alpha = self.alpha;
         for chunk in &mut self.chunks {
             let centred = chunk.offset.is_some();
@@ -297,7 +300,7 @@ impl<V: CoeffVec> GradientFlow<V> {
     /// ulp per irrational entry) enters the residual multiplied by `u` instead of by the
     /// Jacobian; otherwise only the coordinates change.
     pub fn displace(&mut self, problem: &Problem) {
-        self.origin = Some(V::from_scalars(&problem.params0.iter().map(|&x| V::S::from_interval(x)).collect::<Vec<_>>()));
+        self.origin = Some(V::from_scalars(&initial_weights(problem)));
     }
 
     /// Taylor coefficients of the solution through `start` up to order `order + 1`, and of the

@@ -39,6 +39,11 @@ pub struct JetVec<V> {
     needed: Option<usize>,
 }
 
+/// `deg` lowered to the `needed` limit, if any.
+fn capped(deg: usize, needed: Option<usize>) -> usize {
+    needed.map_or(deg, |n| deg.min(n))
+}
+
 /// The smaller of two `needed` limits (`None` is no limit).
 fn least(a: Option<usize>, b: Option<usize>) -> Option<usize> {
     match (a, b) {
@@ -98,7 +103,7 @@ impl<V: CoeffVec> JetVec<V> {
 
     /// Raises the degree to `deg` (new parts zero), at most to `needed`; never lowers it.
     fn extend_to(&mut self, deg: usize) {
-        let deg = self.needed.map_or(deg, |n| deg.min(n));
+        let deg = capped(deg, self.needed);
         if self.parts.len() < deg + 1 {
             self.parts.resize(deg + 1, None);
         }
@@ -130,7 +135,7 @@ impl<V: CoeffVec> JetVec<V> {
     fn time_cauchy(k: usize, a: &[Self], b: &[Self], from: usize, weight: impl Fn(usize) -> Option<V::S>) -> Self {
         let deg = (from..=k).map(|j| a[j].degree().max(b[k - j].degree())).max().unwrap_or(0);
         let needed = (from..=k).fold(None, |n, j| least(n, least(a[j].needed, b[k - j].needed)));
-        let deg = needed.map_or(deg, |n| deg.min(n));
+        let deg = capped(deg, needed);
         let mut out = Self::zero(a[k].len, deg);
         out.needed = needed;
         for j in from..=k {
@@ -198,7 +203,7 @@ impl<V: CoeffVec> CoeffVec for JetVec<V> {
         out
     }
     fn scale(&self, c: Jet<V::S>) -> Self {
-        let deg = self.needed.map_or(self.degree().max(c.degree()), |n| n.min(self.degree().max(c.degree())));
+        let deg = capped(self.degree().max(c.degree()), self.needed);
         let mut out = Self::zero(self.len, deg);
         out.needed = self.needed;
         for r1 in 0..=c.degree().min(deg) {

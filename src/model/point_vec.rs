@@ -58,12 +58,10 @@ impl CoeffVec for PointVec {
         PointVec(self.0.iter().map(|&x| -x).collect())
     }
     fn add_in_place(&mut self, other: &Self) {
-        self.0.iter_mut().zip(&other.0).for_each(|(x, &y)| *x += y);
+        self.0.add_in_place(&other.0)
     }
     fn mul_add_in_place(acc: &mut Self, x: &Self, y: &Self) {
-        for ((out, &x), &y) in acc.0.iter_mut().zip(&x.0).zip(&y.0) {
-            *out = x.mul_add(y, *out);
-        }
+        <Vec<f64> as CoeffVec>::mul_add_in_place(&mut acc.0, &x.0, &y.0)
     }
     fn cauchy(k: usize, a: &[Self], b: &[Self]) -> Self {
         PointVec(kernels::cauchy(k, |j| &a[j].0, |j| &b[j].0))
