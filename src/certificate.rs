@@ -3,7 +3,7 @@
 //! needs. Format: `specs/certificate.md`.
 
 use crate::certify::{Certified, StepRecord};
-use crate::report::{certify_value, interval_json};
+use crate::report::certify_value;
 use crate::spec::LoadedSpec;
 use num_traits::Zero;
 use serde_json::{json, Value};
@@ -41,13 +41,13 @@ impl Certificate {
                 "centred": problem.centred,
             },
             "claims": certify_value(problem, result),
-            "r0": interval_json(result.r0),
             "hints": {
                 "method": "taylor-tube",
                 "order": result.order,
                 "steps": steps,
             },
         });
+        value["r0"] = value["claims"]["r0"].clone();
         if !problem.regularization.value.is_zero() {
             value["problem"]["regularization"] = json!(exact(&problem.regularization.value));
         }
@@ -59,6 +59,10 @@ impl Certificate {
             value["problem"]["method"] = json!("gradient-descent");
             value["problem"]["learning_rate"] = json!(exact(&descent.learning_rate.value));
             value["hints"] = json!({ "method": "gradient-descent", "chunks": result.chunk_records });
+        }
+        // The units of the hints (proofs/normalisation.md); absent means no rescaling.
+        if !result.normalized.scale.is_identity() {
+            value["hints"]["scale"] = json!(result.normalized.scale);
         }
         Certificate { value }
     }

@@ -14,6 +14,7 @@ use crate::enclose::tail::{tail, Tail};
 use crate::enclose::tube::{CentrePath, Rejection, Tolerances, TubeIntegrator, TubeStep};
 use crate::model::flow::GradientFlow;
 use crate::problem::{Architecture, Problem};
+use crate::scale::Scale;
 use inari::Interval;
 
 mod descent;
@@ -240,6 +241,30 @@ pub struct Certified {
     /// The share of truncation in what the steps added to the tube radius (gradient flow; 0
     /// otherwise): near 0 the widths come from rounding, and shorter steps cannot narrow them.
     pub truncation_share: f64,
+    /// The normalisation the integrator worked in (`crate::scale`; the hints are in its units)
+    /// and, when it rescaled the outputs, the enclosures exactly as computed there: the fields
+    /// above are those times `2^j` (`R0`: `4^j`), rounded outward, so they may have left the
+    /// f64 range where these have not (the certificate writes these, `report::certify_value`).
+    pub normalized: Normalized,
+}
+
+/// A result's enclosures in the units of the normalised problem (`proofs/normalisation.md`).
+#[derive(Debug, Clone, Default)]
+pub struct Normalized {
+    pub scale: Scale,
+    /// `(sup D, D(T), outputs, linear outputs, R0)` in normalised units; `None` when
+    /// `scale.output = 0` (the fields of [`Certified`] are then these).
+    pub enclosures: Option<Box<Enclosures>>,
+}
+
+/// The enclosures a result claims (see [`Certified`]'s fields of the same names).
+#[derive(Debug, Clone)]
+pub struct Enclosures {
+    pub sup_deviation: Interval,
+    pub final_deviation: Interval,
+    pub outputs_final: Vec<Interval>,
+    pub linear_outputs_final: Vec<Interval>,
+    pub r0: Interval,
 }
 
 impl Certified {
@@ -269,6 +294,7 @@ impl Certified {
             order: 0,
             passes: 1,
             truncation_share: 0.0,
+            normalized: Normalized::default(),
         }
     }
 
@@ -292,6 +318,46 @@ impl Certified {
             order: 0,
             passes: 1,
             truncation_share: 0.0,
+            normalized: Normalized::default(),
+        }
+    }
+
+    /// Proof: `proofs/normalisation.md`, Lemma S1.
+    /// This result of the problem normalised by `scale` as one of `problem` (the user's): the
+    /// deviations and outputs times `2^j`, `R0` times `4^j`, outward rounded, the normalised
+    /// enclosures kept in [`Certified::normalized`], and a reason that names `eps` and `sup D`
+    /// in the user's units. The verdict is the normalised problem's: `D <= eps` iff
+    /// `2^-j D <= 2^-j eps`.
+    fn in_units_of(self, problem: &Problem, scale: Scale) -> Certified {
+        let j = scale.output;
+        if j == 0 {
+            return Certified { normalized: Normalized { scale, enclosures: None }, ..self };
+        }
+        let up = |x: Interval| crate::scale::scale_interval(x, j);
+        let normalized = Enclosures {
+            sup_deviation: self.sup_deviation,
+            final_deviation: self.final_deviation,
+            outputs_final: self.outputs_final.clone(),
+            linear_outputs_final: self.linear_outputs_final.clone(),
+            r0: self.r0,
+        };
+        let sup_deviation = up(self.sup_deviation);
+        let reason = match self.reason {
+            Some(text) if text.starts_with(EPS_INSIDE) => {
+                let rest = text.find(ONLY_TIGHTER).map_or("", |at| &text[at..]);
+                Some(format!("{}{rest}", eps_inside(problem, sup_deviation)))
+            }
+            other => other,
+        };
+        Certified {
+            reason,
+            sup_deviation,
+            final_deviation: up(self.final_deviation),
+            outputs_final: self.outputs_final.iter().map(|&x| up(x)).collect(),
+            linear_outputs_final: self.linear_outputs_final.iter().map(|&x| up(x)).collect(),
+            r0: crate::scale::scale_interval(self.r0, 2 * j),
+            normalized: Normalized { scale, enclosures: Some(Box::new(normalized)) },
+            ..self
         }
     }
 }
@@ -402,6 +468,14 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     if problem.num_inputs() == 0 {
         return Err(CertifyError::NoInputs);
     }
+    // Range and time scale are the normalised problem's (proofs/normalisation.md).
+    let (normalized, scale) = problem.normalized();
+    Ok(certify_normalized(&normalized, options, scale)?.in_units_of(problem, scale))
+}
+
+/// [`certify`] of a normalised problem (`crate::scale`), in its units (`scale` only restates
+/// times in the spec's units in the reasons).
+fn certify_normalized(problem: &Problem, options: &Options, scale: Scale) -> Result<Certified, CertifyError> {
     let initial = InitialState::new(problem);
     // Exact special cases (D = 0 identically): at rest, a stationary start (certify/exact.rs).
     if let Some(result) = at_rest(problem, &initial).or_else(|| exact::stationary(problem, &initial)).filter(|_| problem.descent().is_none()) {
@@ -410,7 +484,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     if !(initial.half_r0_sq.sup() < f64::MAX) {
         // Not a property of the flow: the numbers leave the f64 range (issue 20).
         let reason = format!(
-            "the f64 range: R0 = |alpha h(w0) - y|^2 / 2 encloses to [{:e}, {:e}]; rescale the problem (targets, alpha, inputs and T by powers of two so that D scales exactly) into the f64 range",
+            "the f64 range: even with alpha normalised into [1, 2) by an exact power of two (proofs/normalisation.md), R0 = |alpha h(w0) - y|^2 / 2 encloses to [{:e}, {:e}]: y / alpha or h(w0) is beyond f64 (a smaller |y| / alpha would help)",
             initial.half_r0_sq.inf(),
             initial.half_r0_sq.sup()
         );
@@ -427,7 +501,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     let mut passes = 0;
     let mut previous: Option<Certified> = None;
     loop {
-        let mut result = exact::exact_deviation(problem, certify_pass(problem, options, settings, &initial));
+        let mut result = exact::exact_deviation(problem, certify_pass(problem, options, settings, &initial, scale));
         passes += 1;
         if options.trace && options.accuracy != Accuracy::Tight {
             eprintln!(
@@ -654,7 +728,7 @@ impl StepControl {
 
 /// One pass of the integrator with the step targets and order of `settings`, from the
 /// enclosures at `t = 0` (`initial`; the problem has inputs).
-fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, initial: &InitialState) -> Certified {
+fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, initial: &InitialState, scale: Scale) -> Certified {
     let started = std::time::Instant::now();
     let order = settings.order.max(2);
     let w0 = &problem.params0;
@@ -712,6 +786,9 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
     let mut records: Vec<StepRecord> = Vec::new();
     let mut last: Option<(TubeStep, ReferenceStep)> = None;
     let progress = progress_bar(options.progress, problem.horizon.enclosure.sup());
+    let horizon_f64 = problem.horizon.enclosure.sup();
+    // Times in reasons are the spec's (proofs/normalisation.md: t = 4^-m t'').
+    let spec_time = |t: f64| crate::scale::scale_interval(point(t), -2 * scale.time).sup();
     let mut failure: Option<String> = None;
     let mut control = StepControl::new();
     // What the steps added to the tube radius, by cause (`TubeStep::truncation`, `defect`).
@@ -720,9 +797,10 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
     while t < horizon {
         if records.len() >= options.max_steps {
             failure = Some(format!(
-                "reached the step limit ({}) at t = {:.6}; raise [solver] max_steps",
+                "reached the step limit ({}) at t = {:.6e} of T = {}; raise [solver] max_steps",
                 options.max_steps,
-                t.to_f64().unwrap_or(f64::NAN)
+                spec_time(t.to_f64().unwrap_or(f64::NAN)),
+                spec_time(horizon_f64)
             ));
             break;
         }
@@ -740,14 +818,15 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         let attempt = StepAttempt { centre: &centre, radius, path: &path, tol, t: &t, remaining: &remaining, cap: lin_cap, trace: options.trace, reference };
         let accepted = control.step(&mut tube, attempt);
         let Some(((step, model_step), h_exact)) = accepted else {
-            let at = t.to_f64().unwrap_or(f64::NAN);
+            let at = spec_time(t.to_f64().unwrap_or(f64::NAN));
             failure = Some(if control.overflowed {
                 format!(
-                    "the integrator could not make a step at t = {at:.6}: its bounds overflowed the f64 range (the kernel's norm |K0| <= {:.3e} sets the time scale; the Taylor coefficients grow like its powers); an equivalent problem with time in units near 1/|K0| (e.g. inputs and targets scaled down, T up) would help",
-                    linear.kernel_norm
+                    "the integrator could not make a step at t = {at:.6e}: its bounds overflowed the f64 range (the Taylor coefficients grow like powers of the kernel's norm, |K0| T <= {:.3e}, and of the curvature); a smaller T would help",
+                    linear.kernel_norm * horizon_f64
                 )
             } else {
-                format!("the integrator could not make a step at t = {at:.6} (step size underflow); the flow may be far from lazy here: a larger alpha or a smaller T would help")
+                let growth = records.last().map_or(String::new(), |r: &StepRecord| format!("; at the last step the error-growth bound gave mu T = {:.3e}", r.mu * horizon_f64));
+                format!("the integrator could not make a step at t = {at:.6e} (step size underflow{growth}): the flow may be far from lazy here: a larger alpha or a smaller T would help")
             });
             break;
         };
@@ -756,11 +835,11 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             // The outputs are already less certain than the trivial bound |D| <= 2 |r0| (F3):
             // no later step can give a useful enclosure.
             failure = Some(format!(
-                "at t = {:.6} the uncertainty of alpha h(w(t)) (about {:.3e}) exceeds the trivial bound sqrt(8 R0) = {:.3e}: the error-growth bound mu = {:.3e} (the smaller of |r| sup|D^2 h| / alpha and the residual-weighted H / alpha) lets errors grow too fast; a larger alpha or a smaller T would help",
-                t.to_f64().unwrap_or(f64::NAN),
-                output_uncertainty,
-                trivial_bound.sup(),
-                step.mu
+                "at t = {:.6e} the uncertainty of alpha h(w(t)) (about {:.3e}) exceeds the trivial bound sqrt(8 R0) = {:.3e}: the error-growth bound mu (the smaller of |r| sup|D^2 h| / alpha and the residual-weighted H / alpha) gives mu T = {:.3e}, so errors may grow by exp(mu T); a larger alpha or a smaller T would help",
+                spec_time(t.to_f64().unwrap_or(f64::NAN)),
+                crate::scale::scale_interval(point(output_uncertainty), scale.output).sup(),
+                crate::scale::scale_interval(trivial_bound, scale.output).sup(),
+                step.mu * horizon_f64
             ));
             break;
         }
@@ -877,6 +956,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
         order,
         passes: 1,
         truncation_share,
+        normalized: Default::default(),
     }
 }
 
@@ -944,14 +1024,24 @@ fn decide(problem: &Problem, sup_deviation: Interval, remedy: &str) -> (Verdict,
     } else {
         (
             Verdict::Inconclusive,
-            Some(format!(
-                "eps = {} lies inside the certified interval [{:e}, {:e}] of sup D; only a tighter enclosure could decide ({remedy})",
-                crate::arith::rational::rational_to_string(&problem.tolerance.value),
-                sup_deviation.inf(),
-                sup_deviation.sup()
-            )),
+            Some(format!("{}{ONLY_TIGHTER}({remedy})", eps_inside(problem, sup_deviation))),
         )
     }
+}
+
+/// How [`eps_inside`]'s text begins, and the words after it (found again by
+/// `Certified::in_units_of`, which restates the numbers in the user's units).
+const EPS_INSIDE: &str = "eps = ";
+const ONLY_TIGHTER: &str = "; only a tighter enclosure could decide ";
+
+/// `eps = .. lies inside the certified interval [..] of sup D`.
+fn eps_inside(problem: &Problem, sup_deviation: Interval) -> String {
+    format!(
+        "{EPS_INSIDE}{} lies inside the certified interval [{:e}, {:e}] of sup D",
+        crate::report::readable(&problem.tolerance.value),
+        sup_deviation.inf(),
+        sup_deviation.sup()
+    )
 }
 
 /// The extra room of loose passes, in widths on each side (see [`leave_room_for_checking`]).

@@ -37,6 +37,7 @@ pub mod reference;
 pub mod regress;
 pub mod report;
 pub mod resources;
+pub mod scale;
 pub mod simulate;
 pub mod spec;
 pub mod sweep;

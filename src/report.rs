@@ -26,6 +26,26 @@ pub fn interval_json(x: Interval) -> Value {
     json!({ "lo": endpoint(x.inf()), "hi": endpoint(x.sup()) })
 }
 
+/// `{"lo": .., "hi": ..}` holding exactly `x 2^k` (`proofs/normalisation.md`, Lemma S3): an
+/// endpoint is the JSON number of the product when that is an f64 (no rounding on the way),
+/// `null` when infinite, else the text `"<x> * 2^<k>"` with `x` the shortest decimal that reads
+/// back to the f64 (the checker reads both, `check::claims`).
+pub fn scaled_interval_json(x: Interval, k: i64) -> Value {
+    let end = |v: f64| -> Value {
+        if !v.is_finite() {
+            return Value::Null;
+        }
+        let product = crate::scale::scale_interval(interval_point(v), k);
+        let exact = product.inf() == product.sup() && product.inf().is_finite() && crate::scale::scale_interval(product, -k).inf() == v;
+        if exact { json!(product.inf()) } else { json!(format!("{v:e} * 2^{k}")) }
+    };
+    json!({ "lo": end(x.inf()), "hi": end(x.sup()) })
+}
+
+fn interval_point(v: f64) -> Interval {
+    Interval::try_from((v, v)).expect("finite")
+}
+
 pub fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Certified => "certified",
@@ -35,17 +55,26 @@ pub fn verdict_name(v: Verdict) -> &'static str {
 }
 
 /// The object printed by `certify --json`.
+/// The claims are exact: with a normalisation that rescaled the outputs
+/// (`Certified::normalized`), every endpoint is the normalised one times its power of two, a
+/// JSON number when that is an f64, else the text `"x * 2^k"` ([`scaled_interval_json`]).
 pub fn certify_value(problem: &Problem, r: &Certified) -> Value {
+    let j = r.normalized.scale.output;
+    let (sup, last, outputs, linear_outputs, r0) = match &r.normalized.enclosures {
+        Some(e) => (&e.sup_deviation, &e.final_deviation, &e.outputs_final, &e.linear_outputs_final, &e.r0),
+        None => (&r.sup_deviation, &r.final_deviation, &r.outputs_final, &r.linear_outputs_final, &r.r0),
+    };
+    let list = |xs: &[Interval]| xs.iter().map(|&x| scaled_interval_json(x, j)).collect::<Vec<_>>();
     json!({
         "name": problem.name,
         "verdict": verdict_name(r.verdict),
         "reason": r.reason,
         "tolerance": crate::arith::rational::rational_to_string(&problem.tolerance.value),
-        "sup_deviation": interval_json(r.sup_deviation),
-        "final_deviation": interval_json(r.final_deviation),
-        "outputs_final": r.outputs_final.iter().map(|&x| interval_json(x)).collect::<Vec<_>>(),
-        "linear_outputs_final": r.linear_outputs_final.iter().map(|&x| interval_json(x)).collect::<Vec<_>>(),
-        "r0": interval_json(r.r0),
+        "sup_deviation": scaled_interval_json(*sup, j),
+        "final_deviation": scaled_interval_json(*last, j),
+        "outputs_final": list(outputs),
+        "linear_outputs_final": list(linear_outputs),
+        "r0": scaled_interval_json(*r0, 2 * j),
         "steps": r.steps,
         "seconds": r.seconds,
     })

@@ -849,6 +849,9 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
                                 && num.bytes().all(|b| b.is_ascii_digit())
                                 && den.is_none_or(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
                         }
+                        "^-?[0-9.]+(e-?[0-9]+)? \\* 2\\^-?[0-9]+$" => s.split_once(" * 2^").is_some_and(|(x, e)| {
+                            x.parse::<f64>().is_ok_and(f64::is_finite) && e.strip_prefix('-').unwrap_or(e).bytes().all(|b| b.is_ascii_digit()) && !e.is_empty()
+                        }),
                         other => panic!("schema: pattern {other} is not understood by the test"),
                     };
                     if !ok {

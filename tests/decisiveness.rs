@@ -39,37 +39,148 @@ fn undecided_at_the_rounding_floor_says_so() {
     assert!(reason.contains("f64 rounding") && !reason.contains("higher [solver] order would"), "{reason}");
 }
 
-/// The identity network of `tests/data/long/identity.toml` rescaled exactly (inputs and targets
-/// by `2^k`, T by `2^-2k`, eps by `2^k`: the flow in time `t 2^-2k`, every output scaled by
-/// `2^k`, so `D` scales by `2^k`): at `k = 10` the same verdict in the same number of steps, with
-/// `sup D` enclosures that scale into each other. At `k = 18` the Taylor bounds leave the f64
-/// range (internal rescaling is not done), and the reason says so instead of blaming the error
-/// growth.
+/// The exact decimal text of `q 2^k`, `q` a decimal.
+fn times_pow2(q: &str, k: i64) -> String {
+    let value = ntkcert::arith::rational::parse_decimal(q).expect("decimal") * ntkcert::scale::pow2(k);
+    ntkcert::arith::rational::rational_to_string(&value)
+}
+
+/// A claim endpoint (`certify --json`: a number, `null` or `"x * 2^e"`) times `2^-k`, as an f64
+/// (exact for the claims of these tests, whose normalised values are normal f64s).
+fn endpoint_times_pow2(v: &serde_json::Value, k: i64) -> f64 {
+    let (x, e) = match v {
+        serde_json::Value::Number(n) => (n.as_f64().expect("f64"), 0),
+        serde_json::Value::String(s) => {
+            let (x, e) = s.split_once(" * 2^").expect("x * 2^e");
+            (x.parse().expect("x"), e.parse().expect("e"))
+        }
+        other => panic!("endpoint {other}"),
+    };
+    let y = ntkcert::scale::scale_interval(common::thin(x), e - k);
+    assert_eq!(y.inf(), y.sup(), "{v} times 2^{} is not an f64", -k);
+    y.inf()
+}
+
+/// Certifies `text` (a spec) with `--json` and writes a certificate; the parsed JSON and the
+/// certificate's path.
+fn certify_spec(dir: &std::path::Path, name: &str, text: &str) -> (serde_json::Value, std::path::PathBuf) {
+    let spec = dir.join(format!("{name}.toml"));
+    std::fs::write(&spec, text).expect("write");
+    let cert = dir.join(format!("{name}.json"));
+    let out = ntkcert(&["certify".as_ref(), spec.as_os_str(), "--json".as_ref(), "-q".as_ref(), "--out".as_ref(), cert.as_os_str()]);
+    (serde_json::from_slice(&out.stdout).expect("certify --json"), cert)
+}
+
+/// Lemma S2 of `proofs/normalisation.md`: `scaled` (the problem rescaled so that `D` scales by
+/// `2^k`) gets the verdict and steps of `plain`, and every claim is `plain`'s times `2^k`
+/// exactly (`R0`'s times `4^k`).
+fn assert_scaled_exactly(plain: &serde_json::Value, scaled: &serde_json::Value, k: i64) {
+    assert_eq!(scaled["verdict"], plain["verdict"], "2^{k}: {scaled}");
+    assert_eq!(scaled["steps"], plain["steps"], "2^{k}: the step control is not invariant under rescaling");
+    let mut pairs = vec![("sup_deviation".to_string(), k), ("final_deviation".to_string(), k), ("r0".to_string(), 2 * k)];
+    for list in ["outputs_final", "linear_outputs_final"] {
+        pairs.extend((0..plain[list].as_array().expect("list").len()).map(|i| (format!("{list}/{i}"), k)));
+    }
+    for (path, e) in pairs {
+        let pointer = format!("/{path}");
+        for end in ["lo", "hi"] {
+            let (a, b) = (&plain.pointer(&pointer).expect("claim")[end], &scaled.pointer(&pointer).expect("claim")[end]);
+            assert_eq!(endpoint_times_pow2(a, 0), endpoint_times_pow2(b, e), "2^{k}: {path}.{end}: {a} against {b}");
+        }
+    }
+}
+
+/// Issue 20, deliverables 2 and 3: a two-layer identity network and its exact rescalings
+/// (inputs and targets by `2^k`, `T` by `2^-2k`, so that `D` scales by `2^k`) get the same
+/// verdict, the same 628 steps and claims scaled exactly, for `k` from -500 to 500 (before the
+/// normalisation, `k = 17` left the f64 range and `T` scaled by `2^40` ran out of steps); the
+/// certificates check valid.
 #[test]
-fn rescaled_identity_network_is_invariant_or_names_the_range() {
+fn rescaled_identity_network_gets_the_same_verdict_and_scaled_claims() {
     let base = std::fs::read_to_string(root().join("tests/data/long/identity.toml")).expect("spec");
     let dir = tempfile::tempdir().expect("temp dir");
-    let run = |k: u32| -> serde_json::Value {
-        let s = 1u64 << k;
+    let run = |k: i64| {
+        let s = |q: &str| times_pow2(q, k);
         let text = base
-            .replace("horizon = \"20000\"", &format!("horizon = \"20000/{}\"", s * s))
-            .replace("tolerance = \"0.05\"", &format!("tolerance = \"{}/20\"", s))
-            .replace("inputs = [[\"1\", \"0.5\"], [\"-0.5\", \"1\"]]", &format!("inputs = [[\"{s}\", \"{}\"], [\"-{}\", \"{s}\"]]", s / 2, s / 2))
-            .replace("targets = [\"1\", \"-0.5\"]", &format!("targets = [\"{s}\", \"-{}\"]", s / 2));
-        let spec = dir.path().join(format!("identity-{k}.toml"));
-        std::fs::write(&spec, text).expect("write");
-        let out = ntkcert(&["certify".as_ref(), spec.as_os_str(), "--json".as_ref(), "-q".as_ref()]);
-        serde_json::from_slice(&out.stdout).expect("certify --json")
+            .replace("horizon = \"20000\"", &format!("horizon = \"{}\"", times_pow2("20000", -2 * k)))
+            .replace("tolerance = \"0.05\"", &format!("tolerance = \"{}\"", s("0.05")))
+            .replace("inputs = [[\"1\", \"0.5\"], [\"-0.5\", \"1\"]]", &format!("inputs = [[\"{}\", \"{}\"], [\"{}\", \"{}\"]]", s("1"), s("0.5"), s("-0.5"), s("1")))
+            .replace("targets = [\"1\", \"-0.5\"]", &format!("targets = [\"{}\", \"{}\"]", s("1"), s("-0.5")));
+        certify_spec(dir.path(), &format!("identity-{k}"), &text)
     };
-    let (plain, scaled) = (run(1), run(10));
+    let (plain, _) = run(0);
     assert_eq!(plain["verdict"], "refuted", "{plain}");
-    assert_eq!(scaled["verdict"], plain["verdict"], "{scaled}");
-    assert_eq!(scaled["steps"], plain["steps"], "the step control is not invariant under rescaling");
-    let ends = |v: &serde_json::Value, f: f64| (v["sup_deviation"]["lo"].as_f64().unwrap() * f, v["sup_deviation"]["hi"].as_f64().unwrap() * f);
-    let ((a_lo, a_hi), (b_lo, b_hi)) = (ends(&plain, 512.0), ends(&scaled, 1.0));
-    assert!(a_lo <= b_hi && b_lo <= a_hi, "sup D 2^9 [{a_lo:e}, {a_hi:e}] and [{b_lo:e}, {b_hi:e}] do not intersect");
-    let far = run(18);
-    assert_eq!(far["verdict"], "inconclusive", "{far}");
-    let reason = far["reason"].as_str().expect("reason");
-    assert!(reason.contains("f64 range") && !reason.contains("far from lazy"), "{reason}");
+    for k in [10, 18, 20, 200, -200, 500, -500] {
+        let (scaled, cert) = run(k);
+        assert_scaled_exactly(&plain, &scaled, k);
+        if k.abs() == 500 {
+            let out = ntkcert(&["check".as_ref(), cert.as_os_str()]);
+            assert_eq!(code(&out), 0, "2^{k}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+/// The same for a tanh network whose `alpha`, targets and `eps` are scaled by `2^k`, `|k|` up to
+/// 1020 (the reported cases: `R0` had overflowed to `[8.99e307, inf]`, "step size underflow").
+/// At `2^-1020` the deviations are below the normal f64 range and at `2^1000` `R0` is above it:
+/// the claims are then written exactly as `"x * 2^e"`, and the certificates check valid.
+#[test]
+fn rescaled_alpha_and_targets_get_the_same_verdict_and_scaled_claims() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |k: i64| {
+        let s = |q: &str| times_pow2(q, k);
+        let text = format!(
+            "name = \"scaled-tanh\"\nalpha = \"{}\"\nhorizon = \"3\"\ntolerance = \"{}\"\ncentred = true\n\
+             [model]\nkind = \"mlp\"\nwidths = [2, 4, 1]\nactivation = \"tanh\"\nbias = true\n\
+             [weights]\nsource = \"inline\"\nvalues = [\"0.5\", \"-0.3\", \"0.2\", \"0.7\", \"-0.6\", \"0.1\", \"0.4\", \"-0.2\", \"0.1\", \"0\", \"-0.1\", \"0.2\", \"0.6\", \"-0.5\", \"0.3\", \"0.4\", \"0.05\"]\n\
+             [data]\ninputs = [[\"1\", \"0.5\"], [\"-0.5\", \"1\"], [\"0.3\", \"-0.8\"]]\ntargets = [\"{}\", \"{}\", \"{}\"]\n",
+            s("20"),
+            s("0.01"),
+            s("0.7"),
+            s("-0.4"),
+            s("0.25")
+        );
+        certify_spec(dir.path(), &format!("tanh-{k}"), &text)
+    };
+    let (plain, _) = run(0);
+    assert_eq!(plain["verdict"], "certified", "{plain}");
+    for k in [-1020, -1000, -600, 600, 1000] {
+        let (scaled, cert) = run(k);
+        assert_scaled_exactly(&plain, &scaled, k);
+        let out = ntkcert(&["check".as_ref(), cert.as_os_str()]);
+        assert_eq!(code(&out), 0, "2^{k}: {}", String::from_utf8_lossy(&out.stderr));
+        if k == -1020 {
+            assert_tampering_refused(&cert);
+        }
+    }
+}
+
+/// A certificate whose exact-text claim is altered, or whose scale hint rescales time for a tanh
+/// net, is not valid; an output scale one off is another exact normalisation (Lemma S1), in
+/// which the same claims check valid: the hint is not trusted, only used.
+fn assert_tampering_refused(cert: &std::path::Path) {
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(cert).expect("read")).expect("json");
+    let hi = original["claims"]["sup_deviation"]["hi"].as_str().expect("sup D below the f64 range is exact text").to_string();
+    let (x, e) = hi.split_once(" * 2^").expect("x * 2^e");
+    let lower: f64 = x.parse::<f64>().expect("x") * 0.999;
+    let tampered: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 4] = [
+        ("(valid) an output scale one off", Box::new(|c| c["hints"]["scale"]["output"] = serde_json::json!(c["hints"]["scale"]["output"].as_i64().unwrap() + 1))),
+        ("a time scale for a tanh net", Box::new(|c| c["hints"]["scale"]["time"] = serde_json::json!(1))),
+        ("sup D's upper end lowered", Box::new(move |c| c["claims"]["sup_deviation"]["hi"] = serde_json::json!(format!("{lower:e} * 2^{e}")))),
+        ("a malformed endpoint", Box::new(|c| c["claims"]["final_deviation"]["hi"] = serde_json::json!("1e-3 * 3^7"))),
+    ];
+    for (what, change) in tampered {
+        let mut c = original.clone();
+        change(&mut c);
+        let path = cert.with_extension("tampered.json");
+        std::fs::write(&path, serde_json::to_vec(&c).expect("json")).expect("write");
+        let out = ntkcert(&["check".as_ref(), path.as_os_str(), "--spec".as_ref(), cert.with_extension("toml").as_os_str()]);
+        if what.starts_with("(valid)") {
+            assert_eq!(code(&out), 0, "{what}: {}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        }
+        assert_ne!(code(&out), 0, "{what}: accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
 }

@@ -158,6 +158,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
         order: 0,
         passes: 1,
         truncation_share: 0.0,
+        normalized: Default::default(),
     }
 }
 

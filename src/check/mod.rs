@@ -34,6 +34,8 @@ use crate::spec::LoadedSpec;
 use rug::Rational;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use crate::problem::Problem;
+use crate::scale::Scale;
 use verify::{Claim, Claims};
 
 /// The only certificate format this checker knows.
@@ -192,15 +194,25 @@ fn get_exact(v: &Value, path: &str) -> Result<Rational, CheckError> {
     Rational::from_str_radix(s, 10).map_err(|_| malformed(path, format!("'{s}' is not an exact number (P or P/Q)")))
 }
 
-/// An interval `{"lo", "hi"}` with numbers or `null` (infinite).
-fn get_claim(v: &Value, field: &str) -> Result<Claim, CheckError> {
+/// Proof: `proofs/normalisation.md`, Lemma S3.
+/// An interval `{"lo", "hi"}` of the certificate, in the units of the normalisation the hints
+/// name: its value times `2^-k` (`k = j` for deviations and outputs, `2j` for `R0`). An endpoint
+/// is a number, `null` (infinite) or the text `"x * 2^e"` (exactly `x 2^e`, `x` a decimal that
+/// reads as a finite f64, `e` an integer); the products are rounded inward (`lo` up, `hi` down),
+/// so the returned interval lies inside the claim and whatever it contains, the claim contains.
+/// The certifier writes exact images of its f64 endpoints, which come back unchanged.
+fn get_claim(v: &Value, field: &str, k: i64) -> Result<Claim, CheckError> {
     let obj = v.as_object().ok_or_else(|| malformed(field, "not an interval object {\"lo\", \"hi\"}"))?;
     let end = |key: &str, inf: f64| -> Result<f64, CheckError> {
-        match obj.get(key) {
-            Some(Value::Null) => Ok(inf),
-            Some(Value::Number(n)) => n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| malformed(field, "bad endpoint")),
-            _ => Err(malformed(&format!("{field}.{key}"), "missing or not a number/null")),
-        }
+        let (x, e) = match obj.get(key) {
+            Some(Value::Null) => return Ok(inf),
+            Some(Value::Number(n)) => (n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| malformed(field, "bad endpoint"))?, 0),
+            Some(Value::String(text)) => scaled_endpoint(text).ok_or_else(|| malformed(&format!("{field}.{key}"), format!("'{text}' is not a number of the form \"x * 2^e\"")))?,
+            _ => return Err(malformed(&format!("{field}.{key}"), "missing or not a number/null/\"x * 2^e\"")),
+        };
+        let exponent = i32::try_from(e - k).map_err(|_| malformed(&format!("{field}.{key}"), "exponent out of range"))?;
+        let round = if inf < 0.0 { rug::float::Round::Up } else { rug::float::Round::Down };
+        Ok((rug::Float::with_val(53, x) << exponent).to_f64_round(round))
     };
     let (lo, hi) = (end("lo", f64::NEG_INFINITY)?, end("hi", f64::INFINITY)?);
     if !(lo <= hi) {
@@ -209,9 +221,33 @@ fn get_claim(v: &Value, field: &str) -> Result<Claim, CheckError> {
     Ok(Claim { lo, hi })
 }
 
-fn get_claims(v: &Value, path: &str) -> Result<Vec<Claim>, CheckError> {
+/// `(x, e)` of the text `"x * 2^e"` (`x` a finite f64, `|e| <= 2^20`).
+fn scaled_endpoint(text: &str) -> Option<(f64, i64)> {
+    let (x, e) = text.split_once(" * 2^")?;
+    let x: f64 = x.parse().ok().filter(|x: &f64| x.is_finite())?;
+    let e: i64 = e.parse().ok().filter(|e: &i64| e.abs() <= 1 << 20)?;
+    Some((x, e))
+}
+
+fn get_claims(v: &Value, path: &str, k: i64) -> Result<Vec<Claim>, CheckError> {
     let arr = get(v, path)?.as_array().ok_or_else(|| malformed(path, "not an array"))?;
-    arr.iter().enumerate().map(|(i, x)| get_claim(x, &format!("{path}[{i}]"))).collect()
+    arr.iter().enumerate().map(|(i, x)| get_claim(x, &format!("{path}[{i}]"), k)).collect()
+}
+
+/// Proof: `proofs/normalisation.md`, Lemma S1 and "The checker".
+/// The normalisation the hints were computed in (`hints.scale`, absent: none) and the problem
+/// rescaled by it. Any scale is an exact symmetry, so this hint, like the others, is not
+/// trusted: `Problem::rescaled` refuses a time scale for a model where rescaling time is not one.
+fn normalized_problem(cert: &Value, problem: &Problem) -> Result<(Problem, Scale), CheckError> {
+    let Some(hint) = get(cert, "hints")?.get("scale") else {
+        return Ok((problem.clone(), Scale::default()));
+    };
+    let exponent = |key: &str| -> Result<i64, CheckError> {
+        hint.get(key).and_then(Value::as_i64).ok_or_else(|| malformed(&format!("hints.scale.{key}"), "missing or not an integer"))
+    };
+    let scale = Scale { output: exponent("output")?, time: exponent("time")? };
+    let rescaled = problem.rescaled(scale).map_err(|why| malformed("hints.scale", why))?;
+    Ok((rescaled, scale))
 }
 
 /// Proof: `proofs/checker.md`, "What `valid` means" (3).
@@ -294,23 +330,27 @@ pub fn check_value_showing(cert: &Value, loaded: &LoadedSpec, progress: bool) ->
     if get_str(cert, "claims.name")? != problem.name {
         return invalid("claims.name differs from the spec's");
     }
-    let eps = exact(&problem.tolerance.value);
-    if get_exact(cert, "claims.tolerance")? != eps {
-        return invalid(format!("claims.tolerance differs from the spec's eps = {eps}"));
+    if get_exact(cert, "claims.tolerance")? != exact(&problem.tolerance.value) {
+        return invalid(format!("claims.tolerance differs from the spec's eps = {}", exact(&problem.tolerance.value)));
     }
 
-    // 2. The claims and hints.
+    // 2. The claims and hints, from here on in the units of the hints' normalisation
+    // (proofs/normalisation.md): the claims times 2^-j, the problem rescaled.
+    let (normalized, scale) = normalized_problem(cert, problem)?;
+    let problem = &normalized;
+    let j = scale.output;
     let claims = Claims {
-        sup_deviation: get_claim(get(cert, "claims.sup_deviation")?, "claims.sup_deviation")?,
-        final_deviation: get_claim(get(cert, "claims.final_deviation")?, "claims.final_deviation")?,
-        outputs_final: get_claims(cert, "claims.outputs_final")?,
-        linear_outputs_final: get_claims(cert, "claims.linear_outputs_final")?,
-        r0: get_claim(get(cert, "claims.r0")?, "claims.r0")?,
+        sup_deviation: get_claim(get(cert, "claims.sup_deviation")?, "claims.sup_deviation", j)?,
+        final_deviation: get_claim(get(cert, "claims.final_deviation")?, "claims.final_deviation", j)?,
+        outputs_final: get_claims(cert, "claims.outputs_final", j)?,
+        linear_outputs_final: get_claims(cert, "claims.linear_outputs_final", j)?,
+        r0: get_claim(get(cert, "claims.r0")?, "claims.r0", 2 * j)?,
     };
-    let top_r0 = get_claim(get(cert, "r0")?, "r0")?;
-    if top_r0.lo.to_bits() != claims.r0.lo.to_bits() || top_r0.hi.to_bits() != claims.r0.hi.to_bits() {
+    if get(cert, "r0")? != get(cert, "claims.r0")? {
         return invalid("r0 differs from claims.r0");
     }
+    // eps in the same units as the claims.
+    let eps = exact(&problem.tolerance.value);
     let verdict = get_str(cert, "claims.verdict")?;
     let method = get_str(cert, "hints.method")?;
     // Gradient flow or gradient descent: the certificate's method must be the spec's.
