@@ -847,7 +847,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
             Some(m) => ReferenceStep::Model(m),
             None => ReferenceStep::Linear(linear.step(&lin_centre, lin_radius, step.step, order)),
         };
-        pieces.push(deviation_piece(&step, &reference_step, alpha, &problem.targets, offset.as_deref()));
+        pieces.push(deviation_piece(&step, &reference_step, alpha, &problem.targets, offset.as_deref(), pieces.is_empty()));
         // In output units: the tube's terms through alpha |Dh|, plus the outputs' own remainder;
         // for an order-Q reference the same of the model's step (D is the difference of the
         // two flows' enclosures, whose widths add).
@@ -1133,11 +1133,16 @@ fn output_slack(step: &TubeStep, alpha: FastInterval) -> FastInterval {
 /// rho_lin`; for the order-`Q` model `alpha (H(s) - H_Q(s))` (the targets and the offset
 /// cancel) with radius `alpha |Dh|_tube E + alpha |Dh_Q|_tube E_Q` (Lemma G of
 /// `proofs/taylor-models.md`).
-fn deviation_piece(step: &TubeStep, reference: &ReferenceStep, alpha: Interval, targets: &[Interval], offset: Option<&[Interval]>) -> DeviationPiece {
+///
+/// `at_start` (the first step, `t_k = 0`): `e(0) = 0` exactly, so the constant coefficient may be
+/// replaced by 0 with twice the radius (`proofs/sup-over-interval.md`, "The first piece"); done
+/// when that is narrower, so that a tiny `D` on a short horizon is not lost in the constant's
+/// cancellation width (issue 20, T = 1e-9).
+fn deviation_piece(step: &TubeStep, reference: &ReferenceStep, alpha: Interval, targets: &[Interval], offset: Option<&[Interval]>, at_start: bool) -> DeviationPiece {
     let q = step.outputs.len() - 2;
     let alpha = FastInterval::from_inari(alpha);
     let own = |j: usize, i: usize| FastInterval::from_inari(step.outputs[j][i]);
-    let coeffs = (0..=q)
+    let mut coeffs: Vec<Vec<FastInterval>> = (0..=q)
         .map(|j| {
             (0..targets.len())
                 .map(|i| match reference {
@@ -1160,7 +1165,11 @@ fn deviation_piece(step: &TubeStep, reference: &ReferenceStep, alpha: Interval, 
             output_slack(m, alpha),
         ),
     };
-    let radius = (output_slack(step, alpha) + reference_radius).hi;
+    let mut radius = (output_slack(step, alpha) + reference_radius).hi;
+    if at_start && radius <= poly::norm2_upper(&coeffs[0]) {
+        coeffs[0] = vec![FastInterval::point(0.0); coeffs[0].len()];
+        radius = (FastInterval::point(radius) * FastInterval::point(2.0)).hi;
+    }
     DeviationPiece::new(coeffs, remainder, radius, step.step)
 }
 

@@ -726,18 +726,33 @@ fn pow2_up(e: i64) -> f64 {
     }
 }
 
-/// Upper bound of the 2-norm of a ball vector: `sup_{x in box} |x|_2`.
+/// Upper bound of the 2-norm of a ball vector: `sup_{x in box} |x|_2` ([`norm2_of_bounds`] of
+/// the entries' magnitudes).
 pub fn norm2_upper(v: &[Ball]) -> f64 {
     if v.iter().all(Ball::is_exact_zero) {
         // The zero vector's norm is 0 exactly (no f64 floor, whose square root would be
         // 1e-150: "Ball arithmetic", exact results).
         return 0.0;
     }
-    let s: f64 = v.iter().map(|b| {
-        let a = b.abs_upper();
-        a * a
-    }).sum();
-    up_n(s, v.len()).sqrt() * (1.0 + 2.220446049250313e-16 * 4.0)
+    let magnitudes: Vec<f64> = v.iter().map(Ball::abs_upper).collect();
+    norm2_of_bounds(&magnitudes)
+}
+
+/// An upper bound of `(sum_i x_i^2)^{1/2}` for non-negative f64 bounds `x_i` (0 when all are 0):
+/// the smaller of the rounded root of the summed squares and the 1-norm (`|x|_2 <= |x|_1`).
+/// Near the f64 underflow range the squares' absolute floor `2^-1000` would give `2^-500`
+/// under the root; the 1-norm keeps `n 2^-1000` (issue 20: outputs that are 0 at all times).
+pub fn norm2_of_bounds(x: &[f64]) -> f64 {
+    if x.iter().all(|&v| v == 0.0) {
+        return 0.0;
+    }
+    let (mut squares, mut sum) = (0.0f64, 0.0f64);
+    for &a in x {
+        squares += a * a;
+        sum += a;
+    }
+    let root = up(up_n(squares, x.len()).sqrt());
+    root.min(up_n(sum, x.len()))
 }
 
 /// Lower bound of the 2-norm of any vector in the box: `inf_{x in box} |x|_2`.

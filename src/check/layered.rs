@@ -55,13 +55,7 @@ fn max_or_inf(a: f64, b: f64) -> f64 {
 /// Upper bound of `(sum x_j^2)^{1/2}` for non-negative f64 upper bounds `x_j` (each square one
 /// rounding, the sum `n - 1` more, the square root one: covered by `up_n` and `up`).
 fn root_sum_squares(x: &[f64]) -> f64 {
-    let s: f64 = x.iter().map(|v| v * v).sum();
-    if x.iter().all(|&v| v == 0.0) {
-        // The norm of upper bounds that are all exactly 0 is 0 (no floor whose square root
-        // would be 1e-150; proofs/checker.md, "Ball arithmetic", exact results).
-        return 0.0;
-    }
-    up(up_n(s, x.len()).sqrt())
+    super::ball::norm2_of_bounds(x)
 }
 
 /// Lemma LS (`proofs/checker.md`): an upper bound of the spectral norm `|W|_2` of every real
@@ -141,7 +135,8 @@ pub fn spectral_upper(w: &[Ball], rows: usize, cols: usize) -> f64 {
 /// Lemma LA (`proofs/checker.md`): `(s1, s2)` with `|sigma'(z)| <= s1` and
 /// `|sigma''(z)| <= s2` for every pre-activation `z` whose activation value `sigma(z)` lies in
 /// the ball `a`; each at most the global bound of `activation_bounds`. tanh and sigmoid are
-/// bounded through their value; softplus and erf use the global bounds; identity is `(1, 0)`.
+/// bounded through their value, and so is sin (`|sin'| = (1 - sin^2)^{1/2}`, `|sin''| = |sin|`);
+/// softplus, erf and gelu use the global bounds; identity is `(1, 0)`.
 pub fn local_activation_bounds(act: Activation, a: &Ball) -> (f64, f64) {
     let (g1, g2) = activation_bounds(act);
     let up_f = |x: &Float| x.to_f64_round(Round::Up);
@@ -188,7 +183,27 @@ pub fn local_activation_bounds(act: Activation, a: &Ball) -> (f64, f64) {
             let d2 = Float::with_val_round(PREC, &s * &slope, Round::Up).0;
             (up_f(&s).min(g1), up_f(&d2).min(g2))
         }
-        Activation::Softplus | Activation::Erf | Activation::Sin | Activation::Gelu => (g1, g2),
+        Activation::Sin => {
+            // s = sin z in [lo, hi] cap [-1, 1]; |sin'| = |cos z| = sqrt(1 - s^2), |sin''| = |s|.
+            let (lo, hi) = (a.lo(), a.hi());
+            if lo.is_nan() || hi.is_nan() {
+                return (g1, g2);
+            }
+            let lo = lo.max(&Float::with_val(PREC, -1));
+            let hi = hi.min(&Float::with_val(PREC, 1));
+            if lo > hi {
+                return (g1, g2);
+            }
+            let (alo, ahi) = (Float::with_val(PREC, lo.abs_ref()), Float::with_val(PREC, hi.abs_ref()));
+            // x = min |s| (0 if the range contains 0), big = max |s| (both exact).
+            let x = if lo <= 0 && hi >= 0 { Float::new(PREC) } else { alo.clone().min(&ahi) };
+            let big = alo.max(&ahi);
+            let x2 = Float::with_val_round(PREC, x.square_ref(), Round::Down).0;
+            let c = Float::with_val_round(PREC, 1 - &x2, Round::Up).0; // >= 1 - s^2 >= 0
+            let slope = Float::with_val_round(PREC, c.sqrt_ref(), Round::Up).0; // >= |cos z|
+            (up_f(&slope).min(g1), up_f(&big).min(g2))
+        }
+        Activation::Softplus | Activation::Erf | Activation::Gelu => (g1, g2),
     }
 }
 
@@ -338,7 +353,8 @@ pub(crate) mod tests {
             Activation::Softplus => x.exp().ln_1p(),
             Activation::Erf => Float::with_val(53, x).erf().to_f64(),
             Activation::Identity => x,
-            Activation::Sin | Activation::Gelu => unreachable!(),
+            Activation::Sin => x.sin(),
+            Activation::Gelu => unreachable!(),
         }
     }
 
@@ -551,9 +567,12 @@ pub(crate) mod tests {
     fn local_activation_bounds_hold() {
         let d1 = |act: Activation, z: f64| (act_f64(act, z + 1e-6) - act_f64(act, z - 1e-6)) / 2e-6;
         let d2 = |act: Activation, z: f64| (act_f64(act, z + 1e-4) - 2.0 * act_f64(act, z) + act_f64(act, z - 1e-4)) / 1e-8;
-        for act in [Activation::Tanh, Activation::Sigmoid, Activation::Softplus, Activation::Erf, Activation::Identity] {
+        for act in [Activation::Tanh, Activation::Sigmoid, Activation::Softplus, Activation::Erf, Activation::Identity, Activation::Sin] {
             for (lo, hi) in [(-0.1, 0.2), (0.5, 0.7), (-3.0, -1.0), (1.2, 1.3), (-0.7, -0.5), (2.0, 6.0)] {
-                let a = Ball::from_interval(act_f64(act, lo), act_f64(act, hi));
+                // The activation's range over [lo, hi] (sin is not monotone there: sampled hull).
+                let values: Vec<f64> = (0..=1000).map(|k| act_f64(act, lo + (hi - lo) * k as f64 / 1000.0)).collect();
+                let (vlo, vhi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let a = Ball::from_interval(vlo - 1e-9, vhi + 1e-9);
                 let (s1, s2) = local_activation_bounds(act, &a);
                 let (g1, g2) = activation_bounds(act);
                 assert!(s1 <= g1 && s2 <= g2);
@@ -562,8 +581,11 @@ pub(crate) mod tests {
                     assert!(d1(act, z).abs() <= s1 * (1.0 + 1e-6) + 1e-9, "{act:?} z {z}: sigma' {} > {s1}", d1(act, z));
                     assert!(d2(act, z).abs() <= s2 * (1.0 + 1e-4) + 1e-6, "{act:?} z {z}: sigma'' {} > {s2}", d2(act, z));
                 }
-                if act == Activation::Tanh && lo > 1.0 {
-                    assert!(s1 < 0.5 * g1, "tanh on [{lo}, {hi}]: {s1} not local");
+                if (act == Activation::Tanh && lo > 1.0) || (act == Activation::Sin && (lo, hi) == (1.2, 1.3)) {
+                    assert!(s1 < 0.5 * g1, "{act:?} on [{lo}, {hi}]: {s1} not local");
+                }
+                if act == Activation::Sin && (lo, hi) == (-0.1, 0.2) {
+                    assert!(s2 < 0.25 * g2, "sin on [{lo}, {hi}]: {s2} not local");
                 }
             }
         }

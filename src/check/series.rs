@@ -1201,8 +1201,7 @@ impl DerivativeBounds {
 }
 
 fn total(v: &[f64]) -> f64 {
-    let s: f64 = v.iter().map(|x| x * x).sum();
-    up(super::ball::up_n(s, v.len()).sqrt())
+    super::ball::norm2_of_bounds(v)
 }
 
 /// Derivative bounds of the network over the box `wbox` (`proofs/checker.md`, "Derivative

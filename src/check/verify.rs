@@ -422,7 +422,13 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
             // Lemma MC: the model's Lagrange box enters the piece's remainder.
             lag = lag.iter().zip(ml).map(|(a, b)| a.sub(b)).collect();
         }
-        let rho = up(alpha_up * st.bounds.gradient_total() * e_t + lin_rad_step);
+        let mut rho = up(alpha_up * st.bounds.gradient_total() * e_t + lin_rad_step);
+        // The first piece: e(0) = 0 exactly, so P_0 may be the point 0 with the radius doubled
+        // (proofs/sup-over-interval.md, "The first piece"; the checker's own choice).
+        if k == 0 && rho <= norm2_upper(&p[0]) {
+            p[0] = vec![Ball::zero(); n_out];
+            rho = up(2.0 * rho);
+        }
         pieces.push(Piece { p, lag, rho, h: h.clone(), h_hi: h_hi.clone(), h_lo });
 
         if k + 1 == steps.len() {
