@@ -961,31 +961,32 @@ fn claimed_exact_cases_are_not_trusted() {
 
 /// Property (issue 20, deliverable 3): random small problems, degenerate ones included (eps = 0,
 /// T tiny or 0, all-zero weights, n = 1, up to 4 outputs, no hidden layer, saturated weights,
-/// both parameterisations, with and without the penalty), certify and then check valid: the
-/// checker never refuses what the certifier proved. p <= 30; 40 cases from a fixed seed, at
-/// most 400 steps per pass (about 10 s).
+/// both parameterisations, with and without the penalty, all seven activations, alpha, targets
+/// and eps scaled by 2^k up to |k| = 1000), certify and then check valid: the checker never
+/// refuses what the certifier proved. p <= 30; 200 cases from a fixed seed, at most 400 steps
+/// per pass (about 4 s).
 #[test]
 fn random_degenerate_problems_certify_then_check_valid() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
-    // sin is left out: on non-degenerate sin nets the checker's enclosures of the outputs can
-    // be wider than the certifier's claims (see `sin_net_outputs_known_gap`, ignored).
-    const ACTIVATIONS: &[&str] = &["tanh", "sigmoid", "softplus", "erf", "gelu", "identity"];
+    const ACTIVATIONS: &[&str] = &["tanh", "sigmoid", "softplus", "erf", "gelu", "identity", "sin"];
+    // alpha, the targets and eps scaled together by 2^k (an exact symmetry, proofs/normalisation.md).
+    const SCALES: &[i64] = &[0, 0, 0, 600, -600, 1000, -1000];
     const ALPHAS: &[&str] = &["1", "2", "10", "1000"];
     const HORIZONS: &[&str] = &["0", "1e-9", "1/1000", "1/2", "1"];
     const TOLERANCES: &[&str] = &["0", "1e-9", "1/100", "1"];
     let shape = (
         (0usize..=2, 1usize..=2, 1usize..=3, 1usize..=4, 1usize..=3),
         (0..ACTIVATIONS.len(), any::<bool>(), any::<bool>(), any::<bool>(), 0u8..4),
-        (0..ALPHAS.len(), 0..HORIZONS.len(), 0..TOLERANCES.len(), any::<bool>()),
+        (0..ALPHAS.len(), 0..HORIZONS.len(), 0..TOLERANCES.len(), any::<bool>(), 0..SCALES.len()),
         (prop::collection::vec(-20i32..=20, 30), prop::collection::vec(-20i32..=20, 8), prop::collection::vec(-20i32..=20, 12)),
     );
     // A fixed seed: the same problems on every run (a failure is reproducible as it stands).
     let rng = proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha);
-    let mut runner = TestRunner::new_with_rng(Config { cases: 40, failure_persistence: None, ..Config::default() }, rng);
+    let mut runner = TestRunner::new_with_rng(Config { cases: 200, failure_persistence: None, ..Config::default() }, rng);
     let exact_cases = std::cell::Cell::new(0);
     runner
-        .run(&shape, |((depth, d, hidden, outputs, n), (act, standard, bias, centred, weights_kind), (ai, hi, ti, penalty), (wv, xv, yv))| {
+        .run(&shape, |((depth, d, hidden, outputs, n), (act, standard, bias, centred, weights_kind), (ai, hi, ti, penalty, si), (wv, xv, yv))| {
             let mut widths = vec![d];
             widths.extend(std::iter::repeat_n(hidden, depth));
             widths.push(outputs);
@@ -1001,8 +1002,12 @@ fn random_degenerate_problems_certify_then_check_valid() {
                 })
                 .collect();
             let inputs: Vec<Vec<String>> = (0..n).map(|i| decimals(&(0..d).map(|j| xv[(i * d + j) % 8] as f64 / 10.0).collect::<Vec<_>>())).collect();
-            let targets = decimals(&(0..n * outputs).map(|i| yv[i] as f64 / 20.0).collect::<Vec<_>>());
-            let text = mlp_spec(&widths, ACTIVATIONS[act], standard, bias, centred, &decimals(&weights), &inputs, &targets, ALPHAS[ai], HORIZONS[hi], TOLERANCES[ti], penalty.then_some("1/4"));
+            let scaled = |q: &str| {
+                let value = ntkcert::arith::rational::parse_decimal(q).expect("decimal") * ntkcert::scale::pow2(SCALES[si]);
+                ntkcert::arith::rational::rational_to_string(&value)
+            };
+            let targets: Vec<String> = decimals(&(0..n * outputs).map(|i| yv[i] as f64 / 20.0).collect::<Vec<_>>()).iter().map(|y| scaled(y)).collect();
+            let text = mlp_spec(&widths, ACTIVATIONS[act], standard, bias, centred, &decimals(&weights), &inputs, &targets, &scaled(ALPHAS[ai]), HORIZONS[hi], &scaled(TOLERANCES[ti]), penalty.then_some("1/4"));
             // A step budget keeps hard draws (saturated weights, alpha = 1, T = 1) fast: an
             // inconclusive certificate must check valid too.
             let text = format!("{text}[solver]\nmax_steps = 400\n");
