@@ -235,9 +235,11 @@ fn get_claims(v: &Value, path: &str, k: i64) -> Result<Vec<Claim>, CheckError> {
 }
 
 /// Proof: `proofs/normalisation.md`, Lemma S1 and "The checker".
-/// The normalisation the hints were computed in (`hints.scale`, absent: none) and the problem
-/// rescaled by it. Any scale is an exact symmetry, so this hint, like the others, is not
-/// trusted: `Problem::rescaled` refuses a time scale for a model where rescaling time is not one.
+/// The normalisation the hints were computed in and the problem rescaled by it: `hints.scale`
+/// must be absent (no rescaling, as in certificates older than the normalisation) or the
+/// spec's own normalisation `Scale::of`, computed here. (Any scale accepted by
+/// `Problem::rescaled` would be an exact symmetry; admitting only these two keeps every
+/// rescaled number in the range the spec's own numbers and its normalisation give.)
 fn normalized_problem(cert: &Value, problem: &Problem) -> Result<(Problem, Scale), CheckError> {
     let Some(hint) = get(cert, "hints")?.get("scale") else {
         return Ok((problem.clone(), Scale::default()));
@@ -246,8 +248,11 @@ fn normalized_problem(cert: &Value, problem: &Problem) -> Result<(Problem, Scale
         hint.get(key).and_then(Value::as_i64).ok_or_else(|| malformed(&format!("hints.scale.{key}"), "missing or not an integer"))
     };
     let scale = Scale { output: exponent("output")?, time: exponent("time")? };
-    let rescaled = problem.rescaled(scale).map_err(|why| malformed("hints.scale", why))?;
-    Ok((rescaled, scale))
+    let (normalized, own) = problem.normalized();
+    if scale != own {
+        return Err(malformed("hints.scale", format!("(output {}, time {}) is not the spec's normalisation (output {}, time {})", scale.output, scale.time, own.output, own.time)));
+    }
+    Ok((normalized, scale))
 }
 
 /// Proof: `proofs/checker.md`, "What `valid` means" (3).
