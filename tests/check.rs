@@ -901,19 +901,18 @@ fn issue_20_cases_certify_and_check_valid() {
 
 /// Issue 20, deliverable 5 (resolution): with `T = 1e-9`, `sup D ~ 1e-20` lies far below the
 /// cancellation width of the first step's constant term (`~1e-15`); since `e(0) = 0` exactly the
-/// first piece drops that term (`proofs/sup-over-interval.md`, "The first piece"), so `eps = 0`
-/// is refuted for the centred model with `sup D` to a relative width below 1e-2 (measured:
-/// 1.1e-3; it was inconclusive in `[0, 2e-16]`), and the certificate checks valid. Not yet for
-/// the uncentred model: there the linearised flow's start ball (the enclosure of
-/// `r0 = alpha h(w0) - y`, radius ~4e-15) enters the piece's radius, and `D` would need the
-/// start's uncertainty propagated as shared by both flows (issue 20, deliverable 5).
+/// first piece drops that term, and the linearised flow's start ball (uncentred: the enclosure of
+/// `r0 = alpha h(w0) - y`, radius ~4e-15) enters only as moved by `I - exp(-K0 s)`
+/// (`proofs/sup-over-interval.md`, "The first piece"), so `eps = 0` is refuted, centred or not,
+/// with `sup D` to a relative width below 1e-2 (measured: 1.1e-3; it was inconclusive in
+/// `[0, 2e-16]` centred, `[0, 4.4e-15]` uncentred), and the certificates check valid.
 #[test]
 fn tiny_horizon_refutes_eps_zero() {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let inputs3 = vec![s(&["1", "2"]), s(&["-0.5", "0.25"]), s(&["0.3", "0.7"])];
     let targets3 = s(&["1", "-1", "0.5"]);
     let w13 = s(&["0.5", "-1.25", "0.1", "0.3", "0.2", "-0.4", "0.1", "0.2", "0.3", "1", "-1", "0.5", "0.2"]);
-    for centred in [true] {
+    for centred in [true, false] {
         let text = mlp_spec(&[2, 3, 1], "tanh", false, true, centred, &w13, &inputs3, &targets3, "2", "1e-9", "0", None);
         let (result, answer) = certify_and_check(&text, |_| {});
         assert_eq!(answer, Ok(()), "centred {centred}");

@@ -422,12 +422,24 @@ pub fn verify(problem: &Problem, net: &Net, order: usize, steps: &[Rational], tu
             // Lemma MC: the model's Lagrange box enters the piece's remainder.
             lag = lag.iter().zip(ml).map(|(a, b)| a.sub(b)).collect();
         }
-        let mut rho = up(alpha_up * st.bounds.gradient_total() * e_t + lin_rad_step);
-        // The first piece: e(0) = 0 exactly, so P_0 may be the point 0 with the radius doubled
+        let network_rho = up(alpha_up * st.bounds.gradient_total() * e_t);
+        let mut rho = up(network_rho + lin_rad_step);
+        // The first piece: e(0) = 0 exactly, so P_0 may be the point 0 with the radius
+        // 2 alpha G E plus, for the plain linearised flow (start ball lin_radius, path defect
+        // lin_rem), min(1, h |K0|) lin_radius + 2 lin_rem, else twice the reference's radius
         // (proofs/sup-over-interval.md, "The first piece"; the checker's own choice).
-        if k == 0 && rho <= norm2_upper(&p[0]) {
-            p[0] = vec![Ball::zero(); n_out];
-            rho = up(2.0 * rho);
+        if k == 0 {
+            let reference = if model.is_none() && lambda.is_none() {
+                let moved = up(h_hi.to_f64_round(Round::Up) * k_norm).min(1.0);
+                up(moved * lin_radius + 2.0 * lin_rem)
+            } else {
+                up(2.0 * lin_rad_step)
+            };
+            let from_zero = up(2.0 * network_rho + reference);
+            if from_zero <= up(rho + norm2_upper(&p[0])) {
+                p[0] = vec![Ball::zero(); n_out];
+                rho = from_zero;
+            }
         }
         pieces.push(Piece { p, lag, rho, h: h.clone(), h_hi: h_hi.clone(), h_lo });
 
