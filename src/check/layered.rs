@@ -143,22 +143,8 @@ pub fn local_activation_bounds(act: Activation, a: &Ball) -> (f64, f64) {
     match act {
         Activation::Identity => (1.0, 0.0),
         Activation::Tanh => {
-            // t = tanh z in [lo, hi] cap [-1, 1]; tanh' = 1 - t^2, |tanh''| = 2 |t| (1 - t^2).
-            let (lo, hi) = (a.lo(), a.hi());
-            if lo.is_nan() || hi.is_nan() {
-                return (g1, g2);
-            }
-            let lo = lo.max(&Float::with_val(PREC, -1));
-            let hi = hi.min(&Float::with_val(PREC, 1));
-            if lo > hi {
-                return (g1, g2);
-            }
-            let (alo, ahi) = (Float::with_val(PREC, lo.abs_ref()), Float::with_val(PREC, hi.abs_ref()));
-            // x = min |t| (0 if the range contains 0), big = max |t| (both exact).
-            let x = if lo <= 0 && hi >= 0 { Float::new(PREC) } else { alo.clone().min(&ahi) };
-            let big = alo.max(&ahi);
-            let x2 = Float::with_val_round(PREC, x.square_ref(), Round::Down).0;
-            let s = Float::with_val_round(PREC, 1 - &x2, Round::Up).0; // >= 1 - t^2 >= 0
+            // t = tanh z; tanh' = 1 - t^2 <= 1 - x^2, |tanh''| = 2 |t| (1 - t^2) <= 2 X (1 - x^2).
+            let Some((s, big)) = unit_range_bounds(a) else { return (g1, g2) };
             let d2 = Float::with_val_round(PREC, &big * &s, Round::Up).0 * 2u32; // *2 exact
             (up_f(&s).min(g1), up_f(&d2).min(g2))
         }
@@ -184,27 +170,33 @@ pub fn local_activation_bounds(act: Activation, a: &Ball) -> (f64, f64) {
             (up_f(&s).min(g1), up_f(&d2).min(g2))
         }
         Activation::Sin => {
-            // s = sin z in [lo, hi] cap [-1, 1]; |sin'| = |cos z| = sqrt(1 - s^2), |sin''| = |s|.
-            let (lo, hi) = (a.lo(), a.hi());
-            if lo.is_nan() || hi.is_nan() {
-                return (g1, g2);
-            }
-            let lo = lo.max(&Float::with_val(PREC, -1));
-            let hi = hi.min(&Float::with_val(PREC, 1));
-            if lo > hi {
-                return (g1, g2);
-            }
-            let (alo, ahi) = (Float::with_val(PREC, lo.abs_ref()), Float::with_val(PREC, hi.abs_ref()));
-            // x = min |s| (0 if the range contains 0), big = max |s| (both exact).
-            let x = if lo <= 0 && hi >= 0 { Float::new(PREC) } else { alo.clone().min(&ahi) };
-            let big = alo.max(&ahi);
-            let x2 = Float::with_val_round(PREC, x.square_ref(), Round::Down).0;
-            let c = Float::with_val_round(PREC, 1 - &x2, Round::Up).0; // >= 1 - s^2 >= 0
-            let slope = Float::with_val_round(PREC, c.sqrt_ref(), Round::Up).0; // >= |cos z|
+            // s = sin z; |sin'| = |cos z| = (1 - s^2)^{1/2} <= (1 - x^2)^{1/2}, |sin''| = |s| <= X.
+            let Some((c, big)) = unit_range_bounds(a) else { return (g1, g2) };
+            let slope = Float::with_val_round(PREC, c.sqrt_ref(), Round::Up).0;
             (up_f(&slope).min(g1), up_f(&big).min(g2))
         }
         Activation::Softplus | Activation::Erf | Activation::Gelu => (g1, g2),
     }
+}
+
+/// For values `v` in the ball `a` cap `[-1, 1]` (tanh's and sin's range): `(1 - x^2, X)` with
+/// `x = min |v|` (0 if the range contains 0) and `X = max |v|`, the first rounded up (`x^2` down),
+/// the second exact; `None` when the range is empty or not a number (Lemma LA).
+fn unit_range_bounds(a: &Ball) -> Option<(Float, Float)> {
+    let (lo, hi) = (a.lo(), a.hi());
+    if lo.is_nan() || hi.is_nan() {
+        return None;
+    }
+    let lo = lo.max(&Float::with_val(PREC, -1));
+    let hi = hi.min(&Float::with_val(PREC, 1));
+    if lo > hi {
+        return None;
+    }
+    let (alo, ahi) = (Float::with_val(PREC, lo.abs_ref()), Float::with_val(PREC, hi.abs_ref()));
+    let x = if lo <= 0 && hi >= 0 { Float::new(PREC) } else { alo.clone().min(&ahi) };
+    let big = alo.max(&ahi);
+    let x2 = Float::with_val_round(PREC, x.square_ref(), Round::Down).0;
+    Some((Float::with_val_round(PREC, 1 - &x2, Round::Up).0, big))
 }
 
 /// Lemma LB (`proofs/checker.md`): the layered bound over the box `wbox` for an MLP (`None` for
