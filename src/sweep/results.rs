@@ -47,7 +47,16 @@ impl Row {
         for p in path {
             v = v.get(*p)?;
         }
-        let end = |x: &Value, inf: f64| if x.is_null() { Some(inf) } else { x.as_f64() };
+        // A text "x * 2^e" (an exact claim outside the f64 range) as its f64 enclosure, outward.
+        let end = |x: &Value, inf: f64| match x {
+            Value::Null => Some(inf),
+            Value::String(text) => {
+                let (m, e) = text.split_once(" * 2^")?;
+                let scaled = crate::scale::scale_interval(crate::arith::vector::point(m.parse().ok()?), e.parse().ok()?);
+                Some(if inf < 0.0 { scaled.inf() } else { scaled.sup() })
+            }
+            _ => x.as_f64(),
+        };
         Some(Endpoints { lo: end(v.get("lo")?, f64::NEG_INFINITY)?, hi: end(v.get("hi")?, f64::INFINITY)? })
     }
     /// A theory bound (an upper bound of sup D): `theory.KEY`.

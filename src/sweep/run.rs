@@ -394,6 +394,7 @@ fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> R
     certificate
         .write_atomically(&out_dir.join(&cert_name))
         .map_err(|e| SweepError::cant_create(format!("cannot write certificate '{}': {e}", out_dir.join(&cert_name).display())))?;
+    let claims = certificate.value["claims"].clone();
     let exact = |q: &num_rational::BigRational| grid::decimal_text(q);
     let values: serde_json::Map<String, Value> = cell.values.iter().map(|(f, v)| (f.clone(), Value::String(v.text.clone()))).collect();
     let up = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
@@ -425,9 +426,10 @@ fn run_cell(plan: &Plan, cell: &Cell, out_dir: &Path, order: Option<usize>) -> R
         "num_params": problem.num_params(),
         "verdict": verdict_name(result.verdict),
         "reason": result.reason,
-        "sup_deviation": interval_json(result.sup_deviation),
-        "final_deviation": interval_json(result.final_deviation),
-        "r0": interval_json(result.r0),
+        // The certificate's claims, exactly (a text "x * 2^e" where not an f64).
+        "sup_deviation": claims["sup_deviation"],
+        "final_deviation": claims["final_deviation"],
+        "r0": claims["r0"],
         "theory": theory_json,
         "steps": result.steps,
         "seconds": result.seconds,
