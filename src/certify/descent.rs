@@ -5,7 +5,7 @@
 
 use super::{decide, leave_room_for_checking, Certified, ChunkRecord, InitialState, Options};
 use crate::arith::fast_interval::FastInterval;
-use crate::arith::rational::{rational_to_interval, rational_to_string};
+use crate::arith::rational::rational_to_interval;
 use crate::arith::vector::{interval, point, radius_norm2_upper, symmetric};
 use crate::enclose::descent::{ChunkEnclosure, DescentIntegrator};
 use crate::enclose::linear::LinearFlow;
@@ -128,7 +128,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
         pb.finish_and_clear();
     }
     let n_out = problem.num_outputs();
-    let edge = stability_note(&linear, eta, descent);
+    let edge = stability_note(&linear, eta);
     let (Some((outputs, lin_outputs, final_deviation)), None) = (last, failure.clone()) else {
         let reason = [failure, edge].into_iter().flatten().collect::<Vec<_>>().join("; ");
         let seconds = started.elapsed().as_secs_f64();
@@ -165,14 +165,15 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
 /// A note when `eta` is at or beyond the stability edge `2 / lambda_max(K0)`: proved beyond it
 /// (a Rayleigh quotient of `K0` times `eta` exceeds 2) the linearised iterates diverge; `None`
 /// below the edge or when that is not proved.
-fn stability_note(linear: &LinearFlow, eta: Interval, descent: &Descent) -> Option<String> {
+fn stability_note(linear: &LinearFlow, eta: Interval) -> Option<String> {
     let lower = linear.largest_eigenvalue_lower();
     let beyond = (eta * point(lower)).inf() > 2.0;
     beyond.then(|| {
+        // eta lambda_max is the same in the normalised problem's units and the spec's.
         format!(
-            "learning_rate = {} is beyond the stability edge 2 / lambda_max(K0) (lambda_max(K0) in [{lower:.6e}, {:.6e}]): the linearised iterates grow geometrically (they diverge as K grows)",
-            rational_to_string(&descent.learning_rate.value),
-            linear.kernel_norm
+            "the learning rate is beyond the stability edge 2 / lambda_max(K0) (eta lambda_max(K0) in [{:.6e}, {:.6e}], above 2): the linearised iterates grow geometrically (they diverge as K grows)",
+            (eta * point(lower)).inf(),
+            (eta * point(linear.kernel_norm)).sup()
         )
     })
 }
