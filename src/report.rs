@@ -117,10 +117,26 @@ fn fmt_interval(x: Interval) -> String {
     format!("[{:.12e}, {:.12e}]", x.inf(), x.sup())
 }
 
+/// A claim for reading: its endpoints in the spec's units, or, where those left the normal f64
+/// range (overflowed, or subnormal), the normalised enclosure times its power of two
+/// (`normalized`: the enclosure and the exponent; `--json` has the exact claims).
+fn fmt_claim(user: Interval, normalized: Option<(Interval, i64)>) -> String {
+    let abnormal = |v: f64| !v.is_finite() || (v != 0.0 && v.abs() < f64::MIN_POSITIVE);
+    match normalized {
+        Some((n, k)) if (abnormal(user.inf()) || abnormal(user.sup())) && n.inf().is_finite() && n.sup().is_finite() => format!("{} * 2^{k}", fmt_interval(n)),
+        _ => fmt_interval(user),
+    }
+}
+
 /// The readable summary printed by `certify`. The decimal endpoints shown are rounded for
 /// reading; the JSON output carries the exact ones.
 pub fn certify_text(problem: &Problem, r: &Certified) -> String {
     let eps = readable(&problem.tolerance.value);
+    let j = r.normalized.scale.output;
+    let e = r.normalized.enclosures.as_deref();
+    let sup = fmt_claim(r.sup_deviation, e.map(|e| (e.sup_deviation, j)));
+    let last = fmt_claim(r.final_deviation, e.map(|e| (e.final_deviation, j)));
+    let output = |i: usize| fmt_claim(r.outputs_final[i], e.map(|e| (e.outputs_final[i], j)));
     let mut s = String::new();
     let quantity = if problem.descent().is_some() {
         "max_{k<=K} D_k"
@@ -166,16 +182,16 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
             "  horizon: all t >= 0 (the flows enclosed on [0, T1], T1 = {}, then the tail argument)\n",
             readable(&problem.horizon.value)
         ));
-        s.push_str(&format!("  sup_(t>=0) D(t) in {}\n", fmt_interval(r.sup_deviation)));
-        s.push_str(&format!("  lim D(t)        in {}\n", fmt_interval(r.final_deviation)));
+        s.push_str(&format!("  sup_(t>=0) D(t) in {sup}\n"));
+        s.push_str(&format!("  lim D(t)        in {last}\n"));
     } else if problem.descent().is_some() {
-        s.push_str(&format!("  max_(k<=K) D_k  in {}\n", fmt_interval(r.sup_deviation)));
-        s.push_str(&format!("  D_K             in {}\n", fmt_interval(r.final_deviation)));
+        s.push_str(&format!("  max_(k<=K) D_k  in {sup}\n"));
+        s.push_str(&format!("  D_K             in {last}\n"));
     } else {
-        s.push_str(&format!("  sup_(t<=T) D(t) in {}\n", fmt_interval(r.sup_deviation)));
-        s.push_str(&format!("  D(T)           in {}\n", fmt_interval(r.final_deviation)));
+        s.push_str(&format!("  sup_(t<=T) D(t) in {sup}\n"));
+        s.push_str(&format!("  D(T)           in {last}\n"));
     }
-    s.push_str(&format!("  R0             in {}\n", fmt_interval(r.r0)));
+    s.push_str(&format!("  R0             in {}\n", fmt_claim(r.r0, e.map(|e| (e.r0, 2 * j)))));
     let widest = r.outputs_final.iter().map(|x| x.wid()).fold(0.0, f64::max);
     let at = if problem.infinite_horizon {
         "inf"
@@ -185,8 +201,8 @@ pub fn certify_text(problem: &Problem, r: &Certified) -> String {
         "T"
     };
     s.push_str(&format!("  alpha*g(w({at})): {} outputs, widest enclosure {:.2e}\n", r.outputs_final.len(), widest));
-    for (i, x) in r.outputs_final.iter().enumerate().take(4) {
-        s.push_str(&format!("    [{i}] {}\n", fmt_interval(*x)));
+    for i in 0..r.outputs_final.len().min(4) {
+        s.push_str(&format!("    [{i}] {}\n", output(i)));
     }
     if r.outputs_final.len() > 4 {
         s.push_str("    ... (all of them with --json)\n");
