@@ -56,7 +56,7 @@ impl Scale {
 }
 
 /// Whether scaling every output of the model by `2^-m` is itself a reparametrisation the problem
-/// can express exactly (Lemma S1 (b)): an MLP without biases whose hidden layers are all
+/// can express exactly (Lemma S1): an MLP without biases whose hidden layers are all
 /// identities (then `h(w; 2^-m x) = 2^-m h(w; x)`), or the quadratic family (its `lambda` and
 /// `L`).
 pub fn homogeneous(problem: &Problem) -> bool {

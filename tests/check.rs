@@ -861,10 +861,8 @@ fn decimals(v: &[f64]) -> Vec<String> {
 /// certifier's enclosure is rejected in every case.
 #[test]
 fn issue_20_cases_certify_and_check_valid() {
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let inputs3 = vec![s(&["1", "2"]), s(&["-0.5", "0.25"]), s(&["0.3", "0.7"])];
-    let targets3 = s(&["1", "-1", "0.5"]);
-    let w13 = s(&["0.5", "-1.25", "0.1", "0.3", "0.2", "-0.4", "0.1", "0.2", "0.3", "1", "-1", "0.5", "0.2"]);
+    let s = strings;
+    let (inputs3, targets3, w13) = three_inputs_and_a_tanh_net();
     let sat = s(&["50", "-40", "30", "45", "-60", "35", "20", "30", "-25", "1", "-1", "0.5", "0.2"]);
     let softplus_w = s(&["0.5", "-1", "0.75", "0.1", "0.2", "0.3", "-0.4", "0.5", "-0.6", "0.7", "0.8", "-0.9", "1", "0.25", "-0.5"]);
     // (name, spec, D = 0 exactly expected)
@@ -899,6 +897,20 @@ fn issue_20_cases_certify_and_check_valid() {
     }
 }
 
+/// Decimal strings.
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// Three inputs of dimension 2, their targets and the 13 weights of a 2-3-1 net with biases (the
+/// issue-20 cases).
+fn three_inputs_and_a_tanh_net() -> (Vec<Vec<String>>, Vec<String>, Vec<String>) {
+    let inputs = vec![strings(&["1", "2"]), strings(&["-0.5", "0.25"]), strings(&["0.3", "0.7"])];
+    let targets = strings(&["1", "-1", "0.5"]);
+    let weights = strings(&["0.5", "-1.25", "0.1", "0.3", "0.2", "-0.4", "0.1", "0.2", "0.3", "1", "-1", "0.5", "0.2"]);
+    (inputs, targets, weights)
+}
+
 /// Issue 20, deliverable 5 (resolution): with `T = 1e-9`, `sup D ~ 1e-20` lies far below the
 /// cancellation width of the first step's constant term (`~1e-15`); since `e(0) = 0` exactly the
 /// first piece drops that term, and the linearised flow's start ball (uncentred: the enclosure of
@@ -908,10 +920,7 @@ fn issue_20_cases_certify_and_check_valid() {
 /// `[0, 2e-16]` centred, `[0, 4.4e-15]` uncentred), and the certificates check valid.
 #[test]
 fn tiny_horizon_refutes_eps_zero() {
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let inputs3 = vec![s(&["1", "2"]), s(&["-0.5", "0.25"]), s(&["0.3", "0.7"])];
-    let targets3 = s(&["1", "-1", "0.5"]);
-    let w13 = s(&["0.5", "-1.25", "0.1", "0.3", "0.2", "-0.4", "0.1", "0.2", "0.3", "1", "-1", "0.5", "0.2"]);
+    let (inputs3, targets3, w13) = three_inputs_and_a_tanh_net();
     for centred in [true, false] {
         let text = mlp_spec(&[2, 3, 1], "tanh", false, true, centred, &w13, &inputs3, &targets3, "2", "1e-9", "0", None);
         let (result, answer) = certify_and_check(&text, |_| {});
