@@ -325,10 +325,9 @@ impl Certified {
     /// Proof: `proofs/normalisation.md`, Lemma S1.
     /// This result of the problem normalised by `scale` as one of `problem` (the user's): the
     /// deviations and outputs times `2^j`, `R0` times `4^j`, outward rounded, the normalised
-    /// enclosures kept in [`Certified::normalized`], and a reason that names `eps` and `sup D`
-    /// in the user's units. The verdict is the normalised problem's: `D <= eps` iff
-    /// `2^-j D <= 2^-j eps`.
-    fn in_units_of(self, problem: &Problem, scale: Scale) -> Certified {
+    /// enclosures kept in [`Certified::normalized`] (the reasons already speak the user's units,
+    /// [`decide`]). The verdict is the normalised problem's: `D <= eps` iff `2^-j D <= 2^-j eps`.
+    fn in_units_of(self, scale: Scale) -> Certified {
         let j = scale.output;
         if j == 0 {
             return Certified { normalized: Normalized { scale, enclosures: None }, ..self };
@@ -341,17 +340,8 @@ impl Certified {
             linear_outputs_final: self.linear_outputs_final.clone(),
             r0: self.r0,
         };
-        let sup_deviation = up(self.sup_deviation);
-        let reason = match self.reason {
-            Some(text) if text.starts_with(EPS_INSIDE) => {
-                let rest = text.find(ONLY_TIGHTER).map_or("", |at| &text[at..]);
-                Some(format!("{}{rest}", eps_inside(problem, sup_deviation)))
-            }
-            other => other,
-        };
         Certified {
-            reason,
-            sup_deviation,
+            sup_deviation: up(self.sup_deviation),
             final_deviation: up(self.final_deviation),
             outputs_final: self.outputs_final.iter().map(|&x| up(x)).collect(),
             linear_outputs_final: self.linear_outputs_final.iter().map(|&x| up(x)).collect(),
@@ -470,7 +460,7 @@ pub fn certify(problem: &Problem, options: &Options) -> Result<Certified, Certif
     }
     // Range and time scale are the normalised problem's (proofs/normalisation.md).
     let (normalized, scale) = problem.normalized();
-    Ok(certify_normalized(&normalized, options, scale)?.in_units_of(problem, scale))
+    Ok(certify_normalized(&normalized, options, scale)?.in_units_of(scale))
 }
 
 /// [`certify`] of a normalised problem (`crate::scale`), in its units (`scale` only restates
@@ -519,7 +509,7 @@ fn certify_at_order(problem: &Problem, options: &Options, scale: Scale) -> Resul
         return Ok(Certified { order, ..Certified::inconclusive(reason, problem.num_outputs(), Interval::ENTIRE, 0.0) });
     }
     if let Some(descent) = problem.descent() {
-        return Ok(descent::certify_descent(problem, descent, options, &initial));
+        return Ok(descent::certify_descent(problem, descent, options, &initial, scale));
     }
     let started = std::time::Instant::now();
     let mut settings = options.first_pass();
@@ -966,7 +956,7 @@ fn certify_pass(problem: &Problem, options: &Options, settings: PassSettings, in
     let outputs_final = claims.outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
     let linear_outputs_final = claims.linear_outputs.into_iter().map(|v| leave_room_for_checking(v, false, width_room)).collect();
     let truncation_share = if added_truncation + added_defect > 0.0 { added_truncation / (added_truncation + added_defect) } else { 0.0 };
-    let (verdict, reason) = decide(problem, sup_deviation, &flow_remedy(truncation_share));
+    let (verdict, reason) = decide(problem, sup_deviation, &flow_remedy(truncation_share), scale);
     Certified {
         verdict,
         reason,
@@ -1040,35 +1030,27 @@ impl Claims {
 }
 
 /// The verdict from an enclosure of `sup D` against the exact `eps`, with the reason when it is
-/// inconclusive.
+/// inconclusive, `eps` and `sup D` stated in the spec's units (`scale`, `crate::scale`).
 /// `remedy` completes the inconclusive reason (what would narrow the enclosure).
-fn decide(problem: &Problem, sup_deviation: Interval, remedy: &str) -> (Verdict, Option<String>) {
+fn decide(problem: &Problem, sup_deviation: Interval, remedy: &str, scale: Scale) -> (Verdict, Option<String>) {
     let eps = problem.tolerance.enclosure;
     if sup_deviation.sup() <= eps.inf() {
         (Verdict::Certified, None)
     } else if sup_deviation.inf() > eps.sup() {
         (Verdict::Refuted, None)
     } else {
+        let spec_eps = &problem.tolerance.value * crate::scale::pow2(scale.output);
+        let spec_sup = crate::scale::scale_interval(sup_deviation, scale.output);
         (
             Verdict::Inconclusive,
-            Some(format!("{}{ONLY_TIGHTER}({remedy})", eps_inside(problem, sup_deviation))),
+            Some(format!(
+                "eps = {} lies inside the certified interval [{:e}, {:e}] of sup D; only a tighter enclosure could decide ({remedy})",
+                crate::report::readable(&spec_eps),
+                spec_sup.inf(),
+                spec_sup.sup()
+            )),
         )
     }
-}
-
-/// How [`eps_inside`]'s text begins, and the words after it (found again by
-/// `Certified::in_units_of`, which restates the numbers in the user's units).
-const EPS_INSIDE: &str = "eps = ";
-const ONLY_TIGHTER: &str = "; only a tighter enclosure could decide ";
-
-/// `eps = .. lies inside the certified interval [..] of sup D`.
-fn eps_inside(problem: &Problem, sup_deviation: Interval) -> String {
-    format!(
-        "{EPS_INSIDE}{} lies inside the certified interval [{:e}, {:e}] of sup D",
-        crate::report::readable(&problem.tolerance.value),
-        sup_deviation.inf(),
-        sup_deviation.sup()
-    )
 }
 
 /// The extra room of loose passes, in widths on each side (see [`leave_room_for_checking`]).

@@ -35,11 +35,31 @@ pub fn scaled_interval_json(x: Interval, k: i64) -> Value {
         if !v.is_finite() {
             return Value::Null;
         }
+        // Outward rounding leaves a point exactly when the product is an f64.
         let product = crate::scale::scale_interval(interval_point(v), k);
-        let exact = product.inf() == product.sup() && product.inf().is_finite() && crate::scale::scale_interval(product, -k).inf() == v;
-        if exact { json!(product.inf()) } else { json!(format!("{v:e} * 2^{k}")) }
+        let exact = product.inf() == product.sup() && product.inf().is_finite();
+        if exact { json!(product.inf()) } else { json!(format!("{v:e}{SCALED_SEPARATOR}{k}")) }
     };
     json!({ "lo": end(x.inf()), "hi": end(x.sup()) })
+}
+
+/// Between the mantissa and the exponent of an endpoint `"x * 2^e"`.
+const SCALED_SEPARATOR: &str = " * 2^";
+
+/// An f64 enclosure of an endpoint [`scaled_interval_json`] wrote: a number, `null`
+/// (`infinite`), or `"x * 2^e"` enclosed outward (rounded down when `lower`, else up); `None`
+/// when it is none of these. For reading results (tables, plots); the checker has its own reader.
+pub fn endpoint_enclosure(v: &Value, lower: bool, infinite: f64) -> Option<f64> {
+    match v {
+        Value::Null => Some(infinite),
+        Value::String(text) => {
+            let (x, e) = text.split_once(SCALED_SEPARATOR)?;
+            let x: f64 = x.parse().ok().filter(|x: &f64| x.is_finite())?;
+            let scaled = crate::scale::scale_interval(interval_point(x), e.parse::<i64>().ok().filter(|e| e.abs() <= crate::scale::MAX_EXPONENT)?);
+            Some(if lower { scaled.inf() } else { scaled.sup() })
+        }
+        _ => v.as_f64(),
+    }
 }
 
 fn interval_point(v: f64) -> Interval {

@@ -11,6 +11,7 @@ use crate::enclose::descent::{ChunkEnclosure, DescentIntegrator};
 use crate::enclose::linear::LinearFlow;
 use crate::enclose::poly;
 use crate::problem::{Descent, Problem};
+use crate::scale::Scale;
 use inari::Interval;
 
 /// The first chunk's number of iterates; chunks double after a chunk whose first guard held,
@@ -23,7 +24,7 @@ const GUARD_TRIES: usize = 4;
 /// Certifies `K = T / eta` iterations of gradient descent and of its linearisation. Every
 /// interval in the result contains the exact quantity; the verdict is about `max_{k<=K} D_k`.
 /// `initial`: the enclosures at `k = 0` (the problem has inputs).
-pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Options, initial: &InitialState) -> Certified {
+pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Options, initial: &InitialState, scale: Scale) -> Certified {
     let started = std::time::Instant::now();
     let eta = rational_to_interval(&descent.learning_rate.value);
     let alpha = problem.alpha.enclosure;
@@ -135,7 +136,7 @@ pub(super) fn certify_descent(problem: &Problem, descent: &Descent, options: &Op
         return Certified { steps: descent.iterations as usize, chunk_records: records, ..Certified::inconclusive(reason, n_out, half_r0_sq, seconds) };
     };
     let sup_deviation = leave_room_for_checking(interval(sup.0, sup.1), true, 0.0);
-    let (verdict, mut reason) = decide(problem, sup_deviation, "gradient descent is enclosed at its rounding floor; no setting makes it tighter");
+    let (verdict, mut reason) = decide(problem, sup_deviation, "gradient descent is enclosed at its rounding floor; no setting makes it tighter", scale);
     if let Some(edge) = edge {
         reason = Some(match reason {
             Some(r) => format!("{r}; {edge}"),

@@ -47,17 +47,10 @@ impl Row {
         for p in path {
             v = v.get(*p)?;
         }
-        // A text "x * 2^e" (an exact claim outside the f64 range) as its f64 enclosure, outward.
-        let end = |x: &Value, inf: f64| match x {
-            Value::Null => Some(inf),
-            Value::String(text) => {
-                let (m, e) = text.split_once(" * 2^")?;
-                let scaled = crate::scale::scale_interval(crate::arith::vector::point(m.parse().ok()?), e.parse().ok()?);
-                Some(if inf < 0.0 { scaled.inf() } else { scaled.sup() })
-            }
-            _ => x.as_f64(),
-        };
-        Some(Endpoints { lo: end(v.get("lo")?, f64::NEG_INFINITY)?, hi: end(v.get("hi")?, f64::INFINITY)? })
+        // An exact claim "x * 2^e" (outside the f64 range) as its f64 enclosure, outward.
+        let lo = crate::report::endpoint_enclosure(v.get("lo")?, true, f64::NEG_INFINITY)?;
+        let hi = crate::report::endpoint_enclosure(v.get("hi")?, false, f64::INFINITY)?;
+        Some(Endpoints { lo, hi })
     }
     /// A theory bound (an upper bound of sup D): `theory.KEY`.
     pub fn bound(&self, key: &str) -> Option<f64> {
